@@ -1,0 +1,122 @@
+"""`create_app(settings)`: the Litestar app and the one lifespan that owns every resource."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.response import Response
+
+from api.auth import current_user
+from api.embedded import default_conf, embedded_nats
+from api.errors import exception_handlers
+from api.jobs import JobsApi, open_idempotency
+from api.routes import JobsController
+from api.schemas import Health
+from api.settings import Settings, nats_url_from_env
+from api.users import UserStore
+from engine.events import Codec
+from engine.service import JobService
+from engine.store import EventStore, wait_for_jetstream
+from projections.projector import Projector
+from projections.schema import open_db
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_admin(users: UserStore, settings: Settings) -> None:
+    """On a first start with no users, create `admin`, print its token once and save it."""
+    if not settings.create_admin or not await users.is_empty():
+        return
+    token = await users.add("admin", admin=True)
+    path = settings.admin_token_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    if settings.print_admin_token:
+        print(f"Created user 'admin'. Token (shown once, saved to {path}):\n{token}", flush=True)
+
+
+@contextlib.asynccontextmanager
+async def nats_url(settings: Settings, stack: contextlib.AsyncExitStack) -> AsyncIterator[str]:
+    if settings.nats_url is not None:
+        yield settings.nats_url
+        return
+    conf = settings.nats_conf or default_conf()
+    store = settings.data_dir / "nats"
+    yield await stack.enter_async_context(embedded_nats(store, settings.nats_port, conf))
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Litestar) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    async with contextlib.AsyncExitStack() as stack:
+        url = await stack.enter_async_context(nats_url(settings, stack))
+        nc = await wait_for_jetstream(url)
+        stack.push_async_callback(nc.close)
+        codec = Codec()
+        store = EventStore(nc, codec)
+        await store.ensure()
+        js = nc.jetstream()
+        users = await UserStore.open(js)
+        await ensure_admin(users, settings)
+        write_db = await open_db(settings.db_path)
+        stack.push_async_callback(write_db.close)
+        read_db = await open_db(settings.db_path)
+        stack.push_async_callback(read_db.close)
+        projector = Projector(write_db, nc, codec)
+        await projector.start()
+        stack.push_async_callback(projector.stop)
+        service = JobService(store)
+        app.state.nc = nc
+        app.state.users = users
+        app.state.projector = projector
+        app.state.jobs = JobsApi(service, projector, read_db, await open_idempotency(js))
+        yield
+
+
+@get("/health", exclude_from_auth=True, tags=["ops"])
+async def health(request: Request[Any, Any, Any]) -> Response[Health]:
+    """200 when NATS is connected and the read model has caught up with the log, else 503."""
+    projector: Projector | None = getattr(request.app.state, "projector", None)
+    nc = getattr(request.app.state, "nc", None)
+    nats_ok = bool(nc is not None and nc.is_connected)
+    proj_ok = bool(projector is not None and projector.running and projector.caught_up.is_set())
+    ok = nats_ok and proj_ok
+    body = Health(
+        status="ok" if ok else "unavailable",
+        nats=nats_ok,
+        projector=proj_ok,
+        checkpoint=projector.checkpoint if projector else 0,
+    )
+    return Response(body, status_code=200 if ok else 503)
+
+
+def create_app(settings: Settings) -> Litestar:
+    """Build the app; nothing is opened until the lifespan runs."""
+    app = Litestar(
+        route_handlers=[JobsController, health],
+        dependencies={"user": Provide(current_user)},
+        exception_handlers=exception_handlers(),
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(title="jobstream", version="0.1.0", path="/schema"),
+    )
+    app.state.settings = settings
+    return app
+
+
+def settings_from_env(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for a process: NATS_URL set means use that server, else embed one."""
+    url = os.environ.get("NATS_URL") or None
+    return Settings(data_dir=data_dir, nats_url=url, **overrides)
+
+
+__all__ = ["create_app", "nats_url_from_env", "settings_from_env"]

@@ -1,0 +1,123 @@
+"""The `jobstream` command: serve, api, user add, projections rebuild."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from api.app import create_app
+from api.settings import Settings, env_flag, nats_url_from_env
+from api.users import UserExists, UserStore
+from engine.errors import StoreUnavailable
+from engine.events import Codec
+from engine.model import Tier
+from engine.store import EventStore, wait_for_jetstream
+from projections.projector import rebuild
+from projections.schema import open_db
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="jobstream", description="Event-sourced crawl job engine.")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, text in (("serve", "API, projector and embedded NATS"), ("api", "API only")):
+        s = sub.add_parser(name, help=text)
+        s.add_argument("--host", default="127.0.0.1")
+        s.add_argument("--port", type=int, default=8080)
+        s.add_argument("--data-dir", type=Path, default=Path("data"))
+        s.add_argument("--nats-port", type=int, default=4222)
+        s.add_argument("--workers", type=int, default=1 if name == "serve" else 0)
+        s.add_argument("--allow-private-networks", action="store_true")
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    add = user.add_parser("add", help="create a user and print its token")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true")
+    add.add_argument("--tier", choices=[t.value for t in Tier], default=Tier.BASIC.value)
+    proj = sub.add_parser("projections", help="read model maintenance")
+    proj_sub = proj.add_subparsers(dest="action", required=True)
+    rb = proj_sub.add_parser("rebuild", help="rebuild the read model from sequence 1")
+    rb.add_argument("--data-dir", type=Path, default=Path("data"))
+    return p
+
+
+def _serve(args: argparse.Namespace) -> int:
+    embedded = args.command == "serve" and not nats_url_from_env_set()
+    settings = Settings(
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+        nats_url=None if embedded else nats_url_from_env(),
+        nats_port=args.nats_port,
+        workers=args.workers,
+        allow_private_networks=args.allow_private_networks or env_flag("JOBSTREAM_ALLOW_PRIVATE"),
+    )
+    config = uvicorn.Config(
+        create_app(settings), host=args.host, port=args.port, lifespan="on", log_level="info"
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1
+
+
+def nats_url_from_env_set() -> bool:
+    return bool(os.environ.get("NATS_URL"))
+
+
+async def _user_add(args: argparse.Namespace) -> int:
+    nc = await wait_for_jetstream(nats_url_from_env(), deadline_s=5)
+    try:
+        users = await UserStore.open(nc.jetstream())
+        token = await users.add(args.name, admin=args.admin, tier=Tier(args.tier))
+    except UserExists as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        await nc.close()
+    print(token)
+    return 0
+
+
+async def _rebuild(args: argparse.Namespace) -> int:
+    target = Settings(data_dir=args.data_dir).db_path
+    fresh = target.with_suffix(".rebuild")
+    for path in (fresh, Path(f"{fresh}-wal"), Path(f"{fresh}-shm")):
+        path.unlink(missing_ok=True)
+    nc = await wait_for_jetstream(nats_url_from_env(), deadline_s=5)
+    try:
+        await EventStore(nc, Codec()).ensure()
+        db = await open_db(fresh)
+        try:
+            checkpoint = await rebuild(db, nc, Codec())
+        finally:
+            await db.close()
+    finally:
+        await nc.close()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    fresh.replace(target)
+    print(f"rebuilt {target} up to sequence {checkpoint}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = _parser().parse_args(argv)
+    try:
+        if args.command in ("serve", "api"):
+            return _serve(args)
+        if args.command == "user":
+            return asyncio.run(_user_add(args))
+        return asyncio.run(_rebuild(args))
+    except StoreUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

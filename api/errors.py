@@ -1,0 +1,98 @@
+"""Maps every error to a JSON body `{status_code, detail, field}` with the right status."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+from api.schemas import ErrorBody
+from api.users import UserExists
+from engine.errors import (
+    EngineError,
+    Forbidden,
+    InvalidCommand,
+    JobConflict,
+    JobNotFound,
+    NothingToRetry,
+    StoreUnavailable,
+    Unauthorized,
+)
+from projections.errors import NotReady
+
+log = logging.getLogger(__name__)
+
+_STATUS: dict[type[Exception], int] = {
+    JobNotFound: 404,
+    JobConflict: 409,
+    UserExists: 409,
+    InvalidCommand: 422,
+    Forbidden: 403,
+    NothingToRetry: 400,
+    Unauthorized: 401,
+    StoreUnavailable: 503,
+    NotReady: 503,
+}
+
+
+def _body(status: int, detail: str, field: str | None = None) -> Response[ErrorBody]:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return Response(
+        ErrorBody(status_code=status, detail=detail, field=field),
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _engine_error(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 500)
+    return _body(status, str(exc), getattr(exc, "field", None))
+
+
+_FIELD_IN_MESSAGE = re.compile(r"(?:at `\$\.|field `)([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _field_of(exc: ValidationException) -> tuple[str | None, str]:
+    """The first offending field and its message, from Litestar's validation details."""
+    extra = exc.extra
+    first = extra[0] if isinstance(extra, list) and extra and isinstance(extra[0], dict) else {}
+    message = str(first.get("message") or exc.detail)
+    found = _FIELD_IN_MESSAGE.search(message)
+    if found is not None:
+        return found.group(1), message
+    key = first.get("key")
+    return (str(key) if key and key != "data" else None), message
+
+
+def _validation_error(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    assert isinstance(exc, ValidationException)
+    field, message = _field_of(exc)
+    detail = f"{field}: {message}" if field else message
+    return _body(422, detail, field)
+
+
+def _http_error(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    assert isinstance(exc, HTTPException)
+    if isinstance(exc.__cause__, SerializationException):
+        return _body(400, f"request body is not valid JSON: {exc.detail}")
+    return _body(exc.status_code, str(exc.detail))
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _body(500, "internal error")
+
+
+def exception_handlers() -> ExceptionHandlersMap:
+    return {
+        ValidationException: _validation_error,
+        HTTPException: _http_error,
+        EngineError: _engine_error,
+        NotReady: _engine_error,
+        UserExists: _engine_error,
+        Exception: _unexpected,
+    }

@@ -1,0 +1,151 @@
+"""The application layer behind the routes: commands with read-your-writes, and reads."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import aiosqlite
+import msgspec
+import nats.js.errors
+from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
+
+from api.users import User
+from engine.commands import CancelJob, CreateJob, DeleteJob
+from engine.errors import InvalidCommand, JobConflict, JobNotFound
+from engine.model import TIER_PRIORITY, JobType
+from engine.service import JobService, new_id, now_ms
+from projections import queries
+from projections.projector import Projector
+from projections.queries import EventRow, JobFilter, JobRow
+
+IDEMPOTENCY_BUCKET = "idempotency"
+IDEMPOTENCY_TTL_S = 24 * 3600.0
+
+
+class NewJob(msgspec.Struct, frozen=True, kw_only=True):
+    """A job to create, as the routes describe it."""
+
+    type: JobType
+    params: dict[str, Any]
+    title: str
+    total: int = 1
+    priority: int | None = None
+    depends_on: str | None = None
+    parent_job_id: str | None = None
+    extra: dict[str, Any] = {}
+
+
+async def open_idempotency(js: JetStreamContext) -> KeyValue:
+    try:
+        return await js.key_value(IDEMPOTENCY_BUCKET)
+    except nats.js.errors.BucketNotFoundError:
+        return await js.create_key_value(bucket=IDEMPOTENCY_BUCKET, ttl=IDEMPOTENCY_TTL_S)
+
+
+class JobsApi:
+    """What the routes call. Every write returns only after the read model reflects it."""
+
+    def __init__(
+        self, service: JobService, projector: Projector, db: aiosqlite.Connection, kv: KeyValue
+    ) -> None:
+        self.service = service
+        self.projector = projector
+        self.db = db
+        self.kv = kv
+
+    async def create(self, user: User, new: NewJob, idempotency_key: str | None = None) -> JobRow:
+        await self._check_refs(user, new)
+        job_id = new_id()
+        if idempotency_key:
+            job_id, existing = await self._claim(user, idempotency_key, job_id)
+            if existing is not None:
+                return existing
+        priority = new.priority if new.priority is not None else TIER_PRIORITY[user.tier]
+        command = CreateJob(
+            command_id=new_id(), job_id=job_id, at=now_ms(), actor=user.id, user_id=user.id,
+            type=int(new.type), priority=priority, params=new.params, title=new.title,
+            parent_job_id=new.parent_job_id, depends_on=new.depends_on, extra=new.extra,
+            total=new.total,
+        )  # fmt: skip
+        try:
+            outcome = await self.service.execute(command)
+        except JobConflict:
+            # Same idempotency key raced from two requests: the other one created it.
+            return await self._settled(user, job_id)
+        return await self._read_after(outcome.seq, user, job_id)
+
+    async def cancel(self, user: User, job_id: str) -> None:
+        await self.get(user, job_id)
+        cmd = CancelJob(command_id=new_id(), job_id=job_id, at=now_ms(), actor=user.id)
+        outcome = await self.service.execute(cmd)
+        await self.projector.wait_for(outcome.seq)
+
+    async def delete(self, user: User, job_id: str) -> None:
+        await self.get(user, job_id)
+        cmd = DeleteJob(command_id=new_id(), job_id=job_id, at=now_ms(), actor=user.id)
+        outcome = await self.service.execute(cmd)
+        await self.projector.wait_for(outcome.seq)
+
+    async def replay(self, user: User, job_id: str) -> JobRow:
+        old = await self.get(user, job_id)
+        new = NewJob(
+            type=JobType(old.type), params=old.params, title=old.job_title, total=old.total,
+            priority=old.priority, parent_job_id=old.parent_job_id,
+            extra={**old.extra, "replay_of": old.id},
+        )  # fmt: skip
+        return await self.create(user, new)
+
+    async def get(self, user: User, job_id: str) -> JobRow:
+        row = await queries.get_job(self.db, job_id, _viewer(user))
+        if row is None:
+            raise JobNotFound(f"job {job_id} not found")
+        return row
+
+    async def list_jobs(
+        self, user: User, f: JobFilter, offset: int, limit: int
+    ) -> tuple[int, list[JobRow]]:
+        f = msgspec.structs.replace(f, viewer=_viewer(user))
+        return await queries.list_jobs(self.db, f, offset, limit)
+
+    async def events(
+        self, user: User, job_id: str, offset: int, limit: int
+    ) -> tuple[int, list[EventRow]]:
+        await self.get(user, job_id)
+        return await queries.job_events(self.db, job_id, offset, limit)
+
+    async def _check_refs(self, user: User, new: NewJob) -> None:
+        for field, ref in (("depends_on", new.depends_on), ("parent_job_id", new.parent_job_id)):
+            if ref is not None and await queries.get_job(self.db, ref, _viewer(user)) is None:
+                raise InvalidCommand(f"{field}: job {ref} not found", field=field)
+
+    async def _claim(self, user: User, key: str, job_id: str) -> tuple[str, JobRow | None]:
+        """Bind the key to `job_id`, or return the job the key is already bound to."""
+        kv_key = f"{user.id}.{hashlib.sha256(key.encode()).hexdigest()[:48]}"
+        try:
+            await self.kv.create(kv_key, job_id.encode())
+            return job_id, None
+        except nats.js.errors.KeyWrongLastSequenceError:
+            entry = await self.kv.get(kv_key)
+        bound = (entry.value or b"").decode()
+        existing = await queries.get_job(self.db, bound, _viewer(user))
+        if existing is None:
+            # The first request may have died between claiming the key and appending:
+            # creating under the bound id finishes its work (a second create conflicts).
+            return bound, None
+        return bound, existing
+
+    async def _settled(self, user: User, job_id: str) -> JobRow:
+        state = await self.service.store.load(job_id)
+        if state is None:
+            raise JobConflict(f"job {job_id} is being created; try again")
+        return await self._read_after(state.version, user, job_id)
+
+    async def _read_after(self, seq: int, user: User, job_id: str) -> JobRow:
+        await self.projector.wait_for(seq)
+        return await self.get(user, job_id)
+
+
+def _viewer(user: User) -> str | None:
+    return None if user.is_admin else user.id

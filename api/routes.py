@@ -1,0 +1,225 @@
+"""The Jobs API routes (seed 000): thin handlers over `JobsApi`."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+
+from api.jobs import JobsApi, NewJob
+from api.schemas import (
+    FetchChaptersBody,
+    FetchImagesBody,
+    FetchNovelBody,
+    FetchVolumesBody,
+    Job,
+    JobEvent,
+    MakeArtifactsBody,
+    Page,
+)
+from api.users import User
+from engine.errors import Forbidden, InvalidCommand
+from engine.model import ALL_FORMATS, TIER_FORMATS, Category, JobType
+from engine.service import now_ms
+from projections.queries import JobFilter
+
+Offset = Annotated[int, QueryParameter(ge=0, description="Records to skip.")]
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="At most 100.")]
+IdemKey = Annotated[
+    str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=200)
+]
+CurrentUser = NamedDependency[User]
+_RANGE = re.compile(r"^(\d{1,5})([hdw])$")
+_UNIT_MS = {"h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
+
+
+def _since(value: str | None) -> int | None:
+    if value is None:
+        return None
+    match = _RANGE.match(value)
+    if match is None:
+        raise InvalidCommand("range: expected a number and h, d or w, like 7d", field="range")
+    return now_ms() - int(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+def _single_or_batch(items: list[str], single: JobType, batch: JobType, noun: str) -> NewJob:
+    many = len(items) > 1
+    title = f"{len(items)} {noun}s" if many else f"{noun.capitalize()} {items[0]}"
+    return NewJob(
+        type=batch if many else single,
+        params={f"{noun}s": items},
+        title=title,
+        total=len(items),
+    )
+
+
+def _check_formats(user: CurrentUser, formats: list[str]) -> None:
+    unknown = [f for f in formats if f not in ALL_FORMATS]
+    if unknown:
+        raise InvalidCommand(
+            f"formats: unknown format {unknown[0]!r}; supported: {', '.join(ALL_FORMATS)}",
+            field="formats",
+        )
+    allowed = TIER_FORMATS[user.tier]
+    above = [f for f in formats if f not in allowed]
+    if above:
+        raise Forbidden(f"formats: {above[0]!r} is not available on the {user.tier.value} tier")
+
+
+def _with(new: NewJob, body: Any) -> NewJob:
+    return NewJob(
+        type=new.type,
+        params=new.params,
+        title=new.title,
+        total=new.total,
+        priority=body.priority,
+        depends_on=body.depends_on,
+        parent_job_id=body.parent_job_id,
+    )
+
+
+def _jobs(request: Request[Any, Any, Any]) -> JobsApi:
+    jobs: JobsApi = request.app.state.jobs
+    return jobs
+
+
+class JobsController(Controller):
+    path = "/api"
+    tags = ["jobs"]
+
+    @get("/jobs")
+    async def list_jobs(
+        self,
+        request: Request[Any, Any, Any],
+        user: CurrentUser,
+        offset: Offset = 0,
+        limit: Limit = 20,
+        type: FromQuery[int | None] = None,
+        status: FromQuery[int | None] = None,
+        priority: FromQuery[int | None] = None,
+        user_id: FromQuery[str | None] = None,
+        parent_job_id: FromQuery[str | None] = None,
+        is_done: FromQuery[bool | None] = None,
+        category: FromQuery[Category | None] = None,
+        range: FromQuery[str | None] = None,
+    ) -> Page[Job]:
+        """Jobs visible to the caller, newest first; root jobs unless `parent_job_id` is given."""
+        f = JobFilter(
+            viewer=None, type=type, status=status, priority=priority, user_id=user_id,
+            parent_job_id=parent_job_id, is_done=is_done,
+            category=category.value if category else None, since_ms=_since(range),
+        )  # fmt: skip
+        total, rows = await _jobs(request).list_jobs(user, f, offset, limit)
+        return Page(total=total, offset=offset, limit=limit, items=[Job.of(r) for r in rows])
+
+    @get("/job/{job_id:str}")
+    async def get_job(
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
+    ) -> Job:
+        """One job; poll it for progress."""
+        return Job.of(await _jobs(request).get(user, job_id))
+
+    @get("/job/{job_id:str}/events")
+    async def job_events(
+        self,
+        request: Request[Any, Any, Any],
+        user: CurrentUser,
+        job_id: FromPath[str],
+        offset: Offset = 0,
+        limit: Limit = 20,
+    ) -> Page[JobEvent]:
+        """The job's full history in log order: the audit trail."""
+        total, rows = await _jobs(request).events(user, job_id, offset, limit)
+        return Page(total=total, offset=offset, limit=limit, items=[JobEvent.of(r) for r in rows])
+
+    @post("/job/{job_id:str}/cancel", status_code=200)
+    async def cancel_job(
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
+    ) -> bool:
+        """Cancel a pending (at once) or running (cooperatively) job; 409 when finished."""
+        await _jobs(request).cancel(user, job_id)
+        return True
+
+    @post("/job/{job_id:str}/replay", status_code=201)
+    async def replay_job(
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
+    ) -> Job:
+        """A new job with the same type and parameters, linked by `extra.replay_of`."""
+        return Job.of(await _jobs(request).replay(user, job_id))
+
+    @delete("/job/{job_id:str}", status_code=200)
+    async def delete_job(
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
+    ) -> bool:
+        """Hide the job from every read (stopping it first); its history stays in the log."""
+        await _jobs(request).delete(user, job_id)
+        return True
+
+    @post("/job/create/fetch-novel", status_code=201)
+    async def fetch_novel(
+        self,
+        request: Request[Any, Any, Any],
+        user: CurrentUser,
+        data: JSONBody[FetchNovelBody],
+        key: IdemKey,
+    ) -> Job:
+        """NOVEL, or FULL_NOVEL with `full: true`."""
+        kind = JobType.FULL_NOVEL if data.full else JobType.NOVEL
+        new = NewJob(type=kind, params={"url": data.url, "full": data.full}, title=data.url)
+        return Job.of(await _jobs(request).create(user, _with(new, data), key))
+
+    @post("/job/create/fetch-volumes", status_code=201)
+    async def fetch_volumes(
+        self,
+        request: Request[Any, Any, Any],
+        user: CurrentUser,
+        data: JSONBody[FetchVolumesBody],
+        key: IdemKey,
+    ) -> Job:
+        new = _single_or_batch(data.volumes, JobType.VOLUME, JobType.VOLUME_BATCH, "volume")
+        return Job.of(await _jobs(request).create(user, _with(new, data), key))
+
+    @post("/job/create/fetch-chapters", status_code=201)
+    async def fetch_chapters(
+        self,
+        request: Request[Any, Any, Any],
+        user: CurrentUser,
+        data: JSONBody[FetchChaptersBody],
+        key: IdemKey,
+    ) -> Job:
+        new = _single_or_batch(data.chapters, JobType.CHAPTER, JobType.CHAPTER_BATCH, "chapter")
+        return Job.of(await _jobs(request).create(user, _with(new, data), key))
+
+    @post("/job/create/fetch-images", status_code=201)
+    async def fetch_images(
+        self,
+        request: Request[Any, Any, Any],
+        user: CurrentUser,
+        data: JSONBody[FetchImagesBody],
+        key: IdemKey,
+    ) -> Job:
+        new = _single_or_batch(data.images, JobType.IMAGE, JobType.IMAGE_BATCH, "image")
+        return Job.of(await _jobs(request).create(user, _with(new, data), key))
+
+    @post("/job/create/make-artifacts", status_code=201)
+    async def make_artifacts(
+        self,
+        request: Request[Any, Any, Any],
+        user: CurrentUser,
+        data: JSONBody[MakeArtifactsBody],
+        key: IdemKey,
+    ) -> Job:
+        """One ARTIFACT per format; several formats make an ARTIFACT_BATCH."""
+        formats = list(dict.fromkeys(data.formats))
+        _check_formats(user, formats)
+        many = len(formats) > 1
+        new = NewJob(
+            type=JobType.ARTIFACT_BATCH if many else JobType.ARTIFACT,
+            params={"novel_id": data.novel_id, "formats": formats},
+            title=f"{data.novel_id} · {', '.join(formats)}",
+            total=len(formats),
+        )
+        return Job.of(await _jobs(request).create(user, _with(new, data), key))

@@ -1,0 +1,140 @@
+"""Request and response bodies of the HTTP API (seed 000's Jobs API, field for field)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, TypeVar
+
+import msgspec
+from msgspec import Meta
+
+from projections.queries import EventRow, JobRow
+
+T = TypeVar("T")
+
+Url = Annotated[str, Meta(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=4096)]
+ItemId = Annotated[str, Meta(min_length=1, max_length=200)]
+JobId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+PriorityValue = Annotated[int, Meta(ge=0, le=2)]
+Items = Annotated[list[ItemId], Meta(min_length=1, max_length=10_000)]
+
+
+class _Create(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Options every create endpoint accepts besides its own fields."""
+
+    priority: PriorityValue | None = None
+    depends_on: JobId | None = None
+    parent_job_id: JobId | None = None
+
+
+class FetchNovelBody(_Create, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    url: Url
+    full: bool = False
+
+
+class FetchVolumesBody(_Create, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    volumes: Items
+
+
+class FetchChaptersBody(_Create, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    chapters: Items
+
+
+class FetchImagesBody(_Create, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    images: Items
+
+
+class MakeArtifactsBody(_Create, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    novel_id: ItemId
+    formats: Annotated[list[Annotated[str, Meta(max_length=20)]], Meta(min_length=1, max_length=20)]
+
+
+class Job(msgspec.Struct, frozen=True, kw_only=True):
+    """A job as clients see it; timestamps are milliseconds since the epoch."""
+
+    id: str
+    user_id: str
+    parent_job_id: str | None
+    depends_on: str | None
+    type: int
+    priority: int
+    status: int
+    is_done: bool
+    is_running: bool
+    is_pending: bool
+    error: str | None
+    done: int
+    failed: int
+    total: int
+    progress: int
+    job_title: str
+    started_at: int | None
+    finished_at: int | None
+    created_at: int
+    updated_at: int
+    extra: dict[str, Any]
+    category: str
+
+    @classmethod
+    def of(cls, row: JobRow) -> Job:
+        return cls(
+            id=row.id,
+            user_id=row.user_id,
+            parent_job_id=row.parent_job_id,
+            depends_on=row.depends_on,
+            type=row.type,
+            priority=row.priority,
+            status=row.status,
+            is_done=row.status >= 2,
+            is_running=row.status == 1,
+            is_pending=row.status == 0,
+            error=row.error,
+            done=row.done,
+            failed=row.failed,
+            total=row.total,
+            progress=row.progress,
+            job_title=row.job_title,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            extra=row.extra,
+            category=row.category,
+        )
+
+
+class Page(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
+    """A page of a longer list."""
+
+    total: int
+    offset: int
+    limit: int
+    items: list[T]
+
+
+class JobEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry of a job's audit trail: log sequence, event kind, ms time, actor, data."""
+
+    sequence: int
+    kind: str
+    time: int
+    actor: str
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: EventRow) -> JobEvent:
+        return cls(sequence=row.seq, kind=row.kind, time=row.at, actor=row.actor, data=row.data)
+
+
+class Health(msgspec.Struct, frozen=True, kw_only=True):
+    status: str
+    nats: bool
+    projector: bool
+    checkpoint: int
+
+
+class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
+    """Every error response: HTTP status, a message naming the offending field, the field."""
+
+    status_code: int
+    detail: str
+    field: str | None = None

@@ -1,0 +1,42 @@
+"""Settings of one jobstream process, built once and passed explicitly."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgspec
+
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a process needs to know; `nats_url` None means: start an embedded server."""
+
+    data_dir: Path = Path("data")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    nats_url: str | None = None
+    nats_port: int = 4222
+    nats_conf: Path | None = None
+    workers: int = 0
+    worker_concurrency: int = 4
+    allow_private_networks: bool = False
+    create_admin: bool = True
+    print_admin_token: bool = True
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "jobs.sqlite3"
+
+    @property
+    def admin_token_path(self) -> Path:
+        return self.data_dir / "admin-token"
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def nats_url_from_env() -> str:
+    return os.environ.get("NATS_URL") or DEFAULT_NATS_URL

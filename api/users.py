@@ -1,0 +1,96 @@
+"""Users and their API tokens, in a JetStream KV bucket every API node can read.
+
+Tokens are random 256-bit strings; only their SHA-256 is stored (a slow hash adds nothing for
+secrets of that entropy), keyed so a lookup is one KV get.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+
+import msgspec
+import nats.js.errors
+from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
+from ulid import ULID
+
+from engine.errors import EngineError, Unauthorized
+from engine.model import Tier
+
+BUCKET = "users"
+_CACHE_S = 5.0
+
+
+class User(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    is_admin: bool = False
+    tier: Tier = Tier.BASIC
+    created_at: int = 0
+
+
+class UserExists(EngineError):
+    """A user with that name exists already."""
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class UserStore:
+    """Creates users and resolves bearer tokens, with a short in-process cache."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+        self._encode = msgspec.json.Encoder().encode
+        self._decode = msgspec.json.Decoder(User).decode
+        self._cache: dict[str, tuple[float, User]] = {}
+
+    @classmethod
+    async def open(cls, js: JetStreamContext) -> UserStore:
+        try:
+            kv = await js.key_value(BUCKET)
+        except nats.js.errors.BucketNotFoundError:
+            kv = await js.create_key_value(bucket=BUCKET, history=1)
+        return cls(kv)
+
+    async def is_empty(self) -> bool:
+        try:
+            await self._kv.keys()
+        except nats.js.errors.NoKeysError:
+            return True
+        return False
+
+    async def add(self, name: str, *, admin: bool = False, tier: Tier = Tier.BASIC) -> str:
+        """Create a user and return its token (shown once, never stored)."""
+        try:
+            await self._kv.create(f"name.{token_hash(name)}", name.encode())
+        except nats.js.errors.KeyWrongLastSequenceError as e:
+            raise UserExists(f"user {name!r} exists already") from e
+        token = "js_" + secrets.token_urlsafe(32)
+        user = User(id=str(ULID()), name=name, is_admin=admin, tier=tier, created_at=_ms())
+        await self._kv.put(f"token.{token_hash(token)}", self._encode(user))
+        return token
+
+    async def resolve(self, token: str) -> User:
+        """The token's user; Unauthorized for an unknown token."""
+        key = token_hash(token)
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        try:
+            entry = await self._kv.get(f"token.{key}")
+        except nats.js.errors.KeyNotFoundError as e:
+            raise Unauthorized("unknown token") from e
+        if entry.value is None:
+            raise Unauthorized("unknown token")
+        user = self._decode(entry.value)
+        self._cache[key] = (now + _CACHE_S, user)
+        return user
+
+
+def _ms() -> int:
+    return time.time_ns() // 1_000_000

@@ -1,0 +1,1 @@
+"""The domain core: events, commands, the job state machine, the event store and the workers."""

@@ -1,0 +1,67 @@
+"""Commands: what callers ask for. `decide` turns them into events or refuses them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="name"):
+    """Envelope of every command: a ULID id (events derive their ids from it), job, time, actor."""
+
+    command_id: str
+    job_id: str
+    at: int
+    actor: str
+
+
+class CreateJob(Command, frozen=True, kw_only=True, tag="create"):
+    user_id: str
+    type: int
+    priority: int
+    params: dict[str, Any] = {}
+    title: str = ""
+    parent_job_id: str | None = None
+    depends_on: str | None = None
+    extra: dict[str, Any] = {}
+    total: int = 1
+
+
+class CancelJob(Command, frozen=True, kw_only=True, tag="cancel"):
+    reason: str = "canceled by user"
+
+
+class DeleteJob(Command, frozen=True, kw_only=True, tag="delete"):
+    pass
+
+
+class StartJob(Command, frozen=True, kw_only=True, tag="start"):
+    worker_id: str
+
+
+class FinishJob(Command, frozen=True, kw_only=True, tag="finish"):
+    """Ends a running job: success, failure (with error) or, after a cancel request, canceled."""
+
+    ok: bool
+    error: str | None = None
+
+
+class FailJob(Command, frozen=True, kw_only=True, tag="fail"):
+    """Fails a job that is not running (dependency failed, unsupported type, too many attempts)."""
+
+    error: str
+
+
+class RecordChild(Command, frozen=True, kw_only=True, tag="record_child"):
+    child_id: str
+    status: int
+
+
+class RetryJob(Command, frozen=True, kw_only=True, tag="retry"):
+    pass
+
+
+AnyCommand = (
+    CreateJob | CancelJob | DeleteJob | StartJob | FinishJob | FailJob | RecordChild | RetryJob
+)

@@ -1,0 +1,177 @@
+"""`decide`: the pure rule book that turns a command and the current state into events."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from ulid import ULID
+
+from engine.commands import (
+    AnyCommand,
+    CancelJob,
+    Command,
+    CreateJob,
+    DeleteJob,
+    FailJob,
+    FinishJob,
+    RecordChild,
+    RetryJob,
+    StartJob,
+)
+from engine.errors import JobConflict, JobNotFound, NothingToRetry
+from engine.events import (
+    AnyEvent,
+    CancelRequested,
+    ChildFinished,
+    JobCanceled,
+    JobCreated,
+    JobDeleted,
+    JobFailed,
+    JobStarted,
+    JobSucceeded,
+    RetryRequested,
+)
+from engine.model import JobStatus
+from engine.state import JobState
+
+
+class _Ids:
+    """Event ids derived from the command id, so a retried command yields the same events."""
+
+    def __init__(self, command: Command) -> None:
+        self._base = int(ULID.from_str(command.command_id))
+        self._n = 0
+
+    def next(self) -> str:
+        value = str(ULID.from_int(self._base + self._n))
+        self._n += 1
+        return value
+
+
+class _Envelope(TypedDict):
+    event_id: str
+    job_id: str
+    at: int
+    actor: str
+
+
+def _env(cmd: Command, ids: _Ids) -> _Envelope:
+    return {"event_id": ids.next(), "job_id": cmd.job_id, "at": cmd.at, "actor": cmd.actor}
+
+
+def _live(state: JobState | None, job_id: str) -> JobState:
+    if state is None or state.deleted:
+        raise JobNotFound(f"job {job_id} not found")
+    return state
+
+
+def _create(state: JobState | None, cmd: CreateJob, ids: _Ids) -> list[AnyEvent]:
+    if state is not None:
+        raise JobConflict(f"job {cmd.job_id} already exists")
+    return [
+        JobCreated(
+            **_env(cmd, ids),
+            user_id=cmd.user_id,
+            type=cmd.type,
+            priority=cmd.priority,
+            params=cmd.params,
+            title=cmd.title,
+            parent_job_id=cmd.parent_job_id,
+            depends_on=cmd.depends_on,
+            extra=cmd.extra,
+            total=cmd.total,
+        )
+    ]
+
+
+def _stop(s: JobState, cmd: Command, ids: _Ids, reason: str) -> list[AnyEvent]:
+    """Events that stop a live job: at once when pending, cooperatively when running."""
+    if s.status == JobStatus.PENDING:
+        return [JobCanceled(**_env(cmd, ids), reason=reason)]
+    if s.status == JobStatus.RUNNING and not s.cancel_requested:
+        return [CancelRequested(**_env(cmd, ids))]
+    return []
+
+
+def _cancel(state: JobState | None, cmd: CancelJob, ids: _Ids) -> list[AnyEvent]:
+    s = _live(state, cmd.job_id)
+    if s.is_done:
+        raise JobConflict(f"job {cmd.job_id} is already finished")
+    return _stop(s, cmd, ids, cmd.reason)
+
+
+def _delete(state: JobState | None, cmd: DeleteJob, ids: _Ids) -> list[AnyEvent]:
+    s = _live(state, cmd.job_id)
+    stop = [] if s.is_done else _stop(s, cmd, ids, "deleted")
+    return [*stop, JobDeleted(**_env(cmd, ids))]
+
+
+def _start(state: JobState | None, cmd: StartJob, ids: _Ids) -> list[AnyEvent]:
+    s = _live(state, cmd.job_id)
+    if s.is_done:
+        raise JobConflict(f"job {cmd.job_id} is already finished")
+    if s.cancel_requested:
+        return [JobCanceled(**_env(cmd, ids), reason="canceled before restart")]
+    started = JobStarted(**_env(cmd, ids), worker_id=cmd.worker_id, attempt=s.attempts + 1)
+    return [started]
+
+
+def _finish(state: JobState | None, cmd: FinishJob, ids: _Ids) -> list[AnyEvent]:
+    if state is None:
+        raise JobNotFound(f"job {cmd.job_id} not found")
+    if state.is_done:
+        raise JobConflict(f"job {cmd.job_id} is already finished")
+    env = _env(cmd, ids)
+    if state.cancel_requested:
+        return [JobCanceled(**env, reason="canceled while running")]
+    if cmd.ok:
+        return [JobSucceeded(**env)]
+    return [JobFailed(**env, error=cmd.error or "failed")]
+
+
+def _fail(state: JobState | None, cmd: FailJob, ids: _Ids) -> list[AnyEvent]:
+    if state is None:
+        raise JobNotFound(f"job {cmd.job_id} not found")
+    if state.is_done:
+        raise JobConflict(f"job {cmd.job_id} is already finished")
+    return [JobFailed(**_env(cmd, ids), error=cmd.error)]
+
+
+def _record_child(state: JobState | None, cmd: RecordChild, ids: _Ids) -> list[AnyEvent]:
+    if state is None:
+        raise JobNotFound(f"job {cmd.job_id} not found")
+    if state.children.get(cmd.child_id) == cmd.status:
+        return []
+    event = ChildFinished(**_env(cmd, ids), child_id=cmd.child_id, status=cmd.status)
+    return [event]
+
+
+def _retry(state: JobState | None, cmd: RetryJob, ids: _Ids) -> list[AnyEvent]:
+    s = _live(state, cmd.job_id)
+    if not s.is_done:
+        raise JobConflict(f"job {cmd.job_id} is still running")
+    if s.failed == 0 and s.status != JobStatus.FAILED:
+        raise NothingToRetry(f"job {cmd.job_id} has no failed work to retry")
+    return [RetryRequested(**_env(cmd, ids))]
+
+
+def decide(state: JobState | None, command: AnyCommand) -> list[AnyEvent]:
+    """Events that carry out `command` on `state`; raises an EngineError when it may not."""
+    ids = _Ids(command)
+    match command:
+        case CreateJob():
+            return _create(state, command, ids)
+        case CancelJob():
+            return _cancel(state, command, ids)
+        case DeleteJob():
+            return _delete(state, command, ids)
+        case StartJob():
+            return _start(state, command, ids)
+        case FinishJob():
+            return _finish(state, command, ids)
+        case FailJob():
+            return _fail(state, command, ids)
+        case RecordChild():
+            return _record_child(state, command, ids)
+        case RetryJob():
+            return _retry(state, command, ids)

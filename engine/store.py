@@ -1,0 +1,172 @@
+"""The JetStream event store: stream set-up, conditional appends and one-round-trip loads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+
+from engine.errors import ConcurrencyConflict, StoreUnavailable
+from engine.events import AnyEvent, Codec, Event, subject_of
+from engine.state import JobState, fold
+
+log = logging.getLogger(__name__)
+
+JOBS_STREAM = "JOBS"
+WRONG_LAST_SEQUENCE = 10071
+_BATCH = 1000
+
+
+class Stored(msgspec.Struct, frozen=True):
+    """An event as the log holds it: stream sequence first."""
+
+    seq: int
+    event: AnyEvent
+
+
+def jobs_stream_config() -> StreamConfig:
+    return StreamConfig(
+        name=JOBS_STREAM,
+        subjects=["jobs.>"],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        allow_direct=True,
+        duplicate_window=120.0,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    """Create the stream, or bring an existing one to `config` (idempotent)."""
+    try:
+        await js.add_stream(config)
+    except nats.js.errors.BadRequestError:
+        await js.update_stream(config)
+
+
+class EventStore:
+    """Appends events to `JOBS` and reads a job's history back, in log order."""
+
+    def __init__(self, nc: NATS, codec: Codec, *, timeout: float = 5.0) -> None:
+        self._nc = nc
+        self._js = nc.jetstream(timeout=timeout)
+        self._codec = codec
+        self._timeout = timeout
+
+    @property
+    def codec(self) -> Codec:
+        return self._codec
+
+    async def ensure(self) -> None:
+        await ensure_stream(self._js, jobs_stream_config())
+
+    async def append(self, events: Sequence[Event], expected: int | None) -> int:
+        """Append `events` in order; with `expected`, only if the job's last sequence is that.
+
+        Returns the sequence of the last event. Raises ConcurrencyConflict when another writer
+        got there first. Every publish carries `Nats-Msg-Id` = event id, so a retry after a
+        lost acknowledgement never stores an event twice.
+        """
+        seq = expected or 0
+        for event in events:
+            headers = {"Nats-Msg-Id": event.event_id}
+            if expected is not None:
+                headers["Nats-Expected-Last-Subject-Sequence"] = str(seq)
+                headers["Nats-Expected-Last-Subject-Sequence-Subject"] = f"jobs.{event.job_id}.*"
+            seq = await self._publish(subject_of(event), self._codec.encode(event), headers)
+        return seq
+
+    async def append_unchecked(self, event: Event, msg_id: str | None = None) -> int:
+        """Append one event with no sequence check; `msg_id` (default: event id) dedupes."""
+        headers = {"Nats-Msg-Id": msg_id or event.event_id}
+        return await self._publish(subject_of(event), self._codec.encode(event), headers)
+
+    async def _publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> int:
+        try:
+            ack = await self._js.publish(subject, payload, headers=headers)
+        except nats.js.errors.APIError as e:
+            if e.err_code == WRONG_LAST_SEQUENCE:
+                raise ConcurrencyConflict(subject) from e
+            raise StoreUnavailable(f"append to {subject} refused: {e.description}") from e
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as e:
+            raise StoreUnavailable(f"no answer from JetStream for {subject}") from e
+        return int(ack.seq)
+
+    async def history(self, job_id: str, from_seq: int = 1) -> list[Stored]:
+        """Every event of the job from `from_seq` on, in log order."""
+        out: list[Stored] = []
+        seq = from_seq
+        while True:
+            batch, more = await self._direct_batch(f"jobs.{job_id}.>", seq)
+            out.extend(batch)
+            if not more or not batch:
+                return out
+            seq = batch[-1].seq + 1
+
+    async def load(self, job_id: str) -> JobState | None:
+        """The job folded from its full history (None when it never existed)."""
+        return fold((s.seq, s.event) for s in await self.history(job_id))
+
+    async def last_seq(self) -> int:
+        try:
+            info = await self._js.stream_info(JOBS_STREAM)
+        except (nats.errors.TimeoutError, nats.js.errors.Error) as e:
+            raise StoreUnavailable("cannot read the JOBS stream state") from e
+        return int(info.state.last_seq)
+
+    async def _direct_batch(self, subject: str, seq: int) -> tuple[list[Stored], bool]:
+        """One batched direct get: up to _BATCH messages of `subject` from `seq`."""
+        request = json.dumps({"seq": seq, "next_by_subj": subject, "batch": _BATCH}).encode()
+        inbox = self._nc.new_inbox()
+        sub = await self._nc.subscribe(inbox)
+        try:
+            await self._nc.publish(f"$JS.API.DIRECT.GET.{JOBS_STREAM}", request, reply=inbox)
+            return await self._collect(sub)
+        finally:
+            await sub.unsubscribe()
+
+    async def _collect(self, sub: Any) -> tuple[list[Stored], bool]:
+        out: list[Stored] = []
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=self._timeout)
+            except nats.errors.TimeoutError as e:
+                raise StoreUnavailable("direct get timed out") from e
+            headers = msg.headers or {}
+            status = headers.get("Status")
+            if status == "404":
+                return out, False
+            if status is not None:
+                return out, len(out) >= _BATCH
+            out.append(Stored(int(headers["Nats-Sequence"]), self._codec.decode(msg.data)))
+
+
+async def _log_error(e: Exception) -> None:
+    log.warning("nats: %s", e)
+
+
+async def wait_for_jetstream(url: str, deadline_s: float = 20.0) -> NATS:
+    """Connect to `url` and return once JetStream answers, retrying until the deadline."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline_s
+    while True:
+        nc = NATS()
+        try:
+            await nc.connect(
+                url, connect_timeout=1, max_reconnect_attempts=-1, allow_reconnect=True
+            )
+            await nc.jetstream().account_info()
+            return nc
+        except (OSError, nats.errors.Error, nats.js.errors.Error) as e:
+            await nc.close()
+            if loop.time() > end:
+                raise StoreUnavailable(f"JetStream at {url} did not answer") from e
+            await asyncio.sleep(0.1)

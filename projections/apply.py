@@ -1,0 +1,108 @@
+"""Applying a batch of log events to the read model in one transaction, checkpoint included."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+
+import aiosqlite
+import msgspec
+
+from engine.errors import InvalidHistory
+from engine.events import AnyEvent, kind_of, to_builtins
+from engine.model import CATEGORY_OF, JobStatus, JobType
+from engine.state import JobState, fold
+from projections.schema import SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
+
+_encode = msgspec.json.Encoder().encode
+_decode_state = msgspec.json.Decoder(JobState).decode
+
+_UPSERT = """
+INSERT INTO jobs (id, user_id, parent_job_id, depends_on, type, priority, status, category,
+    error, done, failed, total, skipped, progress, job_title, started_at, finished_at,
+    created_at, updated_at, extra, params, deleted, version, state)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT(id) DO UPDATE SET status=excluded.status, error=excluded.error,
+    done=excluded.done, failed=excluded.failed, total=excluded.total, skipped=excluded.skipped,
+    progress=excluded.progress, started_at=excluded.started_at,
+    finished_at=excluded.finished_at, updated_at=excluded.updated_at, deleted=excluded.deleted,
+    version=excluded.version, state=excluded.state
+"""
+
+
+def progress_of(s: JobState) -> int:
+    """Whole percent of the job's work that is finished (100 once it succeeded)."""
+    if s.status == JobStatus.SUCCESS:
+        return 100
+    if s.total <= 0:
+        return 0
+    return min(100, (100 * (s.done + s.failed)) // s.total)
+
+
+def category_of(job_type: int) -> str:
+    try:
+        return CATEGORY_OF[JobType(job_type)].value
+    except ValueError:
+        return "sync"
+
+
+def _row(s: JobState) -> tuple[object, ...]:
+    return (
+        s.id, s.user_id, s.parent_job_id, s.depends_on, s.type, s.priority, s.status,
+        category_of(s.type), s.error, s.done, s.failed, s.total, s.skipped, progress_of(s),
+        s.title, s.started_at, s.finished_at, s.created_at, s.updated_at, _encode(s.extra),
+        _encode(s.params), int(s.deleted), s.version, _encode(s),
+    )  # fmt: skip
+
+
+def _event_row(seq: int, e: AnyEvent) -> tuple[object, ...]:
+    return (seq, e.job_id, kind_of(e), e.at, e.actor, _encode(to_builtins(e)))
+
+
+async def _load_states(db: aiosqlite.Connection, ids: Sequence[str]) -> dict[str, JobState]:
+    marks = ",".join("?" * len(ids))
+    async with db.execute(f"SELECT id, state FROM jobs WHERE id IN ({marks})", ids) as cur:
+        return {row[0]: _decode_state(row[1]) async for row in cur}
+
+
+def _fold_job(state: JobState | None, events: list[tuple[int, AnyEvent]]) -> JobState | None:
+    fresh = [(seq, e) for seq, e in events if state is None or seq > state.version]
+    try:
+        return fold(fresh, state)
+    except InvalidHistory as e:
+        # A history the state machine rejects (e.g. events of a purged job) is skipped,
+        # not fatal: one bad job must not stop the read model for everyone.
+        log.warning("skipping events of job %s: %s", events[0][1].job_id, e)
+        return state
+
+
+async def apply_batch(db: aiosqlite.Connection, batch: Sequence[tuple[int, AnyEvent]]) -> int:
+    """Apply `batch` (increasing sequences) and move the checkpoint, atomically.
+
+    Returns the new checkpoint. Events at or below a job's folded version are ignored, so
+    re-applying a batch after a crash between commit and acknowledgement changes nothing.
+    """
+    by_job: dict[str, list[tuple[int, AnyEvent]]] = defaultdict(list)
+    for seq, event in batch:
+        by_job[event.job_id].append((seq, event))
+    last = batch[-1][0]
+    await db.execute("BEGIN")
+    try:
+        states = await _load_states(db, list(by_job))
+        rows = [_fold_job(states.get(job_id), evs) for job_id, evs in by_job.items()]
+        await db.executemany(_UPSERT, [_row(s) for s in rows if s is not None])
+        events = [_event_row(seq, e) for seq, e in batch]
+        await db.executemany("INSERT OR IGNORE INTO job_events VALUES (?,?,?,?,?,?)", events)
+        await db.execute(
+            "INSERT INTO checkpoint (id, seq, schema_version) VALUES (1, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq",
+            (last, SCHEMA_VERSION),
+        )
+        await db.execute("COMMIT")
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise
+    return last

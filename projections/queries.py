@@ -1,0 +1,149 @@
+"""Reads of the read model. Callers pass the viewer; other users' jobs never come back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiosqlite
+import msgspec
+
+_decode_dict = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+class JobRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One job as the read model holds it."""
+
+    id: str
+    user_id: str
+    parent_job_id: str | None
+    depends_on: str | None
+    type: int
+    priority: int
+    status: int
+    category: str
+    error: str | None
+    done: int
+    failed: int
+    total: int
+    skipped: int
+    progress: int
+    job_title: str
+    started_at: int | None
+    finished_at: int | None
+    created_at: int
+    updated_at: int
+    extra: dict[str, Any]
+    params: dict[str, Any]
+    version: int
+
+
+class EventRow(msgspec.Struct, frozen=True, kw_only=True):
+    seq: int
+    job_id: str
+    kind: str
+    at: int
+    actor: str
+    data: dict[str, Any]
+
+
+class JobFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """List filters; `viewer` None means an admin (sees everyone's jobs)."""
+
+    viewer: str | None
+    type: int | None = None
+    status: int | None = None
+    priority: int | None = None
+    user_id: str | None = None
+    parent_job_id: str | None = None
+    is_done: bool | None = None
+    category: str | None = None
+    since_ms: int | None = None
+
+
+_COLUMNS = (
+    "id, user_id, parent_job_id, depends_on, type, priority, status, category, error, done, "
+    "failed, total, skipped, progress, job_title, started_at, finished_at, created_at, "
+    "updated_at, extra, params, version"
+)
+
+
+def _job(row: tuple[Any, ...]) -> JobRow:
+    values = list(row)
+    values[19] = _decode_dict(values[19])
+    values[20] = _decode_dict(values[20])
+    return JobRow(**dict(zip(_COLUMNS.split(", "), values, strict=True)))
+
+
+def _where(f: JobFilter) -> tuple[str, list[Any]]:
+    clauses, args = ["deleted = 0"], []
+    simple = {"type": f.type, "status": f.status, "priority": f.priority, "user_id": f.user_id}
+    simple |= {"category": f.category, "user_id_viewer": f.viewer}
+    for name, value in simple.items():
+        if value is not None:
+            clauses.append(f"{name.removesuffix('_viewer')} = ?")
+            args.append(value)
+    if f.parent_job_id is None:
+        clauses.append("parent_job_id IS NULL")
+    else:
+        clauses.append("parent_job_id = ?")
+        args.append(f.parent_job_id)
+    if f.is_done is not None:
+        clauses.append("status >= 2" if f.is_done else "status < 2")
+    if f.since_ms is not None:
+        clauses.append("created_at >= ?")
+        args.append(f.since_ms)
+    return " AND ".join(clauses), args
+
+
+async def list_jobs(
+    db: aiosqlite.Connection, f: JobFilter, offset: int, limit: int
+) -> tuple[int, list[JobRow]]:
+    """Matching jobs newest first, and how many match in all."""
+    where, args = _where(f)
+    async with db.execute(f"SELECT count(*) FROM jobs WHERE {where}", args) as cur:
+        total = int((await cur.fetchone() or (0,))[0])
+    sql = (
+        f"SELECT {_COLUMNS} FROM jobs WHERE {where} "
+        "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+    )
+    async with db.execute(sql, [*args, limit, offset]) as cur:
+        rows = [_job(tuple(r)) async for r in cur]
+    return total, rows
+
+
+async def get_job(db: aiosqlite.Connection, job_id: str, viewer: str | None) -> JobRow | None:
+    """The job, unless deleted or (for a non-admin viewer) someone else's."""
+    sql = f"SELECT {_COLUMNS} FROM jobs WHERE id = ? AND deleted = 0"
+    async with db.execute(sql, (job_id,)) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    job = _job(tuple(row))
+    return None if viewer is not None and job.user_id != viewer else job
+
+
+async def job_events(
+    db: aiosqlite.Connection, job_id: str, offset: int, limit: int
+) -> tuple[int, list[EventRow]]:
+    """The job's history in log order."""
+    async with db.execute("SELECT count(*) FROM job_events WHERE job_id = ?", (job_id,)) as cur:
+        total = int((await cur.fetchone() or (0,))[0])
+    sql = (
+        "SELECT seq, job_id, kind, at, actor, data FROM job_events WHERE job_id = ? "
+        "ORDER BY seq LIMIT ? OFFSET ?"
+    )
+    async with db.execute(sql, (job_id, limit, offset)) as cur:
+        rows = [
+            EventRow(seq=r[0], job_id=r[1], kind=r[2], at=r[3], actor=r[4], data=_decode_dict(r[5]))
+            async for r in cur
+        ]
+    return total, rows
+
+
+async def table_dump(db: aiosqlite.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every read-model table, ordered: for rebuild-equals-live checks."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for table, key in (("jobs", "id"), ("job_events", "seq"), ("checkpoint", "id")):
+        async with db.execute(f"SELECT * FROM {table} ORDER BY {key}") as cur:
+            out[table] = [tuple(r) async for r in cur]
+    return out

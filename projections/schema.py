@@ -1,0 +1,82 @@
+"""Read-model schema. The file is a disposable cache of the log: delete it and it is rebuilt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiosqlite
+
+SCHEMA_VERSION = 1
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    parent_job_id TEXT,
+    depends_on TEXT,
+    type INTEGER NOT NULL,
+    priority INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    error TEXT,
+    done INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    skipped INTEGER NOT NULL,
+    progress INTEGER NOT NULL,
+    job_title TEXT NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    extra TEXT NOT NULL,
+    params TEXT NOT NULL,
+    deleted INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    state BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_parent ON jobs (parent_job_id, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (user_id, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at DESC);
+CREATE TABLE IF NOT EXISTS job_events (
+    seq INTEGER PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS job_events_by_job ON job_events (job_id, seq);
+CREATE TABLE IF NOT EXISTS checkpoint (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    schema_version INTEGER NOT NULL
+);
+"""
+
+
+async def open_db(path: Path) -> aiosqlite.Connection:
+    """Open (creating if needed) the read model at `path` in WAL mode.
+
+    A file written by another schema version is discarded: it is only a cache of the log.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = await aiosqlite.connect(path, isolation_level=None)
+    await db.execute("PRAGMA journal_mode=WAL")
+    await db.execute("PRAGMA synchronous=NORMAL")
+    await db.execute("PRAGMA busy_timeout=5000")
+    await db.executescript(_DDL)
+    async with db.execute("SELECT schema_version FROM checkpoint WHERE id = 1") as cur:
+        row = await cur.fetchone()
+    if row is not None and int(row[0]) != SCHEMA_VERSION:
+        await db.executescript("DROP TABLE jobs; DROP TABLE job_events; DROP TABLE checkpoint;")
+        await db.executescript(_DDL)
+    return db
+
+
+async def read_checkpoint(db: aiosqlite.Connection) -> int:
+    async with db.execute("SELECT seq FROM checkpoint WHERE id = 1") as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return 0
+    return int(row[0])

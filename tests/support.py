@@ -1,0 +1,111 @@
+"""Test support: real nats-server on a free port, the real app served over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import msgspec
+import uvicorn
+
+from api.app import create_app
+from api.embedded import embedded_nats
+from api.settings import Settings
+from api.users import UserStore
+from engine.model import Tier
+from engine.store import wait_for_jetstream
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], *, timeout: float = 10.0, interval: float = 0.02
+) -> None:
+    """Poll `check` until it is true; fail the test after `timeout` seconds."""
+    async with asyncio.timeout(timeout):
+        while not await check():  # noqa: ASYNC110 - polling a condition, with a deadline
+            await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def nats_server(store: Path) -> AsyncIterator[str]:
+    """A real nats-server with JetStream on a free port, storing under `store`."""
+    async with embedded_nats(store, free_port(), None) as url:
+        nc = await wait_for_jetstream(url)
+        await nc.close()
+        yield url
+
+
+class Client:
+    """An HTTP client of the running API, authenticated as one user."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str, token: str | None) -> None:
+        self.session = session
+        self.base = base
+        self.token = token
+
+    def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return headers | (extra or {})
+
+    async def call(
+        self, method: str, path: str, *, json: Any = None, data: Any = None,
+        headers: dict[str, str] | None = None, params: dict[str, Any] | None = None,
+    ) -> tuple[int, Any]:  # fmt: skip
+        async with self.session.request(
+            method, self.base + path, json=json, data=data, params=params,
+            headers=self._headers(headers),
+        ) as resp:  # fmt: skip
+            body = await resp.read()
+            return resp.status, msgspec.json.decode(body) if body else None
+
+    def as_user(self, token: str | None) -> Client:
+        return Client(self.session, self.base, token)
+
+
+class Service:
+    """The app running under uvicorn on 127.0.0.1, with its settings and admin client."""
+
+    def __init__(self, settings: Settings, server: uvicorn.Server, admin: Client) -> None:
+        self.settings = settings
+        self.server = server
+        self.admin = admin
+        self.app = server.config.app
+
+    async def add_user(self, name: str, *, tier: Tier = Tier.BASIC, admin: bool = False) -> Client:
+        users: UserStore = self.app.state.users
+        return self.admin.as_user(await users.add(name, tier=tier, admin=admin))
+
+
+@contextlib.asynccontextmanager
+async def run_service(settings: Settings) -> AsyncIterator[Service]:
+    """Serve `create_app(settings)` over real HTTP until the block ends."""
+    port = free_port()
+    settings = msgspec.structs.replace(settings, port=port, print_admin_token=False)
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        await wait_until(lambda: _started(server, task), timeout=30)
+        token = settings.admin_token_path.read_text().strip()
+        async with aiohttp.ClientSession() as session:
+            yield Service(settings, server, Client(session, f"http://127.0.0.1:{port}", token))
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _started(server: uvicorn.Server, task: asyncio.Task[None]) -> bool:
+    if task.done():
+        task.result()
+        raise RuntimeError("server exited during start-up")
+    return server.started
