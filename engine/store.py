@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 import nats.errors
@@ -149,6 +150,23 @@ class EventStore:
             out.append(Stored(int(headers["Nats-Sequence"]), self._codec.decode(msg.data)))
 
 
+async def _wait_for_port(url: str, end: float) -> None:
+    """Wait until something listens at `url`, so start-up does not log connection errors."""
+    parsed = urlsplit(url)
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            _, writer = await asyncio.open_connection(parsed.hostname, parsed.port or 4222)
+        except OSError:
+            if loop.time() > end:
+                return  # let the real connect attempt report the failure
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
+
+
 async def _log_error(e: Exception) -> None:
     log.warning("nats: %s", e)
 
@@ -157,6 +175,7 @@ async def wait_for_jetstream(url: str, deadline_s: float = 20.0) -> NATS:
     """Connect to `url` and return once JetStream answers, retrying until the deadline."""
     loop = asyncio.get_running_loop()
     end = loop.time() + deadline_s
+    await _wait_for_port(url, end)
     while True:
         nc = NATS()
         try:

@@ -98,7 +98,7 @@ async def apply_batch(db: aiosqlite.Connection, batch: Sequence[tuple[int, AnyEv
         await db.executemany("INSERT OR IGNORE INTO job_events VALUES (?,?,?,?,?,?)", events)
         await db.execute(
             "INSERT INTO checkpoint (id, seq, schema_version) VALUES (1, ?, ?) "
-            "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq",
+            "ON CONFLICT(id) DO UPDATE SET seq = max(seq, excluded.seq)",
             (last, SCHEMA_VERSION),
         )
         await db.execute("COMMIT")

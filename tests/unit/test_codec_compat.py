@@ -1,0 +1,28 @@
+"""Old encoded events must keep decoding: schemas only grow, tags never change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from engine.events import Codec, kind_of
+
+FIXTURE = Path(__file__).parent / "fixtures" / "events_v1.jsonl"
+
+
+def test_every_v1_event_still_decodes_to_the_same_data() -> None:
+    codec = Codec()
+    lines = FIXTURE.read_bytes().splitlines()
+    kinds = set()
+    for line in lines:
+        event = codec.decode(line)
+        kinds.add(kind_of(event))
+        assert msgspec.json.decode(codec.encode(event)) == msgspec.json.decode(line)
+    assert len(kinds) == len(lines) == 12
+
+
+def test_unknown_fields_from_newer_writers_are_ignored() -> None:
+    line = FIXTURE.read_bytes().splitlines()[0]
+    newer = line[:-1] + b',"added_later":1}'
+    assert Codec().decode(newer) == Codec().decode(line)
