@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -13,6 +14,7 @@ from litestar import Litestar, Request, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.response import Response
+from nats.aio.client import Client as NATS
 
 from api.auth import current_user
 from api.embedded import default_conf, embedded_nats
@@ -22,9 +24,15 @@ from api.routes import JobsController
 from api.schemas import Health
 from api.settings import Settings, nats_url_from_env
 from api.users import UserStore
+from api.work_routes import WorkController
+from engine.crawl.fetcher import FetchSettings
+from engine.dispatcher import Dispatcher, open_dependents
 from engine.events import Codec
+from engine.results import ResultStore
 from engine.service import JobService
 from engine.store import EventStore, wait_for_jetstream
+from engine.work import ensure_work
+from engine.worker import Worker
 from projections.projector import Projector
 from projections.schema import open_db
 
@@ -55,6 +63,30 @@ async def nats_url(settings: Settings, stack: contextlib.AsyncExitStack) -> Asyn
     yield await stack.enter_async_context(embedded_nats(store, settings.nats_port, conf))
 
 
+async def start_runtime(
+    stack: contextlib.AsyncExitStack, nc: NATS, service: JobService, settings: Settings
+) -> ResultStore:
+    """The dispatcher, and `settings.workers` in-process workers (0 = none)."""
+    js = nc.jetstream()
+    await ensure_work(js)
+    results = ResultStore(js, nc.max_payload)
+    await results.ensure()
+    dispatcher = Dispatcher(nc, service, await open_dependents(nc))
+    await dispatcher.start()
+    stack.push_async_callback(dispatcher.stop)
+    fetch = FetchSettings(allow_private=settings.allow_private_networks)
+    for _ in range(settings.workers):
+        worker = Worker(nc, service, results, fetch, concurrency=settings.worker_concurrency)
+        task = asyncio.create_task(worker.run())
+        stack.push_async_callback(_drained, worker, task)
+    return results
+
+
+async def _drained(worker: Worker, task: asyncio.Task[None]) -> None:
+    worker.drain()
+    await task
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -76,6 +108,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await projector.start()
         stack.push_async_callback(projector.stop)
         service = JobService(store)
+        app.state.results = await start_runtime(stack, nc, service, settings)
         app.state.nc = nc
         app.state.users = users
         app.state.projector = projector
@@ -103,7 +136,7 @@ async def health(request: Request[Any, Any, Any]) -> Response[Health]:
 def create_app(settings: Settings) -> Litestar:
     """Build the app; nothing is opened until the lifespan runs."""
     app = Litestar(
-        route_handlers=[JobsController, health],
+        route_handlers=[JobsController, WorkController, health],
         dependencies={"user": Provide(current_user)},
         exception_handlers=exception_handlers(),
         lifespan=[lifespan],

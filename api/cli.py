@@ -15,6 +15,7 @@ import uvicorn
 from api.app import create_app
 from api.settings import Settings, env_flag, nats_url_from_env
 from api.users import UserExists, UserStore
+from api.worker_cli import run_worker
 from engine.errors import StoreUnavailable
 from engine.events import Codec
 from engine.model import Tier
@@ -34,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--nats-port", type=int, default=4222)
         s.add_argument("--workers", type=int, default=1 if name == "serve" else 0)
         s.add_argument("--allow-private-networks", action="store_true")
+    wk = sub.add_parser("worker", help="run workers against NATS_URL")
+    wk.add_argument("--concurrency", type=int, default=4)
+    wk.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    wk.add_argument("--allow-private-networks", action="store_true")
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
     add = user.add_parser("add", help="create a user and print its token")
     add.add_argument("name")
@@ -111,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in ("serve", "api"):
             return _serve(args)
+        if args.command == "worker":
+            allow = args.allow_private_networks or env_flag("JOBSTREAM_ALLOW_PRIVATE")
+            return asyncio.run(run_worker(args.concurrency, burst=args.burst, allow_private=allow))
         if args.command == "user":
             return asyncio.run(_user_add(args))
         return asyncio.run(_rebuild(args))

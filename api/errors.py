@@ -65,12 +65,16 @@ def _field_of(exc: ValidationException) -> tuple[str | None, str]:
     if found is not None:
         return found.group(1), message
     key = first.get("key")
+    if key and first.get("source") == "header":  # the header's name, not the kwarg's
+        key = "-".join(part.capitalize() for part in str(key).split("_"))
     return (str(key) if key and key != "data" else None), message
 
 
 def _validation_error(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     assert isinstance(exc, ValidationException)
     field, message = _field_of(exc)
+    if field is None and message == "'data'":  # Litestar's KeyError text for an empty body
+        return _body(400, "request body is missing: expected a JSON object")
     detail = f"{field}: {message}" if field else message
     return _body(422, detail, field)
 

@@ -26,7 +26,9 @@ from engine.model import ALL_FORMATS, TIER_FORMATS, Category, JobType
 from engine.service import now_ms
 from projections.queries import JobFilter
 
-Offset = Annotated[int, QueryParameter(ge=0, description="Records to skip.")]
+_I64 = 2**63 - 1  # SQLite's INTEGER range: larger numbers would fail in the query, not here
+Offset = Annotated[int, QueryParameter(ge=0, le=_I64, description="Records to skip.")]
+IntFilter = Annotated[int | None, QueryParameter(ge=-_I64, le=_I64)]
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="At most 100.")]
 IdemKey = Annotated[
     str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=200)
@@ -97,9 +99,9 @@ class JobsController(Controller):
         user: CurrentUser,
         offset: Offset = 0,
         limit: Limit = 20,
-        type: FromQuery[int | None] = None,
-        status: FromQuery[int | None] = None,
-        priority: FromQuery[int | None] = None,
+        type: IntFilter = None,
+        status: IntFilter = None,
+        priority: IntFilter = None,
         user_id: FromQuery[str | None] = None,
         parent_job_id: FromQuery[str | None] = None,
         is_done: FromQuery[bool | None] = None,
@@ -164,12 +166,12 @@ class JobsController(Controller):
         request: Request[Any, Any, Any],
         user: CurrentUser,
         data: JSONBody[FetchNovelBody],
-        key: IdemKey,
+        idempotency_key: IdemKey,
     ) -> Job:
         """NOVEL, or FULL_NOVEL with `full: true`."""
         kind = JobType.FULL_NOVEL if data.full else JobType.NOVEL
         new = NewJob(type=kind, params={"url": data.url, "full": data.full}, title=data.url)
-        return Job.of(await _jobs(request).create(user, _with(new, data), key))
+        return Job.of(await _jobs(request).create(user, _with(new, data), idempotency_key))
 
     @post("/job/create/fetch-volumes", status_code=201)
     async def fetch_volumes(
@@ -177,10 +179,10 @@ class JobsController(Controller):
         request: Request[Any, Any, Any],
         user: CurrentUser,
         data: JSONBody[FetchVolumesBody],
-        key: IdemKey,
+        idempotency_key: IdemKey,
     ) -> Job:
         new = _single_or_batch(data.volumes, JobType.VOLUME, JobType.VOLUME_BATCH, "volume")
-        return Job.of(await _jobs(request).create(user, _with(new, data), key))
+        return Job.of(await _jobs(request).create(user, _with(new, data), idempotency_key))
 
     @post("/job/create/fetch-chapters", status_code=201)
     async def fetch_chapters(
@@ -188,10 +190,10 @@ class JobsController(Controller):
         request: Request[Any, Any, Any],
         user: CurrentUser,
         data: JSONBody[FetchChaptersBody],
-        key: IdemKey,
+        idempotency_key: IdemKey,
     ) -> Job:
         new = _single_or_batch(data.chapters, JobType.CHAPTER, JobType.CHAPTER_BATCH, "chapter")
-        return Job.of(await _jobs(request).create(user, _with(new, data), key))
+        return Job.of(await _jobs(request).create(user, _with(new, data), idempotency_key))
 
     @post("/job/create/fetch-images", status_code=201)
     async def fetch_images(
@@ -199,10 +201,10 @@ class JobsController(Controller):
         request: Request[Any, Any, Any],
         user: CurrentUser,
         data: JSONBody[FetchImagesBody],
-        key: IdemKey,
+        idempotency_key: IdemKey,
     ) -> Job:
         new = _single_or_batch(data.images, JobType.IMAGE, JobType.IMAGE_BATCH, "image")
-        return Job.of(await _jobs(request).create(user, _with(new, data), key))
+        return Job.of(await _jobs(request).create(user, _with(new, data), idempotency_key))
 
     @post("/job/create/make-artifacts", status_code=201)
     async def make_artifacts(
@@ -210,7 +212,7 @@ class JobsController(Controller):
         request: Request[Any, Any, Any],
         user: CurrentUser,
         data: JSONBody[MakeArtifactsBody],
-        key: IdemKey,
+        idempotency_key: IdemKey,
     ) -> Job:
         """One ARTIFACT per format; several formats make an ARTIFACT_BATCH."""
         formats = list(dict.fromkeys(data.formats))
@@ -222,4 +224,4 @@ class JobsController(Controller):
             title=f"{data.novel_id} · {', '.join(formats)}",
             total=len(formats),
         )
-        return Job.of(await _jobs(request).create(user, _with(new, data), key))
+        return Job.of(await _jobs(request).create(user, _with(new, data), idempotency_key))

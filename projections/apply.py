@@ -10,7 +10,7 @@ import aiosqlite
 import msgspec
 
 from engine.errors import InvalidHistory
-from engine.events import AnyEvent, kind_of, to_builtins
+from engine.events import AnyEvent, PageRecorded, kind_of, to_builtins
 from engine.model import CATEGORY_OF, JobStatus, JobType
 from engine.state import JobState, fold
 from projections.schema import SCHEMA_VERSION
@@ -58,6 +58,25 @@ def _row(s: JobState) -> tuple[object, ...]:
     )  # fmt: skip
 
 
+_RESULT = """
+INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT(job_id, url) DO UPDATE SET seq=excluded.seq, ok=excluded.ok,
+    status=excluded.status, error=excluded.error, duration_ms=excluded.duration_ms,
+    bytes=excluded.bytes, cache_hit=excluded.cache_hit, meta=excluded.meta,
+    result_key=excluded.result_key
+WHERE results.ok = 0
+"""
+
+
+def _result_row(seq: int, e: PageRecorded) -> tuple[object, ...]:
+    m = e.meta
+    hit = m.get("cache_hit")
+    return (
+        e.job_id, e.url, seq, int(e.ok), e.status, e.error, int(m.get("duration_ms") or 0),
+        int(m.get("bytes") or 0), None if hit is None else int(hit), _encode(m), e.result_key,
+    )  # fmt: skip
+
+
 def _event_row(seq: int, e: AnyEvent) -> tuple[object, ...]:
     return (seq, e.job_id, kind_of(e), e.at, e.actor, _encode(to_builtins(e)))
 
@@ -96,6 +115,8 @@ async def apply_batch(db: aiosqlite.Connection, batch: Sequence[tuple[int, AnyEv
         await db.executemany(_UPSERT, [_row(s) for s in rows if s is not None])
         events = [_event_row(seq, e) for seq, e in batch]
         await db.executemany("INSERT OR IGNORE INTO job_events VALUES (?,?,?,?,?,?)", events)
+        pages = [_result_row(seq, e) for seq, e in batch if isinstance(e, PageRecorded)]
+        await db.executemany(_RESULT, pages)
         await db.execute(
             "INSERT INTO checkpoint (id, seq, schema_version) VALUES (1, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET seq = max(seq, excluded.seq)",

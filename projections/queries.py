@@ -143,7 +143,93 @@ async def job_events(
 async def table_dump(db: aiosqlite.Connection) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every read-model table, ordered: for rebuild-equals-live checks."""
     out: dict[str, list[tuple[Any, ...]]] = {}
-    for table, key in (("jobs", "id"), ("job_events", "seq"), ("checkpoint", "id")):
+    tables = (
+        ("jobs", "id"),
+        ("job_events", "seq"),
+        ("results", "job_id, url"),
+        ("checkpoint", "id"),
+    )
+    for table, key in tables:
         async with db.execute(f"SELECT * FROM {table} ORDER BY {key}") as cur:
             out[table] = [tuple(r) async for r in cur]
     return out
+
+
+class ResultRow(msgspec.Struct, frozen=True, kw_only=True):
+    url: str
+    seq: int
+    ok: bool
+    status: int
+    error: str | None
+    meta: dict[str, Any]
+    result_key: str | None
+
+
+async def job_results(
+    db: aiosqlite.Connection, job_id: str, offset: int, limit: int
+) -> tuple[int, list[ResultRow]]:
+    """The job's page results in the order they were first recorded."""
+    async with db.execute("SELECT count(*) FROM results WHERE job_id = ?", (job_id,)) as cur:
+        total = int((await cur.fetchone() or (0,))[0])
+    sql = (
+        "SELECT url, seq, ok, status, error, meta, result_key FROM results WHERE job_id = ? "
+        "ORDER BY seq LIMIT ? OFFSET ?"
+    )
+    async with db.execute(sql, (job_id, limit, offset)) as cur:
+        rows = [
+            ResultRow(url=r[0], seq=r[1], ok=bool(r[2]), status=r[3], error=r[4],
+                      meta=_decode_dict(r[5]), result_key=r[6])
+            async for r in cur
+        ]  # fmt: skip
+    return total, rows
+
+
+class CrawlStats(msgspec.Struct, frozen=True, kw_only=True):
+    """Seed 003's stats, derived from the job's page results."""
+
+    avg_response_time: int
+    cache_hit_ratio: float
+    total_bytes: int
+    broken_links: int
+    slow_pages: int
+
+
+SLOW_PAGE_MS = 1000
+
+
+async def crawl_stats(db: aiosqlite.Connection, job_id: str) -> CrawlStats:
+    sql = (
+        "SELECT avg(duration_ms), avg(cache_hit), sum(bytes), "
+        "sum(CASE WHEN ok = 0 THEN 1 ELSE 0 END), "
+        f"sum(CASE WHEN duration_ms >= {SLOW_PAGE_MS} THEN 1 ELSE 0 END) "
+        "FROM results WHERE job_id = ?"
+    )
+    async with db.execute(sql, (job_id,)) as cur:
+        r = await cur.fetchone() or (None,) * 5
+    return CrawlStats(
+        avg_response_time=int(r[0] or 0), cache_hit_ratio=float(r[1] or 0.0),
+        total_bytes=int(r[2] or 0), broken_links=int(r[3] or 0), slow_pages=int(r[4] or 0),
+    )  # fmt: skip
+
+
+async def export_rows(db: aiosqlite.Connection, job_id: str, kind: str) -> list[ResultRow]:
+    """Broken links (failed URLs) or slow pages (>= SLOW_PAGE_MS) of a job, in crawl order."""
+    cond = "ok = 0" if kind == "broken-links" else f"duration_ms >= {SLOW_PAGE_MS}"
+    _, rows = await job_results(db, job_id, 0, 1_000_000)
+    keep = {r.url for r in rows}
+    sql = f"SELECT url FROM results WHERE job_id = ? AND {cond}"
+    async with db.execute(sql, (job_id,)) as cur:
+        chosen = {r[0] async for r in cur}
+    return [r for r in rows if r.url in chosen and r.url in keep]
+
+
+async def job_logs(db: aiosqlite.Connection, job_id: str) -> list[EventRow]:
+    sql = (
+        "SELECT seq, job_id, kind, at, actor, data FROM job_events "
+        "WHERE job_id = ? AND kind = 'log' ORDER BY seq"
+    )
+    async with db.execute(sql, (job_id,)) as cur:
+        return [
+            EventRow(seq=r[0], job_id=r[1], kind=r[2], at=r[3], actor=r[4], data=_decode_dict(r[5]))
+            async for r in cur
+        ]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import aiosqlite
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -47,11 +47,32 @@ CREATE TABLE IF NOT EXISTS job_events (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS job_events_by_job ON job_events (job_id, seq);
+CREATE TABLE IF NOT EXISTS results (
+    job_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ok INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    error TEXT,
+    duration_ms INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    cache_hit INTEGER,
+    meta TEXT NOT NULL,
+    result_key TEXT,
+    PRIMARY KEY (job_id, url)
+);
+CREATE INDEX IF NOT EXISTS results_by_job ON results (job_id, seq);
 CREATE TABLE IF NOT EXISTS checkpoint (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     seq INTEGER NOT NULL,
     schema_version INTEGER NOT NULL
 );
+"""
+
+
+_DROP = """
+DROP TABLE IF EXISTS jobs; DROP TABLE IF EXISTS job_events; DROP TABLE IF EXISTS results;
+DROP TABLE IF EXISTS checkpoint;
 """
 
 
@@ -69,7 +90,7 @@ async def open_db(path: Path) -> aiosqlite.Connection:
     async with db.execute("SELECT schema_version FROM checkpoint WHERE id = 1") as cur:
         row = await cur.fetchone()
     if row is not None and int(row[0]) != SCHEMA_VERSION:
-        await db.executescript("DROP TABLE jobs; DROP TABLE job_events; DROP TABLE checkpoint;")
+        await db.executescript(_DROP)
         await db.executescript(_DDL)
     return db
 

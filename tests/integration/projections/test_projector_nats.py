@@ -13,11 +13,7 @@ from tests.unit.strategies import JOB_IDS, run_steps
 
 LIFE = [("create", 1), ("start", 0), ("page", 1), ("page", 2), ("page", 3), ("cancel", 0)]
 LIFE += [("finish", 0), ("retry", 0), ("delete", 0)]
-STEPS = [
-    (kind, job, arg)
-    for job in JOB_IDS[:2]
-    for kind, arg in LIFE
-]
+STEPS = [(kind, job, arg) for job in JOB_IDS[:2] for kind, arg in LIFE]
 
 
 async def test_stopped_and_resumed_projector_equals_rebuild(tmp_path: Path, nats_url: str) -> None:

@@ -1,0 +1,226 @@
+"""Scrape and crawl jobs (seeds 001, 003), results, logs, retry and exports (seeds 001-004)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from msgspec import Meta
+
+from api.jobs import JobsApi, NewJob
+from api.schemas import Job, Url
+from api.users import User
+from engine.commands import RetryJob
+from engine.crawl.errors import CrawlError
+from engine.crawl.models import MAX_CONCURRENCY, CrawlOptions
+from engine.errors import InvalidCommand
+from engine.model import JobType
+from engine.results import ResultStore
+from engine.service import new_id, now_ms
+from projections import queries
+
+CurrentUser = NamedDependency[User]
+IdemKey = Annotated[
+    str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=200)
+]
+Format = Literal["markdown", "html", "text", "links"]
+Glob = Annotated[str, Meta(max_length=500)]
+
+
+class ScrapeBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    urls: Annotated[list[Url], Meta(min_length=1, max_length=10_000)]
+    formats: Annotated[list[Format], Meta(min_length=1)] = msgspec.field(
+        default_factory=lambda: ["markdown", "links"]
+    )
+    priority: Annotated[int, Meta(ge=0, le=2)] | None = None
+
+
+class CrawlBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    domain: Annotated[str, Meta(max_length=253, pattern=r"^[A-Za-z0-9.-]+(:\d+)?$")] | None = None
+    url: Url | None = None
+    use_sitemap: bool = True
+    find_links: bool = True
+    include_subdomains: bool = False
+    max_pages: Annotated[int, Meta(ge=0)] = 0
+    max_depth: Annotated[int, Meta(ge=0)] | None = None
+    concurrency: Annotated[int, Meta(ge=1, le=MAX_CONCURRENCY)] = 20
+    include_paths: list[Glob] = []
+    exclude_paths: list[Glob] = []
+    respect_robots: bool = True
+    delay_ms: Annotated[int, Meta(ge=0, le=600_000)] = 0
+    formats: Annotated[list[Format], Meta(min_length=1)] = msgspec.field(
+        default_factory=lambda: ["markdown", "links"]
+    )
+    source_type: Annotated[str, Meta(max_length=100)] | None = None
+    source_detail: Annotated[str, Meta(max_length=500)] | None = None
+    priority: Annotated[int, Meta(ge=0, le=2)] | None = None
+
+
+class PageResult(msgspec.Struct, frozen=True, kw_only=True):
+    url: str
+    final_url: str | None
+    status_code: int
+    ok: bool
+    error: str | None
+    title: str | None
+    description: str | None
+    markdown: str | None
+    html: str | None
+    text: str | None
+    links: list[str]
+    duration_ms: int
+    bytes: int
+    content_type: str | None
+    scraped_at: int
+
+
+class ResultsPage(msgspec.Struct, frozen=True, kw_only=True):
+    total: int
+    offset: int
+    limit: int
+    has_more: bool
+    items: list[PageResult]
+
+
+class LogEntry(msgspec.Struct, frozen=True, kw_only=True):
+    timestamp: int
+    level: str
+    message: str
+
+
+def _crawl_params(body: CrawlBody) -> dict[str, Any]:
+    if (body.domain is None) == (body.url is None):
+        raise InvalidCommand("domain: give exactly one of domain or url", field="domain")
+    root = body.url or f"https://{body.domain}/"
+    params = {k: v for k, v in msgspec.to_builtins(body).items() if k not in ("domain", "priority")}
+    params["url"] = root
+    for key in ("source_type", "source_detail"):
+        params.pop(key, None)
+    try:
+        msgspec.convert(params, CrawlOptions).validate()
+    except (msgspec.ValidationError, CrawlError) as e:
+        raise InvalidCommand(f"url: {e}", field="url") from e
+    return params
+
+
+def _page(row: queries.ResultRow, body: dict[str, Any] | None) -> PageResult:
+    b = body or {}
+    return PageResult(
+        url=row.url, final_url=b.get("final_url"), status_code=row.status, ok=row.ok,
+        error=row.error, title=b.get("title"), description=b.get("description"),
+        markdown=b.get("markdown"), html=b.get("html"), text=b.get("text"),
+        links=b.get("links") or [], duration_ms=int(row.meta.get("duration_ms") or 0),
+        bytes=int(row.meta.get("bytes") or 0), content_type=b.get("content_type"),
+        scraped_at=int(row.meta.get("scraped_at") or 0),
+    )  # fmt: skip
+
+
+def _jobs(request: Request[Any, Any, Any]) -> JobsApi:
+    jobs: JobsApi = request.app.state.jobs
+    return jobs
+
+
+class WorkController(Controller):
+    path = "/api"
+    tags = ["scrape and crawl"]
+
+    @post("/job/create/scrape", status_code=201)
+    async def create_scrape(
+        self, request: Request[Any, Any, Any], user: CurrentUser, data: JSONBody[ScrapeBody],
+        idempotency_key: IdemKey,
+    ) -> Job:  # fmt: skip
+        """SCRAPE for one URL, SCRAPE_BATCH (one child per URL) for several."""
+        many = len(data.urls) > 1
+        new = NewJob(
+            type=JobType.SCRAPE_BATCH if many else JobType.SCRAPE,
+            params={"urls": data.urls, "formats": data.formats},
+            title=f"{len(data.urls)} URLs" if many else data.urls[0],
+            total=len(data.urls), priority=data.priority,
+        )  # fmt: skip
+        return Job.of(await _jobs(request).create(user, new, idempotency_key))
+
+    @post("/job/create/crawl", status_code=201)
+    async def create_crawl(
+        self, request: Request[Any, Any, Any], user: CurrentUser, data: JSONBody[CrawlBody],
+        idempotency_key: IdemKey,
+    ) -> Job:  # fmt: skip
+        """CRAWL a whole domain: sitemaps and links, robots.txt and politeness."""
+        params = _crawl_params(data)
+        extra = {k: v for k in ("source_type", "source_detail") if (v := getattr(data, k))}
+        new = NewJob(
+            type=JobType.CRAWL, params=params, title=params["url"], total=0,
+            priority=data.priority, extra=extra,
+        )  # fmt: skip
+        return Job.of(await _jobs(request).create(user, new, idempotency_key))
+
+    @get("/job/{job_id:str}/results")
+    async def results(
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str],
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+    ) -> ResultsPage:  # fmt: skip
+        """Page results in crawl order, with their bodies."""
+        jobs = _jobs(request)
+        await jobs.get(user, job_id)
+        total, rows = await queries.job_results(jobs.db, job_id, offset, limit)
+        store: ResultStore = request.app.state.results
+        items = [_page(r, await store.get(r.result_key) if r.result_key else None) for r in rows]
+        more = offset + len(items) < total
+        return ResultsPage(total=total, offset=offset, limit=limit, has_more=more, items=items)
+
+    @get("/job/{job_id:str}/logs")
+    async def logs(
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
+    ) -> list[LogEntry]:
+        """The job's log lines (info, warn, error) in order."""
+        jobs = _jobs(request)
+        await jobs.get(user, job_id)
+        rows = await queries.job_logs(jobs.db, job_id)
+        return [
+            LogEntry(
+                timestamp=r.at, level=str(r.data.get("level")), message=str(r.data.get("message"))
+            )
+            for r in rows
+        ]
+
+    @post("/job/{job_id:str}/retry", status_code=200)
+    async def retry(
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
+    ) -> Job:
+        """Queue a finished job again for its failed URLs or children only; 400 if none."""
+        jobs = _jobs(request)
+        await jobs.get(user, job_id)
+        cmd = RetryJob(command_id=new_id(), job_id=job_id, at=now_ms(), actor=user.id)
+        outcome = await jobs.service.execute(cmd)
+        await jobs.projector.wait_for(outcome.seq)
+        return Job.of(await jobs.get(user, job_id))
+
+    @get("/job/{job_id:str}/stats")
+    async def stats(
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
+    ) -> queries.CrawlStats:
+        """Seed 003's crawl statistics of the job."""
+        jobs = _jobs(request)
+        await jobs.get(user, job_id)
+        return await queries.crawl_stats(jobs.db, job_id)
+
+    @get("/job/{job_id:str}/export", media_type="text/csv")
+    async def export(
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str],
+        type: FromQuery[Literal["broken-links", "slow-pages"]],
+    ) -> Response[str]:  # fmt: skip
+        """Broken links or slow pages of a crawl, as CSV."""
+        jobs = _jobs(request)
+        await jobs.get(user, job_id)
+        rows = await queries.export_rows(jobs.db, job_id, type)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["url", "status_code", "error", "duration_ms"])
+        for r in rows:
+            writer.writerow([r.url, r.status, r.error or "", r.meta.get("duration_ms", 0)])
+        return Response(out.getvalue(), media_type="text/csv")

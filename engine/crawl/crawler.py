@@ -1,0 +1,350 @@
+"""Reference crawl loop: robots, sitemaps, then concurrent breadth-first link discovery."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from urllib.parse import urlsplit
+
+import aiohttp
+import msgspec
+
+from engine.crawl.discovery import discover_sitemap_urls, load_robots
+from engine.crawl.errors import CrawlError, FetchFailed, InvalidUrl
+from engine.crawl.extract import decode_html, extract
+from engine.crawl.fetcher import FetchResult, FetchSettings, fetch, is_html
+from engine.crawl.frontier import Frontier, FrontierItem, HostPacer
+from engine.crawl.models import CrawlOptions, CrawlSummary, PageOutcome
+from engine.crawl.robots import RobotsPolicy
+from engine.crawl.urls import normalize_url, origin_of
+
+__all__ = ["CrawlOptions", "CrawlSummary", "PageOutcome", "crawl_site"]
+
+OnPage = Callable[[PageOutcome], Awaitable[None]]
+OnSkip = Callable[[str, str], Awaitable[None]]
+# How often the stop predicate is polled; bounds the reaction time to a stop.
+_STOP_POLL_S = 0.1
+# Extraction of big documents runs in a thread so the loop keeps serving other fetches.
+_THREAD_EXTRACT_BYTES = 256 * 1024
+
+
+async def crawl_site(
+    session: aiohttp.ClientSession,
+    settings: FetchSettings,
+    options: CrawlOptions,
+    *,
+    on_page: OnPage,
+    on_skip: OnSkip,
+    should_stop: Callable[[], bool] = lambda: False,
+    already_done: Collection[str] = frozenset(),
+    already_links: Mapping[str, list[str]] | None = None,
+) -> CrawlSummary:
+    """Crawl the site at ``options.url`` and report every URL exactly once.
+
+    Order: robots.txt of the root origin (when ``respect_robots`` or
+    ``use_sitemap``), sitemap URLs (robots Sitemap lines, else /sitemap.xml) at
+    depth 1, then breadth-first link discovery from the root (depth 0) with
+    ``options.concurrency`` workers, per-host pacing and robots checks.
+
+    ``on_page`` is awaited once per fetched URL, ``on_skip(url, reason)`` once per
+    skipped URL (reasons: out_of_scope, excluded, robots, depth). Exceptions
+    raised by the callbacks abort the crawl and propagate. ``should_stop`` is
+    polled every 0.1 s; once it returns True no new fetch starts, in-flight
+    fetches are cancelled and unreported, and the summary has ``stopped=True``.
+
+    Resume: URLs in ``already_done`` are neither fetched nor reported and count
+    against ``max_pages``; their links from ``already_links`` are followed as if
+    they had just been fetched. Raises InvalidOptions / InvalidUrl for bad options.
+    """
+    options.validate()
+    run = _CrawlRun(session, settings, options, on_page, on_skip, should_stop)
+    return await run.run(already_done, already_links or {})
+
+
+class _CrawlRun:
+    """State of one crawl_site call; see crawl_site for the contract."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        settings: FetchSettings,
+        options: CrawlOptions,
+        on_page: OnPage,
+        on_skip: OnSkip,
+        should_stop: Callable[[], bool],
+    ) -> None:
+        root = normalize_url(options.url)
+        if root is None:
+            raise InvalidUrl(f"not an http(s) URL: {options.url!r}")
+        self._session, self._settings, self._options = session, settings, options
+        self._on_page, self._on_skip, self._should_stop = on_page, on_skip, should_stop
+        self._root = root
+        self._pacer = HostPacer(options.delay_ms / 1000)
+        self._robots: dict[str, asyncio.Task[RobotsPolicy]] = {}
+        self._frontier = Frontier(
+            root,
+            options.include_subdomains,
+            options.max_pages,
+            options.max_depth,
+            options.include_paths,
+            options.exclude_paths,
+            robots_allowed=self._robots_known_allowed if options.respect_robots else None,
+        )
+        self._stop = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._fetches: set[asyncio.Task[PageOutcome]] = set()
+        self._resume_links: Mapping[str, list[str]] = {}
+        self._resumed: set[str] = set()
+        self._expanded: dict[str, int] = {}
+        self._counts = {"pages": 0, "ok": 0, "skipped": 0, "sitemap_urls": 0}
+
+    async def run(
+        self, already_done: Collection[str], links: Mapping[str, list[str]]
+    ) -> CrawlSummary:
+        try:
+            await self._seed(already_done, links)
+            await self._run_workers()
+            await self._flush_skips()
+        finally:
+            for task in self._robots.values():
+                task.cancel()
+            await asyncio.gather(*self._robots.values(), return_exceptions=True)
+        return CrawlSummary(
+            pages=self._counts["pages"],
+            ok=self._counts["ok"],
+            failed=self._counts["pages"] - self._counts["ok"],
+            skipped=self._counts["skipped"],
+            stopped=self._stop.is_set(),
+            sitemap_urls=self._counts["sitemap_urls"],
+        )
+
+    # -- seeding --------------------------------------------------------------
+
+    async def _seed(self, already_done: Collection[str], links: Mapping[str, list[str]]) -> None:
+        self._resume_links = {normalize_url(u) or u: v for u, v in links.items()}
+        self._resumed = {n for n in map(normalize_url, already_done) if n is not None}
+        self._frontier.seed_done(self._resumed)
+        origin = origin_of(self._root)
+        robots = RobotsPolicy.allow_all()
+        if self._options.respect_robots or self._options.use_sitemap:
+            robots = await self._robots_for(origin)
+        self._discover(self._root, 0, None)
+        if self._options.use_sitemap and not self._check_stop():
+            sitemaps = robots.sitemaps() or [f"{origin}/sitemap.xml"]
+            urls = await discover_sitemap_urls(
+                self._session, sitemaps, self._settings, should_stop=self._check_stop
+            )
+            self._counts["sitemap_urls"] = len(urls)
+            for url in urls:
+                self._discover(url, 1, "sitemap")
+        await self._flush_skips()
+
+    def _discover(self, url: str, depth: int, source: str | None) -> None:
+        """Offer a URL to the frontier; URLs done in an earlier run expand their links."""
+        stack = [(url, depth, source)]
+        while stack:
+            current, level, origin = stack.pop()
+            normalized = normalize_url(current)
+            if normalized is None:
+                continue
+            if normalized not in self._resumed:
+                self._frontier.add(normalized, level, origin)
+                continue
+            if self._expanded.get(normalized, level + 1) <= level:
+                continue
+            self._expanded[normalized] = level
+            if self._options.find_links:
+                children = self._resume_links.get(normalized, [])
+                stack.extend((link, level + 1, normalized) for link in reversed(children))
+
+    # -- robots -------------------------------------------------------------
+
+    def _robots_for(self, origin: str) -> asyncio.Task[RobotsPolicy]:
+        """The (shared, cached) robots.txt load for ``origin``; also applies Crawl-delay."""
+        task = self._robots.get(origin)
+        if task is None:
+            task = asyncio.ensure_future(self._load_robots(origin))
+            self._robots[origin] = task
+        return task
+
+    async def _load_robots(self, origin: str) -> RobotsPolicy:
+        policy = await load_robots(self._session, origin, self._settings)
+        if self._options.respect_robots:
+            self._pacer.set_crawl_delay(urlsplit(origin).netloc, policy.crawl_delay())
+        return policy
+
+    def _robots_known_allowed(self, url: str) -> bool:
+        # Only decides for hosts whose robots.txt is already loaded; other hosts
+        # are checked by the worker before fetching.
+        task = self._robots.get(origin_of(url))
+        if task is None or not task.done() or task.cancelled():
+            return True
+        return task.result().allowed(url)
+
+    async def _robots_permit(self, url: str) -> bool:
+        if not self._options.respect_robots:
+            return True
+        policy = await self._robots_for(origin_of(url))
+        return policy.allowed(url)
+
+    # -- workers ------------------------------------------------------------
+
+    async def _run_workers(self) -> None:
+        workers = {asyncio.ensure_future(self._worker()) for _ in range(self._options.concurrency)}
+        try:
+            while workers:
+                done, workers = await asyncio.wait(
+                    workers, timeout=_STOP_POLL_S, return_when=asyncio.FIRST_EXCEPTION
+                )
+                for task in done:
+                    task.result()  # re-raises a callback's exception
+                if self._check_stop():
+                    await self._request_stop()
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    def _check_stop(self) -> bool:
+        return self._stop.is_set() or self._should_stop()
+
+    async def _request_stop(self) -> None:
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        for task in self._fetches:
+            task.cancel()
+        await self._notify()
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _take(self) -> FrontierItem | None:
+        async with self._changed:
+            while not self._stop.is_set():
+                item = self._frontier.next()
+                if item is not None:
+                    return item
+                if self._frontier.finished:
+                    return None
+                await self._changed.wait()
+        return None
+
+    async def _worker(self) -> None:
+        while (item := await self._take()) is not None:
+            try:
+                await self._handle(item)
+            finally:
+                await self._notify()
+
+    async def _handle(self, item: FrontierItem) -> None:
+        if not await self._robots_permit(item.url):
+            self._frontier.mark_skipped(item.url, "robots")
+            await self._flush_skips()
+            return
+        try:
+            outcome = await self._fetch_unless_stopped(item)
+            if outcome is not None:
+                await self._report(item, outcome)
+        finally:
+            # Marked done only after its links are in the frontier: the level
+            # barrier must not open before this page's children are known.
+            self._frontier.mark_done(item.url)
+
+    async def _report(self, item: FrontierItem, outcome: PageOutcome) -> None:
+        await self._on_page(outcome)
+        self._counts["pages"] += 1
+        self._counts["ok"] += outcome.ok
+        if self._options.find_links and outcome.ok:
+            for link in outcome.links:
+                self._discover(link, item.depth + 1, item.url)
+        await self._flush_skips()
+
+    async def _flush_skips(self) -> None:
+        for url, reason in self._frontier.drain_skipped():
+            self._counts["skipped"] += 1
+            await self._on_skip(url, reason)
+
+    # -- fetching -----------------------------------------------------------
+
+    async def _fetch_unless_stopped(self, item: FrontierItem) -> PageOutcome | None:
+        """Pace, fetch and extract ``item``; None if a stop interrupted it."""
+        host = urlsplit(item.url).netloc
+        delay = self._pacer.reserve(host, asyncio.get_running_loop().time())
+        if delay > 0 and not await self._sleep_unless_stopped(delay):
+            return None
+        task = asyncio.ensure_future(self._fetch_outcome(item, host))
+        self._fetches.add(task)
+        try:
+            await asyncio.wait({task})
+        finally:
+            self._fetches.discard(task)
+            task.cancel()
+        return None if task.cancelled() else task.result()
+
+    async def _sleep_unless_stopped(self, delay: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), delay)
+        return not self._stop.is_set()
+
+    async def _fetch_outcome(self, item: FrontierItem, host: str) -> PageOutcome:
+        try:
+            result = await fetch(self._session, item.url, self._settings)
+        except FetchFailed as e:
+            self._pacer.on_status(host, e.status or 0)
+            return PageOutcome(
+                url=item.url,
+                final_url=item.url,
+                depth=item.depth,
+                status=e.status,
+                ok=False,
+                error=e.message,
+            )
+        except CrawlError as e:
+            return PageOutcome(
+                url=item.url,
+                final_url=item.url,
+                depth=item.depth,
+                status=None,
+                ok=False,
+                error=str(e),
+            )
+        self._pacer.on_status(host, result.status)
+        if len(result.body) > _THREAD_EXTRACT_BYTES:
+            return await asyncio.to_thread(self._page_outcome, item, result)
+        return self._page_outcome(item, result)
+
+    def _page_outcome(self, item: FrontierItem, result: FetchResult) -> PageOutcome:
+        ok = 200 <= result.status < 300
+        page = PageOutcome(
+            url=item.url,
+            final_url=result.final_url,
+            depth=item.depth,
+            status=result.status,
+            ok=ok,
+            error=None if ok else f"HTTP {result.status}",
+            content_type=result.content_type,
+            duration_ms=result.duration_ms,
+            bytes=result.bytes,
+            cache_hit=result.cache_hit,
+            truncated=result.truncated,
+        )
+        if not ok or not is_html(result.content_type):
+            return page
+        return self._with_content(page, result)
+
+    def _with_content(self, page: PageOutcome, result: FetchResult) -> PageOutcome:
+        # Links are always extracted: discovery and crash-resume both need them.
+        formats = set(self._options.formats) | {"links"}
+        found = extract(decode_html(result.body, result.content_type), result.final_url, formats)
+        return msgspec.structs.replace(
+            page,
+            title=found.title,
+            description=found.description,
+            links=found.links,
+            markdown=found.markdown,
+            html=found.html,
+            text=found.text,
+        )

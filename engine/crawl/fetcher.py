@@ -1,0 +1,258 @@
+"""HTTP fetching with redirects, size caps, retries and the private-address guard."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import aiohttp
+import msgspec
+from yarl import URL
+
+from engine.crawl.errors import FetchFailed
+from engine.crawl.netguard import GuardedResolver, check_literal
+from engine.crawl.urls import normalize_url
+
+Sleep = Callable[[float], Awaitable[None]]
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_KEPT_HEADERS = ("x-cache", "cf-cache-status", "age", "retry-after", "content-length")
+_CHUNK = 64 * 1024
+
+
+class FetchSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Limits and identity for fetching; the defaults suit public web crawling."""
+
+    timeout_s: float = 20.0
+    max_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 10
+    retries: int = 3
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    user_agent: str = "jobstream/0.1 (+https://github.com/jobstream)"
+    allow_private: bool = False
+
+
+class FetchResult(msgspec.Struct, frozen=True, kw_only=True):
+    """One HTTP response after redirects. ``bytes`` is len(body) as read (after any cap)."""
+
+    url: str
+    final_url: str
+    status: int
+    content_type: str | None
+    headers: dict[str, str]
+    body: bytes
+    truncated: bool
+    duration_ms: int
+    bytes: int
+    redirected: bool
+    cache_hit: bool | None
+
+
+def make_session(settings: FetchSettings) -> aiohttp.ClientSession:
+    """Create a ClientSession wired to :class:`GuardedResolver`; call inside a running loop.
+
+    The caller owns the session and must close it.
+    """
+    connector = aiohttp.TCPConnector(
+        resolver=GuardedResolver(allow_private=settings.allow_private),
+        limit=200,
+        limit_per_host=32,
+        ttl_dns_cache=60,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        headers={"User-Agent": settings.user_agent},
+        timeout=aiohttp.ClientTimeout(total=settings.timeout_s),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
+    )
+
+
+def is_html(content_type: str | None) -> bool:
+    """Whether a Content-Type header denotes an HTML document."""
+    if not content_type:
+        return False
+    mime = content_type.split(";", 1)[0].strip().lower()
+    return mime in ("text/html", "application/xhtml+xml")
+
+
+def cache_hit_from(headers: dict[str, str]) -> bool | None:
+    """HIT detection from X-Cache, CF-Cache-Status and Age; None when none is present."""
+    x_cache, cf, age = headers.get("x-cache"), headers.get("cf-cache-status"), headers.get("age")
+    if x_cache is None and cf is None and age is None:
+        return None
+    hit = "HIT" in (x_cache or "").upper() or (cf or "").strip().upper() == "HIT"
+    return hit or (age is not None and age.strip().isdigit() and int(age.strip()) > 0)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After value (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def backoff_delay(attempt: int, settings: FetchSettings, retry_after: float | None) -> float:
+    """Delay before retry ``attempt`` (0-based): Retry-After if given, else jittered exponential.
+
+    Both are capped at ``backoff_max_s``. Jitter spreads the exponential delay over
+    [50%, 100%] so many workers do not retry in lock-step.
+    """
+    if retry_after is not None:
+        return min(retry_after, settings.backoff_max_s)
+    ceiling = min(settings.backoff_max_s, settings.backoff_base_s * (2.0**attempt))
+    return ceiling * random.uniform(0.5, 1.0)
+
+
+def _transient_status(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+async def fetch(
+    session: aiohttp.ClientSession,
+    url: str,
+    settings: FetchSettings,
+    *,
+    sleep: Sleep = asyncio.sleep,
+) -> FetchResult:
+    """GET ``url`` following redirects, retrying transient failures.
+
+    Returns the response for every status except transient ones (429, 5xx), which
+    are retried up to ``settings.retries`` times, honouring Retry-After; 4xx
+    come back as results. Raises FetchFailed(permanent=False) when retries run
+    out (status set when the last attempt got a response), FetchFailed(permanent=True)
+    for redirect loops, too many redirects and invalid URLs, and BlockedAddress
+    when a hop targets a non-public address and ``allow_private`` is off. The
+    body is read up to ``max_bytes`` (``truncated`` tells whether more was sent);
+    ``duration_ms`` covers the last attempt including its redirects.
+    """
+    for attempt in range(settings.retries + 1):
+        last = attempt == settings.retries
+        try:
+            result = await _fetch_following(session, url, settings)
+        except FetchFailed as e:
+            if e.permanent or last:
+                raise
+            await sleep(backoff_delay(attempt, settings, None))
+            continue
+        if not _transient_status(result.status):
+            return result
+        if last:
+            raise FetchFailed(
+                f"HTTP {result.status} after {attempt + 1} attempts",
+                permanent=False,
+                status=result.status,
+            )
+        await sleep(
+            backoff_delay(attempt, settings, parse_retry_after(result.headers.get("retry-after")))
+        )
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+async def _fetch_following(
+    session: aiohttp.ClientSession, url: str, settings: FetchSettings
+) -> FetchResult:
+    started = time.monotonic()
+    current, visited = url, {url}
+    for _ in range(settings.max_redirects + 1):
+        status, location, result = await _request(session, current, settings)
+        if result is not None:
+            elapsed = int((time.monotonic() - started) * 1000)
+            return msgspec.structs.replace(
+                result, url=url, redirected=current != url, duration_ms=elapsed
+            )
+        target = _redirect_target(current, location, status)
+        if target in visited:
+            raise FetchFailed(
+                f"redirect loop: {current} -> {target}", permanent=True, status=status
+            )
+        visited.add(target)
+        current = target
+    raise FetchFailed(
+        f"too many redirects (more than {settings.max_redirects}) from {url}", permanent=True
+    )
+
+
+def _redirect_target(current: str, location: str, status: int) -> str:
+    target = normalize_url(location, current)
+    if target is None:
+        raise FetchFailed(
+            f"redirect to unsupported URL {location!r}", permanent=True, status=status
+        )
+    return target
+
+
+async def _request(
+    session: aiohttp.ClientSession, url: str, settings: FetchSettings
+) -> tuple[int, str, FetchResult | None]:
+    """One hop: (status, Location, None) for a redirect, else (status, "", result)."""
+    try:
+        target = URL(url, encoded=False)
+        if not settings.allow_private and target.host:
+            check_literal(target.host)
+        async with session.get(
+            target,
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=settings.timeout_s),
+            headers={"User-Agent": settings.user_agent},
+        ) as resp:
+            location = resp.headers.get("Location")
+            if resp.status in _REDIRECTS and location:
+                return resp.status, location, None
+            return resp.status, "", await _read_result(resp, url, settings.max_bytes)
+    except (aiohttp.ClientError, OSError, ValueError) as e:
+        # TimeoutError is an OSError; BlockedAddress from the resolver is not
+        # caught here and reaches the caller unchanged.
+        raise _translate(e, url) from e
+
+
+def _translate(error: Exception, url: str) -> FetchFailed:
+    if isinstance(error, ValueError | aiohttp.InvalidURL):
+        return FetchFailed(f"invalid URL {url}: {error}", permanent=True)
+    if isinstance(error, aiohttp.ClientConnectorDNSError):
+        return FetchFailed(f"DNS lookup failed for {url}: {error}", permanent=True)
+    if isinstance(error, TimeoutError):
+        return FetchFailed(f"timeout fetching {url}", permanent=False)
+    return FetchFailed(f"{type(error).__name__} fetching {url}: {error}", permanent=False)
+
+
+async def _read_result(resp: aiohttp.ClientResponse, url: str, max_bytes: int) -> FetchResult:
+    body, truncated = await _read_capped(resp, max_bytes)
+    headers = {k: resp.headers[k] for k in _KEPT_HEADERS if k in resp.headers}
+    return FetchResult(
+        url=url,
+        final_url=url,
+        status=resp.status,
+        content_type=resp.headers.get("Content-Type"),
+        headers=headers,
+        body=body,
+        truncated=truncated,
+        duration_ms=0,
+        bytes=len(body),
+        redirected=False,
+        cache_hit=cache_hit_from(headers),
+    )
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> tuple[bytes, bool]:
+    buffer = bytearray()
+    async for chunk in resp.content.iter_chunked(_CHUNK):
+        buffer.extend(chunk)
+        if len(buffer) > max_bytes:
+            # Stop reading: the connection is released without draining the rest.
+            return bytes(buffer[:max_bytes]), True
+    return bytes(buffer), False

@@ -1,0 +1,271 @@
+"""The dispatcher: reacts to the log, turning runnable jobs into work items.
+
+It follows lifecycle events on `JOBS` with a durable consumer and acks each after handling
+it. Every reaction is idempotent (deterministic child ids, deduplicated work items,
+`decide` refusing repeats), so a redelivered event changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import msgspec
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NATS
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.kv import KeyValue
+from ulid import ULID
+
+from engine.commands import (
+    AnyCommand,
+    CancelJob,
+    CreateJob,
+    FailJob,
+    FinishJob,
+    RecordChild,
+    RetryJob,
+    StartJob,
+)
+from engine.errors import EngineError
+from engine.events import (
+    AnyEvent,
+    CancelRequested,
+    JobCanceled,
+    JobCreated,
+    JobFailed,
+    JobSucceeded,
+    RetryRequested,
+)
+from engine.model import BATCH_TYPES, JobStatus, JobType
+from engine.service import JobService, new_id, now_ms
+from engine.state import JobState
+from engine.store import JOBS_STREAM
+from engine.work import enqueue
+
+log = logging.getLogger(__name__)
+
+DISPATCHER = "dispatcher"
+_KINDS = ("created", "succeeded", "failed", "canceled", "cancel_requested", "retry_requested")
+
+# batch type -> (child type, params key holding the items, child params key)
+CHILD_OF: dict[JobType, tuple[JobType, str, str]] = {
+    JobType.NOVEL_BATCH: (JobType.NOVEL, "urls", "url"),
+    JobType.FULL_NOVEL_BATCH: (JobType.FULL_NOVEL, "urls", "url"),
+    JobType.CHAPTER_BATCH: (JobType.CHAPTER, "chapters", "chapters"),
+    JobType.VOLUME_BATCH: (JobType.VOLUME, "volumes", "volumes"),
+    JobType.IMAGE_BATCH: (JobType.IMAGE, "images", "images"),
+    JobType.ARTIFACT_BATCH: (JobType.ARTIFACT, "formats", "formats"),
+    JobType.SCRAPE_BATCH: (JobType.SCRAPE, "urls", "urls"),
+}
+
+
+def child_id(parent_id: str, index: int) -> str:
+    """Deterministic id of a batch's `index`-th child: re-spawning creates nothing new."""
+    return str(ULID.from_int(int(ULID.from_str(parent_id)) + index + 1))
+
+
+def child_params(parent: JobState, item: Any) -> dict[str, Any]:
+    _, items_key, child_key = CHILD_OF[JobType(parent.type)]
+    rest = {k: v for k, v in parent.params.items() if k != items_key}
+    value = item if child_key in ("url",) else [item]
+    return {**rest, child_key: value}
+
+
+class Dispatcher:
+    """Makes jobs runnable: dependencies, batch children, roll-ups, cancel cascades."""
+
+    def __init__(self, nc: NATS, service: JobService, dependents: KeyValue) -> None:
+        self._nc = nc
+        self._js = nc.jetstream()
+        self._service = service
+        self._store = service.store
+        self._deps = dependents
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._js.add_consumer(
+            JOBS_STREAM,
+            ConsumerConfig(
+                durable_name=DISPATCHER,
+                filter_subjects=[f"jobs.*.{k}" for k in _KINDS],
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=60,
+                max_ack_pending=1000,
+            ),
+        )
+        sub = await self._js.pull_subscribe_bind(DISPATCHER, JOBS_STREAM)
+        self._task = asyncio.create_task(self._run(sub), name="dispatcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self, sub: Any) -> None:
+        codec = self._store.codec
+        while True:
+            try:
+                msgs = await sub.fetch(50, timeout=1.0)
+            except nats.errors.TimeoutError:
+                continue
+            for msg in msgs:
+                event = codec.decode(msg.data)
+                try:
+                    await self.react(msg.metadata.sequence.stream, event)
+                except EngineError as e:
+                    log.warning("dispatcher: %s on %s: %s", type(e).__name__, msg.subject, e)
+                await asyncio.shield(msg.ack())
+
+    async def react(self, seq: int, event: AnyEvent) -> None:
+        match event:
+            case JobCreated():
+                await self._on_created(seq, event)
+            case JobSucceeded() | JobFailed() | JobCanceled():
+                await self._on_ended(event)
+            case CancelRequested():
+                await self._cascade_cancel(event.job_id)
+            case RetryRequested():
+                await self._on_retry(seq, event.job_id)
+
+    async def _on_created(self, seq: int, event: JobCreated) -> None:
+        if event.depends_on is None:
+            await self._runnable(seq, event.job_id)
+            return
+        dep = await self._store.load(event.depends_on)
+        if dep is None or dep.status in (JobStatus.FAILED, JobStatus.CANCELED):
+            await self._fail(event.job_id, _dep_error(event.depends_on, dep))
+        elif dep.status == JobStatus.SUCCESS:
+            await self._runnable(seq, event.job_id)
+        else:
+            await self._add_dependent(event.depends_on, event.job_id)
+            dep = await self._store.load(event.depends_on)  # it may have ended meanwhile
+            if dep is not None and dep.is_done:
+                await self._release_dependents(dep)
+
+    async def _runnable(self, seq: int, job_id: str) -> None:
+        job = await self._store.load(job_id)
+        if job is None or job.is_done or job.deleted:
+            return
+        if job.type in BATCH_TYPES:
+            await self._spawn(job)
+        else:
+            await enqueue(self._js, job.id, job.priority, seq)
+
+    async def _spawn(self, parent: JobState) -> None:
+        items = parent.params.get(CHILD_OF[JobType(parent.type)][1], [])
+        for index, item in enumerate(items):
+            await self._do(self._create_child(parent, index, item))
+        await self._do(StartJob(**self._env(parent.id), worker_id=DISPATCHER))
+
+    def _create_child(self, parent: JobState, index: int, item: Any) -> CreateJob:
+        child_type = CHILD_OF[JobType(parent.type)][0]
+        return CreateJob(
+            **self._env(child_id(parent.id, index)), user_id=parent.user_id,
+            type=int(child_type), priority=parent.priority, params=child_params(parent, item),
+            title=str(item), parent_job_id=parent.id, total=1,
+        )  # fmt: skip
+
+    async def _on_ended(self, event: AnyEvent) -> None:
+        job = await self._store.load(event.job_id)
+        if job is None:
+            return
+        if job.parent_job_id is not None:
+            await self._roll_up(job)
+        if job.type in BATCH_TYPES and job.status == JobStatus.CANCELED:
+            await self._cascade_cancel(job.id)
+        await self._release_dependents(job)
+
+    async def _roll_up(self, child: JobState) -> None:
+        assert child.parent_job_id is not None
+        parent_id = child.parent_job_id
+        await self._do(RecordChild(**self._env(parent_id), child_id=child.id, status=child.status))
+        parent = await self._store.load(parent_id)
+        if parent is None or parent.is_done or len(parent.children) < parent.total:
+            return
+        error = f"{parent.failed} of {parent.total} children failed" if parent.failed else None
+        await self._do(FinishJob(**self._env(parent_id), ok=error is None, error=error))
+
+    async def _cascade_cancel(self, parent_id: str) -> None:
+        parent = await self._store.load(parent_id)
+        if parent is None or parent.type not in BATCH_TYPES:
+            return
+        for index in range(parent.total):
+            cid = child_id(parent_id, index)
+            await self._do(CancelJob(**self._env(cid), reason=f"parent {parent_id} canceled"))
+
+    async def _on_retry(self, seq: int, job_id: str) -> None:
+        job = await self._store.load(job_id)
+        if job is None or job.type not in BATCH_TYPES:
+            await self._runnable(seq, job_id)
+            return
+        for index in range(job.total):
+            cid = child_id(job_id, index)
+            if cid not in job.children:
+                await self._do(RetryJob(**self._env(cid)))
+        await self._do(StartJob(**self._env(job_id), worker_id=DISPATCHER))
+
+    async def _release_dependents(self, dep: JobState) -> None:
+        for job_id in await self._dependents(dep.id):
+            if dep.status == JobStatus.SUCCESS:
+                state = await self._store.load(job_id)
+                if state is not None:
+                    await self._runnable(state.version, job_id)
+            else:
+                await self._fail(job_id, _dep_error(dep.id, dep))
+
+    async def _dependents(self, dep_id: str) -> list[str]:
+        try:
+            entry = await self._deps.get(dep_id)
+        except nats.js.errors.KeyNotFoundError:
+            return []
+        return list(msgspec.json.decode(entry.value or b"[]", type=list[str]))
+
+    async def _add_dependent(self, dep_id: str, job_id: str) -> None:
+        for _ in range(20):
+            try:
+                entry = await self._deps.get(dep_id)
+            except nats.js.errors.KeyNotFoundError:
+                with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
+                    await self._deps.create(dep_id, msgspec.json.encode([job_id]))
+                    return
+                continue
+            current = msgspec.json.decode(entry.value or b"[]", type=list[str])
+            if job_id in current:
+                return
+            new = msgspec.json.encode([*current, job_id])
+            with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
+                await self._deps.update(dep_id, new, last=entry.revision)
+                return
+
+    async def _fail(self, job_id: str, error: str) -> None:
+        await self._do(FailJob(**self._env(job_id), error=error))
+
+    async def _do(self, command: AnyCommand) -> None:
+        try:
+            await self._service.execute(command)
+        except EngineError as e:  # already done, already exists: the reaction happened before
+            log.debug("dispatcher: %s skipped: %s", type(command).__name__, e)
+
+    @staticmethod
+    def _env(job_id: str) -> dict[str, Any]:
+        return {"command_id": new_id(), "job_id": job_id, "at": now_ms(), "actor": DISPATCHER}
+
+
+def _dep_error(dep_id: str, dep: JobState | None) -> str:
+    if dep is None or dep.deleted:
+        return f"dependency {dep_id} does not exist"
+    return f"dependency {dep_id} {JobStatus(dep.status).name.lower()}"
+
+
+async def open_dependents(nc: NATS) -> KeyValue:
+    js = nc.jetstream()
+    try:
+        return await js.key_value("dependents")
+    except nats.js.errors.BucketNotFoundError:
+        return await js.create_key_value(bucket="dependents", history=1)

@@ -1,0 +1,107 @@
+"""Job handlers: what a worker runs for each job type, behind one small contract."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import aiohttp
+import msgspec
+
+from engine.crawl.crawler import crawl_site
+from engine.crawl.errors import CrawlError
+from engine.crawl.extract import extract
+from engine.crawl.fetcher import FetchSettings, fetch, is_html
+from engine.crawl.models import CrawlOptions, PageOutcome
+from engine.model import JobType
+from engine.state import JobState
+
+
+class Outcome(msgspec.Struct, frozen=True):
+    ok: bool
+    error: str | None = None
+
+
+class JobContext(Protocol):
+    """What a handler may use; the worker implements it on top of the log."""
+
+    job: JobState
+    session: aiohttp.ClientSession
+    fetch_settings: FetchSettings
+    ok_urls: set[str]
+    failed_urls: set[str]
+    done_links: dict[str, list[str]]
+
+    async def page(self, page: PageOutcome) -> None: ...
+    async def skipped(self, url: str, reason: str) -> None: ...
+    async def log(self, level: str, message: str) -> None: ...
+    def should_stop(self) -> bool: ...
+
+
+Handler = Callable[[JobContext], Awaitable[Outcome]]
+
+
+async def scrape(ctx: JobContext) -> Outcome:
+    """SCRAPE: fetch each URL not yet recorded, extract the asked formats, record it."""
+    urls: list[str] = list(ctx.job.params.get("urls", []))
+    formats = set(ctx.job.params.get("formats", ["markdown", "links"]))
+    for url in urls:
+        if ctx.should_stop():
+            break
+        if url in ctx.ok_urls:
+            continue
+        await ctx.page(await scrape_one(ctx, url, formats))
+    failed = [u for u in urls if u not in ctx.ok_urls]
+    if not failed or ctx.should_stop():
+        return Outcome(True)
+    return Outcome(False, f"{len(failed)} of {len(urls)} URLs failed")
+
+
+async def scrape_one(ctx: JobContext, url: str, formats: set[str]) -> PageOutcome:
+    try:
+        got = await fetch(ctx.session, url, ctx.fetch_settings)
+    except CrawlError as e:
+        return PageOutcome(url=url, final_url=url, depth=0, status=None, ok=False, error=str(e))
+    base: dict[str, Any] = {
+        "url": url, "final_url": got.final_url, "depth": 0, "status": got.status,
+        "ok": 200 <= got.status < 300, "content_type": got.content_type,
+        "duration_ms": got.duration_ms, "bytes": got.bytes, "cache_hit": got.cache_hit,
+        "truncated": got.truncated,
+        "error": None if 200 <= got.status < 300 else f"HTTP {got.status}",
+    }  # fmt: skip
+    if not is_html(got.content_type):
+        return PageOutcome(**base)
+    found = extract(got.body, got.final_url, formats)
+    return PageOutcome(
+        **base, title=found.title, description=found.description, links=found.links,
+        markdown=found.markdown, html=found.html, text=found.text,
+    )  # fmt: skip
+
+
+async def crawl(ctx: JobContext) -> Outcome:
+    """CRAWL: a whole site, resuming after the URLs the log already holds."""
+    options = msgspec.convert(ctx.job.params, CrawlOptions)
+    done = ctx.ok_urls | ctx.failed_urls
+    summary = await crawl_site(
+        ctx.session, ctx.fetch_settings, options, on_page=ctx.page, on_skip=ctx.skipped,
+        should_stop=ctx.should_stop, already_done=done,
+        already_links=ctx.done_links,
+    )  # fmt: skip
+    await ctx.log("info", f"crawl finished: {summary.ok} ok, {summary.failed} failed, "
+                  f"{summary.skipped} skipped")  # fmt: skip
+    return Outcome(True)
+
+
+async def unsupported(ctx: JobContext) -> Outcome:
+    name = JobType(ctx.job.type).name
+    return Outcome(False, f"job type {name} is not supported yet")
+
+
+def handler_for(job_type: int) -> Handler:
+    match job_type:
+        case JobType.SCRAPE:
+            return scrape
+        case JobType.CRAWL:
+            return crawl
+        case _:
+            return unsupported

@@ -1,0 +1,75 @@
+"""Page bodies live in the RESULTS stream, one subject per (job, URL), not in the JOBS log."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import msgspec
+import nats.js.errors
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+
+from engine.errors import StoreUnavailable
+from engine.store import ensure_stream
+
+RESULTS_STREAM = "RESULTS"
+
+
+def result_key(job_id: str, url: str) -> str:
+    """The subject holding the latest body of `url` in job `job_id`."""
+    return f"results.{job_id}.{hashlib.sha256(url.encode()).hexdigest()[:24]}"
+
+
+class ResultStore:
+    """Keeps the newest body per (job, URL); a retried URL replaces its failed attempt."""
+
+    def __init__(self, js: JetStreamContext, max_bytes: int = 1024 * 1024) -> None:
+        self._js = js
+        self._max = max_bytes - 4096  # room for headers and the envelope
+        self._encode = msgspec.json.Encoder().encode
+
+    async def ensure(self) -> None:
+        await ensure_stream(
+            self._js,
+            StreamConfig(
+                name=RESULTS_STREAM,
+                subjects=["results.>"],
+                retention=RetentionPolicy.LIMITS,
+                storage=StorageType.FILE,
+                max_msgs_per_subject=1,
+                discard=DiscardPolicy.OLD,
+                allow_direct=True,
+                max_msg_size=16 * 1024 * 1024,
+            ),
+        )
+
+    async def put(self, job_id: str, url: str, body: dict[str, Any]) -> str:
+        key = result_key(job_id, url)
+        try:
+            await self._js.publish(key, self._fit(body))
+        except nats.js.errors.APIError as e:
+            raise StoreUnavailable(f"cannot store result of {url}: {e.description}") from e
+        return key
+
+    def _fit(self, body: dict[str, Any]) -> bytes:
+        """The encoded body, its text fields cut so it fits one message (marked truncated)."""
+        data = self._encode(body)
+        if len(data) <= self._max:
+            return data
+        body = {**body, "truncated": True}
+        for field in ("html", "text", "markdown", "links"):
+            if body.get(field):
+                body[field] = [] if field == "links" else body[field][: self._max // 4]
+            data = self._encode(body)
+            if len(data) <= self._max:
+                return data
+        return self._encode({k: v for k, v in body.items() if not isinstance(v, str | list)})
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        try:
+            msg = await self._js.get_last_msg(RESULTS_STREAM, key, direct=True)
+        except nats.js.errors.NotFoundError:
+            return None
+        data: dict[str, Any] = msgspec.json.decode(msg.data or b"{}")
+        return data

@@ -1,0 +1,245 @@
+"""Workers: take work items (high before normal before low), run the job, ack at the end.
+
+A work item is acknowledged only after the job's terminal event is stored; the final
+append and the ack are shielded from cancellation. A worker that dies mid-job leaves the
+item unacknowledged: it is redelivered after ACK_WAIT_S and the next worker resumes from
+what the log holds. A job whose workers keep dying fails after MAX_ATTEMPTS deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from typing import Any
+
+import aiohttp
+import msgspec
+import nats.errors
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from engine.commands import FailJob, FinishJob, StartJob
+from engine.crawl.fetcher import FetchSettings, make_session
+from engine.errors import EngineError, JobConflict, JobNotFound
+from engine.events import LogWritten, PageRecorded, ProgressReported
+from engine.handlers import Outcome, handler_for
+from engine.model import JobStatus
+from engine.results import ResultStore, result_key
+from engine.service import JobService, new_id, now_ms
+from engine.state import JobState
+from engine.work import LANES, WORK_STREAM, WorkItem, consumer_name
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+HEARTBEAT_S = 10.0
+PROGRESS_EVERY_S = 0.5
+
+
+class Worker:
+    """`concurrency` jobs at a time; `burst` returns once the queue is empty (for tests)."""
+
+    def __init__(
+        self, nc: NATS, service: JobService, results: ResultStore, fetch_settings: FetchSettings,
+        *, concurrency: int = 4, burst: bool = False, worker_id: str | None = None,
+    ) -> None:  # fmt: skip
+        self._nc = nc
+        self._js = nc.jetstream()
+        self.service = service
+        self.results = results
+        self.fetch_settings = fetch_settings
+        self.concurrency = concurrency
+        self.burst = burst
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{new_id()[-6:]}"
+        self._stopping = asyncio.Event()
+        self._subs: list[Any] = []
+
+    async def run(self) -> None:
+        """Process work until `drain()` is called (or, in burst mode, until none is left)."""
+        for _, lane in LANES:
+            self._subs.append(await self._js.pull_subscribe_bind(consumer_name(lane), WORK_STREAM))
+        async with make_session(self.fetch_settings) as session:
+            await asyncio.gather(*(self._slot(session) for _ in range(self.concurrency)))
+
+    def drain(self) -> None:
+        """Stop taking new work; jobs in hand finish (or stop at a cancel) and are acked."""
+        self._stopping.set()
+
+    async def _slot(self, session: aiohttp.ClientSession) -> None:
+        while not self._stopping.is_set():
+            msg = await self._next()
+            if msg is None:
+                if self.burst:
+                    return
+                continue
+            await self._process(msg, session)
+
+    async def _next(self) -> Msg | None:
+        """The oldest item of the highest non-empty lane, waiting up to ~1 s in all."""
+        for index, sub in enumerate(self._subs):
+            wait = 0.05 if index < len(self._subs) - 1 else (0.2 if self.burst else 1.0)
+            try:
+                msgs = await sub.fetch(1, timeout=wait)
+            except nats.errors.TimeoutError:
+                continue
+            if msgs:
+                return msgs[0]  # type: ignore[no-any-return]
+        return None
+
+    async def _process(self, msg: Msg, session: aiohttp.ClientSession) -> None:
+        item = msgspec.json.decode(msg.data, type=WorkItem)
+        heartbeat = asyncio.create_task(_heartbeat(msg))
+        try:
+            await self._run_item(item, msg, session)
+        except EngineError as e:
+            log.warning("worker %s: job %s: %s", self.worker_id, item.job_id, e)
+            return  # not acked: redelivered after ack_wait
+        finally:
+            heartbeat.cancel()
+        await asyncio.shield(msg.ack())
+
+    async def _run_item(self, item: WorkItem, msg: Msg, session: aiohttp.ClientSession) -> None:
+        deliveries = msg.metadata.num_delivered or 1
+        if deliveries > MAX_ATTEMPTS:
+            await self._fail(item.job_id, f"gave up after {MAX_ATTEMPTS} attempts: workers died")
+            return
+        state = await self.service.store.load(item.job_id)
+        if state is None or state.is_done or state.deleted:
+            return
+        if state.status == JobStatus.RUNNING and deliveries == 1:
+            return  # a duplicate item for a job another worker is running
+        try:
+            started = await self.service.execute(
+                StartJob(**self._env(item.job_id), worker_id=self.worker_id)
+            )
+        except (JobConflict, JobNotFound):
+            return
+        if started.state is None or started.state.is_done:
+            return
+        outcome = await self._run_job(started.state, session)
+        await asyncio.shield(self._finish(item.job_id, outcome))
+
+    async def _run_job(self, job: JobState, session: aiohttp.ClientSession) -> Outcome:
+        ctx = RunContext(self, job, session)
+        await ctx.open()
+        try:
+            return await handler_for(job.type)(ctx)
+        except Exception as e:  # a handler bug must end the job, not the worker
+            log.exception("job %s crashed", job.id)
+            return Outcome(False, f"internal error: {type(e).__name__}: {e}")
+        finally:
+            await ctx.close()
+
+    async def _finish(self, job_id: str, outcome: Outcome) -> None:
+        with contextlib.suppress(JobConflict):
+            cmd = FinishJob(**self._env(job_id), ok=outcome.ok, error=outcome.error)
+            await self.service.execute(cmd)
+
+    async def _fail(self, job_id: str, error: str) -> None:
+        with contextlib.suppress(JobConflict, JobNotFound):
+            await self.service.execute(FailJob(**self._env(job_id), error=error))
+
+    def _env(self, job_id: str) -> dict[str, Any]:
+        return {"command_id": new_id(), "job_id": job_id, "at": now_ms(), "actor": self.worker_id}
+
+
+async def _heartbeat(msg: Msg) -> None:
+    """Tell JetStream the item is still being worked on, so it is not redelivered."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_S)
+        with contextlib.suppress(Exception):
+            await msg.in_progress()
+
+
+class RunContext:
+    """One job run: appends page, log and progress events; hears cancel requests."""
+
+    def __init__(self, worker: Worker, job: JobState, session: aiohttp.ClientSession) -> None:
+        self.worker = worker
+        self.job = job
+        self.session = session
+        self.fetch_settings = worker.fetch_settings
+        self.ok_urls: set[str] = set(job.ok_urls)
+        self.failed_urls: set[str] = set(job.failed_urls)
+        self.done_links: dict[str, list[str]] = {}
+        self.skipped_count = job.skipped
+        self._cancel = asyncio.Event()
+        self._sub: Any = None
+        self._last_progress = 0.0
+
+    async def open(self) -> None:
+        async def heard(_: Msg) -> None:
+            self._cancel.set()
+
+        self._sub = await self.worker._nc.subscribe(
+            f"jobs.{self.job.id}.cancel_requested", cb=heard
+        )
+        if self.job.cancel_requested:
+            self._cancel.set()
+        await self._load_links()
+
+    async def close(self) -> None:
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+        await self._progress(force=True)
+
+    def should_stop(self) -> bool:
+        return self._cancel.is_set()
+
+    async def page(self, page: Any) -> None:
+        """Store the page body, then append its event (deterministic id: exactly once)."""
+        body = msgspec.to_builtins(page)
+        key = await self.worker.results.put(self.job.id, page.url, body)
+        meta = {k: v for k, v in body.items() if k not in ("markdown", "html", "text", "links")}
+        meta["links"] = len(page.links)
+        event = PageRecorded(
+            **self._env(), url=page.url, ok=page.ok, status=page.status or 0, error=page.error,
+            attempt=self.job.attempts, meta=meta, result_key=key,
+        )  # fmt: skip
+        msg_id = f"{self.job.id}:{key}:{self.job.attempts}"
+        await self.worker.service.store.append_unchecked(event, msg_id=msg_id)
+        (self.ok_urls if page.ok else self.failed_urls).add(page.url)
+        if page.ok:
+            self.failed_urls.discard(page.url)
+        await self._progress()
+
+    async def skipped(self, url: str, reason: str) -> None:
+        self.skipped_count += 1
+        await self._progress()
+
+    async def log(self, level: str, message: str) -> None:
+        event = LogWritten(**self._env(), level=level, message=message)
+        await self.worker.service.store.append_unchecked(event)
+
+    async def _progress(self, force: bool = False) -> None:
+        now = asyncio.get_running_loop().time()
+        if not force and now - self._last_progress < PROGRESS_EVERY_S:
+            return
+        self._last_progress = now
+        done, failed = len(self.ok_urls), len(self.failed_urls)
+        event = ProgressReported(
+            **self._env(), done=done, failed=failed, skipped=self.skipped_count,
+            total=max(self.job.total, done + failed),
+        )  # fmt: skip
+        await self.worker.service.store.append_unchecked(event)
+
+    async def _load_links(self) -> None:
+        """Links of pages recorded by an earlier attempt, so a resumed crawl goes on past them."""
+        if not self.ok_urls:
+            return
+        for url in self.ok_urls:
+            body = await self.worker.results.get(result_key(self.job.id, url))
+            if body is not None:
+                self.done_links[url] = list(body.get("links") or [])
+
+    def _env(self) -> dict[str, Any]:
+        return {
+            "event_id": new_id(),
+            "job_id": self.job.id,
+            "at": now_ms(),
+            "actor": self.worker.worker_id,
+        }

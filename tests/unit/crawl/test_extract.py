@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from engine.crawl.extract import decode_html, extract
+
+ALL = {"markdown", "html", "text", "links"}
+
+DOC = """<!doctype html><html><head>
+<title>  The   Title </title>
+<meta name="Description" content=" A  description. ">
+<meta property="og:title" content="OG title">
+<style>body { color: red }</style>
+</head><body>
+<h1>Heading</h1>
+<p>Some <b>bold</b> text with <a href="/rel/">a link</a>.</p>
+<a href="other#frag">same dir</a>
+<a href="/rel">duplicate after normalisation</a>
+<a href="mailto:a@b.c">mail</a>
+<a href="javascript:void(0)">js</a>
+<a href="JavaScript:alert(1)">js2</a>
+<a href="tel:+123">tel</a>
+<a>no href</a>
+<a href="https://Other.ORG/x/">external</a>
+<script>document.write("hidden")</script>
+</body></html>"""
+
+URL = "https://example.com/dir/page"
+
+
+def test_metadata() -> None:
+    out = extract(DOC, URL, set())
+    assert out.title == "The Title"
+    assert out.description == "A description."
+
+
+def test_links_absolute_normalised_deduped_in_order() -> None:
+    out = extract(DOC, URL, {"links"})
+    assert out.links == [
+        "https://example.com/rel",
+        "https://example.com/dir/other",
+        "https://other.org/x",
+    ]
+
+
+def test_only_requested_formats_are_filled() -> None:
+    out = extract(DOC, URL, {"links"})
+    assert out.markdown is None and out.html is None and out.text is None
+    assert extract(DOC, URL, {"markdown"}).links == []
+
+
+def test_markdown_and_text() -> None:
+    out = extract(DOC, URL, ALL)
+    assert out.markdown is not None and out.text is not None
+    assert "# Heading" in out.markdown
+    assert "[a link](https://example.com/rel/)" in out.markdown
+    assert "hidden" not in out.markdown and "color: red" not in out.markdown
+    assert "Heading" in out.text and "#" not in out.text.split("\n")[0]
+
+
+def test_html_format_strips_scripts_and_styles() -> None:
+    out = extract(DOC, URL, {"html"})
+    assert out.html is not None
+    assert "<h1>Heading</h1>" in out.html
+    assert "<script" not in out.html and "<style" not in out.html
+
+
+def test_base_href_is_respected() -> None:
+    doc = (
+        '<html><head><base href="https://cdn.example.com/base/"></head>'
+        '<body><a href="x">x</a></body></html>'
+    )
+    assert extract(doc, URL, {"links"}).links == ["https://cdn.example.com/base/x"]
+
+
+def test_relative_base_href_and_fragment_links() -> None:
+    doc = '<head><base href="/docs/"></head><a href="a">a</a><a href="#top">top</a>'
+    assert extract(doc, URL, {"links"}).links == [
+        "https://example.com/docs/a",
+        "https://example.com/docs",
+    ]
+
+
+def test_non_http_base_is_ignored() -> None:
+    doc = '<head><base href="javascript:x"></head><a href="a">a</a>'
+    assert extract(doc, URL, {"links"}).links == ["https://example.com/dir/a"]
+
+
+def test_og_fallbacks() -> None:
+    doc = (
+        '<head><meta property="og:title" content="OG"><meta property="og:description" '
+        'content="OG desc"></head>'
+    )
+    out = extract(doc, URL, set())
+    assert (out.title, out.description) == ("OG", "OG desc")
+
+
+def test_missing_metadata_is_none() -> None:
+    out = extract("<p>plain</p>", URL, set())
+    assert out.title is None and out.description is None
+
+
+def test_bytes_input_uses_meta_charset() -> None:
+    doc = '<meta charset="iso-8859-1"><title>Caf\xe9</title>'.encode("latin-1")
+    assert extract(doc, URL, set()).title == "Caf\xe9"
+
+
+def test_decode_html_prefers_header_charset() -> None:
+    body = "é".encode("utf-16")
+    assert decode_html(body, "text/html; charset=utf-16") == "é"
+    assert decode_html(b"caf\xc3\xa9", None) == "café"
+    assert decode_html(b"caf\xff", "text/html; charset=nonsense") == "caf\ufffd"
+
+
+def test_garbage_does_not_raise() -> None:
+    out = extract(b"\x00\xff<<<>>><a href='/x'", URL, ALL)
+    assert out.markdown is not None
