@@ -144,12 +144,12 @@ class _CrawlRun:
         """Offer a URL to the frontier; URLs done in an earlier run expand their links."""
         stack = [(url, depth, source)]
         while stack:
-            current, level, origin = stack.pop()
+            current, level, found_on = stack.pop()
             normalized = normalize_url(current)
             if normalized is None:
                 continue
             if normalized not in self._resumed:
-                self._frontier.add(normalized, level, origin)
+                self._frontier.add(normalized, level, found_on)
                 continue
             if self._expanded.get(normalized, level + 1) <= level:
                 continue
@@ -178,19 +178,23 @@ class _CrawlRun:
         # Only decides for hosts whose robots.txt is already loaded; other hosts
         # are checked by the worker before fetching.
         task = self._robots.get(origin_of(url))
-        if task is None or not task.done() or task.cancelled():
+        if task is None or not task.done() or task.cancelled() or task.exception():
             return True
         return task.result().allowed(url)
 
     async def _robots_permit(self, url: str) -> bool:
         if not self._options.respect_robots:
             return True
-        policy = await self._robots_for(origin_of(url))
+        # Shielded: the load is shared, a cancelled worker must not cancel it for others.
+        policy = await asyncio.shield(self._robots_for(origin_of(url)))
         return policy.allowed(url)
 
     # -- workers ------------------------------------------------------------
 
     async def _run_workers(self) -> None:
+        if self._check_stop():
+            await self._request_stop()
+            return
         workers = {asyncio.ensure_future(self._worker()) for _ in range(self._options.concurrency)}
         try:
             while workers:
@@ -281,7 +285,9 @@ class _CrawlRun:
             await asyncio.wait({task})
         finally:
             self._fetches.discard(task)
-            task.cancel()
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})
         return None if task.cancelled() else task.result()
 
     async def _sleep_unless_stopped(self, delay: float) -> bool:
@@ -292,22 +298,15 @@ class _CrawlRun:
     async def _fetch_outcome(self, item: FrontierItem, host: str) -> PageOutcome:
         try:
             result = await fetch(self._session, item.url, self._settings)
-        except FetchFailed as e:
-            self._pacer.on_status(host, e.status or 0)
-            return PageOutcome(
-                url=item.url,
-                final_url=item.url,
-                depth=item.depth,
-                status=e.status,
-                ok=False,
-                error=e.message,
-            )
         except CrawlError as e:
+            status = e.status if isinstance(e, FetchFailed) else None
+            if status is not None:
+                self._pacer.on_status(host, status)
             return PageOutcome(
                 url=item.url,
                 final_url=item.url,
                 depth=item.depth,
-                status=None,
+                status=status,
                 ok=False,
                 error=str(e),
             )

@@ -331,3 +331,15 @@ async def test_robots_5xx_disallows_everything(
         rec, _ = await run(session, crawl_settings, CrawlOptions(url=origin, use_sitemap=False))
         assert rec.pages == []
         assert rec.skips == [(origin + "/", "robots")]
+
+
+async def test_delay_ms_paces_requests(
+    site: SiteHandle, session: aiohttp.ClientSession, crawl_settings: FetchSettings
+) -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    options = CrawlOptions(url=site.base_url, max_pages=6, delay_ms=100, use_sitemap=False)
+    rec, _ = await run(session, crawl_settings, options)
+    assert len(rec.pages) == 6
+    # Six requests to one host need at least five gaps of 100 ms.
+    assert loop.time() - started >= 0.5

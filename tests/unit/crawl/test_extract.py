@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import html
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from engine.crawl.extract import decode_html, extract
+from engine.crawl.urls import normalize_url
 
 ALL = {"markdown", "html", "text", "links"}
 
@@ -113,3 +119,21 @@ def test_decode_html_prefers_header_charset() -> None:
 def test_garbage_does_not_raise() -> None:
     out = extract(b"\x00\xff<<<>>><a href='/x'", URL, ALL)
     assert out.markdown is not None
+
+
+_hrefs = st.sampled_from(
+    ["/a", "/a/", "b", "../c", "#f", "?q=1", "mailto:x@y.z", "javascript:x()", "HTTP://E.COM/",
+     "https://example.com/a#z", "//cdn.example.com/x/", "ftp://x/", "", " /spaced ", "/ü"]
+)  # fmt: skip
+
+
+@given(st.lists(_hrefs, max_size=15))
+def test_links_are_normalised_unique_and_http(hrefs: list[str]) -> None:
+    doc = "".join(f'<a href="{html.escape(h)}">x</a>' for h in hrefs)
+    links = extract(doc, URL, {"links"}).links
+    assert len(links) == len(set(links))
+    assert all(normalize_url(link) == link for link in links)
+    assert all(link.startswith(("http://", "https://")) for link in links)
+    # Empty hrefs (a link to the page itself) are ignored like mailto:/javascript:.
+    followed = [h for h in hrefs if h.strip() and not h.startswith(("mailto:", "javascript:"))]
+    assert set(links) == {normalize_url(h, URL) for h in followed} - {None}
