@@ -22,7 +22,7 @@ from api.errors import exception_handlers
 from api.jobs import JobsApi, open_idempotency
 from api.routes import JobsController
 from api.schemas import Health
-from api.settings import Settings, nats_url_from_env
+from api.settings import Settings, nats_url_from_env, work_from_env
 from api.users import UserStore
 from api.work_routes import WorkController
 from engine.crawl.fetcher import FetchSettings
@@ -68,7 +68,7 @@ async def start_runtime(
 ) -> ResultStore:
     """The dispatcher, and `settings.workers` in-process workers (0 = none)."""
     js = nc.jetstream()
-    await ensure_work(js)
+    await ensure_work(js, settings.work_ack_wait_s)
     results = ResultStore(js, nc.max_payload)
     await results.ensure()
     dispatcher = Dispatcher(nc, service, await open_dependents(nc))
@@ -76,7 +76,10 @@ async def start_runtime(
     stack.push_async_callback(dispatcher.stop)
     fetch = FetchSettings(allow_private=settings.allow_private_networks)
     for _ in range(settings.workers):
-        worker = Worker(nc, service, results, fetch, concurrency=settings.worker_concurrency)
+        worker = Worker(
+            nc, service, results, fetch, concurrency=settings.worker_concurrency,
+            max_attempts=settings.max_attempts,
+        )  # fmt: skip
         task = asyncio.create_task(worker.run())
         stack.push_async_callback(_drained, worker, task)
     return results
@@ -149,7 +152,7 @@ def create_app(settings: Settings) -> Litestar:
 def settings_from_env(data_dir: Path, **overrides: Any) -> Settings:
     """Settings for a process: NATS_URL set means use that server, else embed one."""
     url = os.environ.get("NATS_URL") or None
-    return Settings(data_dir=data_dir, nats_url=url, **overrides)
+    return Settings(data_dir=data_dir, nats_url=url, **(work_from_env() | overrides))
 
 
 __all__ = ["create_app", "nats_url_from_env", "settings_from_env"]

@@ -17,6 +17,7 @@ from engine.errors import InvalidCommand, JobConflict, JobNotFound
 from engine.model import TIER_PRIORITY, JobType
 from engine.service import JobService, new_id, now_ms
 from projections import queries
+from projections.apply import row_of
 from projections.projector import Projector
 from projections.queries import EventRow, JobFilter, JobRow
 
@@ -74,7 +75,9 @@ class JobsApi:
         except JobConflict:
             # Same idempotency key raced from two requests: the other one created it.
             return await self._settled(user, job_id)
-        return await self._read_after(outcome.seq, user, job_id)
+        await self.projector.wait_for(outcome.seq)  # the caller's next read sees the job
+        assert outcome.state is not None
+        return row_of(outcome.state)  # what the projector stored, without reading it back
 
     async def cancel(self, user: User, job_id: str) -> None:
         await self.get(user, job_id)
@@ -140,6 +143,8 @@ class JobsApi:
         state = await self.service.store.load(job_id)
         if state is None:
             raise JobConflict(f"job {job_id} is being created; try again")
+        if state.deleted:
+            raise JobConflict(f"Idempotency-Key was used for job {job_id}, since deleted")
         return await self._read_after(state.version, user, job_id)
 
     async def _read_after(self, seq: int, user: User, job_id: str) -> JobRow:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import msgspec
+
+from engine.worker import MAX_ATTEMPTS
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 
@@ -22,6 +25,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     workers: int = 0
     worker_concurrency: int = 4
     allow_private_networks: bool = False
+    work_ack_wait_s: float | None = None  # None: keep the WORK consumers' (30 s when new)
+    max_attempts: int = MAX_ATTEMPTS
     create_admin: bool = True
     print_admin_token: bool = True
 
@@ -36,6 +41,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def work_from_env() -> dict[str, Any]:
+    """Work-queue overrides: JOBSTREAM_WORK_ACK_WAIT (seconds), JOBSTREAM_MAX_ATTEMPTS."""
+    out: dict[str, Any] = {}
+    if ack_wait := os.environ.get("JOBSTREAM_WORK_ACK_WAIT", "").strip():
+        out["work_ack_wait_s"] = float(ack_wait)
+    if attempts := os.environ.get("JOBSTREAM_MAX_ATTEMPTS", "").strip():
+        out["max_attempts"] = int(attempts)
+    return out
 
 
 def nats_url_from_env() -> str:

@@ -13,7 +13,6 @@ import logging
 from typing import Any
 
 import msgspec
-import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -85,6 +84,7 @@ class Dispatcher:
         self._store = service.store
         self._deps = dependents
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         await self._js.add_consumer(
@@ -102,17 +102,22 @@ class Dispatcher:
         self._task = asyncio.create_task(self._run(sub), name="dispatcher")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Stop after the event in hand. The flag, not only cancel(), ends the loop: a cancel
+        can be swallowed inside nats-py's fetch on Python 3.11."""
+        self._stopping = True
+        task = self._task
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.5)
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            log.warning("dispatcher stopped with %r", task.exception())
 
     async def _run(self, sub: Any) -> None:
         codec = self._store.codec
-        while True:
+        while not self._stopping:
             try:
                 msgs = await sub.fetch(50, timeout=1.0)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats-py raises its own subclass, or a plain one near expiry
                 continue
             for msg in msgs:
                 event = codec.decode(msg.data)
@@ -134,6 +139,10 @@ class Dispatcher:
                 await self._on_retry(seq, event.job_id)
 
     async def _on_created(self, seq: int, event: JobCreated) -> None:
+        if event.depends_on is None and event.type not in BATCH_TYPES:
+            # the common case needs no history: the created event says all we need
+            await enqueue(self._js, event.job_id, event.priority, seq)
+            return
         if event.depends_on is None:
             await self._runnable(seq, event.job_id)
             return
@@ -175,11 +184,19 @@ class Dispatcher:
         job = await self._store.load(event.job_id)
         if job is None:
             return
-        if job.parent_job_id is not None:
+        if job.parent_job_id is not None and await self._is_batch_child(job):
             await self._roll_up(job)
         if job.type in BATCH_TYPES and job.status == JobStatus.CANCELED:
             await self._cascade_cancel(job.id)
         await self._release_dependents(job)
+
+    async def _is_batch_child(self, job: JobState) -> bool:
+        """Only children the dispatcher spawned count towards a batch parent."""
+        assert job.parent_job_id is not None
+        parent = await self._store.load(job.parent_job_id)
+        if parent is None or parent.type not in BATCH_TYPES:
+            return False
+        return job.id in {child_id(parent.id, i) for i in range(parent.total)}
 
     async def _roll_up(self, child: JobState) -> None:
         assert child.parent_job_id is not None

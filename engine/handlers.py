@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -40,6 +41,9 @@ class JobContext(Protocol):
 
 Handler = Callable[[JobContext], Awaitable[Outcome]]
 
+# How often a handler waiting on one fetch looks for a stop request.
+_STOP_POLL_S = 0.1
+
 
 async def scrape(ctx: JobContext) -> Outcome:
     """SCRAPE: fetch each URL not yet recorded, extract the asked formats, record it."""
@@ -50,11 +54,29 @@ async def scrape(ctx: JobContext) -> Outcome:
             break
         if url in ctx.ok_urls:
             continue
-        await ctx.page(await scrape_one(ctx, url, formats))
+        page = await _unless_stopped(ctx, scrape_one(ctx, url, formats))
+        if page is None:
+            break
+        await ctx.page(page)
     failed = [u for u in urls if u not in ctx.ok_urls]
     if not failed or ctx.should_stop():
         return Outcome(True)
     return Outcome(False, f"{len(failed)} of {len(urls)} URLs failed")
+
+
+async def _unless_stopped(ctx: JobContext, work: Awaitable[PageOutcome]) -> PageOutcome | None:
+    """`work`'s page, or None (`work` cancelled) once the job is asked to stop."""
+    task = asyncio.ensure_future(work)
+    try:
+        while not task.done():
+            if ctx.should_stop():
+                return None
+            await asyncio.wait({task}, timeout=_STOP_POLL_S)
+        return task.result()
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})
 
 
 async def scrape_one(ctx: JobContext, url: str, formats: set[str]) -> PageOutcome:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 
@@ -33,8 +34,12 @@ def consumer_name(lane: str) -> str:
     return f"workers-{lane}"
 
 
-async def ensure_work(js: JetStreamContext) -> None:
-    """The WORK stream and one durable pull consumer per priority lane (idempotent)."""
+async def ensure_work(js: JetStreamContext, ack_wait: float | None = None) -> None:
+    """The WORK stream and one durable pull consumer per priority lane (idempotent).
+
+    `ack_wait` (seconds) is how long a silent worker keeps an item before it is redelivered;
+    given, it is applied to existing consumers too; None keeps theirs (ACK_WAIT_S when new).
+    """
     await ensure_stream(
         js,
         StreamConfig(
@@ -46,17 +51,31 @@ async def ensure_work(js: JetStreamContext) -> None:
         ),
     )
     for _, lane in LANES:
+        wait = ack_wait if ack_wait is not None else await _current_ack_wait(js, lane)
         await js.add_consumer(
             WORK_STREAM,
             ConsumerConfig(
                 durable_name=consumer_name(lane),
                 filter_subject=f"work.{lane}",
                 ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=ACK_WAIT_S,
+                ack_wait=wait,
                 max_deliver=-1,
                 max_ack_pending=10_000,
             ),
         )
+
+
+async def _current_ack_wait(js: JetStreamContext, lane: str) -> float:
+    try:
+        info = await js.consumer_info(WORK_STREAM, consumer_name(lane))
+    except nats.js.errors.NotFoundError:
+        return ACK_WAIT_S
+    return float(info.config.ack_wait or ACK_WAIT_S)
+
+
+async def work_ack_wait(js: JetStreamContext) -> float:
+    """The shortest ack_wait of the lanes: workers must show life more often than that."""
+    return min([await _current_ack_wait(js, lane) for _, lane in LANES])
 
 
 async def enqueue(js: JetStreamContext, job_id: str, priority: int, trigger: int) -> None:

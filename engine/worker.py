@@ -2,8 +2,9 @@
 
 A work item is acknowledged only after the job's terminal event is stored; the final
 append and the ack are shielded from cancellation. A worker that dies mid-job leaves the
-item unacknowledged: it is redelivered after ACK_WAIT_S and the next worker resumes from
-what the log holds. A job whose workers keep dying fails after MAX_ATTEMPTS deliveries.
+item unacknowledged: it is redelivered after the consumers' ack_wait and the next worker
+resumes from what the log holds; a live worker reports progress every third of ack_wait. A
+job whose workers keep dying fails after `max_attempts` deliveries.
 """
 
 from __future__ import annotations
@@ -17,25 +18,23 @@ from typing import Any
 
 import aiohttp
 import msgspec
-import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from engine.commands import FailJob, FinishJob, StartJob
 from engine.crawl.fetcher import FetchSettings, make_session
 from engine.errors import EngineError, JobConflict, JobNotFound
-from engine.events import LogWritten, PageRecorded, ProgressReported
+from engine.events import CancelRequested, LogWritten, PageRecorded, ProgressReported
 from engine.handlers import Outcome, handler_for
 from engine.model import JobStatus
 from engine.results import ResultStore, result_key
 from engine.service import JobService, new_id, now_ms
 from engine.state import JobState
-from engine.work import LANES, WORK_STREAM, WorkItem, consumer_name
+from engine.work import LANES, WORK_STREAM, WorkItem, consumer_name, work_ack_wait
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-HEARTBEAT_S = 10.0
 PROGRESS_EVERY_S = 0.5
 
 
@@ -45,6 +44,7 @@ class Worker:
     def __init__(
         self, nc: NATS, service: JobService, results: ResultStore, fetch_settings: FetchSettings,
         *, concurrency: int = 4, burst: bool = False, worker_id: str | None = None,
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> None:  # fmt: skip
         self._nc = nc
         self._js = nc.jetstream()
@@ -53,16 +53,25 @@ class Worker:
         self.fetch_settings = fetch_settings
         self.concurrency = concurrency
         self.burst = burst
+        self.max_attempts = max_attempts
+        self._heartbeat_s = 10.0
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{new_id()[-6:]}"
         self._stopping = asyncio.Event()
         self._subs: list[Any] = []
 
     async def run(self) -> None:
         """Process work until `drain()` is called (or, in burst mode, until none is left)."""
+        self._heartbeat_s = await work_ack_wait(self._js) / 3
         for _, lane in LANES:
             self._subs.append(await self._js.pull_subscribe_bind(consumer_name(lane), WORK_STREAM))
-        async with make_session(self.fetch_settings) as session:
-            await asyncio.gather(*(self._slot(session) for _ in range(self.concurrency)))
+        try:
+            async with make_session(self.fetch_settings) as session:
+                await asyncio.gather(*(self._slot(session) for _ in range(self.concurrency)))
+        finally:
+            for sub in self._subs:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+            self._subs.clear()
 
     def drain(self) -> None:
         """Stop taking new work; jobs in hand finish (or stop at a cancel) and are acked."""
@@ -83,7 +92,7 @@ class Worker:
             wait = 0.05 if index < len(self._subs) - 1 else (0.2 if self.burst else 1.0)
             try:
                 msgs = await sub.fetch(1, timeout=wait)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats-py raises its own subclass, or a plain one near expiry
                 continue
             if msgs:
                 return msgs[0]  # type: ignore[no-any-return]
@@ -91,7 +100,7 @@ class Worker:
 
     async def _process(self, msg: Msg, session: aiohttp.ClientSession) -> None:
         item = msgspec.json.decode(msg.data, type=WorkItem)
-        heartbeat = asyncio.create_task(_heartbeat(msg))
+        heartbeat = asyncio.create_task(_heartbeat(msg, self._heartbeat_s))
         try:
             await self._run_item(item, msg, session)
         except EngineError as e:
@@ -103,8 +112,9 @@ class Worker:
 
     async def _run_item(self, item: WorkItem, msg: Msg, session: aiohttp.ClientSession) -> None:
         deliveries = msg.metadata.num_delivered or 1
-        if deliveries > MAX_ATTEMPTS:
-            await self._fail(item.job_id, f"gave up after {MAX_ATTEMPTS} attempts: workers died")
+        if deliveries > self.max_attempts:
+            error = f"gave up after {self.max_attempts} attempts: workers died"
+            await self._fail(item.job_id, error)
             return
         state = await self.service.store.load(item.job_id)
         if state is None or state.is_done or state.deleted:
@@ -146,10 +156,10 @@ class Worker:
         return {"command_id": new_id(), "job_id": job_id, "at": now_ms(), "actor": self.worker_id}
 
 
-async def _heartbeat(msg: Msg) -> None:
+async def _heartbeat(msg: Msg, every_s: float) -> None:
     """Tell JetStream the item is still being worked on, so it is not redelivered."""
     while True:
-        await asyncio.sleep(HEARTBEAT_S)
+        await asyncio.sleep(every_s)
         with contextlib.suppress(Exception):
             await msg.in_progress()
 
@@ -177,9 +187,14 @@ class RunContext:
         self._sub = await self.worker._nc.subscribe(
             f"jobs.{self.job.id}.cancel_requested", cb=heard
         )
-        if self.job.cancel_requested:
+        if self.job.cancel_requested or await self._canceled_since_start():
             self._cancel.set()
         await self._load_links()
+
+    async def _canceled_since_start(self) -> bool:
+        """A cancel appended between the start and the subscription was not heard: look."""
+        later = await self.worker.service.store.history(self.job.id, self.job.version + 1)
+        return any(isinstance(s.event, CancelRequested) for s in later)
 
     async def close(self) -> None:
         if self._sub is not None:

@@ -13,6 +13,7 @@ from engine.errors import InvalidHistory
 from engine.events import AnyEvent, PageRecorded, kind_of, to_builtins
 from engine.model import CATEGORY_OF, JobStatus, JobType
 from engine.state import JobState, fold
+from projections.queries import JobRow
 from projections.schema import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,18 @@ def category_of(job_type: int) -> str:
         return CATEGORY_OF[JobType(job_type)].value
     except ValueError:
         return "sync"
+
+
+def row_of(s: JobState) -> JobRow:
+    """The read-model row of a job state (what the projector would store for it)."""
+    return JobRow(
+        id=s.id, user_id=s.user_id, parent_job_id=s.parent_job_id, depends_on=s.depends_on,
+        type=s.type, priority=s.priority, status=s.status, category=category_of(s.type),
+        error=s.error, done=s.done, failed=s.failed, total=s.total, skipped=s.skipped,
+        progress=progress_of(s), job_title=s.title, started_at=s.started_at,
+        finished_at=s.finished_at, created_at=s.created_at, updated_at=s.updated_at,
+        extra=s.extra, params=s.params, version=s.version,
+    )  # fmt: skip
 
 
 def _row(s: JobState) -> tuple[object, ...]:

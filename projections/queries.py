@@ -1,4 +1,9 @@
-"""Reads of the read model. Callers pass the viewer; other users' jobs never come back."""
+"""Reads of the read model. Callers pass the viewer; other users' jobs never come back.
+
+The API shares one connection between concurrent requests, so every read here runs as one
+`execute_fetchall`: a cursor still open across an await would hold its read transaction,
+and a request reading in between would see that older snapshot, missing its own write.
+"""
 
 from __future__ import annotations
 
@@ -100,25 +105,38 @@ async def list_jobs(
 ) -> tuple[int, list[JobRow]]:
     """Matching jobs newest first, and how many match in all."""
     where, args = _where(f)
-    async with db.execute(f"SELECT count(*) FROM jobs WHERE {where}", args) as cur:
-        total = int((await cur.fetchone() or (0,))[0])
+    order = "created_at DESC, id DESC"
+    total, rows = await _counted_page(db, "jobs", _COLUMNS, where, args, order, limit, offset)
+    return total, [_job(r) for r in rows]
+
+
+async def _counted_page(
+    db: aiosqlite.Connection, table: str, columns: str, where: str, args: list[Any],
+    order: str, limit: int, offset: int,
+) -> tuple[int, list[tuple[Any, ...]]]:  # fmt: skip
+    """How many rows match, and one page of them, from one statement: one snapshot.
+
+    A count and a select as two statements can straddle a commit of the projector and then
+    disagree (a `total` smaller than the page). The LEFT JOIN yields one all-NULL page row
+    when the page is empty, so the count comes back even then.
+    """
     sql = (
-        f"SELECT {_COLUMNS} FROM jobs WHERE {where} "
-        "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        f"WITH page AS (SELECT {columns} FROM {table} WHERE {where} ORDER BY {order} "
+        f"LIMIT ? OFFSET ?) SELECT (SELECT count(*) FROM {table} WHERE {where}), page.* "
+        f"FROM (SELECT 1) LEFT JOIN page ORDER BY {order}"
     )
-    async with db.execute(sql, [*args, limit, offset]) as cur:
-        rows = [_job(tuple(r)) async for r in cur]
-    return total, rows
+    rows = [tuple(r) for r in await db.execute_fetchall(sql, [*args, limit, offset, *args])]
+    total = int(rows[0][0]) if rows else 0
+    return total, [r[1:] for r in rows if r[1] is not None]
 
 
 async def get_job(db: aiosqlite.Connection, job_id: str, viewer: str | None) -> JobRow | None:
     """The job, unless deleted or (for a non-admin viewer) someone else's."""
     sql = f"SELECT {_COLUMNS} FROM jobs WHERE id = ? AND deleted = 0"
-    async with db.execute(sql, (job_id,)) as cur:
-        row = await cur.fetchone()
-    if row is None:
+    rows = list(await db.execute_fetchall(sql, (job_id,)))
+    if not rows:
         return None
-    job = _job(tuple(row))
+    job = _job(tuple(rows[0]))
     return None if viewer is not None and job.user_id != viewer else job
 
 
@@ -126,18 +144,14 @@ async def job_events(
     db: aiosqlite.Connection, job_id: str, offset: int, limit: int
 ) -> tuple[int, list[EventRow]]:
     """The job's history in log order."""
-    async with db.execute("SELECT count(*) FROM job_events WHERE job_id = ?", (job_id,)) as cur:
-        total = int((await cur.fetchone() or (0,))[0])
-    sql = (
-        "SELECT seq, job_id, kind, at, actor, data FROM job_events WHERE job_id = ? "
-        "ORDER BY seq LIMIT ? OFFSET ?"
+    columns = "seq, job_id, kind, at, actor, data"
+    total, rows = await _counted_page(
+        db, "job_events", columns, "job_id = ?", [job_id], "seq", limit, offset
     )
-    async with db.execute(sql, (job_id, limit, offset)) as cur:
-        rows = [
-            EventRow(seq=r[0], job_id=r[1], kind=r[2], at=r[3], actor=r[4], data=_decode_dict(r[5]))
-            async for r in cur
-        ]
-    return total, rows
+    return total, [
+        EventRow(seq=r[0], job_id=r[1], kind=r[2], at=r[3], actor=r[4], data=_decode_dict(r[5]))
+        for r in rows
+    ]
 
 
 async def table_dump(db: aiosqlite.Connection) -> dict[str, list[tuple[Any, ...]]]:
@@ -166,22 +180,18 @@ class ResultRow(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def job_results(
-    db: aiosqlite.Connection, job_id: str, offset: int, limit: int
+    db: aiosqlite.Connection, job_id: str, offset: int, limit: int, where: str = "1"
 ) -> tuple[int, list[ResultRow]]:
     """The job's page results in the order they were first recorded."""
-    async with db.execute("SELECT count(*) FROM results WHERE job_id = ?", (job_id,)) as cur:
-        total = int((await cur.fetchone() or (0,))[0])
-    sql = (
-        "SELECT url, seq, ok, status, error, meta, result_key FROM results WHERE job_id = ? "
-        "ORDER BY seq LIMIT ? OFFSET ?"
-    )
-    async with db.execute(sql, (job_id, limit, offset)) as cur:
-        rows = [
-            ResultRow(url=r[0], seq=r[1], ok=bool(r[2]), status=r[3], error=r[4],
-                      meta=_decode_dict(r[5]), result_key=r[6])
-            async for r in cur
-        ]  # fmt: skip
-    return total, rows
+    total, rows = await _counted_page(
+        db, "results", "url, seq, ok, status, error, meta, result_key",
+        f"job_id = ? AND {where}", [job_id], "seq", limit, offset,
+    )  # fmt: skip
+    return total, [
+        ResultRow(url=r[0], seq=r[1], ok=bool(r[2]), status=r[3], error=r[4],
+                  meta=_decode_dict(r[5]), result_key=r[6])
+        for r in rows
+    ]  # fmt: skip
 
 
 class CrawlStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -204,8 +214,8 @@ async def crawl_stats(db: aiosqlite.Connection, job_id: str) -> CrawlStats:
         f"sum(CASE WHEN duration_ms >= {SLOW_PAGE_MS} THEN 1 ELSE 0 END) "
         "FROM results WHERE job_id = ?"
     )
-    async with db.execute(sql, (job_id,)) as cur:
-        r = await cur.fetchone() or (None,) * 5
+    found = list(await db.execute_fetchall(sql, (job_id,)))
+    r = found[0] if found else (None,) * 5
     return CrawlStats(
         avg_response_time=int(r[0] or 0), cache_hit_ratio=float(r[1] or 0.0),
         total_bytes=int(r[2] or 0), broken_links=int(r[3] or 0), slow_pages=int(r[4] or 0),
@@ -215,12 +225,8 @@ async def crawl_stats(db: aiosqlite.Connection, job_id: str) -> CrawlStats:
 async def export_rows(db: aiosqlite.Connection, job_id: str, kind: str) -> list[ResultRow]:
     """Broken links (failed URLs) or slow pages (>= SLOW_PAGE_MS) of a job, in crawl order."""
     cond = "ok = 0" if kind == "broken-links" else f"duration_ms >= {SLOW_PAGE_MS}"
-    _, rows = await job_results(db, job_id, 0, 1_000_000)
-    keep = {r.url for r in rows}
-    sql = f"SELECT url FROM results WHERE job_id = ? AND {cond}"
-    async with db.execute(sql, (job_id,)) as cur:
-        chosen = {r[0] async for r in cur}
-    return [r for r in rows if r.url in chosen and r.url in keep]
+    _, rows = await job_results(db, job_id, 0, 1_000_000, where=cond)
+    return rows
 
 
 async def job_logs(db: aiosqlite.Connection, job_id: str) -> list[EventRow]:
@@ -228,8 +234,7 @@ async def job_logs(db: aiosqlite.Connection, job_id: str) -> list[EventRow]:
         "SELECT seq, job_id, kind, at, actor, data FROM job_events "
         "WHERE job_id = ? AND kind = 'log' ORDER BY seq"
     )
-    async with db.execute(sql, (job_id,)) as cur:
-        return [
-            EventRow(seq=r[0], job_id=r[1], kind=r[2], at=r[3], actor=r[4], data=_decode_dict(r[5]))
-            async for r in cur
-        ]
+    return [
+        EventRow(seq=r[0], job_id=r[1], kind=r[2], at=r[3], actor=r[4], data=_decode_dict(r[5]))
+        for r in await db.execute_fetchall(sql, (job_id,))
+    ]

@@ -1,0 +1,166 @@
+"""Benchmark helpers: free ports, child processes that die with us, CPU accounting.
+
+Only the benchmarks import this; the product never imports anything from `bench/`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+_PR_SET_PDEATHSIG = 1
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+PROFILED_API = Path(__file__).resolve().with_name("_profiled_api.py")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def die_with_parent() -> None:
+    """Between fork and exec: SIGTERM the child as soon as we die, even by SIGKILL."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of `pid` so far (Linux /proc), None when unavailable."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def child_pid(name: str) -> int | None:
+    """The pid of our direct child process called `name` (e.g. the nats-server), if any."""
+    me = str(os.getpid())
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, IndexError):
+            stat = (entry / "stat").read_text()
+            comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+            if comm == name and stat[stat.rindex(")") + 2 :].split()[1] == me:
+                return int(entry.name)
+    return None
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending sequence (0 for an empty one)."""
+    if not ordered:
+        return 0.0
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+@dataclass
+class ApiProcess:
+    proc: asyncio.subprocess.Process
+    base: str
+    token: str
+    stop_seconds: float = 0.0  # set once stopped: SIGTERM to exit
+    killed: bool = False  # it ignored SIGTERM for the whole grace period
+
+
+def _api_argv(data_dir: Path, port: int, profile_out: Path | None) -> list[str]:
+    if profile_out is not None:
+        return [sys.executable, str(PROFILED_API), "--data-dir", str(data_dir),
+                "--port", str(port), "--out", str(profile_out)]  # fmt: skip
+    script = Path(sys.executable).with_name("jobstream")
+    cli = [str(script)] if script.exists() else [sys.executable, "-m", "api.cli"]
+    return [*cli, "api", "--data-dir", str(data_dir), "--port", str(port), "--workers", "0"]
+
+
+@contextlib.asynccontextmanager
+async def api_process(
+    nats_url: str, data_dir: Path, *, profile_out: Path | None = None, timeout: float = 60.0
+) -> AsyncIterator[ApiProcess]:
+    """`jobstream api` (or the profiled runner) against `nats_url`, healthy, with its token."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = data_dir / "api.log"
+    log = log_path.open("ab")
+    proc = await asyncio.create_subprocess_exec(
+        *_api_argv(data_dir, port, profile_out),
+        env={**os.environ, "NATS_URL": nats_url},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,  # Ctrl-C reaches only us; we stop the server in order
+        preexec_fn=die_with_parent if sys.platform == "linux" else None,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await _wait_healthy(base, proc, log_path, timeout)
+        api = ApiProcess(proc, base, (data_dir / "admin-token").read_text().strip())
+        yield api
+    finally:
+        t0 = time.perf_counter()
+        killed = await stop_process(proc)
+        log.close()
+    api.stop_seconds, api.killed = time.perf_counter() - t0, killed
+
+
+async def _wait_healthy(
+    base: str, proc: asyncio.subprocess.Process, log_path: Path, timeout: float
+) -> None:
+    """Until GET /health answers 200 (NATS connected, read model caught up with the log)."""
+    try:
+        async with asyncio.timeout(timeout), aiohttp.ClientSession() as session:
+            while True:
+                if proc.returncode is not None:
+                    raise RuntimeError(f"API exited ({proc.returncode}):\n{_tail(log_path)}")
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(base + "/health") as resp:
+                        if resp.status == 200:
+                            return
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise RuntimeError(f"API not healthy after {timeout}s:\n{_tail(log_path)}") from None
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+async def stop_process(proc: asyncio.subprocess.Process, grace: float = 10.0) -> bool:
+    """SIGTERM (graceful uvicorn shutdown), SIGKILL after `grace` seconds; True if killed."""
+    if proc.returncode is not None:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        proc.terminate()
+    try:
+        await asyncio.wait_for(proc.wait(), grace)
+        return False
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        return True
+
+
+async def wait_for_file(path: Path, timeout: float = 15.0) -> bool:
+    """Poll until `path` exists; False after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not path.exists():
+        if loop.time() > end:
+            return False
+        await asyncio.sleep(0.05)
+    return True

@@ -1,0 +1,137 @@
+"""`jobstream serve --workers 0` and a separate `jobstream worker`, both real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.sites.testsite import SiteHandle, serve_site
+from tests.support import Client, free_port, wait_until
+
+JOBSTREAM = str(Path(sys.executable).parent / "jobstream")
+_OURS = ("NATS_URL", "JOBSTREAM_ALLOW_PRIVATE", "JOBSTREAM_WORK_ACK_WAIT", "JOBSTREAM_MAX_ATTEMPTS")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if k not in _OURS}, **extra}
+
+
+async def _spawn(log: Path, *args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    with log.open("wb") as out:
+        return await asyncio.create_subprocess_exec(
+            JOBSTREAM, *args, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT
+        )
+
+
+async def _stopped(proc: asyncio.subprocess.Process, timeout: float = 15) -> int:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return await asyncio.wait_for(proc.wait(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+
+
+class Served:
+    def __init__(self, client: Client, nats_url: str, proc: asyncio.subprocess.Process) -> None:
+        self.client = client
+        self.nats_url = nats_url
+        self.proc = proc
+
+
+@contextlib.asynccontextmanager
+async def serve_process(tmp_path: Path) -> AsyncIterator[Served]:
+    """`jobstream serve --workers 0` with its embedded NATS, on free ports, until healthy."""
+    port, nats_port = free_port(), free_port()
+    data = tmp_path / "data"
+    data.mkdir()
+    proc = await _spawn(
+        tmp_path / "serve.log", "serve", "--workers", "0", "--port", str(port),
+        "--nats-port", str(nats_port), "--data-dir", str(data), env=_env(),
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def healthy() -> bool:
+                assert proc.returncode is None, (tmp_path / "serve.log").read_text()
+                try:
+                    async with session.get(f"{base}/health") as resp:
+                        return resp.status == 200
+                except aiohttp.ClientConnectionError:
+                    return False
+
+            await wait_until(healthy, timeout=30, interval=0.1)
+            token = (data / "admin-token").read_text().strip()
+            yield Served(Client(session, base, token), f"nats://127.0.0.1:{nats_port}", proc)
+    finally:
+        await _stopped(proc)
+
+
+async def _job(client: Client, job_id: str) -> dict[str, Any]:
+    status, job = await client.call("GET", f"/api/job/{job_id}")
+    assert status == 200, job
+    return dict(job)
+
+
+async def _results(client: Client, job_id: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    while True:
+        _, page = await client.call(
+            "GET", f"/api/job/{job_id}/results", params={"offset": len(items), "limit": 100}
+        )
+        items += page["items"]
+        if not page["has_more"]:
+            return items
+
+
+async def test_a_separate_worker_process_crawls_and_drains_on_sigterm(tmp_path: Path) -> None:
+    async with serve_site(60, seed=3) as site, serve_process(tmp_path) as served:
+        worker = await _spawn(
+            tmp_path / "worker.log", "worker", "--concurrency", "2",
+            env=_env(NATS_URL=served.nats_url, JOBSTREAM_ALLOW_PRIVATE="1"),
+        )  # fmt: skip
+        try:
+            await _crawl_and_drain(served.client, site, worker)
+        finally:
+            with contextlib.suppress(TimeoutError):
+                await _stopped(worker)
+        await _stopped(served.proc)  # uvicorn re-raises SIGTERM after a clean shutdown
+    assert "Application shutdown complete" in (tmp_path / "serve.log").read_text()
+
+
+async def _crawl_and_drain(
+    client: Client, site: SiteHandle, worker: asyncio.subprocess.Process
+) -> None:
+    body = {"url": site.base_url, "concurrency": 4, "delay_ms": 20}
+    status, job = await client.call("POST", "/api/job/create/crawl", json=body)
+    assert status == 201, job
+
+    async def under_way() -> bool:
+        return (await _job(client, job["id"]))["done"] >= 10
+
+    await wait_until(under_way, timeout=30)
+    worker.send_signal(signal.SIGTERM)  # drain: the job in hand is finished, then exit 0
+    assert not (await _job(client, job["id"]))["is_done"]
+    assert await asyncio.wait_for(worker.wait(), 30) == 0
+
+    async def done() -> bool:
+        return bool((await _job(client, job["id"]))["is_done"])
+
+    await wait_until(done, timeout=5)  # the terminal event was stored before the exit
+    final = await _job(client, job["id"])
+    assert final["status"] == 2, final
+    got = await _results(client, job["id"])
+    assert len(got) == len({r["url"] for r in got})
+    assert {r["url"] for r in got if r["ok"]} == set(site.expected.ok)
+    assert {r["url"] for r in got if not r["ok"]} == set(site.expected.failed)

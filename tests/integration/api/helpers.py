@@ -1,0 +1,127 @@
+"""Shared helpers of the API tests: requests, error-body checks, and direct engine access."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+from multidict import CIMultiDictProxy
+
+from engine.commands import AnyCommand, FinishJob, StartJob
+from engine.events import kind_of
+from engine.service import JobService, new_id, now_ms
+from engine.store import Stored
+from tests.support import Client, Service
+
+# Every field of the seed's Job object.
+JOB_FIELDS = frozenset(
+    {
+        "id", "user_id", "parent_job_id", "depends_on", "type", "priority", "status",
+        "is_done", "is_running", "is_pending", "error", "done", "failed", "total", "progress",
+        "job_title", "started_at", "finished_at", "created_at", "updated_at", "extra",
+    }
+)  # fmt: skip
+
+NOVEL = "/api/job/create/fetch-novel"
+VOLUMES = "/api/job/create/fetch-volumes"
+CHAPTERS = "/api/job/create/fetch-chapters"
+IMAGES = "/api/job/create/fetch-images"
+ARTIFACTS = "/api/job/create/make-artifacts"
+
+# One valid body per create endpoint.
+VALID_BODIES: dict[str, dict[str, Any]] = {
+    NOVEL: {"url": "https://example.com/novel.html"},
+    VOLUMES: {"volumes": ["v1"]},
+    CHAPTERS: {"chapters": ["c1"]},
+    IMAGES: {"images": ["i1"]},
+    ARTIFACTS: {"novel_id": "n1", "formats": ["epub"]},
+}
+
+
+def ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+async def raw(
+    client: Client, method: str, path: str, **kwargs: Any
+) -> tuple[int, CIMultiDictProxy[str], Any]:
+    """Like `Client.call`, with the response headers; the body must be JSON (or empty)."""
+    headers = client._headers(kwargs.pop("headers", None))
+    async with client.session.request(
+        method, client.base + path, headers=headers, **kwargs
+    ) as resp:
+        body = await resp.read()
+        return resp.status, resp.headers, msgspec.json.decode(body) if body else None
+
+
+def assert_error(status: int, body: Any, expected: int, field: str | None = None) -> None:
+    """An error response: `{status_code, detail, field}`, the detail naming `field`."""
+    assert status == expected, body
+    assert isinstance(body, dict), body
+    assert set(body) == {"status_code", "detail", "field"}, body
+    assert body["status_code"] == expected
+    assert isinstance(body["detail"], str) and body["detail"], body
+    if field is not None:
+        assert body["field"] == field, body
+        assert field in body["detail"], body
+
+
+async def create(client: Client, path: str = NOVEL, **body: Any) -> dict[str, Any]:
+    status, job = await client.call("POST", path, json=body or VALID_BODIES[path])
+    assert status == 201, job
+    assert isinstance(job, dict)
+    return job
+
+
+async def get(client: Client, job_id: str) -> dict[str, Any]:
+    status, job = await client.call("GET", f"/api/job/{job_id}")
+    assert status == 200, job
+    assert isinstance(job, dict)
+    return job
+
+
+async def events(client: Client, job_id: str) -> list[dict[str, Any]]:
+    status, page = await client.call("GET", f"/api/job/{job_id}/events", params={"limit": 100})
+    assert status == 200, page
+    items: list[dict[str, Any]] = page["items"]
+    assert page["total"] == len(items)
+    return items
+
+
+async def list_all(client: Client, **params: Any) -> list[dict[str, Any]]:
+    status, page = await client.call("GET", "/api/jobs", params={"limit": 100, **params})
+    assert status == 200, page
+    items: list[dict[str, Any]] = page["items"]
+    assert page["total"] == len(items)
+    return items
+
+
+def engine(svc: Service) -> JobService:
+    service: JobService = svc.app.state.jobs.service
+    return service
+
+
+async def log_of(svc: Service, job_id: str) -> list[Stored]:
+    """The job's events as JetStream holds them."""
+    return await engine(svc).store.history(job_id)
+
+
+async def log_kinds(svc: Service, job_id: str) -> list[str]:
+    return [kind_of(s.event) for s in await log_of(svc, job_id)]
+
+
+async def run(svc: Service, command: AnyCommand) -> None:
+    """Execute a command on the engine directly, as a worker would, and wait for the read model."""
+    outcome = await engine(svc).execute(command)
+    await svc.app.state.projector.wait_for(outcome.seq)
+
+
+async def start(svc: Service, job_id: str) -> None:
+    cmd = StartJob(command_id=new_id(), job_id=job_id, at=now_ms(), actor="w", worker_id="w1")
+    await run(svc, cmd)
+
+
+async def finish(svc: Service, job_id: str, *, ok: bool, error: str | None = None) -> None:
+    cmd = FinishJob(command_id=new_id(), job_id=job_id, at=now_ms(), actor="w", ok=ok, error=error)
+    await run(svc, cmd)

@@ -1,0 +1,171 @@
+"""The five create endpoints: job type, title, total, priority, references, every Job field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engine.model import BATCH_TYPES, Tier
+from tests.integration.api.helpers import (
+    ARTIFACTS,
+    CHAPTERS,
+    IMAGES,
+    JOB_FIELDS,
+    NOVEL,
+    VALID_BODIES,
+    VOLUMES,
+    assert_error,
+    create,
+    events,
+    get,
+    list_all,
+    ms,
+)
+from tests.support import Service
+
+CASES: list[tuple[str, dict[str, Any], int, int, str, dict[str, Any]]] = [
+    # path, body, type, total, job_title, params
+    (NOVEL, {"url": "https://x.test/n.html"}, 0, 1, "https://x.test/n.html",
+     {"url": "https://x.test/n.html", "full": False}),
+    (NOVEL, {"url": "https://x.test/n.html", "full": True}, 5, 1, "https://x.test/n.html",
+     {"url": "https://x.test/n.html", "full": True}),
+    (NOVEL, {"url": "http://x.test/a", "full": False}, 0, 1, "http://x.test/a",
+     {"url": "http://x.test/a", "full": False}),
+    (VOLUMES, {"volumes": ["v1"]}, 20, 1, "Volume v1", {"volumes": ["v1"]}),
+    (VOLUMES, {"volumes": ["v1", "v2", "v3"]}, 21, 3, "3 volumes", {"volumes": ["v1", "v2", "v3"]}),
+    (CHAPTERS, {"chapters": ["c1"]}, 10, 1, "Chapter c1", {"chapters": ["c1"]}),
+    (CHAPTERS, {"chapters": ["c1", "c2"]}, 11, 2, "2 chapters", {"chapters": ["c1", "c2"]}),
+    (IMAGES, {"images": ["i1"]}, 30, 1, "Image i1", {"images": ["i1"]}),
+    (IMAGES, {"images": ["i1", "i2", "i3", "i4"]}, 31, 4, "4 images",
+     {"images": ["i1", "i2", "i3", "i4"]}),
+    (ARTIFACTS, {"novel_id": "n1", "formats": ["epub"]}, 40, 1, "n1 · epub",
+     {"novel_id": "n1", "formats": ["epub"]}),
+    (ARTIFACTS, {"novel_id": "n1", "formats": ["epub", "txt", "json"]}, 41, 3,
+     "n1 · epub, txt, json", {"novel_id": "n1", "formats": ["epub", "txt", "json"]}),
+    # a repeated format is one artifact
+    (ARTIFACTS, {"novel_id": "n1", "formats": ["epub", "epub"]}, 40, 1, "n1 · epub",
+     {"novel_id": "n1", "formats": ["epub"]}),
+]  # fmt: skip
+
+
+def _check_new_job(job: dict[str, Any], before: int, after: int) -> None:
+    """A job fresh from a create: every seed field, not finished, ms timestamps of the request."""
+    assert set(job) >= JOB_FIELDS, JOB_FIELDS - set(job)
+    assert isinstance(job["id"], str) and job["id"]
+    assert job["error"] is None and job["finished_at"] is None and job["is_done"] is False
+    assert (job["done"], job["failed"], job["progress"]) == (0, 0, 0)
+    # milliseconds since the epoch, taken while the request ran
+    assert before <= job["created_at"] <= after
+    if job["type"] in BATCH_TYPES:
+        # the dispatcher starts a batch (spawning its children) as soon as it is created
+        assert job["status"] in (0, 1)
+        return
+    assert job["status"] == 0
+    assert (job["is_pending"], job["is_running"]) == (True, False)
+    assert job["started_at"] is None
+    assert job["updated_at"] == job["created_at"]
+
+
+async def test_every_create_endpoint_makes_the_right_job(api: Service) -> None:
+    user = await api.add_user("u")
+    for path, body, job_type, total, title, params in CASES:
+        before = ms()
+        status, job = await user.call("POST", path, json=body)
+        after = ms()
+        assert status == 201, (path, body, job)
+        _check_new_job(job, before, after)
+        assert (job["type"], job["total"], job["job_title"]) == (job_type, total, title), body
+        assert job["priority"] == 0  # basic tier, none in the body
+        assert job["parent_job_id"] is None and job["depends_on"] is None
+        assert job["extra"] == {}
+        assert job["category"] == ("export" if path == ARTIFACTS else "sync")
+        # read-your-writes: the read model has it the moment the response arrives
+        got = await get(user, job["id"])
+        if job_type in BATCH_TYPES:
+            assert got["status"] in (0, 1) and got["created_at"] == job["created_at"]
+        else:
+            assert got == job
+            assert len(await events(user, job["id"])) == 1
+        created = (await events(user, job["id"]))[0]
+        assert created["kind"] == "created"
+        assert created["data"]["params"] == params
+        assert created["data"]["type"] == job_type
+        assert created["time"] == job["created_at"]
+    ids = [j["id"] for j in await list_all(user)]
+    assert len(ids) == len(CASES) == len(set(ids))
+
+
+@pytest.mark.parametrize("path", list(VALID_BODIES))
+async def test_priority_comes_from_the_tier_unless_given(api: Service, path: str) -> None:
+    expected = {Tier.BASIC: 0, Tier.PREMIUM: 1, Tier.VIP: 2}
+    for tier, priority in expected.items():
+        client = await api.add_user(f"user-{tier.value}", tier=tier)
+        job = await create(client, path, **VALID_BODIES[path])
+        assert job["priority"] == priority, tier
+        for given in (0, 1, 2):
+            job = await create(client, path, **VALID_BODIES[path], priority=given)
+            assert job["priority"] == given, (tier, given)
+            assert (await get(client, job["id"]))["priority"] == given
+
+
+@pytest.mark.parametrize("path", list(VALID_BODIES))
+async def test_depends_on_and_parent_are_stored(api: Service, path: str) -> None:
+    user = await api.add_user("u")
+    parent = await create(user)
+    dependency = await create(user)
+    body = {**VALID_BODIES[path], "depends_on": dependency["id"], "parent_job_id": parent["id"]}
+    job = await create(user, path, **body)
+    assert job["depends_on"] == dependency["id"]
+    assert job["parent_job_id"] == parent["id"]
+    assert await get(user, job["id"]) == job
+    (created,) = await events(user, job["id"])
+    assert created["data"]["depends_on"] == dependency["id"]
+    assert created["data"]["parent_job_id"] == parent["id"]
+
+
+@pytest.mark.parametrize("path", list(VALID_BODIES))
+async def test_unknown_references_are_422_naming_the_field(api: Service, path: str) -> None:
+    user = await api.add_user("u")
+    other = await api.add_user("other")
+    foreign = await create(other)  # exists, but not visible to `user`
+    gone = await create(user)
+    assert (await user.call("DELETE", f"/api/job/{gone['id']}"))[0] == 200
+    for field in ("depends_on", "parent_job_id"):
+        for ref in ("01NOSUCHJOB", foreign["id"], gone["id"]):
+            status, body = await user.call("POST", path, json={**VALID_BODIES[path], field: ref})
+            assert_error(status, body, 422, field)
+            assert ref in body["detail"]
+    assert await list_all(user) == []
+
+
+async def test_admin_may_reference_any_users_job(api: Service) -> None:
+    user = await api.add_user("u")
+    job = await create(user)
+    child = await create(api.admin, VOLUMES, volumes=["v"], parent_job_id=job["id"])
+    assert child["parent_job_id"] == job["id"]
+    assert child["user_id"] != job["user_id"]
+
+
+@pytest.mark.parametrize(
+    ("tier", "allowed", "refused"),
+    [
+        (Tier.BASIC, ["epub", "json", "txt"], ["pdf", "mobi", "azw3"]),
+        (Tier.PREMIUM, ["pdf", "mobi", "docx", "rtf", "fb2"], ["azw3", "tcr"]),
+        (Tier.VIP, ["azw3", "lit", "lrf", "pdb", "rb", "tcr", "pdf"], []),
+    ],
+)
+async def test_formats_follow_the_tier(
+    api: Service, tier: Tier, allowed: list[str], refused: list[str]
+) -> None:
+    user = await api.add_user("u", tier=tier)
+    job = await create(user, ARTIFACTS, novel_id="n", formats=allowed)
+    assert (job["type"], job["total"]) == (41, len(allowed))
+    for fmt in refused:
+        for formats in ([fmt], ["epub", fmt]):
+            status, body = await user.call(
+                "POST", ARTIFACTS, json={"novel_id": "n", "formats": formats}
+            )
+            assert_error(status, body, 403)
+            assert "formats" in body["detail"] and fmt in body["detail"]
+    assert len(await list_all(user)) == 1

@@ -1,0 +1,181 @@
+"""Worker-test helpers: a site that holds pages open, API polling, worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from nats.aio.client import Client as NATS
+
+from tests.support import Client, wait_until
+
+JOBSTREAM = str(Path(sys.executable).parent / "jobstream")
+
+
+class HoldSite:
+    """`/` links to `/a`, `/b` and `/hold/1`; a `/hold/<n>` page answers once released.
+
+    `hits` counts requests per path; `cancelled` lists held requests whose client went away.
+    """
+
+    def __init__(self) -> None:
+        self.hits: Counter[str] = Counter()
+        self.cancelled: list[str] = []
+        self._release: dict[str, asyncio.Event] = {}
+        self.origin = ""
+
+    def url(self, path: str) -> str:
+        return self.origin + path
+
+    def release(self, path: str) -> None:
+        self._event(path).set()
+
+    def release_all(self) -> None:
+        for event in self._release.values():
+            event.set()
+
+    def _event(self, path: str) -> asyncio.Event:
+        return self._release.setdefault(path, asyncio.Event())
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.add_routes(
+            [
+                web.get("/", self._index),
+                web.get("/hold/{n}", self._hold),
+                web.get("/{name:[ab]}", self._plain),
+            ]
+        )
+        return app
+
+    async def _index(self, request: web.Request) -> web.Response:
+        self.hits[request.path] += 1
+        links = "".join(f'<a href="{p}">{p}</a>' for p in ("/a", "/b", "/hold/1"))
+        return _html("Home", links)
+
+    async def _plain(self, request: web.Request) -> web.Response:
+        self.hits[request.path] += 1
+        return _html(request.path, "")
+
+    async def _hold(self, request: web.Request) -> web.Response:
+        self.hits[request.path] += 1
+        try:
+            await self._event(request.path).wait()
+        except asyncio.CancelledError:
+            self.cancelled.append(request.path)
+            raise
+        return _html(request.path, "")
+
+
+def _html(title: str, body: str) -> web.Response:
+    text = f"<!doctype html><html><head><title>{title}</title></head><body>{body}</body></html>"
+    return web.Response(text=text, content_type="text/html")
+
+
+@contextlib.asynccontextmanager
+async def serve_hold_site() -> AsyncIterator[HoldSite]:
+    site = HoldSite()
+    runner = web.AppRunner(site.app(), handler_cancellation=True, shutdown_timeout=0.5)
+    await runner.setup()
+    tcp = web.TCPSite(runner, "127.0.0.1", 0)
+    await tcp.start()
+    site.origin = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        yield site
+    finally:
+        site.release_all()
+        await runner.cleanup()
+
+
+def holds(predicate: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    """A plain predicate as a `wait_until` check."""
+
+    async def check() -> bool:
+        return predicate()
+
+    return check
+
+
+async def get_job(client: Client, job_id: str) -> dict[str, Any]:
+    status, job = await client.call("GET", f"/api/job/{job_id}")
+    assert status == 200, job
+    return dict(job)
+
+
+async def finished(client: Client, job_id: str, timeout: float = 30) -> dict[str, Any]:
+    job: dict[str, Any] = {}
+
+    async def done() -> bool:
+        nonlocal job
+        job = await get_job(client, job_id)
+        return bool(job["is_done"])
+
+    await wait_until(done, timeout=timeout, interval=0.05)
+    return job
+
+
+async def results(client: Client, job_id: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    while True:
+        status, page = await client.call(
+            "GET", f"/api/job/{job_id}/results", params={"offset": len(items), "limit": 100}
+        )
+        assert status == 200, page
+        items += page["items"]
+        if not page["has_more"]:
+            return items
+
+
+async def work_left(nc: NATS) -> int:
+    info = await nc.jetstream().stream_info("WORK")
+    return int(info.state.messages)
+
+
+async def wait_work_empty(nc: NATS, timeout: float = 5) -> None:
+    async def empty() -> bool:
+        return await work_left(nc) == 0
+
+    await wait_until(empty, timeout=timeout)
+
+
+class WorkerProcesses:
+    """`jobstream worker` processes against one NATS server; any left are killed at the end."""
+
+    def __init__(self, nats_url: str, log_dir: Path, **env: str) -> None:
+        self.env = {**os.environ, "NATS_URL": nats_url, **env}
+        self.env.pop("JOBSTREAM_ALLOW_PRIVATE", None)
+        self.log_dir = log_dir
+        self.procs: list[asyncio.subprocess.Process] = []
+
+    async def start(self, *args: str) -> asyncio.subprocess.Process:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_dir / f"worker-{len(self.procs)}.log"
+        with log.open("wb") as out:
+            proc = await asyncio.create_subprocess_exec(
+                JOBSTREAM, "worker", "--allow-private-networks", *args,
+                env=self.env, stdout=out, stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+        self.procs.append(proc)
+        return proc
+
+    def log(self, index: int) -> str:
+        return (self.log_dir / f"worker-{index}.log").read_text()
+
+    async def close(self) -> None:
+        for proc in self.procs:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGKILL)
+            await proc.wait()
+
+
+async def kill(proc: asyncio.subprocess.Process) -> None:
+    proc.send_signal(signal.SIGKILL)
+    assert await proc.wait() == -signal.SIGKILL

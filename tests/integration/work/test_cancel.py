@@ -1,0 +1,117 @@
+"""Cancel reaches a running job within about a second; what it fetched stays; the item is acked."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from api.settings import Settings
+from tests.integration.work.helpers import (
+    HoldSite,
+    finished,
+    get_job,
+    holds,
+    results,
+    serve_hold_site,
+    wait_work_empty,
+)
+from tests.support import Service, run_service, wait_until
+
+CANCELED = 4
+
+
+@pytest.fixture
+async def hold_site() -> AsyncIterator[HoldSite]:
+    async with serve_hold_site() as site:
+        yield site
+
+
+@pytest.fixture
+async def two_slots(tmp_path: Path, nats_url: str) -> AsyncIterator[Service]:
+    """One in-process worker running two jobs at a time: a batch keeps children pending."""
+    settings = Settings(
+        data_dir=tmp_path / "data", nats_url=nats_url, workers=1, worker_concurrency=2,
+        allow_private_networks=True,
+    )  # fmt: skip
+    async with run_service(settings) as svc:
+        yield svc
+
+
+async def _cancel_soon(svc: Service, job_id: str) -> dict[str, object]:
+    status, body = await svc.admin.call("POST", f"/api/job/{job_id}/cancel")
+    assert status == 200, body
+
+    async def canceled() -> bool:
+        return (await get_job(svc.admin, job_id))["status"] == CANCELED
+
+    await wait_until(canceled, timeout=3)
+    return await get_job(svc.admin, job_id)
+
+
+async def test_cancel_stops_a_running_crawl_and_keeps_its_pages(
+    working: Service, hold_site: HoldSite
+) -> None:
+    body = {
+        "url": hold_site.url("/"), "concurrency": 4, "use_sitemap": False,
+        "respect_robots": False,
+    }  # fmt: skip
+    status, job = await working.admin.call("POST", "/api/job/create/crawl", json=body)
+    assert status == 201, job
+
+    async def three_pages_and_held() -> bool:
+        done = (await get_job(working.admin, job["id"]))["done"]
+        return done >= 3 and hold_site.hits["/hold/1"] == 1
+
+    await wait_until(three_pages_and_held)
+    job = await _cancel_soon(working, job["id"])
+    assert job["is_done"] and job["finished_at"] is not None
+    got = await results(working.admin, job["id"])
+    assert sorted(r["url"] for r in got) == [hold_site.url(p) for p in ("/", "/a", "/b")]
+    assert all(r["ok"] for r in got)
+    await wait_work_empty(working.app.state.nc)
+    await wait_until(holds(lambda: hold_site.cancelled == ["/hold/1"]))  # fetch abandoned
+
+
+async def test_cancel_interrupts_a_scrape_waiting_on_its_page(
+    working: Service, hold_site: HoldSite
+) -> None:
+    url = hold_site.url("/hold/2")
+    _, job = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": [url]})
+    assert job["type"] == 50
+    await wait_until(holds(lambda: hold_site.hits["/hold/2"] == 1))
+    job = await _cancel_soon(working, job["id"])
+    assert job["done"] == 0 and job["failed"] == 0
+    assert await results(working.admin, job["id"]) == []
+    await wait_work_empty(working.app.state.nc)
+    await wait_until(holds(lambda: hold_site.cancelled == ["/hold/2"]))
+
+
+async def test_cancel_of_a_batch_cancels_running_and_pending_children(
+    two_slots: Service, hold_site: HoldSite
+) -> None:
+    paths = [f"/hold/{n}" for n in range(10, 15)]
+    body = {"urls": [hold_site.url(p) for p in paths]}
+    _, parent = await two_slots.admin.call("POST", "/api/job/create/scrape", json=body)
+    assert parent["type"] == 51 and parent["total"] == 5
+    await wait_until(holds(lambda: sum(hold_site.hits.values()) == 2))  # both slots held
+    _, listed = await two_slots.admin.call(
+        "GET", "/api/jobs", params={"parent_job_id": parent["id"]}
+    )
+    assert sorted(c["status"] for c in listed["items"]) == [0, 0, 0, 1, 1]
+
+    status, ok = await two_slots.admin.call("POST", f"/api/job/{parent['id']}/cancel")
+    assert status == 200, ok
+    parent = await finished(two_slots.admin, parent["id"], timeout=5)
+    _, listed = await two_slots.admin.call(
+        "GET", "/api/jobs", params={"parent_job_id": parent["id"]}
+    )
+    children = listed["items"]
+    assert [c["status"] for c in children] == [CANCELED] * 5, children
+    assert parent["status"] == CANCELED, parent
+    assert parent["finished_at"] >= max(c["finished_at"] for c in children)
+    assert (parent["done"], parent["failed"]) == (0, 5)
+    await wait_work_empty(two_slots.app.state.nc)
+    held = sorted(p for p in paths if hold_site.hits[p])
+    await wait_until(holds(lambda: sorted(hold_site.cancelled) == held))  # no fetch finished

@@ -1,0 +1,137 @@
+"""Which job runs when: priority lanes, dependencies, and the WORK consumers' ack_wait."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from engine.crawl.fetcher import FetchSettings
+from engine.events import JobStarted
+from engine.work import LANES, WORK_STREAM, consumer_name, ensure_work, work_ack_wait
+from engine.worker import Worker
+from tests.integration.work.helpers import (
+    HoldSite,
+    finished,
+    get_job,
+    holds,
+    serve_hold_site,
+    wait_work_empty,
+    work_left,
+)
+from tests.support import Service, wait_until
+
+
+@pytest.fixture
+async def hold_site() -> AsyncIterator[HoldSite]:
+    async with serve_hold_site() as site:
+        yield site
+
+
+async def test_one_worker_takes_high_then_normal_then_low(
+    service: Service, hold_site: HoldSite
+) -> None:
+    """Queued while no worker runs; one slot then takes them strictly by priority."""
+    nc = service.app.state.nc
+    ids: dict[str, str] = {}
+    for name, priority in (("low", 0), ("normal", 1), ("high", 2)):
+        body = {"urls": [hold_site.url("/a")], "priority": priority}
+        status, job = await service.admin.call("POST", "/api/job/create/scrape", json=body)
+        assert status == 201 and job["priority"] == priority, job
+        ids[name] = job["id"]
+
+    async def queued() -> bool:
+        return await work_left(nc) == 3
+
+    await wait_until(queued)
+    jobs_service = service.app.state.jobs.service
+    worker = Worker(
+        nc, jobs_service, service.app.state.results, FetchSettings(allow_private=True),
+        concurrency=1, burst=True,
+    )  # fmt: skip
+    await asyncio.wait_for(worker.run(), 20)
+
+    started: dict[str, int] = {}
+    for name, job_id in ids.items():
+        job = await get_job(service.admin, job_id)
+        assert job["status"] == 2, job
+        [seq] = [s.seq for s in await jobs_service.store.history(job_id) if _started(s.event)]
+        started[name] = seq
+    assert sorted(started, key=started.__getitem__) == ["high", "normal", "low"]
+    jobs = {n: await get_job(service.admin, i) for n, i in ids.items()}
+    assert jobs["high"]["finished_at"] <= jobs["normal"]["started_at"]
+    assert jobs["normal"]["finished_at"] <= jobs["low"]["started_at"]
+    assert await work_left(nc) == 0
+    assert hold_site.hits["/a"] == 3
+
+
+def _started(event: object) -> bool:
+    return isinstance(event, JobStarted)
+
+
+async def test_dependent_starts_only_after_its_dependency_succeeded(
+    working: Service, hold_site: HoldSite
+) -> None:
+    url = hold_site.url("/hold/1")
+    _, dep = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": [url]})
+    body = {"url": hold_site.url("/a"), "depends_on": dep["id"]}
+    status, dependent = await working.admin.call("POST", "/api/job/create/fetch-novel", json=body)
+    assert status == 201 and dependent["depends_on"] == dep["id"], dependent
+    await wait_until(holds(lambda: hold_site.hits["/hold/1"] == 1))
+    # The dependency is running: the dependent must not have been queued, let alone started.
+    await _dispatched(working)
+    dependent = await get_job(working.admin, dependent["id"])
+    assert dependent["status"] == 0 and dependent["started_at"] is None, dependent
+    assert (await get_job(working.admin, dep["id"]))["status"] == 1
+
+    hold_site.release("/hold/1")
+    dep = await finished(working.admin, dep["id"])
+    dependent = await finished(working.admin, dependent["id"])
+    assert dep["status"] == 2, dep
+    assert dependent["started_at"] is not None
+    assert dependent["started_at"] >= dep["finished_at"]
+    # It ran (NOVEL has no handler yet), rather than being failed for its dependency.
+    assert dependent["status"] == 3 and "not supported yet" in dependent["error"], dependent
+
+
+async def test_dependent_of_a_canceled_job_fails_naming_it(
+    working: Service, hold_site: HoldSite
+) -> None:
+    url = hold_site.url("/hold/2")
+    _, dep = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": [url]})
+    body = {"url": hold_site.url("/a"), "depends_on": dep["id"]}
+    _, dependent = await working.admin.call("POST", "/api/job/create/fetch-novel", json=body)
+    await wait_until(holds(lambda: hold_site.hits["/hold/2"] == 1))
+    status, _ = await working.admin.call("POST", f"/api/job/{dep['id']}/cancel")
+    assert status == 200
+    assert (await finished(working.admin, dep["id"], timeout=5))["status"] == 4
+    dependent = await finished(working.admin, dependent["id"], timeout=5)
+    assert dependent["status"] == 3, dependent
+    assert dependent["error"] == f"dependency {dep['id']} canceled"
+    assert dependent["started_at"] is None
+    await wait_work_empty(working.app.state.nc)
+
+
+async def test_ack_wait_is_applied_to_existing_consumers_only_when_given(
+    service: Service,
+) -> None:
+    js = service.app.state.nc.jetstream()
+    assert await work_ack_wait(js) == 30.0  # the default of a fresh stream
+    await ensure_work(js, 2.5)
+    for _, lane in LANES:
+        info = await js.consumer_info(WORK_STREAM, consumer_name(lane))
+        assert info.config.ack_wait == 2.5
+    await ensure_work(js)  # a process without the setting keeps what is there
+    assert await work_ack_wait(js) == 2.5
+
+
+async def _dispatched(svc: Service) -> None:
+    """The dispatcher has handled every lifecycle event logged so far."""
+    js = svc.app.state.nc.jetstream()
+
+    async def idle() -> bool:
+        info = await js.consumer_info("JOBS", "dispatcher")
+        return info.num_pending == 0 and info.num_ack_pending == 0
+
+    await wait_until(idle)
