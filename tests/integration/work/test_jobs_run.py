@@ -2,43 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from tests.integration.work.helpers import finished, results
 from tests.sites.testsite import SiteHandle
-from tests.support import Client, Service, wait_until
-
-
-async def _finished(client: Client, job_id: str, timeout: float = 60) -> dict[str, Any]:
-    job: dict[str, Any] = {}
-
-    async def done() -> bool:
-        nonlocal job
-        _, job = await client.call("GET", f"/api/job/{job_id}")
-        return bool(job["is_done"])
-
-    await wait_until(done, timeout=timeout, interval=0.05)
-    return job
-
-
-async def _results(client: Client, job_id: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    while True:
-        status, page = await client.call(
-            "GET", f"/api/job/{job_id}/results", params={"offset": len(items), "limit": 100}
-        )
-        assert status == 200, page
-        items += page["items"]
-        if not page["has_more"]:
-            return items
+from tests.support import Service
 
 
 async def test_scrape_one_url_records_its_page(working: Service, site: SiteHandle) -> None:
     url = site.url("/page/1")
     status, job = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": [url]})
     assert status == 201 and job["type"] == 50
-    job = await _finished(working.admin, job["id"])
+    job = await finished(working.admin, job["id"])
     assert job["status"] == 2, job
-    [page] = await _results(working.admin, job["id"])
+    [page] = await results(working.admin, job["id"])
     assert page["url"] == url and page["status_code"] == 200 and page["ok"]
     assert page["title"] and page["markdown"] and page["links"]
 
@@ -47,7 +22,7 @@ async def test_scrape_batch_rolls_up_children(working: Service, site: SiteHandle
     urls = [site.url("/page/2"), site.url("/page/3"), site.url("/missing/1")]
     _, job = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": urls})
     assert job["type"] == 51 and job["total"] == 3
-    job = await _finished(working.admin, job["id"])
+    job = await finished(working.admin, job["id"])
     assert job["status"] == 3 and job["error"] == "1 of 3 children failed"
     assert (job["done"], job["failed"], job["progress"]) == (2, 1, 100)
     _, children = await working.admin.call("GET", "/api/jobs", params={"parent_job_id": job["id"]})
@@ -60,13 +35,13 @@ async def test_crawl_fetches_exactly_the_reachable_pages(
     body = {"url": site.base_url, "concurrency": 8}
     status, job = await working.admin.call("POST", "/api/job/create/crawl", json=body)
     assert status == 201 and job["type"] == 60, job
-    job = await _finished(working.admin, job["id"], timeout=90)
+    job = await finished(working.admin, job["id"], timeout=90)
     assert job["status"] == 2, job
-    results = await _results(working.admin, job["id"])
-    urls = [r["url"] for r in results]
+    pages = await results(working.admin, job["id"])
+    urls = [r["url"] for r in pages]
     assert len(urls) == len(set(urls))
-    assert {r["url"] for r in results if r["ok"]} == set(site.expected.ok)
-    assert {r["url"] for r in results if not r["ok"]} == set(site.expected.failed)
+    assert {r["url"] for r in pages if r["ok"]} == set(site.expected.ok)
+    assert {r["url"] for r in pages if not r["ok"]} == set(site.expected.failed)
     _, stats = await working.admin.call("GET", f"/api/job/{job['id']}/stats")
     assert stats["broken_links"] == len(site.expected.failed)
     assert stats["total_bytes"] > 0
@@ -81,8 +56,8 @@ async def test_dependency_failure_fails_the_dependent(working: Service, site: Si
         "POST", "/api/job/create/fetch-novel",
         json={"url": site.url("/page/4"), "depends_on": first["id"]},
     )  # fmt: skip
-    assert (await _finished(working.admin, first["id"]))["status"] == 3
-    dependent = await _finished(working.admin, second["id"])
+    assert (await finished(working.admin, first["id"]))["status"] == 3
+    dependent = await finished(working.admin, second["id"])
     assert dependent["status"] == 3
     assert dependent["error"] == f"dependency {first['id']} failed"
     del body
@@ -92,22 +67,22 @@ async def test_unsupported_types_fail_fast(working: Service) -> None:
     _, job = await working.admin.call(
         "POST", "/api/job/create/fetch-novel", json={"url": "https://example.com/n"}
     )
-    job = await _finished(working.admin, job["id"])
+    job = await finished(working.admin, job["id"])
     assert job["status"] == 3 and "not supported yet" in job["error"]
 
 
 async def test_retry_requeues_only_failed_urls(working: Service, site: SiteHandle) -> None:
     urls = [site.url("/page/5"), site.url("/missing/2")]
     _, job = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": urls[:1]})
-    job = await _finished(working.admin, job["id"])
+    job = await finished(working.admin, job["id"])
     status, body = await working.admin.call("POST", f"/api/job/{job['id']}/retry")
     assert status == 400, body  # nothing failed
     _, batch = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": urls})
-    batch = await _finished(working.admin, batch["id"])
+    batch = await finished(working.admin, batch["id"])
     assert batch["failed"] == 1
     status, again = await working.admin.call("POST", f"/api/job/{batch['id']}/retry")
     assert status == 200 and again["status"] in (0, 1), again
-    batch = await _finished(working.admin, batch["id"])
+    batch = await finished(working.admin, batch["id"])
     assert batch["failed"] == 1 and batch["done"] == 1
     requests = [p for p in site.requests if p == "/page/5"]
     assert len(requests) == 2  # once for the single job, once for the batch; not on retry
