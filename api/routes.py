@@ -9,6 +9,7 @@ from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
+from api.includes import parse_include, view
 from api.jobs import JobsApi, NewJob
 from api.schemas import (
     FetchChaptersBody,
@@ -107,6 +108,7 @@ class JobsController(Controller):
         is_done: FromQuery[bool | None] = None,
         category: FromQuery[Category | None] = None,
         range: FromQuery[str | None] = None,
+        include: FromQuery[str | None] = None,
     ) -> Page[Job]:
         """Jobs visible to the caller, newest first; root jobs unless `parent_job_id` is given."""
         f = JobFilter(
@@ -114,15 +116,21 @@ class JobsController(Controller):
             parent_job_id=parent_job_id, is_done=is_done,
             category=category.value if category else None, since_ms=_since(range),
         )  # fmt: skip
-        total, rows = await _jobs(request).list_jobs(user, f, offset, limit)
-        return Page(total=total, offset=offset, limit=limit, items=[Job.of(r) for r in rows])
+        extras = parse_include(include)
+        jobs = _jobs(request)
+        total, rows = await jobs.list_jobs(user, f, offset, limit)
+        items = [await view(jobs, r, extras) for r in rows]
+        return Page(total=total, offset=offset, limit=limit, items=items)
 
     @get("/job/{job_id:str}")
     async def get_job(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
-    ) -> Job:
-        """One job; poll it for progress."""
-        return Job.of(await _jobs(request).get(user, job_id))
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str],
+        include: FromQuery[str | None] = None,
+    ) -> Job:  # fmt: skip
+        """One job; poll it for progress. `include=stats,progress,logs` adds seed 003/004 data."""
+        extras = parse_include(include)
+        jobs = _jobs(request)
+        return await view(jobs, await jobs.get(user, job_id), extras)
 
     @get("/job/{job_id:str}/events")
     async def job_events(

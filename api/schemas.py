@@ -7,7 +7,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import msgspec
 from msgspec import Meta
 
-from projections.queries import EventRow, JobRow
+from projections.queries import CrawlStats, EventRow, JobRow
 
 T = TypeVar("T")
 
@@ -48,8 +48,30 @@ class MakeArtifactsBody(_Create, frozen=True, kw_only=True, forbid_unknown_field
     formats: Annotated[list[Annotated[str, Meta(max_length=20)]], Meta(min_length=1, max_length=20)]
 
 
-class Job(msgspec.Struct, frozen=True, kw_only=True):
-    """A job as clients see it; timestamps are milliseconds since the epoch."""
+class TaskProgress(msgspec.Struct, frozen=True, kw_only=True):
+    """Seed 003's progress object, served as `progress` when `include=progress` is asked."""
+
+    total_tasks: int
+    completed_tasks: int
+    failed_tasks: int
+    skipped_tasks: int
+    percentage: float
+
+
+class LogEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """Seed 004's log entry."""
+
+    timestamp: int
+    level: str
+    message: str
+
+
+class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A job as clients see it; timestamps are milliseconds since the epoch.
+
+    `stats` and `logs` appear only when asked for with `include=`; with `include=progress`,
+    `progress` is seed 003's object instead of seed 000's whole percentage.
+    """
 
     id: str
     user_id: str
@@ -65,7 +87,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     done: int
     failed: int
     total: int
-    progress: int
+    progress: int | TaskProgress
     job_title: str
     started_at: int | None
     finished_at: int | None
@@ -73,6 +95,8 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: int
     extra: dict[str, Any]
     category: str
+    stats: CrawlStats | None = None
+    logs: list[LogEntry] | None = None
 
     @classmethod
     def of(cls, row: JobRow) -> Job:

@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 from msgspec import Meta
 
 from api.jobs import JobsApi, NewJob
-from api.schemas import Job, Url
+from api.schemas import Job, LogEntry, Url
 from api.users import User
 from engine.commands import RetryJob
 from engine.crawl.errors import CrawlError
@@ -85,12 +85,6 @@ class ResultsPage(msgspec.Struct, frozen=True, kw_only=True):
     limit: int
     has_more: bool
     items: list[PageResult]
-
-
-class LogEntry(msgspec.Struct, frozen=True, kw_only=True):
-    timestamp: int
-    level: str
-    message: str
 
 
 def _crawl_params(body: CrawlBody) -> dict[str, Any]:

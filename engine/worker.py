@@ -211,6 +211,7 @@ class RunContext:
         key = await self.worker.results.put(self.job.id, page.url, body)
         meta = {k: v for k, v in body.items() if k not in ("markdown", "html", "text", "links")}
         meta["links"] = len(page.links)
+        meta["scraped_at"] = now_ms()
         event = PageRecorded(
             **self._env(), url=page.url, ok=page.ok, status=page.status or 0, error=page.error,
             attempt=self.job.attempts, meta=meta, result_key=key,

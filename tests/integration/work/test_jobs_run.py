@@ -16,6 +16,9 @@ async def test_scrape_one_url_records_its_page(working: Service, site: SiteHandl
     [page] = await results(working.admin, job["id"])
     assert page["url"] == url and page["status_code"] == 200 and page["ok"]
     assert page["title"] and page["markdown"] and page["links"]
+    assert page["scraped_at"] >= job["started_at"]
+    _, plain = await working.admin.call("GET", f"/api/job/{job['id']}")
+    assert plain["progress"] == 100 and "stats" not in plain and "logs" not in plain
 
 
 async def test_scrape_batch_rolls_up_children(working: Service, site: SiteHandle) -> None:
@@ -45,6 +48,24 @@ async def test_crawl_fetches_exactly_the_reachable_pages(
     _, stats = await working.admin.call("GET", f"/api/job/{job['id']}/stats")
     assert stats["broken_links"] == len(site.expected.failed)
     assert stats["total_bytes"] > 0
+    status, full = await working.admin.call(
+        "GET", f"/api/job/{job['id']}", params={"include": "stats,progress,logs"}
+    )
+    assert status == 200, full
+    assert full["stats"] == stats
+    assert full["progress"]["completed_tasks"] == len(site.expected.ok)
+    assert full["progress"]["failed_tasks"] == len(site.expected.failed)
+    assert full["progress"]["percentage"] == 100.0
+    assert [e["level"] for e in full["logs"]] == ["info"]
+    assert "crawl finished" in full["logs"][0]["message"]
+    _, listed = await working.admin.call(
+        "GET", "/api/jobs", params={"include": "stats,progress", "category": "seo"}
+    )
+    [item] = listed["items"]
+    assert item["stats"] == stats and item["progress"] == full["progress"]
+    assert "logs" not in item
+    status, bad = await working.admin.call("GET", "/api/jobs", params={"include": "everything"})
+    assert status == 422 and bad["field"] == "include"
 
 
 async def test_dependency_failure_fails_the_dependent(working: Service, site: SiteHandle) -> None:
