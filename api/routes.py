@@ -84,9 +84,13 @@ def _with(new: NewJob, body: Any) -> NewJob:
     )
 
 
-def _jobs(request: Request[Any, Any, Any]) -> JobsApi:
+def jobs_api(request: Request[Any, Any, Any]) -> JobsApi:
+    """The application service the lifespan put on the app."""
     jobs: JobsApi = request.app.state.jobs
     return jobs
+
+
+_jobs = jobs_api
 
 
 class JobsController(Controller):

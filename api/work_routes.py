@@ -12,7 +12,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from msgspec import Meta
 
-from api.jobs import JobsApi, NewJob
+from api.jobs import NewJob
+from api.routes import jobs_api as _jobs
 from api.schemas import Job, LogEntry, Url
 from api.users import User
 from engine.commands import RetryJob
@@ -112,11 +113,6 @@ def _page(row: queries.ResultRow, body: dict[str, Any] | None) -> PageResult:
         bytes=int(row.meta.get("bytes") or 0), content_type=b.get("content_type"),
         scraped_at=int(row.meta.get("scraped_at") or 0),
     )  # fmt: skip
-
-
-def _jobs(request: Request[Any, Any, Any]) -> JobsApi:
-    jobs: JobsApi = request.app.state.jobs
-    return jobs
 
 
 class WorkController(Controller):
