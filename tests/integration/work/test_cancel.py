@@ -96,10 +96,15 @@ async def test_cancel_of_a_batch_cancels_running_and_pending_children(
     _, parent = await two_slots.admin.call("POST", "/api/job/create/scrape", json=body)
     assert parent["type"] == 51 and parent["total"] == 5
     await wait_until(holds(lambda: sum(hold_site.hits.values()) == 2))  # both slots held
-    _, listed = await two_slots.admin.call(
-        "GET", "/api/jobs", params={"parent_job_id": parent["id"]}
-    )
-    assert sorted(c["status"] for c in listed["items"]) == [0, 0, 0, 1, 1]
+
+    async def two_running() -> bool:
+        # the fetch starts right after `started` is appended; the read model follows shortly
+        _, listed = await two_slots.admin.call(
+            "GET", "/api/jobs", params={"parent_job_id": parent["id"]}
+        )
+        return sorted(c["status"] for c in listed["items"]) == [0, 0, 0, 1, 1]
+
+    await wait_until(two_running, timeout=5)
 
     status, ok = await two_slots.admin.call("POST", f"/api/job/{parent['id']}/cancel")
     assert status == 200, ok
