@@ -34,8 +34,10 @@ than a whole bare crawl of 2000 pages and measure the site, not the crawler;
 restores one. `--nats-conf` swaps the nats-server config (e.g. one without
 `sync_interval: always`, to see what fsync costs).
 
-`--profile` runs the jobstream worker under cProfile (forces `--mode separate`), writes
-bench/crawl.prof and the top functions to bench/profile-crawl.txt; the profiler slows
+`--profile` runs the jobstream worker (`jobstream worker`'s own main, in a child of this
+script) under cProfile and with wall-clock timers around the steps of a crawl slot
+(forces `--mode separate`); writes bench/crawl.prof and, to bench/profile-crawl.txt, the
+step table and the top 25 functions by cumulative and by own time. The profiler slows
 the worker, so pages/s of a profiled run are not the benchmark's.
 """
 
@@ -55,7 +57,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +79,7 @@ SITE_SCRIPT = HERE / "_site.py"
 PROF_OUT = HERE / "crawl.prof"
 PROFILE_OUT = HERE / "profile-crawl.txt"
 USER_AGENT = "jobstream-bench/0.1"
+WORKER_ARGS = ("worker", "--concurrency", "1", "--allow-private-networks")
 BIG_BODY = 256 * 1024  # as engine/crawl/crawler.py: bigger documents are parsed in a thread
 _PR_SET_PDEATHSIG = 1
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -273,11 +276,11 @@ async def _queues(nats_url: str) -> str:
     return "\n".join(lines)
 
 
-def _worker_argv(profile: bool) -> list[str]:
-    tail = ["worker", "--concurrency", "1", "--allow-private-networks"]
+def _worker_argv(profile: bool, steps_out: Path) -> list[str]:
     if profile:
-        return [sys.executable, "-m", "cProfile", "-o", str(PROF_OUT), "-m", "api.cli", *tail]
-    return [*jobstream_cli(), *tail]
+        me = str(Path(__file__).resolve())
+        return [sys.executable, me, "--child", "worker", "--steps-out", str(steps_out)]
+    return [*jobstream_cli(), *WORKER_ARGS]
 
 
 @contextlib.asynccontextmanager
@@ -304,7 +307,7 @@ async def jobstream_stack(args: argparse.Namespace, work: Path) -> AsyncIterator
         if args.mode == "separate":
             waiter_log = data / "worker.log"
             waiter = await stack.enter_async_context(
-                child(_worker_argv(args.profile), waiter_log, env)
+                child(_worker_argv(args.profile, data / "steps.txt"), waiter_log, env)
             )
             pids["worker"] = waiter.pid
         await _wait_worker_polling(nats_url, waiter, waiter_log)
@@ -341,7 +344,7 @@ async def run_jobstream(args: argparse.Namespace, site: Site, work: Path) -> lis
                 runs.append(run)
                 _progress(run)
     if args.profile:
-        write_profile(runs)
+        write_profile(runs, work / "jobstream" / "steps.txt")
     return runs
 
 
@@ -385,7 +388,7 @@ def _job_notes(run: Run, job: dict[str, Any]) -> None:
         )
 
 
-def write_profile(runs: list[Run]) -> None:
+def write_profile(runs: list[Run], steps: Path) -> None:
     last = runs[-1]
     if not PROF_OUT.exists():
         last.notes.append(f"no profile written to {PROF_OUT}")
@@ -393,16 +396,116 @@ def write_profile(runs: list[Run]) -> None:
     text = io.StringIO()
     pages, seconds = sum(r.pages for r in runs), sum(r.seconds for r in runs)
     text.write(f"jobstream worker under cProfile: {len(runs)} crawl(s), {pages} pages in ")
-    text.write(f"{seconds:.2f}s ({pages / seconds:.0f} pages/s with the profiler on); whole ")
-    text.write("worker process, start-up and idle polling included.\n\n")
+    text.write(f"{seconds:.2f}s ({pages / seconds:.0f} pages/s with the profiler on).\n\n")
+    with contextlib.suppress(OSError):
+        text.write(steps.read_text() + "\n")
     stats = pstats.Stats(str(PROF_OUT), stream=text)
     stats.strip_dirs()
+    text.write("CPU profile of the whole worker process (start-up and idle polling included)\n")
     text.write("== top 25 by cumulative time ==\n")
     stats.sort_stats(pstats.SortKey.CUMULATIVE).print_stats(25)
     text.write("== top 25 by own time ==\n")
     stats.sort_stats(pstats.SortKey.TIME).print_stats(25)
     PROFILE_OUT.write_text(text.getvalue())
     last.notes.append(f"profile: {PROFILE_OUT.relative_to(ROOT)} ({PROF_OUT.relative_to(ROOT)})")
+
+
+# -- the profiled worker (in a child process) ------------------------------------------
+
+
+class Steps:
+    """Wall-clock seconds awaited in each wrapped step of a crawl, summed over all slots."""
+
+    def __init__(self) -> None:
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+        self.calls: Counter[str] = Counter()
+        self.order: list[str] = []
+        self.slot_seconds = 0.0  # crawl duration x concurrency, summed over crawls
+
+    def wrap(self, owner: Any, name: str, label: str) -> None:
+        fn = getattr(owner, name)
+        self.order.append(label)
+        if asyncio.iscoroutinefunction(fn):
+
+            async def timed_async(*a: Any, **k: Any) -> Any:
+                t0 = time.perf_counter()
+                try:
+                    return await fn(*a, **k)
+                finally:
+                    self.seconds[label] += time.perf_counter() - t0
+                    self.calls[label] += 1
+
+            setattr(owner, name, timed_async)
+            return
+
+        def timed(*a: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                self.seconds[label] += time.perf_counter() - t0
+                self.calls[label] += 1
+
+        setattr(owner, name, timed)
+
+    def wrap_crawls(self, owner: Any, name: str) -> None:
+        fn = getattr(owner, name)
+
+        async def timed(session: Any, settings: Any, options: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return await fn(session, settings, options, **k)
+            finally:
+                self.slot_seconds += (time.perf_counter() - t0) * options.concurrency
+
+        setattr(owner, name, timed)
+
+    def report(self) -> str:
+        slots = self.slot_seconds or 1.0
+        out = [
+            "Where a crawl slot's time goes (wall time awaited per step, summed over the",
+            f"crawl's concurrent slots: {self.slot_seconds:.1f} slot-seconds in all)",
+            f"{'step':<58} {'calls':>7} {'ms/call':>8} {'% slots':>8}",
+        ]
+        for label in self.order:
+            calls, secs = self.calls[label], self.seconds[label]
+            per = 1000 * secs / calls if calls else 0.0
+            out.append(f"{label:<58} {calls:>7} {per:>8.2f} {100 * secs / slots:>7.0f}%")
+        out.append("(indented steps are part of the step above them)")
+        return "\n".join(out)
+
+
+def worker_child(args: argparse.Namespace) -> int:
+    """`jobstream worker` as the CLI runs it, under cProfile and with step timers."""
+    import cProfile
+
+    import engine.crawl.crawler as crawler
+    import engine.handlers as handlers
+    import engine.worker as worker
+    from api.cli import main as cli_main
+    from engine.results import ResultStore
+    from engine.store import EventStore
+
+    steps = Steps()
+    steps.wrap_crawls(handlers, "crawl_site")
+    steps.wrap(crawler._CrawlRun, "_take", "wait for a URL from the frontier")
+    steps.wrap(crawler._CrawlRun, "_robots_permit", "robots check")
+    steps.wrap(crawler, "fetch", "fetch (HTTP request + body, with retries)")
+    steps.wrap(crawler._CrawlRun, "_page_outcome", "extract: parse, links, markdown (CPU)")
+    steps.wrap(crawler._CrawlRun, "_report", "report the page (on_page, then its links)")
+    steps.wrap(worker.RunContext, "page", "  RunContext.page: store it")
+    steps.wrap(ResultStore, "put", "    ResultStore.put: body -> RESULTS, await ack")
+    steps.wrap(EventStore, "append_unchecked", "    append_unchecked: event -> JOBS, await ack")
+    steps.wrap(worker.RunContext, "_progress", "    _progress (an event every 0.5 s)")
+    steps.wrap(crawler._CrawlRun, "_discover", "  discover its links (normalise, frontier)")
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        return cli_main(list(WORKER_ARGS))
+    finally:
+        profiler.disable()
+        profiler.dump_stats(str(PROF_OUT))
+        args.steps_out.write_text(steps.report())
 
 
 # -- links, shared by Scrapy and bare --------------------------------------------------
@@ -707,13 +810,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--engines", default="bare,scrapy,jobstream", help="comma-separated subset")
     p.add_argument("--profile", action="store_true", help="cProfile the jobstream worker")
     p.add_argument("--timeout", type=float, default=150.0, help="seconds per engine")
-    p.add_argument("--child", choices=["scrapy", "bare"], help=argparse.SUPPRESS)
+    p.add_argument("--child", choices=["scrapy", "bare", "worker"], help=argparse.SUPPRESS)
+    p.add_argument("--steps-out", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--url", help=argparse.SUPPRESS)
     return p
 
 
 def main() -> int:
     args = _parser().parse_args()
+    if args.child == "worker":
+        return worker_child(args)
     if args.child:
         result = scrapy_child(args) if args.child == "scrapy" else bare_child(args)
         print(json.dumps(result), flush=True)
