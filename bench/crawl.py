@@ -38,7 +38,8 @@ restores one. `--nats-conf` swaps the nats-server config (e.g. one without
 script) under cProfile and with wall-clock timers around the steps of a crawl slot
 (forces `--mode separate`); writes bench/crawl.prof and, to bench/profile-crawl.txt, the
 step table and the top 25 functions by cumulative and by own time. The profiler slows
-the worker, so pages/s of a profiled run are not the benchmark's.
+the worker, so pages/s of a profiled run are not the benchmark's. `--steps`: the step
+timers alone (cheap), printed under the jobstream row.
 """
 
 from __future__ import annotations
@@ -276,11 +277,12 @@ async def _queues(nats_url: str) -> str:
     return "\n".join(lines)
 
 
-def _worker_argv(profile: bool, steps_out: Path) -> list[str]:
-    if profile:
-        me = str(Path(__file__).resolve())
-        return [sys.executable, me, "--child", "worker", "--steps-out", str(steps_out)]
-    return [*jobstream_cli(), *WORKER_ARGS]
+def _worker_argv(args: argparse.Namespace, steps_out: Path) -> list[str]:
+    if not (args.profile or args.steps):
+        return [*jobstream_cli(), *WORKER_ARGS]
+    me = str(Path(__file__).resolve())
+    argv = [sys.executable, me, "--child", "worker", "--steps-out", str(steps_out)]
+    return argv if args.profile else [*argv, "--steps"]
 
 
 @contextlib.asynccontextmanager
@@ -307,7 +309,7 @@ async def jobstream_stack(args: argparse.Namespace, work: Path) -> AsyncIterator
         if args.mode == "separate":
             waiter_log = data / "worker.log"
             waiter = await stack.enter_async_context(
-                child(_worker_argv(args.profile, data / "steps.txt"), waiter_log, env)
+                child(_worker_argv(args, data / "steps.txt"), waiter_log, env)
             )
             pids["worker"] = waiter.pid
         await _wait_worker_polling(nats_url, waiter, waiter_log)
@@ -343,8 +345,12 @@ async def run_jobstream(args: argparse.Namespace, site: Site, work: Path) -> lis
                 _job_notes(run, job)
                 runs.append(run)
                 _progress(run)
+    steps = work / "jobstream" / "steps.txt"
     if args.profile:
-        write_profile(runs, work / "jobstream" / "steps.txt")
+        write_profile(runs, steps)
+    elif args.steps and steps.exists():
+        for run in runs:  # the table covers all of them; the report shows the median's notes
+            run.notes.extend(steps.read_text().splitlines())
     return runs
 
 
@@ -498,13 +504,15 @@ def worker_child(args: argparse.Namespace) -> int:
     steps.wrap(EventStore, "append_unchecked", "    append_unchecked: event -> JOBS, await ack")
     steps.wrap(worker.RunContext, "_progress", "    _progress (an event every 0.5 s)")
     steps.wrap(crawler._CrawlRun, "_discover", "  discover its links (normalise, frontier)")
-    profiler = cProfile.Profile()
-    profiler.enable()
+    profiler = None if args.steps else cProfile.Profile()
+    if profiler is not None:
+        profiler.enable()
     try:
         return cli_main(list(WORKER_ARGS))
     finally:
-        profiler.disable()
-        profiler.dump_stats(str(PROF_OUT))
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(str(PROF_OUT))
         args.steps_out.write_text(steps.report())
 
 
@@ -566,7 +574,6 @@ def scrapy_child(args: argparse.Namespace) -> dict[str, Any]:
             "ROBOTSTXT_OBEY": True,
             "LOG_LEVEL": "WARNING",
             "HTTPERROR_ALLOW_ALL": True,
-            "USER_AGENT": USER_AGENT,
         }
     )
     crawler = process.create_crawler(SiteSpider)
@@ -809,6 +816,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--engines", default="bare,scrapy,jobstream", help="comma-separated subset")
     p.add_argument("--profile", action="store_true", help="cProfile the jobstream worker")
+    p.add_argument(
+        "--steps", action="store_true", help="time the worker's crawl steps (no cProfile)"
+    )
     p.add_argument("--timeout", type=float, default=150.0, help="seconds per engine")
     p.add_argument("--child", choices=["scrapy", "bare", "worker"], help=argparse.SUPPRESS)
     p.add_argument("--steps-out", type=Path, help=argparse.SUPPRESS)
@@ -828,7 +838,7 @@ def main() -> int:
     unknown = set(args.engines) - {"bare", "scrapy", "jobstream"}
     if unknown:
         _parser().error(f"unknown engines: {', '.join(sorted(unknown))}")
-    if args.profile:
+    if args.profile or args.steps:
         args.mode = "separate"
         PROF_OUT.unlink(missing_ok=True)
     try:
