@@ -7,7 +7,6 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request, get
@@ -22,7 +21,7 @@ from api.errors import exception_handlers
 from api.jobs import JobsApi, open_idempotency
 from api.routes import JobsController
 from api.schemas import Health
-from api.settings import Settings, nats_url_from_env, work_from_env
+from api.settings import Settings
 from api.users import UserStore
 from api.work_routes import WorkController
 from engine.crawl.fetcher import FetchSettings
@@ -147,12 +146,3 @@ def create_app(settings: Settings) -> Litestar:
     )
     app.state.settings = settings
     return app
-
-
-def settings_from_env(data_dir: Path, **overrides: Any) -> Settings:
-    """Settings for a process: NATS_URL set means use that server, else embed one."""
-    url = os.environ.get("NATS_URL") or None
-    return Settings(data_dir=data_dir, nats_url=url, **(work_from_env() | overrides))
-
-
-__all__ = ["create_app", "nats_url_from_env", "settings_from_env"]

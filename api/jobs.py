@@ -12,10 +12,10 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from api.users import User
-from engine.commands import CancelJob, CreateJob, DeleteJob
+from engine.commands import CancelJob, CreateJob, DeleteJob, RetryJob
 from engine.errors import InvalidCommand, JobConflict, JobNotFound
 from engine.model import TIER_PRIORITY, JobType
-from engine.service import JobService, new_id, now_ms
+from engine.service import JobService, envelope, new_id
 from projections import queries
 from projections.apply import row_of
 from projections.projector import Projector
@@ -65,7 +65,7 @@ class JobsApi:
                 return existing
         priority = new.priority if new.priority is not None else TIER_PRIORITY[user.tier]
         command = CreateJob(
-            command_id=new_id(), job_id=job_id, at=now_ms(), actor=user.id, user_id=user.id,
+            **envelope(job_id, user.id), user_id=user.id,
             type=int(new.type), priority=priority, params=new.params, title=new.title,
             parent_job_id=new.parent_job_id, depends_on=new.depends_on, extra=new.extra,
             total=new.total,
@@ -80,15 +80,20 @@ class JobsApi:
         return row_of(outcome.state)  # what the projector stored, without reading it back
 
     async def cancel(self, user: User, job_id: str) -> None:
-        await self.get(user, job_id)
-        cmd = CancelJob(command_id=new_id(), job_id=job_id, at=now_ms(), actor=user.id)
-        outcome = await self.service.execute(cmd)
-        await self.projector.wait_for(outcome.seq)
+        await self._on_visible(user, CancelJob(**envelope(job_id, user.id)))
 
     async def delete(self, user: User, job_id: str) -> None:
-        await self.get(user, job_id)
-        cmd = DeleteJob(command_id=new_id(), job_id=job_id, at=now_ms(), actor=user.id)
-        outcome = await self.service.execute(cmd)
+        await self._on_visible(user, DeleteJob(**envelope(job_id, user.id)))
+
+    async def retry(self, user: User, job_id: str) -> JobRow:
+        """Queue a finished job again for its failed work only."""
+        await self._on_visible(user, RetryJob(**envelope(job_id, user.id)))
+        return await self.get(user, job_id)
+
+    async def _on_visible(self, user: User, command: CancelJob | DeleteJob | RetryJob) -> None:
+        """Run `command` on a job the user may see, returning once reads reflect it."""
+        await self.get(user, command.job_id)
+        outcome = await self.service.execute(command)
         await self.projector.wait_for(outcome.seq)
 
     async def replay(self, user: User, job_id: str) -> JobRow:

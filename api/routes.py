@@ -90,9 +90,6 @@ def jobs_api(request: Request[Any, Any, Any]) -> JobsApi:
     return jobs
 
 
-_jobs = jobs_api
-
-
 class JobsController(Controller):
     path = "/api"
     tags = ["jobs"]
@@ -121,7 +118,7 @@ class JobsController(Controller):
             category=category.value if category else None, since_ms=_since(range),
         )  # fmt: skip
         extras = parse_include(include)
-        jobs = _jobs(request)
+        jobs = jobs_api(request)
         total, rows = await jobs.list_jobs(user, f, offset, limit)
         items = [await view(jobs, r, extras) for r in rows]
         return Page(total=total, offset=offset, limit=limit, items=items)
@@ -133,7 +130,7 @@ class JobsController(Controller):
     ) -> Job:  # fmt: skip
         """One job; poll it for progress. `include=stats,progress,logs` adds seed 003/004 data."""
         extras = parse_include(include)
-        jobs = _jobs(request)
+        jobs = jobs_api(request)
         return await view(jobs, await jobs.get(user, job_id), extras)
 
     @get("/job/{job_id:str}/events")
@@ -146,7 +143,7 @@ class JobsController(Controller):
         limit: Limit = 20,
     ) -> Page[JobEvent]:
         """The job's full history in log order: the audit trail."""
-        total, rows = await _jobs(request).events(user, job_id, offset, limit)
+        total, rows = await jobs_api(request).events(user, job_id, offset, limit)
         return Page(total=total, offset=offset, limit=limit, items=[JobEvent.of(r) for r in rows])
 
     @post("/job/{job_id:str}/cancel", status_code=200)
@@ -154,7 +151,7 @@ class JobsController(Controller):
         self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
     ) -> bool:
         """Cancel a pending (at once) or running (cooperatively) job; 409 when finished."""
-        await _jobs(request).cancel(user, job_id)
+        await jobs_api(request).cancel(user, job_id)
         return True
 
     @post("/job/{job_id:str}/replay", status_code=201)
@@ -162,14 +159,14 @@ class JobsController(Controller):
         self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
     ) -> Job:
         """A new job with the same type and parameters, linked by `extra.replay_of`."""
-        return Job.of(await _jobs(request).replay(user, job_id))
+        return Job.of(await jobs_api(request).replay(user, job_id))
 
     @delete("/job/{job_id:str}", status_code=200)
     async def delete_job(
         self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
     ) -> bool:
         """Hide the job from every read (stopping it first); its history stays in the log."""
-        await _jobs(request).delete(user, job_id)
+        await jobs_api(request).delete(user, job_id)
         return True
 
     @post("/job/create/fetch-novel", status_code=201)
@@ -183,7 +180,7 @@ class JobsController(Controller):
         """NOVEL, or FULL_NOVEL with `full: true`."""
         kind = JobType.FULL_NOVEL if data.full else JobType.NOVEL
         new = NewJob(type=kind, params={"url": data.url, "full": data.full}, title=data.url)
-        return Job.of(await _jobs(request).create(user, _with(new, data), idempotency_key))
+        return Job.of(await jobs_api(request).create(user, _with(new, data), idempotency_key))
 
     @post("/job/create/fetch-volumes", status_code=201)
     async def fetch_volumes(
@@ -194,7 +191,7 @@ class JobsController(Controller):
         idempotency_key: IdemKey,
     ) -> Job:
         new = _single_or_batch(data.volumes, JobType.VOLUME, JobType.VOLUME_BATCH, "volume")
-        return Job.of(await _jobs(request).create(user, _with(new, data), idempotency_key))
+        return Job.of(await jobs_api(request).create(user, _with(new, data), idempotency_key))
 
     @post("/job/create/fetch-chapters", status_code=201)
     async def fetch_chapters(
@@ -205,7 +202,7 @@ class JobsController(Controller):
         idempotency_key: IdemKey,
     ) -> Job:
         new = _single_or_batch(data.chapters, JobType.CHAPTER, JobType.CHAPTER_BATCH, "chapter")
-        return Job.of(await _jobs(request).create(user, _with(new, data), idempotency_key))
+        return Job.of(await jobs_api(request).create(user, _with(new, data), idempotency_key))
 
     @post("/job/create/fetch-images", status_code=201)
     async def fetch_images(
@@ -216,7 +213,7 @@ class JobsController(Controller):
         idempotency_key: IdemKey,
     ) -> Job:
         new = _single_or_batch(data.images, JobType.IMAGE, JobType.IMAGE_BATCH, "image")
-        return Job.of(await _jobs(request).create(user, _with(new, data), idempotency_key))
+        return Job.of(await jobs_api(request).create(user, _with(new, data), idempotency_key))
 
     @post("/job/create/make-artifacts", status_code=201)
     async def make_artifacts(
@@ -236,4 +233,4 @@ class JobsController(Controller):
             title=f"{data.novel_id} · {', '.join(formats)}",
             total=len(formats),
         )
-        return Job.of(await _jobs(request).create(user, _with(new, data), idempotency_key))
+        return Job.of(await jobs_api(request).create(user, _with(new, data), idempotency_key))

@@ -13,16 +13,14 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 from msgspec import Meta
 
 from api.jobs import NewJob
-from api.routes import jobs_api as _jobs
+from api.routes import jobs_api
 from api.schemas import Job, LogEntry, Url
 from api.users import User
-from engine.commands import RetryJob
 from engine.crawl.errors import CrawlError
 from engine.crawl.models import MAX_CONCURRENCY, CrawlOptions
 from engine.errors import InvalidCommand
 from engine.model import JobType
 from engine.results import ResultStore
-from engine.service import new_id, now_ms
 from projections import queries
 
 CurrentUser = NamedDependency[User]
@@ -132,7 +130,7 @@ class WorkController(Controller):
             title=f"{len(data.urls)} URLs" if many else data.urls[0],
             total=len(data.urls), priority=data.priority,
         )  # fmt: skip
-        return Job.of(await _jobs(request).create(user, new, idempotency_key))
+        return Job.of(await jobs_api(request).create(user, new, idempotency_key))
 
     @post("/job/create/crawl", status_code=201)
     async def create_crawl(
@@ -146,7 +144,7 @@ class WorkController(Controller):
             type=JobType.CRAWL, params=params, title=params["url"], total=0,
             priority=data.priority, extra=extra,
         )  # fmt: skip
-        return Job.of(await _jobs(request).create(user, new, idempotency_key))
+        return Job.of(await jobs_api(request).create(user, new, idempotency_key))
 
     @get("/job/{job_id:str}/results")
     async def results(
@@ -155,7 +153,7 @@ class WorkController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     ) -> ResultsPage:  # fmt: skip
         """Page results in crawl order, with their bodies."""
-        jobs = _jobs(request)
+        jobs = jobs_api(request)
         await jobs.get(user, job_id)
         total, rows = await queries.job_results(jobs.db, job_id, offset, limit)
         store: ResultStore = request.app.state.results
@@ -168,7 +166,7 @@ class WorkController(Controller):
         self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
     ) -> list[LogEntry]:
         """The job's log lines (info, warn, error) in order."""
-        jobs = _jobs(request)
+        jobs = jobs_api(request)
         await jobs.get(user, job_id)
         rows = await queries.job_logs(jobs.db, job_id)
         return [
@@ -183,19 +181,14 @@ class WorkController(Controller):
         self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
     ) -> Job:
         """Queue a finished job again for its failed URLs or children only; 400 if none."""
-        jobs = _jobs(request)
-        await jobs.get(user, job_id)
-        cmd = RetryJob(command_id=new_id(), job_id=job_id, at=now_ms(), actor=user.id)
-        outcome = await jobs.service.execute(cmd)
-        await jobs.projector.wait_for(outcome.seq)
-        return Job.of(await jobs.get(user, job_id))
+        return Job.of(await jobs_api(request).retry(user, job_id))
 
     @get("/job/{job_id:str}/stats")
     async def stats(
         self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
     ) -> queries.CrawlStats:
         """Seed 003's crawl statistics of the job."""
-        jobs = _jobs(request)
+        jobs = jobs_api(request)
         await jobs.get(user, job_id)
         return await queries.crawl_stats(jobs.db, job_id)
 
@@ -205,7 +198,7 @@ class WorkController(Controller):
         type: FromQuery[Literal["broken-links", "slow-pages"]],
     ) -> Response[str]:  # fmt: skip
         """Broken links or slow pages of a crawl, as CSV."""
-        jobs = _jobs(request)
+        jobs = jobs_api(request)
         await jobs.get(user, job_id)
         rows = await queries.export_rows(jobs.db, job_id, type)
         out = io.StringIO()

@@ -40,7 +40,7 @@ from engine.events import (
     RetryRequested,
 )
 from engine.model import BATCH_TYPES, JobStatus, JobType
-from engine.service import JobService, new_id, now_ms
+from engine.service import Envelope, JobService, envelope
 from engine.state import JobState
 from engine.store import JOBS_STREAM
 from engine.work import enqueue
@@ -65,6 +65,14 @@ CHILD_OF: dict[JobType, tuple[JobType, str, str]] = {
 def child_id(parent_id: str, index: int) -> str:
     """Deterministic id of a batch's `index`-th child: re-spawning creates nothing new."""
     return str(ULID.from_int(int(ULID.from_str(parent_id)) + index + 1))
+
+
+def spawned_by(parent: JobState, job_id: str) -> bool:
+    """Whether `job_id` is one of the children the dispatcher spawned for batch `parent`."""
+    if parent.type not in BATCH_TYPES:
+        return False
+    index = int(ULID.from_str(job_id)) - int(ULID.from_str(parent.id)) - 1
+    return 0 <= index < parent.total
 
 
 def child_params(parent: JobState, item: Any) -> dict[str, Any]:
@@ -170,12 +178,12 @@ class Dispatcher:
         items = parent.params.get(CHILD_OF[JobType(parent.type)][1], [])
         for index, item in enumerate(items):
             await self._do(self._create_child(parent, index, item))
-        await self._do(StartJob(**self._env(parent.id), worker_id=DISPATCHER))
+        await self._do(StartJob(**_env(parent.id), worker_id=DISPATCHER))
 
     def _create_child(self, parent: JobState, index: int, item: Any) -> CreateJob:
         child_type = CHILD_OF[JobType(parent.type)][0]
         return CreateJob(
-            **self._env(child_id(parent.id, index)), user_id=parent.user_id,
+            **_env(child_id(parent.id, index)), user_id=parent.user_id,
             type=int(child_type), priority=parent.priority, params=child_params(parent, item),
             title=str(item), parent_job_id=parent.id, total=1,
         )  # fmt: skip
@@ -184,29 +192,28 @@ class Dispatcher:
         job = await self._store.load(event.job_id)
         if job is None:
             return
-        if job.parent_job_id is not None and await self._is_batch_child(job):
+        if job.parent_job_id is not None:
             await self._roll_up(job)
         if job.type in BATCH_TYPES and job.status == JobStatus.CANCELED:
             await self._cascade_cancel(job.id)
         await self._release_dependents(job)
 
-    async def _is_batch_child(self, job: JobState) -> bool:
-        """Only children the dispatcher spawned count towards a batch parent."""
-        assert job.parent_job_id is not None
-        parent = await self._store.load(job.parent_job_id)
-        if parent is None or parent.type not in BATCH_TYPES:
-            return False
-        return job.id in {child_id(parent.id, i) for i in range(parent.total)}
-
     async def _roll_up(self, child: JobState) -> None:
+        """Count an ended child in its batch parent; finish the parent with its last child.
+
+        Only children the dispatcher spawned count: a job merely created with
+        `parent_job_id` pointing somewhere leaves that job alone.
+        """
         assert child.parent_job_id is not None
-        parent_id = child.parent_job_id
-        await self._do(RecordChild(**self._env(parent_id), child_id=child.id, status=child.status))
-        parent = await self._store.load(parent_id)
-        if parent is None or parent.is_done or len(parent.children) < parent.total:
+        parent = await self._store.load(child.parent_job_id)
+        if parent is None or not spawned_by(parent, child.id):
+            return
+        record = RecordChild(**_env(parent.id), child_id=child.id, status=child.status)
+        parent = await self._do(record) or parent
+        if parent.is_done or len(parent.children) < parent.total:
             return
         error = f"{parent.failed} of {parent.total} children failed" if parent.failed else None
-        await self._do(FinishJob(**self._env(parent_id), ok=error is None, error=error))
+        await self._do(FinishJob(**_env(parent.id), ok=error is None, error=error))
 
     async def _cascade_cancel(self, parent_id: str) -> None:
         parent = await self._store.load(parent_id)
@@ -214,7 +221,7 @@ class Dispatcher:
             return
         for index in range(parent.total):
             cid = child_id(parent_id, index)
-            await self._do(CancelJob(**self._env(cid), reason=f"parent {parent_id} canceled"))
+            await self._do(CancelJob(**_env(cid), reason=f"parent {parent_id} canceled"))
 
     async def _on_retry(self, seq: int, job_id: str) -> None:
         job = await self._store.load(job_id)
@@ -224,8 +231,8 @@ class Dispatcher:
         for index in range(job.total):
             cid = child_id(job_id, index)
             if cid not in job.children:
-                await self._do(RetryJob(**self._env(cid)))
-        await self._do(StartJob(**self._env(job_id), worker_id=DISPATCHER))
+                await self._do(RetryJob(**_env(cid)))
+        await self._do(StartJob(**_env(job_id), worker_id=DISPATCHER))
 
     async def _release_dependents(self, dep: JobState) -> None:
         for job_id in await self._dependents(dep.id):
@@ -261,17 +268,19 @@ class Dispatcher:
                 return
 
     async def _fail(self, job_id: str, error: str) -> None:
-        await self._do(FailJob(**self._env(job_id), error=error))
+        await self._do(FailJob(**_env(job_id), error=error))
 
-    async def _do(self, command: AnyCommand) -> None:
+    async def _do(self, command: AnyCommand) -> JobState | None:
+        """Carry out `command`; the job after it, or None when `decide` refused it."""
         try:
-            await self._service.execute(command)
+            return (await self._service.execute(command)).state
         except EngineError as e:  # already done, already exists: the reaction happened before
             log.debug("dispatcher: %s skipped: %s", type(command).__name__, e)
+            return None
 
-    @staticmethod
-    def _env(job_id: str) -> dict[str, Any]:
-        return {"command_id": new_id(), "job_id": job_id, "at": now_ms(), "actor": DISPATCHER}
+
+def _env(job_id: str) -> Envelope:
+    return envelope(job_id, DISPATCHER)
 
 
 def _dep_error(dep_id: str, dep: JobState | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TypedDict
 
 import msgspec
 from ulid import ULID
@@ -23,6 +24,20 @@ def now_ms() -> int:
 
 def new_id() -> str:
     return str(ULID())
+
+
+class Envelope(TypedDict):
+    """The fields every command carries; spread it into a command: `CancelJob(**envelope(...))`."""
+
+    command_id: str
+    job_id: str
+    at: int
+    actor: str
+
+
+def envelope(job_id: str, actor: str) -> Envelope:
+    """A fresh command envelope: new ULID, current time."""
+    return {"command_id": new_id(), "job_id": job_id, "at": now_ms(), "actor": actor}
 
 
 class Outcome(msgspec.Struct, frozen=True):

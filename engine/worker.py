@@ -28,7 +28,7 @@ from engine.events import CancelRequested, LogWritten, PageRecorded, ProgressRep
 from engine.handlers import Outcome, handler_for
 from engine.model import JobStatus
 from engine.results import ResultStore, result_key
-from engine.service import JobService, new_id, now_ms
+from engine.service import Envelope, JobService, envelope, new_id, now_ms
 from engine.state import JobState
 from engine.work import LANES, WORK_STREAM, WorkItem, consumer_name, work_ack_wait
 
@@ -152,8 +152,8 @@ class Worker:
         with contextlib.suppress(JobConflict, JobNotFound):
             await self.service.execute(FailJob(**self._env(job_id), error=error))
 
-    def _env(self, job_id: str) -> dict[str, Any]:
-        return {"command_id": new_id(), "job_id": job_id, "at": now_ms(), "actor": self.worker_id}
+    def _env(self, job_id: str) -> Envelope:
+        return envelope(job_id, self.worker_id)
 
 
 async def _heartbeat(msg: Msg, every_s: float) -> None:
