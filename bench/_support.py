@@ -104,7 +104,7 @@ async def api_process(
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        await _wait_healthy(base, proc, log_path, timeout)
+        await wait_healthy(base, proc, log_path, timeout)
         api = ApiProcess(proc, base, (data_dir / "admin-token").read_text().strip())
         yield api
     finally:
@@ -114,7 +114,7 @@ async def api_process(
     api.stop_seconds, api.killed = time.perf_counter() - t0, killed
 
 
-async def _wait_healthy(
+async def wait_healthy(
     base: str, proc: asyncio.subprocess.Process, log_path: Path, timeout: float
 ) -> None:
     """Until GET /health answers 200 (NATS connected, read model caught up with the log)."""
@@ -122,17 +122,17 @@ async def _wait_healthy(
         async with asyncio.timeout(timeout), aiohttp.ClientSession() as session:
             while True:
                 if proc.returncode is not None:
-                    raise RuntimeError(f"API exited ({proc.returncode}):\n{_tail(log_path)}")
+                    raise RuntimeError(f"API exited ({proc.returncode}):\n{tail(log_path)}")
                 with contextlib.suppress(aiohttp.ClientError):
                     async with session.get(base + "/health") as resp:
                         if resp.status == 200:
                             return
                 await asyncio.sleep(0.05)
     except TimeoutError:
-        raise RuntimeError(f"API not healthy after {timeout}s:\n{_tail(log_path)}") from None
+        raise RuntimeError(f"API not healthy after {timeout}s:\n{tail(log_path)}") from None
 
 
-def _tail(path: Path, lines: int = 30) -> str:
+def tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:

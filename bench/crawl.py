@@ -47,14 +47,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import io
 import json
 import os
 import pstats
 import shutil
-import signal
-import socket
 import sys
 import tempfile
 import time
@@ -71,6 +68,15 @@ from protego import Protego
 from selectolax.lexbor import LexborHTMLParser
 
 from api.embedded import default_conf, embedded_nats
+from bench._support import (
+    child_pid,
+    cpu_seconds,
+    die_with_parent,
+    free_port,
+    stop_process,
+    tail,
+    wait_healthy,
+)
 from engine.store import wait_for_jetstream
 from engine.work import LANES, WORK_STREAM, consumer_name
 
@@ -82,8 +88,6 @@ PROFILE_OUT = HERE / "profile-crawl.txt"
 USER_AGENT = "jobstream-bench/0.1"
 WORKER_ARGS = ("worker", "--concurrency", "1", "--allow-private-networks")
 BIG_BODY = 256 * 1024  # as engine/crawl/crawler.py: bigger documents are parsed in a thread
-_PR_SET_PDEATHSIG = 1
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -105,59 +109,9 @@ class Run:
 # -- processes -------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _die_with_parent() -> None:
-    # Between fork and exec: the child gets SIGTERM as soon as we die, even by SIGKILL.
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU seconds of `pid` so far (0 when it is gone or unknown)."""
-    if pid is None:
-        return 0.0
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
-
-
-def child_named(name: str) -> int | None:
-    """The pid of our direct child process called `name` (the embedded nats-server)."""
-    me = str(os.getpid())
-    for entry in Path("/proc").glob("[0-9]*"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            stat = (entry / "stat").read_text()
-            comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-            if comm == name and stat[stat.rindex(")") + 2 :].split()[1] == me:
-                return int(entry.name)
-    return None
-
-
-def _tail(path: Path, lines: int = 25) -> str:
-    with contextlib.suppress(OSError):
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    return ""
-
-
-async def stop_process(proc: asyncio.subprocess.Process, grace: float = 15.0) -> None:
-    """SIGTERM (graceful drain/shutdown), SIGKILL after `grace` seconds."""
-    if proc.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.terminate()
-    try:
-        await asyncio.wait_for(proc.wait(), grace)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
+def _cpu(pid: int | None) -> float:
+    """CPU seconds of `pid` so far; 0 when it is gone or unknown."""
+    return (cpu_seconds(pid) or 0.0) if pid is not None else 0.0
 
 
 @contextlib.asynccontextmanager
@@ -174,12 +128,12 @@ async def child(
             stdout=asyncio.subprocess.PIPE if pipe else log,
             stderr=log,
             start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
         )
         try:
             yield proc
         finally:
-            await stop_process(proc)
+            await stop_process(proc, grace=15.0)
 
 
 def jobstream_cli() -> list[str]:
@@ -214,7 +168,7 @@ async def site_process(args: argparse.Namespace, work: Path) -> AsyncIterator[Si
         except TimeoutError:
             line = b""
         if line.strip() != b"ready":
-            raise RuntimeError(f"site did not start:\n{_tail(work / 'site.log')}")
+            raise RuntimeError(f"site did not start:\n{tail(work / 'site.log')}")
         yield Site(f"http://127.0.0.1:{port}", proc.pid)
 
 
@@ -229,18 +183,6 @@ class Jobstream:
     pids: dict[str, int | None]
 
 
-async def _wait_healthy(base: str, proc: asyncio.subprocess.Process, log: Path) -> None:
-    async with asyncio.timeout(60), aiohttp.ClientSession() as session:
-        while True:
-            if proc.returncode is not None:
-                raise RuntimeError(f"jobstream api exited ({proc.returncode}):\n{_tail(log)}")
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(base + "/health") as resp:
-                    if resp.status == 200:
-                        return
-            await asyncio.sleep(0.05)
-
-
 async def _wait_worker_polling(nats_url: str, proc: asyncio.subprocess.Process, log: Path) -> None:
     """Until a worker has a pull request waiting on a WORK lane (it is ready to take a job)."""
     nc = await wait_for_jetstream(nats_url)
@@ -249,7 +191,7 @@ async def _wait_worker_polling(nats_url: str, proc: asyncio.subprocess.Process, 
         async with asyncio.timeout(60):
             while True:
                 if proc.returncode is not None:
-                    raise RuntimeError(f"jobstream exited ({proc.returncode}):\n{_tail(log)}")
+                    raise RuntimeError(f"jobstream exited ({proc.returncode}):\n{tail(log)}")
                 for _, lane in LANES:
                     info = await js.consumer_info(WORK_STREAM, consumer_name(lane))
                     if info.num_waiting:
@@ -303,8 +245,8 @@ async def jobstream_stack(args: argparse.Namespace, work: Path) -> AsyncIterator
         api_argv += ["--workers", inproc, "--allow-private-networks"]
         api = await stack.enter_async_context(child(api_argv, data / "api.log", env))
         base = f"http://127.0.0.1:{port}"
-        await _wait_healthy(base, api, data / "api.log")
-        pids: dict[str, int | None] = {"api": api.pid, "nats-server": child_named("nats-server")}
+        await wait_healthy(base, api, data / "api.log", 60)
+        pids: dict[str, int | None] = {"api": api.pid, "nats-server": child_pid("nats-server")}
         waiter, waiter_log = api, data / "api.log"
         if args.mode == "separate":
             waiter_log = data / "worker.log"
@@ -333,14 +275,14 @@ async def run_jobstream(args: argparse.Namespace, site: Site, work: Path) -> lis
         async with aiohttp.ClientSession(js.base, headers=headers) as http:
             for _ in range(args.repeat):
                 run = Run(f"jobstream ({label})")
-                before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+                before = {name: _cpu(pid) for name, pid in pids.items()}
                 t0 = time.perf_counter()
                 try:
                     job = await _crawl_job(http, body, args.timeout)
                 except RuntimeError as e:
                     raise RuntimeError(f"{e}\n{await _queues(js.nats_url)}") from None
                 run.seconds = time.perf_counter() - t0
-                run.cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+                run.cpu = {name: _cpu(pid) - before[name] for name, pid in pids.items()}
                 run.pages, run.ok = job["done"] + job["failed"], job["done"]
                 _job_notes(run, job)
                 runs.append(run)
@@ -706,16 +648,16 @@ async def run_child(kind: str, args: argparse.Namespace, site: Site, work: Path)
     if args.all_paths:
         argv.append("--all-paths")
     run = Run(kind)
-    site_cpu = cpu_seconds(site.pid)
+    site_cpu = _cpu(site.pid)
     async with child(argv, work / f"{kind}.log", pipe=True) as proc:
         assert proc.stdout is not None
         out = await asyncio.wait_for(proc.stdout.read(), args.timeout)
         await proc.wait()
     if proc.returncode != 0 or not out.strip():
-        raise RuntimeError(f"{kind} failed ({proc.returncode}):\n{_tail(work / f'{kind}.log')}")
+        raise RuntimeError(f"{kind} failed ({proc.returncode}):\n{tail(work / f'{kind}.log')}")
     result = json.loads(out.strip().splitlines()[-1])
     run.pages, run.ok, run.seconds = result["pages"], result["ok"], result["seconds"]
-    run.cpu = {kind: result["cpu"], "site": cpu_seconds(site.pid) - site_cpu}
+    run.cpu = {kind: result["cpu"], "site": _cpu(site.pid) - site_cpu}
     return run
 
 
@@ -788,7 +730,7 @@ async def bench(args: argparse.Namespace) -> dict[str, list[Run]]:
                     results[kind] = await run_children(kind, args, site, work)
     except Exception:
         for log in sorted(work.rglob("*.log")):
-            print(f"--- {log.relative_to(work)}\n{_tail(log, 15)}", file=sys.stderr)
+            print(f"--- {log.relative_to(work)}\n{tail(log, 15)}", file=sys.stderr)
         print(f"(logs and data kept in {work})", file=sys.stderr)
         raise
     except BaseException:
