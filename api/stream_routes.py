@@ -1,0 +1,140 @@
+"""Live streams over SSE: one job's events, the jobs feed, and stream tokens for browsers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, cast
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.types import ASGIApp
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from api.includes import task_progress
+from api.jobs import JobsApi
+from api.routes import CurrentUser, IntFilter, jobs_api
+from api.schemas import Job, StreamToken
+from api.settings import Settings
+from api.stream_tokens import StreamTokens
+from api.users import User, UserStore
+from engine.errors import InvalidCommand, Unauthorized
+from engine.model import Category
+from engine.state import JobState
+from projections.apply import row_of
+from projections.queries import JobFilter, JobRow
+from streams.feed import Frame, JobFeed
+from streams.list_feed import ListFeed
+
+TokenParam = Annotated[
+    str | None, QueryParameter(description="A stream token, for clients that cannot set headers.")
+]
+StreamUser = NamedDependency[User]
+
+
+async def stream_user(request: Request[Any, Any, Any], token: TokenParam = None) -> User:
+    """The caller, from the bearer header or else a `?token=` stream token; 401 otherwise."""
+    if request.headers.get("authorization"):
+        users: UserStore = request.app.state.users
+        scheme, _, value = request.headers["authorization"].partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return await users.resolve(value.strip())
+        raise Unauthorized("missing bearer token (Authorization: Bearer <token>)")
+    if token:
+        tokens: StreamTokens = request.app.state.stream_tokens
+        return tokens.verify(token)
+    raise Unauthorized("missing bearer token or ?token= stream token")
+
+
+def last_event_id(request: Request[Any, Any, Any]) -> int | None:
+    """`Last-Event-ID` (or `?last_event_id=`) as a sequence; 400 naming it when malformed."""
+    raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise InvalidCommand("Last-Event-ID: expected a sequence number", field="Last-Event-ID")
+    return int(raw)
+
+
+def _sse(frames: AsyncIterator[Frame]) -> AsyncIterator[ServerSentEvent]:
+    async def gen() -> AsyncIterator[ServerSentEvent]:
+        async for f in frames:
+            data = msgspec.json.encode(f.data).decode()
+            yield ServerSentEvent(data=data, event=f.event, id=str(f.id))
+
+    return gen()
+
+
+def _response(request: Request[Any, Any, Any], frames: AsyncIterator[Frame]) -> ASGIApp:
+    settings: Settings = request.app.state.settings
+    response = EventSourceResponse(
+        _sse(frames),
+        ping=settings.sse_ping_s,
+        send_timeout=settings.sse_send_timeout_s,
+        headers={"Cache-Control": "no-store"},
+    )
+    return cast(ASGIApp, response)  # an ASGI app; its stubs name the scope types differently
+
+
+def _snapshot(state: JobState) -> dict[str, Any]:
+    return _render(row_of(state))
+
+
+def _render(row: JobRow) -> dict[str, Any]:
+    job = msgspec.structs.replace(Job.of(row), progress=task_progress(row))
+    return dict(msgspec.to_builtins(job))
+
+
+class StreamController(Controller):
+    path = "/api"
+    tags = ["streams"]
+    dependencies = {"user": Provide(stream_user)}
+
+    @get("/job/{job_id:str}/stream")
+    async def job_stream(
+        self, request: Request[Any, Any, Any], user: StreamUser, job_id: FromPath[str]
+    ) -> ASGIApp:
+        """Server-sent events: `snapshot`, then `page`, `progress`, `log`, `status`, `done`.
+
+        Each event's id is its log sequence; reconnect with `Last-Event-ID` to get exactly
+        the events after it. A reader too slow to keep up gets an `error` event and is closed.
+        """
+        after = last_event_id(request)
+        jobs: JobsApi = jobs_api(request)
+        await jobs.get(user, job_id)  # 404 for unknown jobs and other users' jobs
+        feed: JobFeed = request.app.state.job_feed
+        return _response(request, feed.frames(job_id, after, _snapshot))
+
+    @get("/jobs/stream")
+    async def jobs_stream(
+        self,
+        request: Request[Any, Any, Any],
+        user: StreamUser,
+        type: IntFilter = None,
+        status: IntFilter = None,
+        priority: IntFilter = None,
+        parent_job_id: FromQuery[str | None] = None,
+        is_done: FromQuery[bool | None] = None,
+        category: FromQuery[Category | None] = None,
+    ) -> ASGIApp:
+        """Server-sent events of every job the caller may see that matches the list filters:
+        a `snapshot` of the first page, then `status`, `progress` and `removed` per job."""
+        f = JobFilter(
+            viewer=None if user.is_admin else user.id, type=type, status=status,
+            priority=priority, parent_job_id=parent_job_id, is_done=is_done,
+            category=category.value if category else None,
+        )  # fmt: skip
+        feed: ListFeed = request.app.state.list_feed
+        return _response(request, feed.frames(f, last_event_id(request), _render))
+
+
+@post("/api/stream-token", status_code=201, tags=["streams"])
+async def stream_token(request: Request[Any, Any, Any], user: CurrentUser) -> StreamToken:
+    """A short-lived token for `?token=` on the stream endpoints, scoped to the caller.
+
+    Only a bearer token can ask for one, so a leaked stream token cannot renew itself.
+    """
+    tokens: StreamTokens = request.app.state.stream_tokens
+    token, expires_at = tokens.issue(user)
+    return StreamToken(token=token, expires_at=expires_at)

@@ -1,0 +1,168 @@
+"""The hub: one JetStream subscription per process, fanned out in memory to live readers.
+
+A reader registers *before* it reads its catch-up from the log, so every event is either in
+the catch-up or in its queue (or both); readers drop what they have already sent by sequence.
+A reader whose queue is full is marked overflowed and woken: it must end its stream, telling
+its client where to resume, rather than let memory grow without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from typing import Any
+
+import msgspec
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from engine.events import AnyEvent, Codec, JobCreated
+from engine.store import JOBS_STREAM
+from streams.errors import HubStopped, SlowReader
+
+log = logging.getLogger(__name__)
+
+Item = tuple[int, AnyEvent]
+
+
+class Reader:
+    """One live reader's bounded queue of `(sequence, event)`, filled by the hub."""
+
+    def __init__(self, job_id: str | None, owner: str | None, max_pending: int) -> None:
+        self.job_id = job_id
+        self.owner = owner
+        self.max_pending = max_pending
+        self.overflowed = False
+        self.closed = False
+        self._items: collections.deque[Item] = collections.deque()
+        self._wake = asyncio.Event()
+
+    def push(self, item: Item) -> None:
+        if self.overflowed or self.closed:
+            return
+        if len(self._items) >= self.max_pending:
+            self.overflowed = True
+        else:
+            self._items.append(item)
+        self._wake.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._items)
+
+    async def next(self, timeout: float | None = None) -> Item | None:
+        """The next item; None after `timeout`. SlowReader/HubStopped end the stream."""
+        while not self._items:
+            if self.overflowed:
+                raise SlowReader(f"client too slow: over {self.max_pending} events pending")
+            if self.closed:
+                raise HubStopped("the server is shutting down")
+            self._wake.clear()
+            if timeout is None:
+                await self._wake.wait()
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                return None
+        return self._items.popleft()
+
+
+class Hub:
+    """Follows `jobs.>` from the log's tail and hands each decoded event to its readers.
+
+    Readers of one job get that job's events; feed readers (`job_id=None`) get every event of
+    jobs whose owner is theirs (`owner=None`: every job). Owners are learned from `created`
+    events, and from `remember_owner` for jobs created before the hub started.
+    """
+
+    def __init__(self, nc: NATS, codec: Codec, *, max_pending: int = 10_000) -> None:
+        self._nc = nc
+        self._codec = codec
+        self.max_pending = max_pending
+        self._by_job: dict[str, set[Reader]] = collections.defaultdict(set)
+        self._feeds: set[Reader] = set()
+        self._owners: dict[str, str] = {}
+        self._sub: Any = None
+        self.position = 0  # the last sequence handed out
+
+    async def start(self) -> None:
+        js = self._nc.jetstream()
+        self.position = int((await js.stream_info(JOBS_STREAM)).state.last_seq)
+        self._sub = await js.subscribe(
+            "jobs.>",
+            stream=JOBS_STREAM,
+            ordered_consumer=True,
+            cb=self._on_msg,
+            config=ConsumerConfig(
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.position + 1
+            ),
+        )
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+            self._sub = None
+        for reader in [*self._feeds, *(r for rs in self._by_job.values() for r in rs)]:
+            reader.close()
+
+    @property
+    def reader_count(self) -> int:
+        return len(self._feeds) + sum(len(rs) for rs in self._by_job.values())
+
+    def owner_of(self, job_id: str) -> str | None:
+        return self._owners.get(job_id)
+
+    def remember_owner(self, job_id: str, owner: str) -> None:
+        self._owners[job_id] = owner
+
+    @contextlib.contextmanager
+    def reader(self, *, job_id: str | None = None, owner: str | None = None) -> Any:
+        """Register a reader for the duration of the `with` block."""
+        r = Reader(job_id, owner, self.max_pending)
+        if job_id is not None:
+            self._by_job[job_id].add(r)
+        else:
+            self._feeds.add(r)
+        try:
+            yield r
+        finally:
+            if job_id is not None:
+                readers = self._by_job.get(job_id)
+                if readers is not None:
+                    readers.discard(r)
+                    if not readers:
+                        del self._by_job[job_id]
+            else:
+                self._feeds.discard(r)
+
+    async def _on_msg(self, msg: Msg) -> None:
+        seq = msg.metadata.sequence.stream
+        try:
+            event = self._codec.decode(msg.data)
+        except msgspec.DecodeError:
+            log.warning("hub: skipping undecodable message %d on %s", seq, msg.subject)
+            return
+        self.position = seq
+        self.dispatch((seq, event))
+
+    def dispatch(self, item: Item) -> None:
+        """Hand one event to the readers that want it (in log order: called per message)."""
+        event = item[1]
+        if isinstance(event, JobCreated):
+            self._owners[event.job_id] = event.user_id
+        for r in self._by_job.get(event.job_id, ()):
+            r.push(item)
+        if self._feeds:
+            owner = self._owners.get(event.job_id)
+            for r in self._feeds:
+                if r.owner is None or owner is None or r.owner == owner:
+                    r.push(item)

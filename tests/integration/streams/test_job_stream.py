@@ -1,0 +1,83 @@
+"""`GET /api/job/{id}/stream` over real HTTP: snapshot, ordered events, `done`, and resume."""
+
+from __future__ import annotations
+
+from tests.integration.streams.helpers import crawl, expected_frames, log_of, one_for_one, stream
+from tests.sites.testsite import SiteHandle
+from tests.support import Service, wait_until
+
+
+async def test_snapshot_then_every_event_in_log_order_then_done(
+    working: Service, site: SiteHandle
+) -> None:
+    client = working.admin
+    job_id = await crawl(client, site.base_url, delay_ms=5)
+    frames = await stream(client, f"/api/job/{job_id}/stream")
+
+    assert frames[0].event == "snapshot" and frames[0].data["id"] == job_id
+    assert frames[-1].event == "done" and frames[-1].data["status"] == 2
+    assert frames[-1].data["percentage"] == 100.0
+    ids = [f.seq for f in frames]
+    assert ids == sorted(ids)
+    log = await log_of(client, job_id, frames[-1].seq)
+    assert one_for_one(frames[1:]) == expected_frames(log, frames[0].seq)
+    assert {f.event for f in frames} >= {"snapshot", "page", "progress", "status", "done"}
+
+
+async def test_progress_frames_are_coalesced_and_end_at_the_final_counts(
+    working: Service, site: SiteHandle
+) -> None:
+    client = working.admin
+    job_id = await crawl(client, site.base_url)
+    frames = await stream(client, f"/api/job/{job_id}/stream")
+    progress = [f for f in frames if f.event == "progress"]
+    pages = [f for f in frames if f.event == "page"]
+    assert len(progress) < len(pages)  # at most a few per second, however fast pages arrive
+    _, job = await client.call("GET", f"/api/job/{job_id}")
+    last = progress[-1].data
+    assert (last["done"], last["failed"]) == (job["done"], job["failed"])
+    done = [d["done"] for d in (f.data for f in progress)]
+    assert done == sorted(done)
+
+
+async def test_a_finished_job_streams_its_snapshot_and_done(
+    working: Service, site: SiteHandle
+) -> None:
+    client = working.admin
+    job_id = await crawl(client, site.base_url)
+
+    async def finished() -> bool:
+        return bool((await client.call("GET", f"/api/job/{job_id}"))[1]["is_done"])
+
+    await wait_until(finished, timeout=30)
+    frames = await stream(client, f"/api/job/{job_id}/stream")
+    assert [f.event for f in frames] == ["snapshot", "done"]
+    assert frames[0].data["status"] == 2 and frames[0].seq == frames[1].seq
+
+
+async def test_resume_after_a_dropped_connection_has_no_gap_and_no_duplicate(
+    working: Service, site: SiteHandle
+) -> None:
+    client = working.admin
+    job_id = await crawl(client, site.base_url, delay_ms=10)
+    first = await stream(client, f"/api/job/{job_id}/stream", stop_after=15)
+    rest = await stream(client, f"/api/job/{job_id}/stream", last_id=first[-1].seq)
+    assert rest[-1].event == "done"
+    assert rest[0].event != "snapshot"
+    log = await log_of(client, job_id, rest[-1].seq)
+    assert one_for_one(first[1:] + rest) == expected_frames(log, first[0].seq)
+    # and again, from a point in the middle of what was already sent
+    again = await stream(client, f"/api/job/{job_id}/stream", last_id=first[5].seq)
+    assert one_for_one(again) == expected_frames(log, first[5].seq)
+
+
+async def test_last_event_id_zero_replays_the_whole_history(
+    working: Service, site: SiteHandle
+) -> None:
+    client = working.admin
+    job_id = await crawl(client, site.base_url)
+    frames = await stream(client, f"/api/job/{job_id}/stream", last_id=0)
+    log = await log_of(client, job_id, frames[-1].seq)
+    assert one_for_one(frames) == expected_frames(log, 0)
+    assert frames[0].event == "status" and frames[0].data["event"] == "created"
+    assert frames[-1].event == "done"
