@@ -9,6 +9,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiosqlite
 from litestar import Litestar, Request, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -22,7 +23,10 @@ from api.jobs import JobsApi, open_idempotency
 from api.routes import JobsController
 from api.schemas import Health
 from api.settings import Settings
+from api.stream_routes import StreamController, stream_token
+from api.stream_tokens import StreamTokens, open_config, shared_secret
 from api.users import UserStore
+from api.webhook_routes import WebhookController, start_webhooks
 from api.work_routes import WorkController
 from engine.crawl.fetcher import FetchSettings
 from engine.dispatcher import Dispatcher, open_dependents
@@ -34,6 +38,9 @@ from engine.work import ensure_work
 from engine.worker import Worker
 from projections.projector import Projector
 from projections.schema import open_db
+from streams.feed import JobFeed
+from streams.hub import Hub
+from streams.list_feed import ListFeed
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +91,22 @@ async def start_runtime(
     return results
 
 
+async def start_streams(
+    app: Litestar, stack: contextlib.AsyncExitStack, store: EventStore, projector: Projector,
+    db: aiosqlite.Connection,
+) -> None:  # fmt: skip
+    """The hub (this process's one subscription for live readers) and what serves from it."""
+    settings: Settings = app.state.settings
+    hub = Hub(app.state.nc, store.codec, max_pending=settings.sse_max_pending)
+    await hub.start()
+    stack.push_async_callback(hub.stop)
+    app.state.hub = hub
+    app.state.job_feed = JobFeed(store, hub, progress_interval=settings.sse_progress_interval_s)
+    app.state.list_feed = ListFeed(db, projector, hub, interval=settings.sse_progress_interval_s)
+    secret = await shared_secret(await open_config(app.state.nc.jetstream()))
+    app.state.stream_tokens = StreamTokens(secret, settings.stream_token_ttl_s)
+
+
 async def _drained(worker: Worker, task: asyncio.Task[None]) -> None:
     worker.drain()
     await task
@@ -111,10 +134,12 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         stack.push_async_callback(projector.stop)
         service = JobService(store)
         app.state.results = await start_runtime(stack, nc, service, settings)
+        app.state.webhooks = await start_webhooks(stack, nc, store, settings)
         app.state.nc = nc
         app.state.users = users
         app.state.projector = projector
         app.state.jobs = JobsApi(service, projector, read_db, await open_idempotency(js))
+        await start_streams(app, stack, store, projector, read_db)
         yield
 
 
@@ -138,7 +163,7 @@ async def health(request: Request[Any, Any, Any]) -> Response[Health]:
 def create_app(settings: Settings) -> Litestar:
     """Build the app; nothing is opened until the lifespan runs."""
     app = Litestar(
-        route_handlers=[JobsController, WorkController, health],
+        route_handlers=[JobsController, WorkController, StreamController, stream_token, health],
         dependencies={"user": Provide(current_user)},
         exception_handlers=exception_handlers(),
         lifespan=[lifespan],

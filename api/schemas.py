@@ -162,3 +162,10 @@ class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
     status_code: int
     detail: str
     field: str | None = None
+
+
+class StreamToken(msgspec.Struct, frozen=True, kw_only=True):
+    """A signed token for `?token=` on stream endpoints; `expires_at` in ms since the epoch."""
+
+    token: str
+    expires_at: int

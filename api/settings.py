@@ -27,6 +27,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     allow_private_networks: bool = False
     work_ack_wait_s: float | None = None  # None: keep the WORK consumers' (30 s when new)
     max_attempts: int = MAX_ATTEMPTS
+    sse_ping_s: float = 15.0
+    sse_send_timeout_s: float = 30.0  # a client that takes longer to accept one event is dropped
+    sse_max_pending: int = 10_000  # events queued for one slow client before it is dropped
+    sse_progress_interval_s: float = 0.25
+    stream_token_ttl_s: float = 3600.0
     create_admin: bool = True
     print_admin_token: bool = True
 
