@@ -14,7 +14,7 @@ from msgspec import Meta
 
 from api.jobs import NewJob
 from api.routes import jobs_api
-from api.schemas import Job, LogEntry, Url
+from api.schemas import Job, JobId, LogEntry, Url
 from api.users import User
 from engine.crawl.errors import CrawlError
 from engine.crawl.models import MAX_CONCURRENCY, CrawlOptions
@@ -37,6 +37,7 @@ class ScrapeBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         default_factory=lambda: ["markdown", "links"]
     )
     priority: Annotated[int, Meta(ge=0, le=2)] | None = None
+    depends_on: JobId | None = None
 
 
 class CrawlBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -58,6 +59,7 @@ class CrawlBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     source_type: Annotated[str, Meta(max_length=100)] | None = None
     source_detail: Annotated[str, Meta(max_length=500)] | None = None
     priority: Annotated[int, Meta(ge=0, le=2)] | None = None
+    depends_on: JobId | None = None
 
 
 class PageResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -90,7 +92,11 @@ def _crawl_params(body: CrawlBody) -> dict[str, Any]:
     if (body.domain is None) == (body.url is None):
         raise InvalidCommand("domain: give exactly one of domain or url", field="domain")
     root = body.url or f"https://{body.domain}/"
-    params = {k: v for k, v in msgspec.to_builtins(body).items() if k not in ("domain", "priority")}
+    params = {
+        k: v
+        for k, v in msgspec.to_builtins(body).items()
+        if k not in ("domain", "priority", "depends_on")
+    }
     params["url"] = root
     for key in ("source_type", "source_detail"):
         params.pop(key, None)
@@ -128,7 +134,7 @@ class WorkController(Controller):
             type=JobType.SCRAPE_BATCH if many else JobType.SCRAPE,
             params={"urls": data.urls, "formats": data.formats},
             title=f"{len(data.urls)} URLs" if many else data.urls[0],
-            total=len(data.urls), priority=data.priority,
+            total=len(data.urls), priority=data.priority, depends_on=data.depends_on,
         )  # fmt: skip
         return Job.of(await jobs_api(request).create(user, new, idempotency_key))
 
@@ -142,7 +148,7 @@ class WorkController(Controller):
         extra = {k: v for k in ("source_type", "source_detail") if (v := getattr(data, k))}
         new = NewJob(
             type=JobType.CRAWL, params=params, title=params["url"], total=0,
-            priority=data.priority, extra=extra,
+            priority=data.priority, depends_on=data.depends_on, extra=extra,
         )  # fmt: skip
         return Job.of(await jobs_api(request).create(user, new, idempotency_key))
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 import msgspec
+import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.kv import KeyValue
 from ulid import ULID
@@ -29,7 +32,7 @@ from engine.commands import (
     RetryJob,
     StartJob,
 )
-from engine.errors import EngineError
+from engine.errors import EngineError, StoreUnavailable
 from engine.events import (
     AnyEvent,
     CancelRequested,
@@ -48,6 +51,7 @@ from engine.work import enqueue
 log = logging.getLogger(__name__)
 
 DISPATCHER = "dispatcher"
+_RETRY_S = 1.0  # pause after a failed fetch; redelivery delay of a reaction the store refused
 _KINDS = ("created", "succeeded", "failed", "canceled", "cancel_requested", "retry_requested")
 
 # batch type -> (child type, params key holding the items, child params key)
@@ -121,19 +125,44 @@ class Dispatcher:
             log.warning("dispatcher stopped with %r", task.exception())
 
     async def _run(self, sub: Any) -> None:
-        codec = self._store.codec
         while not self._stopping:
             try:
                 msgs = await sub.fetch(50, timeout=1.0)
             except TimeoutError:  # nats-py raises its own subclass, or a plain one near expiry
                 continue
+            except nats.errors.Error as e:  # connection trouble: the next fetch may succeed
+                log.warning("dispatcher: fetch failed: %s", e)
+                await asyncio.sleep(_RETRY_S)
+                continue
             for msg in msgs:
-                event = codec.decode(msg.data)
-                try:
-                    await self.react(msg.metadata.sequence.stream, event)
-                except EngineError as e:
-                    log.warning("dispatcher: %s on %s: %s", type(e).__name__, msg.subject, e)
-                await asyncio.shield(msg.ack())
+                await self._handle(msg)
+
+    async def _handle(self, msg: Msg) -> None:
+        """React to one message, then settle it; nothing a message holds stops the loop.
+
+        Handled (or refused by `decide`): acked. The store or NATS failing: nak'ed with a
+        delay, so the reaction is tried again. Undecodable, or a reaction that raised
+        anything else: logged and terminated, so it is never delivered again.
+        """
+        try:
+            event = self._store.codec.decode(msg.data)
+        except msgspec.MsgspecError as e:
+            log.error("dispatcher: dropped undecodable message on %s: %s", msg.subject, e)
+            await _settle(msg.term())
+            return
+        try:
+            await self.react(msg.metadata.sequence.stream, event)
+        except (StoreUnavailable, nats.errors.Error) as e:
+            log.warning("dispatcher: %s on %s, will retry: %s", type(e).__name__, msg.subject, e)
+            await _settle(msg.nak(delay=_RETRY_S))
+            return
+        except EngineError as e:
+            log.warning("dispatcher: %s on %s: %s", type(e).__name__, msg.subject, e)
+        except Exception:
+            log.exception("dispatcher: reaction to %s failed; message dropped", msg.subject)
+            await _settle(msg.term())
+            return
+        await _settle(msg.ack())
 
     async def react(self, seq: int, event: AnyEvent) -> None:
         match event:
@@ -281,6 +310,14 @@ class Dispatcher:
 
 def _env(job_id: str) -> Envelope:
     return envelope(job_id, DISPATCHER)
+
+
+async def _settle(reply: Awaitable[None]) -> None:
+    """Send an ack/nak/term; if it is lost the message comes back, and reactions are idempotent."""
+    try:
+        await asyncio.shield(reply)
+    except nats.errors.Error as e:
+        log.warning("dispatcher: could not settle a message: %s", e)
 
 
 def _dep_error(dep_id: str, dep: JobState | None) -> str:

@@ -113,6 +113,51 @@ async def test_dependent_of_a_canceled_job_fails_naming_it(
     await wait_work_empty(working.app.state.nc)
 
 
+async def test_scrape_and_crawl_wait_for_their_dependency(
+    working: Service, hold_site: HoldSite
+) -> None:
+    url = hold_site.url("/hold/3")
+    _, dep = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": [url]})
+    bodies = {
+        "scrape": {"urls": [hold_site.url("/a")], "depends_on": dep["id"]},
+        "crawl": {"url": hold_site.url("/b"), "use_sitemap": False, "depends_on": dep["id"]},
+    }
+    ids = {}
+    for kind, body in bodies.items():
+        status, job = await working.admin.call("POST", f"/api/job/create/{kind}", json=body)
+        assert status == 201 and job["depends_on"] == dep["id"], job
+        ids[kind] = job["id"]
+    await wait_until(holds(lambda: hold_site.hits["/hold/3"] == 1))
+    await _dispatched(working)
+    for job_id in ids.values():
+        job = await get_job(working.admin, job_id)
+        assert job["status"] == 0 and job["started_at"] is None, job
+    assert hold_site.hits["/a"] == 0 and hold_site.hits["/b"] == 0
+
+    hold_site.release("/hold/3")
+    dep = await finished(working.admin, dep["id"])
+    assert dep["status"] == 2, dep
+    for job_id in ids.values():
+        job = await finished(working.admin, job_id)
+        assert job["status"] == 2 and job["started_at"] >= dep["finished_at"], job
+    assert hold_site.hits["/a"] == 1 and hold_site.hits["/b"] == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [("scrape", {"urls": ["https://example.com/"]}), ("crawl", {"domain": "example.com"})],
+)
+async def test_an_unknown_dependency_is_refused_naming_depends_on(
+    service: Service, kind: str, body: dict[str, object]
+) -> None:
+    body = {**body, "depends_on": "01JNOSUCHJOB0000000000000"}
+    status, error = await service.admin.call("POST", f"/api/job/create/{kind}", json=body)
+    assert status == 422 and error["field"] == "depends_on", error
+    assert "01JNOSUCHJOB0000000000000" in error["detail"]
+    _, jobs = await service.admin.call("GET", "/api/jobs")
+    assert jobs["total"] == 0
+
+
 async def test_ack_wait_is_applied_to_existing_consumers_only_when_given(
     service: Service,
 ) -> None:

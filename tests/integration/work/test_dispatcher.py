@@ -1,0 +1,43 @@
+"""The dispatcher outlives whatever lands on its subjects: garbage, strays, reactions that fail."""
+
+from __future__ import annotations
+
+from engine.events import Codec, JobCreated, LogWritten
+from engine.model import JobType
+from engine.service import new_id, now_ms
+from tests.integration.work.helpers import finished, results
+from tests.sites.testsite import SiteHandle
+from tests.support import Service, wait_until
+
+
+async def test_garbage_on_a_created_subject_does_not_stop_the_dispatcher(
+    working: Service, site: SiteHandle
+) -> None:
+    js = working.app.state.nc.jetstream()
+    codec = Codec()
+    stray = LogWritten(event_id=new_id(), job_id=new_id(), at=now_ms(), actor="x", message="?")
+    broken_batch = JobCreated(
+        event_id=new_id(), job_id=new_id(), at=now_ms(), actor="x", user_id="x",
+        type=int(JobType.SCRAPE_BATCH), priority=1, params={"urls": 5},
+    )  # fmt: skip
+    for subject, data in (
+        (f"jobs.{new_id()}.created", b"\xff\x00 not an event"),  # undecodable
+        (f"jobs.{new_id()}.created", b'{"kind": "no_such_kind", "job_id": "x"}'),  # unknown tag
+        (f"jobs.{stray.job_id}.created", codec.encode(stray)),  # an event of another kind
+        (f"jobs.{broken_batch.job_id}.created", codec.encode(broken_batch)),  # reaction raises
+    ):
+        await js.publish(subject, data)
+
+    url = site.url("/page/1")
+    status, job = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": [url]})
+    assert status == 201, job
+    job = await finished(working.admin, job["id"])
+    assert job["status"] == 2, job
+    assert [r["url"] for r in await results(working.admin, job["id"])] == [url]
+
+    async def settled() -> bool:
+        """Every message was acked or terminated: none waits for a redelivery."""
+        info = await js.consumer_info("JOBS", "dispatcher")
+        return info.num_pending == 0 and info.num_ack_pending == 0
+
+    await wait_until(settled)
