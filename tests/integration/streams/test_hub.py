@@ -1,0 +1,112 @@
+"""The hub and a job feed against a real nats-server: fan-out, slow readers, resume by id."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from nats.aio.client import Client as NATS
+
+from engine.commands import CreateJob
+from engine.events import Codec, LogWritten
+from engine.model import JobType
+from engine.service import JobService, envelope, new_id, now_ms
+from engine.store import EventStore, wait_for_jetstream
+from streams.feed import Frame, JobFeed
+from streams.hub import Hub
+from tests.support import wait_until
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[NATS]:
+    conn = await wait_for_jetstream(nats_url)
+    yield conn
+    await conn.close()
+
+
+async def _job(store: EventStore, hub: Hub) -> str:
+    """A new job, once the hub has handed out its `created` event (so no reader queues it)."""
+    job_id = new_id()
+    create = CreateJob(
+        **envelope(job_id, "tester"), user_id="u1", type=int(JobType.SCRAPE), priority=1
+    )
+    outcome = await JobService(store).execute(create)
+    await wait_until(lambda: _at(hub, outcome.seq))
+    return job_id
+
+
+async def _logs(store: EventStore, job_id: str, n: int) -> list[int]:
+    seqs = []
+    for i in range(n):
+        event = LogWritten(
+            event_id=new_id(), job_id=job_id, at=now_ms(), actor="w", message=f"line {i}"
+        )
+        seqs.append(await store.append_unchecked(event))
+    return seqs
+
+
+def _snapshot(state: Any) -> dict[str, Any]:
+    return {"id": state.id}
+
+
+async def _take(frames: AsyncIterator[Frame], n: int) -> list[Frame]:
+    return [await anext(frames) for _ in range(n)]
+
+
+async def test_a_slow_reader_is_dropped_with_where_to_resume_and_resumes_exactly(
+    nc: NATS,
+) -> None:
+    store = EventStore(nc, Codec())
+    await store.ensure()
+    hub = Hub(nc, store.codec, max_pending=3)
+    await hub.start()
+    try:
+        feed = JobFeed(store, hub)
+        job_id = await _job(store, hub)
+        frames = feed.frames(job_id, None, _snapshot)
+        assert (await anext(frames)).event == "snapshot"
+        seqs = await _logs(store, job_id, 10)  # the reader does not read meanwhile
+        await wait_until(lambda: _at(hub, seqs[-1]))
+        got = await _take(frames, 4)
+        assert [f.event for f in got] == ["log", "log", "log", "error"]
+        assert [f.id for f in got[:3]] == seqs[:3]
+        assert got[3].data["resume"] == seqs[2] and "too slow" in got[3].data["reason"]
+        with pytest.raises(StopAsyncIteration):
+            await anext(frames)
+        resumed = feed.frames(job_id, got[3].data["resume"], _snapshot)
+        rest = await _take(resumed, 7)
+        assert [(f.event, f.id) for f in rest] == [("log", s) for s in seqs[3:]]
+        assert [f.data["message"] for f in rest] == [f"line {i}" for i in range(3, 10)]
+        await resumed.aclose()
+        assert hub.reader_count == 0
+    finally:
+        await hub.stop()
+
+
+async def test_one_event_reaches_every_reader_of_its_job_and_no_other(nc: NATS) -> None:
+    store = EventStore(nc, Codec())
+    await store.ensure()
+    hub = Hub(nc, store.codec)
+    await hub.start()
+    try:
+        feed = JobFeed(store, hub)
+        job_a, job_b = await _job(store, hub), await _job(store, hub)
+        readers_a = [feed.frames(job_a, None, _snapshot) for _ in range(50)]
+        reader_b = feed.frames(job_b, None, _snapshot)
+        for r in [*readers_a, reader_b]:
+            assert (await anext(r)).event == "snapshot"
+        (seq,) = await _logs(store, job_a, 1)
+        for r in readers_a:
+            frame = await anext(r)
+            assert (frame.event, frame.id) == ("log", seq)
+        (seq_b,) = await _logs(store, job_b, 1)
+        assert (await anext(reader_b)).id == seq_b  # job A's event never reached B's reader
+        for r in [*readers_a, reader_b]:
+            await r.aclose()
+    finally:
+        await hub.stop()
+
+
+async def _at(hub: Hub, seq: int) -> bool:
+    return hub.position >= seq
