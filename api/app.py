@@ -163,7 +163,14 @@ async def health(request: Request[Any, Any, Any]) -> Response[Health]:
 def create_app(settings: Settings) -> Litestar:
     """Build the app; nothing is opened until the lifespan runs."""
     app = Litestar(
-        route_handlers=[JobsController, WorkController, StreamController, stream_token, health],
+        route_handlers=[
+            JobsController,
+            WorkController,
+            WebhookController,
+            StreamController,
+            stream_token,
+            health,
+        ],
         dependencies={"user": Provide(current_user)},
         exception_handlers=exception_handlers(),
         lifespan=[lifespan],

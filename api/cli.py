@@ -15,7 +15,13 @@ from types import FrameType
 import uvicorn
 
 from api.app import create_app
-from api.settings import Settings, env_flag, nats_url_from_env, work_from_env
+from api.settings import (
+    Settings,
+    env_flag,
+    nats_url_from_env,
+    webhooks_from_env,
+    work_from_env,
+)
 from api.users import UserExists, UserStore
 from api.worker_cli import run_worker
 from engine.errors import StoreUnavailable
@@ -64,6 +70,7 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         allow_private_networks=args.allow_private_networks or env_flag("JOBSTREAM_ALLOW_PRIVATE"),
         **work_from_env(),
+        **webhooks_from_env(),
     )
     config = uvicorn.Config(
         create_app(settings),

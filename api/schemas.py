@@ -169,3 +169,42 @@ class StreamToken(msgspec.Struct, frozen=True, kw_only=True):
 
     token: str
     expires_at: int
+
+
+class WebhookBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`POST /api/webhooks`: where to send which events (job.started, job.page, ...)."""
+
+    url: Annotated[str, Meta(max_length=4096)]
+    events: Annotated[list[Annotated[str, Meta(max_length=40)]], Meta(max_length=20)]
+    description: Annotated[str, Meta(max_length=500)] | None = None
+
+
+class WebhookView(msgspec.Struct, frozen=True, kw_only=True):
+    """A webhook as listed: never its secret. `created_at` in ms."""
+
+    id: str
+    url: str
+    events: list[str]
+    description: str | None
+    created_at: int
+
+
+class NewWebhook(WebhookView, frozen=True, kw_only=True):
+    """The created webhook with its signing secret, shown this once (`whsec_...`)."""
+
+    secret: str
+
+
+class WebhookDelivery(msgspec.Struct, frozen=True, kw_only=True):
+    """One delivery attempt; times in ms. `outcome`: delivered, retrying or failed."""
+
+    message_id: str
+    event_type: str
+    job_id: str
+    attempt: int
+    at: int
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    outcome: str
+    next_attempt_at: int | None

@@ -32,6 +32,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sse_max_pending: int = 10_000  # events queued for one slow client before it is dropped
     sse_progress_interval_s: float = 0.25
     stream_token_ttl_s: float = 3600.0
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = 6
+    webhook_backoff_s: float = 1.0  # retry n waits backoff * 2**(n-1), or Retry-After if longer
+    webhook_retry_after_cap_s: float = 300.0
+    webhook_concurrency: int = 32  # events in delivery at once in this process
     create_admin: bool = True
     print_admin_token: bool = True
 
@@ -55,6 +60,21 @@ def work_from_env() -> dict[str, Any]:
         out["work_ack_wait_s"] = float(ack_wait)
     if attempts := os.environ.get("JOBSTREAM_MAX_ATTEMPTS", "").strip():
         out["max_attempts"] = int(attempts)
+    return out
+
+
+def webhooks_from_env() -> dict[str, Any]:
+    """Webhook overrides: JOBSTREAM_WEBHOOK_TIMEOUT and JOBSTREAM_WEBHOOK_BACKOFF (seconds),
+    JOBSTREAM_WEBHOOK_MAX_ATTEMPTS."""
+    out: dict[str, Any] = {}
+    names = (
+        ("JOBSTREAM_WEBHOOK_TIMEOUT", "webhook_timeout_s", float),
+        ("JOBSTREAM_WEBHOOK_BACKOFF", "webhook_backoff_s", float),
+        ("JOBSTREAM_WEBHOOK_MAX_ATTEMPTS", "webhook_max_attempts", int),
+    )
+    for env, field, kind in names:
+        if value := os.environ.get(env, "").strip():
+            out[field] = kind(value)
     return out
 
 

@@ -1,0 +1,164 @@
+"""The record of every webhook delivery attempt: the `DELIVERIES` JetStream stream.
+
+Each attempt is one message on `deliveries.<webhook_id>.<message_id>`, so
+- a webhook's attempts, in the order they were made, are one filtered read, and
+- the newest attempt for one (webhook, event) pair is one direct get by subject: the
+  deliverer reads it before sending, so a redelivered event is never sent again once its
+  outcome is final.
+Retention is bounded by age and by count; a deleted webhook's records are purged with it.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NATS
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+
+from streams.errors import StreamsError
+
+DELIVERIES_STREAM = "DELIVERIES"
+MAX_AGE_S = 7 * 24 * 3600.0
+MAX_MSGS = 1_000_000
+_BATCH = 1000
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"  # 2xx: final
+    RETRYING = "retrying"  # another attempt at `next_attempt_at`
+    FAILED = "failed"  # final: a 4xx, a refused address, or attempts used up
+
+
+class Attempt(msgspec.Struct, frozen=True, kw_only=True):
+    """One POST of one event to one webhook (or a refusal to send it)."""
+
+    webhook_id: str
+    message_id: str  # the `webhook-id` header: the same for every attempt of the event
+    event_type: str
+    job_id: str
+    event_seq: int
+    attempt: int
+    at: int  # ms, when the attempt started
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: int = 0
+    outcome: Outcome
+    next_attempt_at: int | None = None  # ms, when RETRYING
+
+
+class Recorded(msgspec.Struct, frozen=True, kw_only=True):
+    total: int
+    items: list[Attempt]
+
+
+class DeliveryLogError(StreamsError):
+    """The DELIVERIES stream did not answer or refused a write."""
+
+
+def deliveries_config() -> StreamConfig:
+    return StreamConfig(
+        name=DELIVERIES_STREAM,
+        subjects=["deliveries.>"],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.OLD,
+        max_age=MAX_AGE_S,
+        max_msgs=MAX_MSGS,
+        allow_direct=True,
+        duplicate_window=120.0,
+    )
+
+
+class DeliveryLog:
+    """Writes attempts and reads them back."""
+
+    def __init__(self, nc: NATS, *, timeout: float = 5.0) -> None:
+        self._nc = nc
+        self._js = nc.jetstream(timeout=timeout)
+        self._timeout = timeout
+        self._encode = msgspec.json.Encoder().encode
+        self._decode = msgspec.json.Decoder(Attempt).decode
+
+    async def ensure(self) -> None:
+        config = deliveries_config()
+        try:
+            await self._js.add_stream(config)
+        except nats.js.errors.BadRequestError:
+            await self._js.update_stream(config)
+
+    async def record(self, attempt: Attempt) -> None:
+        """Store `attempt` durably; a retried write of the same attempt is stored once."""
+        subject = _subject(attempt.webhook_id, attempt.message_id)
+        msg_id = f"{attempt.message_id}:{attempt.attempt}"
+        try:
+            await self._js.publish(subject, self._encode(attempt), headers={"Nats-Msg-Id": msg_id})
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise DeliveryLogError(f"cannot record attempt on {subject}: {e}") from e
+
+    async def last(self, webhook_id: str, message_id: str) -> Attempt | None:
+        """The newest recorded attempt to deliver `message_id` to the webhook, if any."""
+        subject = _subject(webhook_id, message_id)
+        try:
+            raw = await self._js.get_msg(DELIVERIES_STREAM, subject=subject, direct=True)
+        except nats.js.errors.NotFoundError:
+            return None
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise DeliveryLogError(f"cannot read {subject}: {e}") from e
+        return self._decode(raw.data or b"")
+
+    async def page(self, webhook_id: str, offset: int, limit: int) -> Recorded:
+        """The webhook's attempts in the order they were made: `limit` after `offset`."""
+        items: list[Attempt] = []
+        total, seq, seen = 0, 1, 0
+        while seen < offset + limit:
+            batch, pending, last_seq = await self._batch(f"deliveries.{webhook_id}.>", seq)
+            if seen == 0:
+                total = len(batch) + pending
+            for attempt in batch:
+                if offset <= seen < offset + limit:
+                    items.append(attempt)
+                seen += 1
+            if not batch or pending == 0:
+                break
+            seq = last_seq + 1
+        return Recorded(total=total, items=items)
+
+    async def purge(self, webhook_id: str) -> None:
+        try:
+            await self._js.purge_stream(DELIVERIES_STREAM, subject=f"deliveries.{webhook_id}.>")
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise DeliveryLogError(f"cannot purge deliveries of {webhook_id}: {e}") from e
+
+    async def _batch(self, subject: str, seq: int) -> tuple[list[Attempt], int, int]:
+        """One batched direct get: (attempts, how many match after them, last sequence)."""
+        request = json.dumps({"seq": seq, "next_by_subj": subject, "batch": _BATCH}).encode()
+        inbox = self._nc.new_inbox()
+        sub = await self._nc.subscribe(inbox)
+        try:
+            await self._nc.publish(f"$JS.API.DIRECT.GET.{DELIVERIES_STREAM}", request, reply=inbox)
+            return await self._collect(sub)
+        except nats.errors.Error as e:
+            raise DeliveryLogError(f"cannot read {subject}: {e}") from e
+        finally:
+            await sub.unsubscribe()
+
+    async def _collect(self, sub: Any) -> tuple[list[Attempt], int, int]:
+        out: list[Attempt] = []
+        pending, last_seq = 0, 0
+        while True:
+            msg = await sub.next_msg(timeout=self._timeout)
+            headers = msg.headers or {}
+            if headers.get("Status") is not None:  # 404: nothing matches; 204: end of batch
+                return out, pending, last_seq
+            out.append(self._decode(msg.data))
+            pending = int(headers.get("Nats-Num-Pending", "0"))
+            last_seq = int(headers["Nats-Sequence"])
+
+
+def _subject(webhook_id: str, message_id: str) -> str:
+    return f"deliveries.{webhook_id}.{message_id}"

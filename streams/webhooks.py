@@ -1,0 +1,260 @@
+"""Webhook delivery: a durable consumer of the log that POSTs matching events, signed.
+
+Every API process runs a `Deliverer`; they share one durable pull consumer (`webhooks`) on
+`JOBS`, so each event is in one process's hands at a time. For an event it finds the job's
+owner (folded once from the log, then cached), the owner's webhooks whose filter matches,
+and makes one attempt per webhook whose last recorded attempt is not final. Then:
+- every outcome final: the event is acked;
+- some webhook to retry: the event is nak'd with the shortest retry delay, and JetStream
+  hands it back (to any process) when that delay is up. No process holds a retrying event
+  in memory or sleeps on it, so a dead receiver costs one attempt per retry and blocks no
+  one; the consumer's ack_wait only has to cover one attempt (heartbeats cover the rest).
+An attempt is recorded (streams/deliveries.py) before the event is acked or nak'd, and read
+back before any send, so a redelivered event is never sent again to a webhook whose outcome
+is final. The one window left is a crash between a 2xx and its record: that event is sent
+again, with the same `webhook-id`, which is what receivers deduplicate on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections import OrderedDict
+from typing import Any
+
+import aiohttp
+import msgspec
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from engine.errors import EngineError
+from engine.events import AnyEvent, kind_of
+from engine.service import now_ms
+from engine.state import JobState
+from engine.store import JOBS_STREAM, EventStore
+from streams.deliveries import Attempt, DeliveryLog, Outcome
+from streams.errors import StreamsError
+from streams.webhook_http import Sent, headers_for, make_session, payload, post
+from streams.webhook_store import EVENT_KINDS, EVENT_TYPES, Webhook, WebhookStore
+
+log = logging.getLogger(__name__)
+
+CONSUMER = "webhooks"
+ACK_WAIT_S = 30.0
+MAX_ACK_PENDING = 10_000
+_JOBS_CACHED = 10_000
+
+
+class DeliverySettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Timeouts, retry schedule and concurrency of delivery."""
+
+    timeout_s: float = 10.0
+    max_attempts: int = 6
+    backoff_s: float = 1.0  # attempt n+1 waits backoff_s * 2**(n-1): 1 s, 2 s, 4 s, ...
+    retry_after_cap_s: float = 300.0
+    concurrency: int = 32  # events in hand per process, each POSTed to its webhooks at once
+    allow_private: bool = False
+    drain_s: float = 5.0  # on stop, how long attempts in flight may still finish
+
+    def delay_s(self, attempt: int, retry_after_s: float | None) -> float:
+        """Wait before the attempt after `attempt` (1-based): the backoff, or longer when the
+        receiver's Retry-After asks for it (up to the cap)."""
+        backoff: float = self.backoff_s * 2.0 ** (attempt - 1)
+        if retry_after_s is None:
+            return backoff
+        return max(backoff, min(retry_after_s, self.retry_after_cap_s))
+
+
+def message_id(event_id: str, webhook_id: str) -> str:
+    """The `webhook-id` of an event sent to a webhook: the same on every attempt."""
+    digest = hashlib.sha256(f"{event_id}:{webhook_id}".encode()).hexdigest()
+    return f"msg_{digest[:32]}"
+
+
+def consumer_config() -> ConsumerConfig:
+    return ConsumerConfig(
+        durable_name=CONSUMER,
+        filter_subjects=[f"jobs.*.{kind}" for kind in EVENT_KINDS.values()],
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.NEW,  # a first start does not replay old history
+        ack_wait=ACK_WAIT_S,
+        max_deliver=-1,  # attempts are bounded per webhook, not per event
+        max_ack_pending=MAX_ACK_PENDING,
+    )
+
+
+class Deliverer:
+    """Delivers the log's job events to their owners' webhooks."""
+
+    def __init__(
+        self, nc: NATS, store: EventStore, webhooks: WebhookStore, deliveries: DeliveryLog,
+        settings: DeliverySettings,
+    ) -> None:  # fmt: skip
+        self._nc = nc
+        self._store = store
+        self._webhooks = webhooks
+        self._log = deliveries
+        self.settings = settings
+        self._jobs: OrderedDict[str, JobState] = OrderedDict()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        js = self._nc.jetstream()
+        await js.add_consumer(JOBS_STREAM, consumer_config())
+        sub = await js.pull_subscribe_bind(CONSUMER, JOBS_STREAM)
+        self._session = make_session(
+            allow_private=self.settings.allow_private, limit=self.settings.concurrency * 4
+        )
+        self._loop = asyncio.create_task(self._run(sub), name="webhooks")
+
+    async def stop(self) -> None:
+        """Take no more events; let attempts in flight finish for up to `drain_s`, then
+        cancel them (their events are nak'd, so another process takes them at once)."""
+        self._stopping = True
+        task = self._loop
+        while task is not None and not task.done():
+            task.cancel()  # the flag ends the loop too: nats-py's fetch may swallow a cancel
+            await asyncio.wait({task}, timeout=0.5)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self.settings.drain_s)
+        for pending in list(self._tasks):
+            pending.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+        if self._session is not None:
+            await self._session.close()
+
+    async def _run(self, sub: Any) -> None:
+        while not self._stopping:
+            free = self.settings.concurrency - len(self._tasks)
+            if free <= 0:
+                await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            try:
+                msgs = await sub.fetch(free, timeout=1.0)
+            except TimeoutError:  # nats-py raises its own subclass, or a plain one near expiry
+                continue
+            for msg in msgs:
+                task = asyncio.create_task(self._handle(msg))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, msg: Msg) -> None:
+        """Deliver one event, then ack it or hand it back for the next retry."""
+        try:
+            event = self._store.codec.decode(msg.data)
+        except msgspec.DecodeError:
+            log.error("webhooks: undecodable event on %s; skipped", msg.subject)
+            await msg.term()
+            return
+        heartbeat = asyncio.create_task(_heartbeat(msg, ACK_WAIT_S / 3))
+        try:
+            wait = await self.deliver(msg.metadata.sequence.stream, event)
+        except (StreamsError, EngineError) as e:
+            log.warning("webhooks: %s on %s: %s", type(e).__name__, msg.subject, e)
+            wait = self.settings.backoff_s
+        except asyncio.CancelledError:
+            await asyncio.shield(msg.nak())
+            raise
+        finally:
+            heartbeat.cancel()
+        await asyncio.shield(msg.ack() if wait is None else msg.nak(delay=wait))
+
+    async def deliver(self, seq: int, event: AnyEvent) -> float | None:
+        """Attempt `event` (JOBS sequence `seq`) on each matching webhook not yet settled.
+
+        Returns None when every matching webhook has a final outcome, else the seconds until
+        the earliest retry is due. Idempotent: calling it again sends nothing to a webhook
+        whose outcome is final, and nothing before a retry is due.
+        """
+        event_type = EVENT_TYPES.get(kind_of(event))
+        job = await self._job(event.job_id) if event_type else None
+        if event_type is None or job is None:
+            return None
+        hooks = [
+            h for h in await self._webhooks.of_user(job.user_id)
+            if event_type in h.events and seq > h.from_seq
+        ]  # fmt: skip
+        if not hooks:
+            return None
+        body = payload(event, job)
+        waits = await asyncio.gather(*(self._deliver_to(h, seq, event, body) for h in hooks))
+        due = [w for w in waits if w is not None]
+        return min(due) if due else None
+
+    async def _deliver_to(
+        self, hook: Webhook, seq: int, event: AnyEvent, body: bytes
+    ) -> float | None:
+        msg_id = message_id(event.event_id, hook.id)
+        last = await self._log.last(hook.id, msg_id)
+        if last is not None and last.outcome != Outcome.RETRYING:
+            return None
+        if last is not None and last.next_attempt_at is not None:
+            early_ms = last.next_attempt_at - now_ms()
+            if early_ms > 0:  # handed back early for another webhook's retry
+                return early_ms / 1000
+        number = last.attempt + 1 if last is not None else 1
+        attempt = await self._attempt(hook, msg_id, number, seq, event, body)
+        await self._log.record(attempt)
+        if attempt.next_attempt_at is None:
+            return None
+        return max(0.0, (attempt.next_attempt_at - now_ms()) / 1000)
+
+    async def _attempt(
+        self, hook: Webhook, msg_id: str, number: int, seq: int, event: AnyEvent, body: bytes
+    ) -> Attempt:
+        assert self._session is not None, "start() first"
+        at = now_ms()
+        sent = await post(
+            self._session, hook.url, body, headers_for(hook.secret, msg_id, body),
+            timeout_s=self.settings.timeout_s, allow_private=self.settings.allow_private,
+        )  # fmt: skip
+        outcome, error, next_at = self._judge(sent, number, at)
+        return Attempt(
+            webhook_id=hook.id, message_id=msg_id, event_type=EVENT_TYPES[kind_of(event)],
+            job_id=event.job_id, event_seq=seq, attempt=number, at=at,
+            status_code=sent.status_code, error=error, duration_ms=sent.duration_ms,
+            outcome=outcome, next_attempt_at=next_at,
+        )  # fmt: skip
+
+    def _judge(self, sent: Sent, number: int, at: int) -> tuple[Outcome, str | None, int | None]:
+        """The attempt's outcome, error text and, when retrying, the ms time of the next."""
+        if sent.delivered:
+            return Outcome.DELIVERED, None, None
+        if not sent.retryable:
+            return Outcome.FAILED, sent.error, None
+        if number >= self.settings.max_attempts:
+            return Outcome.FAILED, f"gave up after {number} attempts: {sent.error}", None
+        delay_ms = round(self.settings.delay_s(number, sent.retry_after_s) * 1000)
+        return Outcome.RETRYING, sent.error, at + sent.duration_ms + delay_ms
+
+    async def _job(self, job_id: str) -> JobState | None:
+        """The job as created (owner, type, title): folded from the log once, then cached."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            job = await self._store.load(job_id)
+            if job is None:
+                return None
+            # only the fields the payload uses stay in memory, not a crawl's URL sets
+            job = msgspec.structs.replace(
+                job, params={}, ok_urls=frozenset(), failed_urls=frozenset(), children={}
+            )
+            self._jobs[job_id] = job
+            if len(self._jobs) > _JOBS_CACHED:
+                self._jobs.popitem(last=False)
+        self._jobs.move_to_end(job_id)
+        return job
+
+
+async def _heartbeat(msg: Msg, every_s: float) -> None:
+    """Keep JetStream from redelivering an event still in hand."""
+    while True:
+        await asyncio.sleep(every_s)
+        with contextlib.suppress(Exception):
+            await msg.in_progress()

@@ -1,0 +1,84 @@
+"""Helpers of the webhook tests: creating webhooks, driving jobs, waiting for delivery."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from api.webhook_routes import WebhooksApi, delivery_settings
+from engine.commands import FinishJob, StartJob
+from engine.service import JobService, new_id, now_ms
+from streams.webhooks import CONSUMER, Deliverer
+from tests.support import Client, Service, wait_until
+
+CHAPTERS = "/api/job/create/fetch-chapters"
+
+
+async def add_hook(client: Client, url: str, *events: str) -> dict[str, Any]:
+    status, hook = await client.call("POST", "/api/webhooks", json={"url": url, "events": events})
+    assert status == 201, hook
+    assert isinstance(hook, dict)
+    return hook
+
+
+async def attempts(client: Client, hook_id: str) -> list[dict[str, Any]]:
+    """Every recorded attempt of the webhook, paging through the endpoint."""
+    items: list[dict[str, Any]] = []
+    while True:
+        params = {"offset": len(items), "limit": 7}  # a small page, so paging is exercised
+        status, page = await client.call(
+            "GET", f"/api/webhooks/{hook_id}/deliveries", params=params
+        )
+        assert status == 200, page
+        items += page["items"]
+        if len(items) >= page["total"]:
+            assert len(items) == page["total"]
+            return items
+
+
+async def new_job(client: Client) -> str:
+    """A CHAPTER job: nothing in the log runs it until a worker or `drive` does."""
+    status, job = await client.call("POST", CHAPTERS, json={"chapters": ["c1"]})
+    assert status == 201, job
+    return str(job["id"])
+
+
+async def drive(svc: Service, job_id: str, *, ok: bool, error: str | None = None) -> None:
+    """Start and finish the job as a worker would: `started`, then `succeeded` or `failed`."""
+    service: JobService = svc.app.state.jobs.service
+    await service.execute(
+        StartJob(command_id=new_id(), job_id=job_id, at=now_ms(), actor="w1", worker_id="w1")
+    )
+    await service.execute(
+        FinishJob(command_id=new_id(), job_id=job_id, at=now_ms(), actor="w1", ok=ok, error=error)
+    )
+
+
+async def settled(svc: Service) -> bool:
+    """Whether the deliverers have acked every event: none waiting, none in hand or retrying."""
+    info = await svc.app.state.nc.jetstream().consumer_info("JOBS", CONSUMER)
+    return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+
+
+async def wait_settled(svc: Service, timeout: float = 15) -> None:
+    await wait_until(lambda: settled(svc), timeout=timeout)
+
+
+def api_of(svc: Service) -> WebhooksApi:
+    api: WebhooksApi = svc.app.state.webhooks
+    return api
+
+
+@contextlib.asynccontextmanager
+async def second_deliverer(svc: Service) -> AsyncIterator[Deliverer]:
+    """Another deliverer on the service's NATS, as a second API process would run it."""
+    api = api_of(svc)
+    other = Deliverer(
+        svc.app.state.nc, api.events, api.store, api.deliveries, delivery_settings(svc.settings)
+    )
+    await other.start()
+    try:
+        yield other
+    finally:
+        await other.stop()
