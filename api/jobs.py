@@ -8,18 +8,22 @@ from typing import Any
 import aiosqlite
 import msgspec
 import nats.js.errors
+from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from api.users import User
 from engine.commands import CancelJob, CreateJob, DeleteJob, RetryJob
-from engine.errors import InvalidCommand, JobConflict, JobNotFound
+from engine.errors import Forbidden, InvalidCommand, JobConflict, JobNotFound
 from engine.model import TIER_PRIORITY, JobType
+from engine.purge import PurgeReport, purge_job
 from engine.service import JobService, envelope, new_id
+from engine.state import JobState, fold, state_as_of
+from engine.store import Stored
 from projections import queries
 from projections.apply import row_of
 from projections.projector import Projector
-from projections.queries import EventRow, JobFilter, JobRow
+from projections.queries import EventFilter, EventRow, JobFilter, JobRow
 
 IDEMPOTENCY_BUCKET = "idempotency"
 IDEMPOTENCY_TTL_S = 24 * 3600.0
@@ -105,8 +109,10 @@ class JobsApi:
         )  # fmt: skip
         return await self.create(user, new)
 
-    async def get(self, user: User, job_id: str) -> JobRow:
-        row = await queries.get_job(self.db, job_id, _viewer(user))
+    async def get(self, user: User, job_id: str, *, audit: bool = False) -> JobRow:
+        """The job if the user may see it; with `audit`, admins also see deleted jobs."""
+        with_deleted = audit and user.is_admin
+        row = await queries.get_job(self.db, job_id, _viewer(user), with_deleted=with_deleted)
         if row is None:
             raise JobNotFound(f"job {job_id} not found")
         return row
@@ -120,8 +126,43 @@ class JobsApi:
     async def events(
         self, user: User, job_id: str, offset: int, limit: int
     ) -> tuple[int, list[EventRow]]:
-        await self.get(user, job_id)
+        await self.get(user, job_id, audit=True)
         return await queries.job_events(self.db, job_id, offset, limit)
+
+    async def log_events(self, user: User, f: EventFilter, limit: int) -> list[EventRow]:
+        """The audit log as `f` selects it, limited to what the user may see."""
+        if f.job_id is not None:
+            await self.get(user, f.job_id, audit=True)
+        f = msgspec.structs.replace(f, viewer=_viewer(user))
+        return await queries.log_events(self.db, f, limit)
+
+    async def job_at(
+        self, user: User, job_id: str, *, seq: int | None = None, at: int | None = None
+    ) -> tuple[JobState, list[Stored]]:
+        """The job as it was at log sequence `seq` or ms time `at`, folded from the log (not
+        the read model), with the history it was folded from.
+
+        Visibility follows the job as it is now: its owner while it is not deleted, admins
+        always, nobody once purged. Before the job's first event: JobNotFound.
+        """
+        stored = await self.service.store.history(job_id)
+        history = [(s.seq, s.event) for s in stored]
+        now = fold(history)
+        if now is None or now.purged or not _may_audit(user, now):
+            raise JobNotFound(f"job {job_id} not found")
+        then = state_as_of(history, seq=seq, at=at)
+        if then is None:
+            point = f"sequence {seq}" if seq is not None else f"time {at}"
+            raise JobNotFound(f"job {job_id} did not exist yet at {point}")
+        return then, stored
+
+    async def purge(self, user: User, job_id: str, nc: NATS) -> PurgeReport:
+        """Erase the job (and a batch's children) from the log and the bodies; admins only."""
+        if not user.is_admin:
+            raise Forbidden("purge: only an admin may purge a job's history")
+        report = await purge_job(self.service, nc, job_id, user.id)
+        await self.projector.wait_for(report.seq)
+        return report
 
     async def _check_refs(self, user: User, new: NewJob) -> None:
         for field, ref in (("depends_on", new.depends_on), ("parent_job_id", new.parent_job_id)):
@@ -159,3 +200,7 @@ class JobsApi:
 
 def _viewer(user: User) -> str | None:
     return None if user.is_admin else user.id
+
+
+def _may_audit(user: User, job: JobState) -> bool:
+    return user.is_admin or (job.user_id == user.id and not job.deleted)

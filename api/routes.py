@@ -9,9 +9,12 @@ from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
+from api.audit import BadQuery, bad_query, event_query, parse_point, past_view
 from api.includes import parse_include, view
 from api.jobs import JobsApi, NewJob
 from api.schemas import (
+    AuditEvent,
+    AuditPage,
     FetchChaptersBody,
     FetchImagesBody,
     FetchNovelBody,
@@ -20,6 +23,7 @@ from api.schemas import (
     JobEvent,
     MakeArtifactsBody,
     Page,
+    Purged,
 )
 from api.users import User
 from engine.errors import Forbidden, InvalidCommand
@@ -35,6 +39,9 @@ IdemKey = Annotated[
     str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=200)
 ]
 CurrentUser = NamedDependency[User]
+AsOf = Annotated[str | None, QueryParameter(description="A log sequence: the job as it was then.")]
+AtMs = Annotated[str | None, QueryParameter(description="A ms timestamp: the job as it was then.")]
+AuditParam = Annotated[str | None, QueryParameter()]
 _RANGE = re.compile(r"^(\d{1,5})([hdw])$")
 _UNIT_MS = {"h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
 
@@ -93,6 +100,7 @@ def jobs_api(request: Request[Any, Any, Any]) -> JobsApi:
 class JobsController(Controller):
     path = "/api"
     tags = ["jobs"]
+    exception_handlers = {BadQuery: bad_query}
 
     @get("/jobs")
     async def list_jobs(
@@ -126,12 +134,37 @@ class JobsController(Controller):
     @get("/job/{job_id:str}")
     async def get_job(
         self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str],
-        include: FromQuery[str | None] = None,
+        include: FromQuery[str | None] = None, as_of: AsOf = None, at: AtMs = None,
     ) -> Job:  # fmt: skip
-        """One job; poll it for progress. `include=stats,progress,logs` adds seed 003/004 data."""
+        """One job; poll it for progress. `include=stats,progress,logs` adds seed 003/004 data.
+
+        With `as_of` (a log sequence) or `at` (ms), the job as it was then, folded from the log.
+        Admins also see deleted jobs (`deleted: true`).
+        """
         extras = parse_include(include)
+        point = parse_point(as_of, at, extras)
         jobs = jobs_api(request)
-        return await view(jobs, await jobs.get(user, job_id), extras)
+        if point is None:
+            return await view(jobs, await jobs.get(user, job_id, audit=True), extras)
+        state, history = await jobs.job_at(user, job_id, seq=point.seq, at=point.at)
+        return past_view(state, history, extras)
+
+    @get("/events")
+    async def log_events(
+        self, request: Request[Any, Any, Any], user: CurrentUser, from_seq: AuditParam = None,
+        limit: AuditParam = None, job_id: AuditParam = None, kind: AuditParam = None,
+    ) -> AuditPage:  # fmt: skip
+        """The event log as audit records, ascending by sequence; `limit` at most 1000.
+
+        Admins see every event, users those of their own jobs. Page on with
+        `from_seq=next_seq` while `has_more`; `next_seq` also serves to poll for new events.
+        """
+        f, size = event_query(from_seq, limit, job_id, kind)
+        rows = await jobs_api(request).log_events(user, f, size + 1)
+        page = rows[:size]
+        next_seq = page[-1].seq + 1 if page else f.from_seq
+        items = [AuditEvent.of(r) for r in page]
+        return AuditPage(items=items, next_seq=next_seq, has_more=len(rows) > size)
 
     @get("/job/{job_id:str}/events")
     async def job_events(
@@ -163,11 +196,23 @@ class JobsController(Controller):
 
     @delete("/job/{job_id:str}", status_code=200)
     async def delete_job(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
-    ) -> bool:
-        """Hide the job from every read (stopping it first); its history stays in the log."""
-        await jobs_api(request).delete(user, job_id)
-        return True
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str],
+        purge: FromQuery[bool] = False,
+    ) -> bool | Purged:  # fmt: skip
+        """Hide the job from every read (stopping it first); its history stays in the log.
+
+        `purge=true` (admins only) instead erases a finished job's history and result bodies,
+        with its batch's children; 409 while any of them has not finished.
+        """
+        jobs = jobs_api(request)
+        if not purge:
+            await jobs.delete(user, job_id)
+            return True
+        done = await jobs.purge(user, job_id, request.app.state.nc)
+        return Purged(
+            job_ids=done.job_ids, events_erased=done.events_erased,
+            results_erased=done.results_erased,
+        )  # fmt: skip
 
     @post("/job/create/fetch-novel", status_code=201)
     async def fetch_novel(

@@ -70,7 +70,8 @@ class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """A job as clients see it; timestamps are milliseconds since the epoch.
 
     `stats` and `logs` appear only when asked for with `include=`; with `include=progress`,
-    `progress` is seed 003's object instead of seed 000's whole percentage.
+    `progress` is seed 003's object instead of seed 000's whole percentage. `deleted`
+    appears (true) only when an admin reads a deleted job.
     """
 
     id: str
@@ -97,6 +98,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     category: str
     stats: CrawlStats | None = None
     logs: list[LogEntry] | None = None
+    deleted: bool = False
 
     @classmethod
     def of(cls, row: JobRow) -> Job:
@@ -123,6 +125,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
             updated_at=row.updated_at,
             extra=row.extra,
             category=row.category,
+            deleted=row.deleted,
         )
 
 
@@ -147,6 +150,40 @@ class JobEvent(msgspec.Struct, frozen=True, kw_only=True):
     @classmethod
     def of(cls, row: EventRow) -> JobEvent:
         return cls(sequence=row.seq, kind=row.kind, time=row.at, actor=row.actor, data=row.data)
+
+
+class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """One record of the audit log: sequence, job, event kind, ms time, actor, event data."""
+
+    seq: int
+    job_id: str
+    kind: str
+    at: int
+    actor: str
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: EventRow) -> AuditEvent:
+        return cls(
+            seq=row.seq, job_id=row.job_id, kind=row.kind, at=row.at, actor=row.actor,
+            data=row.data,
+        )  # fmt: skip
+
+
+class AuditPage(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of the audit log; ask again with `from_seq=next_seq` while `has_more`."""
+
+    items: list[AuditEvent]
+    next_seq: int
+    has_more: bool
+
+
+class Purged(msgspec.Struct, frozen=True, kw_only=True):
+    """What `DELETE /api/job/{id}?purge=true` erased: the job and its batch's children."""
+
+    job_ids: list[str]
+    events_erased: int
+    results_erased: int
 
 
 class Health(msgspec.Struct, frozen=True, kw_only=True):

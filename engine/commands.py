@@ -62,6 +62,18 @@ class RetryJob(Command, frozen=True, kw_only=True, tag="retry"):
     pass
 
 
+class PurgeJob(Command, frozen=True, kw_only=True, tag="purge"):
+    """Leaves a tombstone; the caller then erases everything the log held before it."""
+
+
 AnyCommand = (
-    CreateJob | CancelJob | DeleteJob | StartJob | FinishJob | FailJob | RecordChild | RetryJob
+    CreateJob
+    | CancelJob
+    | DeleteJob
+    | StartJob
+    | FinishJob
+    | FailJob
+    | RecordChild
+    | RetryJob
+    | PurgeJob
 )

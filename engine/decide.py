@@ -14,6 +14,7 @@ from engine.commands import (
     DeleteJob,
     FailJob,
     FinishJob,
+    PurgeJob,
     RecordChild,
     RetryJob,
     StartJob,
@@ -27,6 +28,7 @@ from engine.events import (
     JobCreated,
     JobDeleted,
     JobFailed,
+    JobPurged,
     JobStarted,
     JobSucceeded,
     RetryRequested,
@@ -61,6 +63,13 @@ def _env(cmd: Command, ids: _Ids) -> _Envelope:
 
 def _live(state: JobState | None, job_id: str) -> JobState:
     if state is None or state.deleted:
+        raise JobNotFound(f"job {job_id} not found")
+    return state
+
+
+def _known(state: JobState | None, job_id: str) -> JobState:
+    """The job, deleted or not; a purged job is as gone as one that never existed."""
+    if state is None or state.purged:
         raise JobNotFound(f"job {job_id} not found")
     return state
 
@@ -117,8 +126,7 @@ def _start(state: JobState | None, cmd: StartJob, ids: _Ids) -> list[AnyEvent]:
 
 
 def _finish(state: JobState | None, cmd: FinishJob, ids: _Ids) -> list[AnyEvent]:
-    if state is None:
-        raise JobNotFound(f"job {cmd.job_id} not found")
+    state = _known(state, cmd.job_id)
     if state.is_done:
         raise JobConflict(f"job {cmd.job_id} is already finished")
     env = _env(cmd, ids)
@@ -130,16 +138,14 @@ def _finish(state: JobState | None, cmd: FinishJob, ids: _Ids) -> list[AnyEvent]
 
 
 def _fail(state: JobState | None, cmd: FailJob, ids: _Ids) -> list[AnyEvent]:
-    if state is None:
-        raise JobNotFound(f"job {cmd.job_id} not found")
+    state = _known(state, cmd.job_id)
     if state.is_done:
         raise JobConflict(f"job {cmd.job_id} is already finished")
     return [JobFailed(**_env(cmd, ids), error=cmd.error)]
 
 
 def _record_child(state: JobState | None, cmd: RecordChild, ids: _Ids) -> list[AnyEvent]:
-    if state is None:
-        raise JobNotFound(f"job {cmd.job_id} not found")
+    state = _known(state, cmd.job_id)
     if state.children.get(cmd.child_id) == cmd.status:
         return []
     event = ChildFinished(**_env(cmd, ids), child_id=cmd.child_id, status=cmd.status)
@@ -153,6 +159,18 @@ def _retry(state: JobState | None, cmd: RetryJob, ids: _Ids) -> list[AnyEvent]:
     if s.failed == 0 and s.status != JobStatus.FAILED:
         raise NothingToRetry(f"job {cmd.job_id} has no failed work to retry")
     return [RetryRequested(**_env(cmd, ids))]
+
+
+def _purge(state: JobState | None, cmd: PurgeJob, ids: _Ids) -> list[AnyEvent]:
+    """A tombstone for a finished job (deleted or not). A purged job gets a new one, so a
+    repeated purge also erases anything written after the first tombstone."""
+    if state is None:
+        raise JobNotFound(f"job {cmd.job_id} not found")
+    if not state.is_done:
+        raise JobConflict(
+            f"job {cmd.job_id} has not finished; cancel it and purge once it has stopped"
+        )
+    return [JobPurged(**_env(cmd, ids))]
 
 
 def decide(state: JobState | None, command: AnyCommand) -> list[AnyEvent]:
@@ -175,3 +193,5 @@ def decide(state: JobState | None, command: AnyCommand) -> list[AnyEvent]:
             return _record_child(state, command, ids)
         case RetryJob():
             return _retry(state, command, ids)
+        case PurgeJob():
+            return _purge(state, command, ids)

@@ -6,6 +6,7 @@ old encoded events keep decoding (see tests/unit/fixtures/events_v1.jsonl).
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 import msgspec
@@ -104,6 +105,10 @@ class RetryRequested(Event, frozen=True, kw_only=True, tag="retry_requested"):
     """A finished job is queued again for its failed work only."""
 
 
+class JobPurged(Event, frozen=True, kw_only=True, tag="purged"):
+    """An admin erased the job's history; this tombstone, left in its place, holds no user data."""
+
+
 AnyEvent = (
     JobCreated
     | JobStarted
@@ -117,6 +122,12 @@ AnyEvent = (
     | LogWritten
     | ChildFinished
     | RetryRequested
+    | JobPurged
+)
+
+# Every event tag (the last token of the subject), e.g. to validate a `kind` filter.
+EVENT_KINDS: frozenset[str] = frozenset(
+    str(t.__struct_config__.tag) for t in typing.get_args(AnyEvent)
 )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -17,6 +18,7 @@ from engine.events import (
     JobCreated,
     JobDeleted,
     JobFailed,
+    JobPurged,
     JobStarted,
     JobSucceeded,
     LogWritten,
@@ -30,7 +32,11 @@ replace = msgspec.structs.replace
 
 
 class JobState(msgspec.Struct, frozen=True, kw_only=True):
-    """A job as its events describe it; `version` is the sequence of the last event folded."""
+    """A job as its events describe it; `version` is the sequence of the last event folded.
+
+    A purged job is a tombstone: `purged` and `deleted` set, status CANCELED (finished, so
+    nothing waits on it), and none of the job's data; later events leave it unchanged.
+    """
 
     id: str
     user_id: str
@@ -53,6 +59,7 @@ class JobState(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: int = 0
     cancel_requested: bool = False
     deleted: bool = False
+    purged: bool = False
     attempts: int = 0
     version: int = 0
     ok_urls: frozenset[str] = frozenset()
@@ -79,6 +86,13 @@ def _created(e: JobCreated) -> JobState:
         created_at=e.at,
         updated_at=e.at,
     )
+
+
+def _purged(e: JobPurged) -> JobState:
+    return JobState(
+        id=e.job_id, user_id="", type=0, priority=0, status=JobStatus.CANCELED, total=0,
+        created_at=e.at, updated_at=e.at, deleted=True, purged=True,
+    )  # fmt: skip
 
 
 def _ended(s: JobState, e: Event, status: JobStatus, error: str | None = None) -> JobState:
@@ -148,18 +162,28 @@ def _transition(s: JobState, event: AnyEvent) -> JobState:  # noqa: C901 - one c
             return _retry(s)
         case LogWritten():
             return s
+        case JobPurged():
+            return _purged(event)
         case JobCreated():
             raise InvalidHistory(f"job {s.id} created twice")
 
 
 def evolve(state: JobState | None, event: AnyEvent) -> JobState:
-    """Apply one event. Pure: the input state is never changed."""
+    """Apply one event. Pure: the input state is never changed.
+
+    A purge tombstone replaces whatever was known (it may be all a rebuilt log holds of the
+    job), and a purged job ignores events written after its tombstone.
+    """
+    if state is not None and event.job_id != state.id:
+        raise InvalidHistory(f"event of job {event.job_id} folded into job {state.id}")
+    if isinstance(event, JobPurged):
+        return _purged(event)
     if state is None:
         if not isinstance(event, JobCreated):
             raise InvalidHistory(f"first event of job {event.job_id} is {type(event).__name__}")
         return _created(event)
-    if event.job_id != state.id:
-        raise InvalidHistory(f"event of job {event.job_id} folded into job {state.id}")
+    if state.purged:
+        return state
     return replace(_transition(state, event), updated_at=max(state.updated_at, event.at))
 
 
@@ -186,7 +210,7 @@ class _Accumulator:
         if seq <= self.last_seq:
             raise InvalidHistory(f"sequence {seq} after {self.last_seq}")
         self.last_seq = seq
-        if isinstance(event, PageRecorded) and self.state is not None:
+        if isinstance(event, PageRecorded) and self.state is not None and not self.state.purged:
             self._page(event)
             return
         self._flush()
@@ -218,3 +242,20 @@ class _Accumulator:
         if self.state is None:
             return None
         return replace(self.state, version=self.last_seq)
+
+
+def state_as_of(
+    history: Sequence[tuple[int, AnyEvent]], *, seq: int | None = None, at: int | None = None
+) -> JobState | None:
+    """The job as it was at log sequence `seq`, or at millisecond time `at` (give one).
+
+    By sequence: the fold of every event up to `seq`. By time: the fold of the longest prefix
+    of the log whose events are all stamped `at` or earlier. Writers' clocks may disagree a
+    little, so a later event can carry an earlier time; stopping at the first event from after
+    `at` never shows an event from the future. None when the job did not exist yet.
+    """
+    if seq is not None and at is None:
+        return fold(item for item in history if item[0] <= seq)
+    if at is None or seq is not None:
+        raise ValueError("give exactly one of seq and at")
+    return fold(itertools.takewhile(lambda item: item[1].at <= at, history))

@@ -149,6 +149,15 @@ class EventStore:
                 return out, len(out) >= _BATCH
             out.append(Stored(int(headers["Nats-Sequence"]), self._codec.decode(msg.data)))
 
+    async def purge(self, job_id: str, before: int | None = None) -> int:
+        """Erase the job's events from `JOBS` (only those below sequence `before`, if given).
+
+        Returns how many were erased. Other jobs' events and the stream's sequence numbers
+        stay as they were.
+        """
+        subject = f"jobs.{job_id}.>"
+        return await purge_subject(self._nc, JOBS_STREAM, subject, before, self._timeout)
+
 
 async def _wait_for_port(url: str, end: float) -> None:
     """Wait until something listens at `url`, so start-up does not log connection errors."""
@@ -189,3 +198,22 @@ async def wait_for_jetstream(url: str, deadline_s: float = 20.0) -> NATS:
             if loop.time() > end:
                 raise StoreUnavailable(f"JetStream at {url} did not answer") from e
             await asyncio.sleep(0.1)
+
+
+async def purge_subject(
+    nc: NATS, stream: str, subject: str, before: int | None = None, timeout: float = 5.0
+) -> int:
+    """Erase `stream`'s messages on `subject` (below sequence `before`, if given); how many."""
+    request: dict[str, Any] = {"filter": subject}
+    if before is not None:
+        request["seq"] = before
+    try:
+        msg = await nc.request(
+            f"$JS.API.STREAM.PURGE.{stream}", json.dumps(request).encode(), timeout=timeout
+        )
+    except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as e:
+        raise StoreUnavailable(f"no answer from JetStream purging {subject}") from e
+    reply = json.loads(msg.data)
+    if "error" in reply:
+        raise StoreUnavailable(f"purge of {subject} refused: {reply['error'].get('description')}")
+    return int(reply.get("purged", 0))

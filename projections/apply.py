@@ -58,7 +58,7 @@ def row_of(s: JobState) -> JobRow:
         error=s.error, done=s.done, failed=s.failed, total=s.total, skipped=s.skipped,
         progress=progress_of(s), job_title=s.title, started_at=s.started_at,
         finished_at=s.finished_at, created_at=s.created_at, updated_at=s.updated_at,
-        extra=s.extra, params=s.params, version=s.version,
+        extra=s.extra, params=s.params, version=s.version, deleted=s.deleted,
     )  # fmt: skip
 
 
@@ -105,10 +105,31 @@ def _fold_job(state: JobState | None, events: list[tuple[int, AnyEvent]]) -> Job
     try:
         return fold(fresh, state)
     except InvalidHistory as e:
-        # A history the state machine rejects (e.g. events of a purged job) is skipped,
-        # not fatal: one bad job must not stop the read model for everyone.
+        # A history the state machine rejects (e.g. a late write to a purged job, whose rows
+        # are gone) is skipped, not fatal: one bad job must not stop the read model.
         log.warning("skipping events of job %s: %s", events[0][1].job_id, e)
         return state
+
+
+_ERASE = (
+    "DELETE FROM jobs WHERE id = ?",
+    "DELETE FROM job_events WHERE job_id = ?",
+    "DELETE FROM results WHERE job_id = ?",
+)
+
+
+async def _write_jobs(db: aiosqlite.Connection, states: list[JobState | None]) -> set[str]:
+    """Upsert the jobs' rows, delete every row of purged ones; the ids to store nothing of.
+
+    Those are the purged jobs and the jobs with no state (a rejected history), so a rebuild,
+    which folds a purged job's tombstone and late writes together, stores the same rows.
+    """
+    live = [s for s in states if s is not None and not s.purged]
+    await db.executemany(_UPSERT, [_row(s) for s in live])
+    purged = [(s.id,) for s in states if s is not None and s.purged]
+    for sql in _ERASE:
+        await db.executemany(sql, purged)
+    return {s.id for s in live}
 
 
 async def apply_batch(db: aiosqlite.Connection, batch: Sequence[tuple[int, AnyEvent]]) -> int:
@@ -124,11 +145,12 @@ async def apply_batch(db: aiosqlite.Connection, batch: Sequence[tuple[int, AnyEv
     await db.execute("BEGIN")
     try:
         states = await _load_states(db, list(by_job))
-        rows = [_fold_job(states.get(job_id), evs) for job_id, evs in by_job.items()]
-        await db.executemany(_UPSERT, [_row(s) for s in rows if s is not None])
-        events = [_event_row(seq, e) for seq, e in batch]
+        folded = [_fold_job(states.get(job_id), evs) for job_id, evs in by_job.items()]
+        stored = await _write_jobs(db, folded)
+        kept = [(seq, e) for seq, e in batch if e.job_id in stored]
+        events = [_event_row(seq, e) for seq, e in kept]
         await db.executemany("INSERT OR IGNORE INTO job_events VALUES (?,?,?,?,?,?)", events)
-        pages = [_result_row(seq, e) for seq, e in batch if isinstance(e, PageRecorded)]
+        pages = [_result_row(seq, e) for seq, e in kept if isinstance(e, PageRecorded)]
         await db.executemany(_RESULT, pages)
         await db.execute(
             "INSERT INTO checkpoint (id, seq, schema_version) VALUES (1, ?, ?) "

@@ -40,6 +40,7 @@ class JobRow(msgspec.Struct, frozen=True, kw_only=True):
     extra: dict[str, Any]
     params: dict[str, Any]
     version: int
+    deleted: bool = False
 
 
 class EventRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,7 +69,7 @@ class JobFilter(msgspec.Struct, frozen=True, kw_only=True):
 _COLUMNS = (
     "id, user_id, parent_job_id, depends_on, type, priority, status, category, error, done, "
     "failed, total, skipped, progress, job_title, started_at, finished_at, created_at, "
-    "updated_at, extra, params, version"
+    "updated_at, extra, params, version, deleted"
 )
 
 
@@ -76,6 +77,7 @@ def _job(row: tuple[Any, ...]) -> JobRow:
     values = list(row)
     values[19] = _decode_dict(values[19])
     values[20] = _decode_dict(values[20])
+    values[22] = bool(values[22])
     return JobRow(**dict(zip(_COLUMNS.split(", "), values, strict=True)))
 
 
@@ -130,9 +132,11 @@ async def _counted_page(
     return total, [r[1:] for r in rows if r[1] is not None]
 
 
-async def get_job(db: aiosqlite.Connection, job_id: str, viewer: str | None) -> JobRow | None:
-    """The job, unless deleted or (for a non-admin viewer) someone else's."""
-    sql = f"SELECT {_COLUMNS} FROM jobs WHERE id = ? AND deleted = 0"
+async def get_job(
+    db: aiosqlite.Connection, job_id: str, viewer: str | None, *, with_deleted: bool = False
+) -> JobRow | None:
+    """The job, unless deleted (but `with_deleted`) or, for a non-admin viewer, someone else's."""
+    sql = f"SELECT {_COLUMNS} FROM jobs WHERE id = ?" + ("" if with_deleted else " AND deleted = 0")
     rows = list(await db.execute_fetchall(sql, (job_id,)))
     if not rows:
         return None
@@ -148,10 +152,49 @@ async def job_events(
     total, rows = await _counted_page(
         db, "job_events", columns, "job_id = ?", [job_id], "seq", limit, offset
     )
-    return total, [
-        EventRow(seq=r[0], job_id=r[1], kind=r[2], at=r[3], actor=r[4], data=_decode_dict(r[5]))
-        for r in rows
-    ]
+    return total, [_event(r) for r in rows]
+
+
+def _event(r: Any) -> EventRow:
+    return EventRow(seq=r[0], job_id=r[1], kind=r[2], at=r[3], actor=r[4], data=_decode_dict(r[5]))
+
+
+class EventFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of the audit log: from `from_seq` on, optionally one job and one kind.
+
+    `viewer` None means an admin (every event, deleted jobs' included); a user sees only
+    events of their own jobs that are not deleted.
+    """
+
+    viewer: str | None
+    from_seq: int = 0
+    job_id: str | None = None
+    kind: str | None = None
+
+
+async def log_events(db: aiosqlite.Connection, f: EventFilter, limit: int) -> list[EventRow]:
+    """Up to `limit` events matching `f`, ascending by sequence.
+
+    This reads the read model's `job_events`, not the JetStream log: the projector stores
+    every event of every kind there (all but those of purged jobs, and of histories the state
+    machine rejects), and only the read model knows each event's owner, so user isolation is
+    one indexed join here while the log would have to be scanned and every job folded. The
+    price: the audit is as current as this node's checkpoint, which every write waits for.
+    """
+    clauses, args = ["e.seq >= ?"], list[Any]([f.from_seq])
+    join = ""
+    if f.viewer is not None:
+        join = "JOIN jobs j ON j.id = e.job_id AND j.user_id = ? AND j.deleted = 0"
+        args.insert(0, f.viewer)
+    for column, value in (("e.job_id", f.job_id), ("e.kind", f.kind)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    sql = (
+        f"SELECT e.seq, e.job_id, e.kind, e.at, e.actor, e.data FROM job_events e {join} "
+        f"WHERE {' AND '.join(clauses)} ORDER BY e.seq LIMIT ?"
+    )
+    return [_event(r) for r in await db.execute_fetchall(sql, [*args, limit])]
 
 
 async def table_dump(db: aiosqlite.Connection) -> dict[str, list[tuple[Any, ...]]]:
@@ -234,7 +277,4 @@ async def job_logs(db: aiosqlite.Connection, job_id: str) -> list[EventRow]:
         "SELECT seq, job_id, kind, at, actor, data FROM job_events "
         "WHERE job_id = ? AND kind = 'log' ORDER BY seq"
     )
-    return [
-        EventRow(seq=r[0], job_id=r[1], kind=r[2], at=r[3], actor=r[4], data=_decode_dict(r[5]))
-        for r in await db.execute_fetchall(sql, (job_id,))
-    ]
+    return [_event(r) for r in await db.execute_fetchall(sql, (job_id,))]

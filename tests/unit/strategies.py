@@ -12,6 +12,7 @@ from engine.commands import (
     DeleteJob,
     FailJob,
     FinishJob,
+    PurgeJob,
     RecordChild,
     RetryJob,
     StartJob,
@@ -46,11 +47,13 @@ def _command(kind: str, job_id: str, n: int, arg: int) -> AnyCommand:
             return FailJob(**env, error="dependency failed")
         case "child":
             return RecordChild(**env, child_id=JOB_IDS[arg % 5], status=2 + arg % 3)
+        case "purge":
+            return PurgeJob(**env)
         case _:
             return RetryJob(**env)
 
 
-KINDS = ["create", "cancel", "delete", "start", "finish", "fail", "child", "retry", "page"]
+KINDS = ["create", "cancel", "delete", "start", "finish", "fail", "child", "retry", "page", "purge"]
 steps = st.lists(
     st.tuples(st.sampled_from(KINDS), st.sampled_from(JOB_IDS), st.integers(0, 11)), max_size=60
 )

@@ -1,0 +1,94 @@
+"""Audit reads: time-travel views of a job, the audit log's query, and their 400 errors.
+
+The audit endpoints answer a malformed or conflicting query value with 400 naming the field
+(`BadQuery`), registered on the controller that serves them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+
+from api.includes import task_progress
+from api.schemas import ErrorBody, Job, LogEntry
+from engine.errors import InvalidCommand
+from engine.events import EVENT_KINDS, LogWritten
+from engine.state import JobState
+from engine.store import Stored
+from projections.apply import row_of
+from projections.queries import EventFilter
+
+I64 = 2**63 - 1  # SQLite's INTEGER range
+MAX_EVENTS = 1000
+DEFAULT_EVENTS = 100
+
+
+class BadQuery(InvalidCommand):
+    """A query parameter is malformed or conflicts with another one (400)."""
+
+
+def bad_query(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    assert isinstance(exc, BadQuery)
+    body = ErrorBody(status_code=400, detail=str(exc), field=exc.field)
+    return Response(body, status_code=400)
+
+
+def whole_number(name: str, raw: str | None, low: int = 0, high: int = I64) -> int | None:
+    """`raw` as an int in [low, high]; None when absent; BadQuery naming `name` otherwise."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    if text.isascii() and text.isdigit() and len(text) <= 19 and low <= int(text) <= high:
+        return int(text)
+    raise BadQuery(f"{name}: expected a whole number from {low} to {high}, got {raw!r}", field=name)
+
+
+class Point(msgspec.Struct, frozen=True, kw_only=True):
+    """A point in a job's past: a log sequence or a millisecond time."""
+
+    seq: int | None = None
+    at: int | None = None
+
+
+def parse_point(as_of: str | None, at: str | None, include: frozenset[str]) -> Point | None:
+    """The point asked for with `as_of` or `at`, or None for the job as it is now."""
+    point = Point(seq=whole_number("as_of", as_of), at=whole_number("at", at))
+    if point.seq is not None and point.at is not None:
+        raise BadQuery("at: give as_of or at, not both", field="at")
+    if point.seq is None and point.at is None:
+        return None
+    if "stats" in include:
+        # stats are aggregated in the read model for the present only
+        raise BadQuery("include: stats are not available with as_of or at", field="include")
+    return point
+
+
+def past_view(state: JobState, history: list[Stored], include: frozenset[str]) -> Job:
+    """The job as it was at `state.version`, shaped like a present-day read."""
+    row = row_of(state)
+    job = Job.of(row)
+    changes: dict[str, Any] = {}
+    if "progress" in include:
+        changes["progress"] = task_progress(row)
+    if "logs" in include:
+        changes["logs"] = [
+            LogEntry(timestamp=s.event.at, level=s.event.level, message=s.event.message)
+            for s in history
+            if s.seq <= state.version and isinstance(s.event, LogWritten)
+        ]
+    return msgspec.structs.replace(job, **changes) if changes else job
+
+
+def event_query(
+    from_seq: str | None, limit: str | None, job_id: str | None, kind: str | None
+) -> tuple[EventFilter, int]:
+    """The audit log filter (viewer left for the caller to set) and the page size."""
+    if kind is not None and kind not in EVENT_KINDS:
+        known = ", ".join(sorted(EVENT_KINDS))
+        raise BadQuery(f"kind: unknown event kind {kind!r}; one of {known}", field="kind")
+    size = whole_number("limit", limit, 1, MAX_EVENTS)
+    start = whole_number("from_seq", from_seq) or 0
+    f = EventFilter(viewer=None, from_seq=start, job_id=job_id, kind=kind)
+    return f, DEFAULT_EVENTS if size is None else size
