@@ -15,6 +15,8 @@ from types import FrameType
 import uvicorn
 
 from api.app import create_app
+from api.cli_events import add_events_command, run_events
+from api.cli_live import LIVE_COMMANDS, add_live_commands, run_live
 from api.settings import (
     Settings,
     env_flag,
@@ -56,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     proj_sub = proj.add_subparsers(dest="action", required=True)
     rb = proj_sub.add_parser("rebuild", help="rebuild the read model from sequence 1")
     rb.add_argument("--data-dir", type=Path, default=Path("data"))
+    add_events_command(sub)
+    add_live_commands(sub)
     return p
 
 
@@ -147,6 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in ("serve", "api"):
             return _serve(args)
+        if args.command == "events":
+            return run_events(args)
+        if args.command in LIVE_COMMANDS:
+            return run_live(args)
         if args.command == "worker":
             return asyncio.run(_worker(args))
         if args.command == "user":

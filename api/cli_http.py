@@ -1,0 +1,171 @@
+"""The client side of the API for terminal commands: JSON calls and resilient SSE reads.
+
+Failures become `CliError`s with a message fit to print: a 401 says the token was rejected,
+a refused connection says which URL cannot be reached, other refusals carry the API's detail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from api.sse_client import SseEvent, sse_events
+
+# Streams send a keep-alive comment every 15 s by default; four missed ones mean a dead link.
+STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
+CALL_TIMEOUT = aiohttp.ClientTimeout(total=30)
+_DROPPED = (aiohttp.ClientError, TimeoutError)
+
+
+class CliError(Exception):
+    """A command cannot go on; the message is meant for the user."""
+
+
+class TokenRejected(CliError):
+    """The API answered 401."""
+
+
+class Unreachable(CliError):
+    """No connection to the API could be made or kept."""
+
+
+class RequestFailed(CliError):
+    """The API refused a request with a status other than 401."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _detail(body: bytes) -> str:
+    try:
+        decoded = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return body.decode(errors="replace").strip()[:300] or "no detail"
+    if isinstance(decoded, dict) and "detail" in decoded:
+        return str(decoded["detail"])
+    return str(decoded)[:300]
+
+
+class Api:
+    """One API base URL and bearer token, over one aiohttp session."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str, token: str) -> None:
+        self.session = session
+        self.base = base.rstrip("/")
+        self.token = token
+
+    def _headers(self, last_id: int | None = None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if last_id is not None:
+            headers["Last-Event-ID"] = str(last_id)
+        return headers
+
+    def _check(self, status: int, body: bytes) -> None:
+        if status == 401:
+            raise TokenRejected(f"token rejected by {self.base}: {_detail(body)}")
+        if status >= 400:
+            raise RequestFailed(f"{status}: {_detail(body)}", status)
+
+    def unreachable(self, e: BaseException) -> Unreachable:
+        errno = getattr(getattr(e, "os_error", None), "errno", None)
+        reason = (os.strerror(errno) if errno else str(e)) or type(e).__name__
+        return Unreachable(f"cannot reach {self.base} ({reason})")
+
+    async def call(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        """The decoded JSON answer; CliError for refusals and connection failures."""
+        try:
+            async with self.session.request(
+                method, self.base + path, json=json, params=params, headers=self._headers(),
+                timeout=CALL_TIMEOUT,
+            ) as resp:  # fmt: skip
+                body = await resp.read()
+        except _DROPPED as e:
+            raise self.unreachable(e) from e
+        self._check(resp.status, body)
+        return msgspec.json.decode(body) if body else None
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self, path: str, last_id: int | None, params: dict[str, str] | None = None
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """An open SSE response, resumed after `last_id` when given; refusals raise CliError."""
+        async with self.session.get(
+            self.base + path, headers=self._headers(last_id), params=params,
+            timeout=STREAM_TIMEOUT,
+        ) as resp:  # fmt: skip
+            if resp.status != 200:
+                self._check(resp.status, await resp.read())
+                raise RequestFailed(f"{resp.status}: not a stream", resp.status)
+            yield resp
+
+
+OnFrame = Callable[[SseEvent], bool]
+
+
+class Follower:
+    """Reads one SSE endpoint until `on_frame` returns True, across dropped connections.
+
+    A dropped connection, a stream closed early or an `error` frame (a reader the server gave
+    up on) is followed by a reconnect with `Last-Event-ID`, with backoff. A `reset` frame
+    means the server cannot resume: the next connection starts from a fresh snapshot. The
+    first connection failing, or `patience_s` without one succeeding, raises `Unreachable`.
+    """
+
+    def __init__(
+        self, api: Api, path: str, *, params: dict[str, str] | None = None,
+        patience_s: float = 60.0,
+    ) -> None:  # fmt: skip
+        self.api = api
+        self.path = path
+        self.params = params
+        self.patience_s = patience_s
+        self.last_id: int | None = None
+        self.connected = False
+
+    async def run(self, on_frame: OnFrame) -> None:
+        delay, lost_at = 0.2, None
+        while True:
+            try:
+                if await self._read(on_frame):
+                    return
+                delay, lost_at = 0.2, None
+            except _DROPPED as e:
+                if not self.connected:
+                    raise self.api.unreachable(e) from e
+                lost_at = lost_at or time.monotonic()
+                if time.monotonic() - lost_at > self.patience_s:
+                    raise self.api.unreachable(e) from e
+            except RequestFailed as e:
+                if e.status < 500 or not self.connected:
+                    raise
+                lost_at = lost_at or time.monotonic()  # a restarting server answers 503 a while
+            await asyncio.sleep(delay)  # backoff before reconnecting, not a synchronisation
+            delay = min(delay * 2, 5.0)
+
+    async def _read(self, on_frame: OnFrame) -> bool:
+        """One connection: True once `on_frame` is satisfied, False to reconnect."""
+        async with self.api.stream(self.path, self.last_id, self.params) as resp:
+            self.connected = True
+            async for event in sse_events(resp):
+                if event.event == "error":
+                    if "resume" not in event.data:
+                        raise CliError(str(event.data.get("reason") or "stream refused"))
+                    self.last_id = int(event.data["resume"])
+                    on_frame(event)
+                    return False
+                self.last_id = None if event.event == "reset" else event.seq
+                if on_frame(event):
+                    return True
+                if event.event == "reset":
+                    return False
+        return False

@@ -1,0 +1,261 @@
+"""`jobstream submit`, `watch` and `ls`: the API from a terminal, with live progress bars.
+
+They talk to the API at `--url` (or JOBSTREAM_URL) with a token from `--token`, JOBSTREAM_TOKEN
+or the admin token file of `--data-dir`. Exit codes: 0 the job succeeded (or the listing was
+printed), 1 the watched job failed, was canceled or deleted, 2 usage, token or HTTP errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from api.cli_http import Api, CliError, Follower
+from api.live_state import (
+    Bar,
+    WatchState,
+    children_settled,
+    exit_code,
+    final_line,
+    jobs_table,
+    on_children_frame,
+    on_job_frame,
+    type_name,
+    view,
+)
+from api.settings import Settings
+from api.sse_client import SseEvent
+from engine.model import Category, JobStatus
+
+LIVE_COMMANDS = frozenset({"submit", "watch", "ls"})
+DEFAULT_URL = "http://127.0.0.1:8080"
+# After the job ends, how long its children's feed may take to show them all ended.
+CHILDREN_GRACE_S = 2.0
+
+
+def _connection_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", help=f"the API (default: JOBSTREAM_URL or {DEFAULT_URL})")
+    common.add_argument("--token", help="API token (default: JOBSTREAM_TOKEN or the admin token)")
+    common.add_argument("--data-dir", type=Path, default=Path("data"),
+                        help="where `serve` saved admin-token (default: data)")  # fmt: skip
+    return common
+
+
+def _status(value: str) -> int:
+    if value.isdigit():
+        return int(value)
+    try:
+        return int(JobStatus[value.upper()])
+    except KeyError:
+        names = ", ".join(s.name.lower() for s in JobStatus)
+        raise argparse.ArgumentTypeError(f"expected a number or one of {names}") from None
+
+
+def add_live_commands(sub: Any) -> None:
+    """Register `submit`, `watch` and `ls` on the `jobstream` subparsers."""
+    common = _connection_options()
+    submit = sub.add_parser("submit", help="create a crawl or scrape job")
+    kinds = submit.add_subparsers(dest="kind", required=True)
+    crawl = kinds.add_parser("crawl", parents=[common], help="crawl a site")
+    crawl.add_argument("target", help="a domain (example.com) or a start URL")
+    crawl.add_argument("--max-pages", type=int, default=0, help="0: no limit")
+    crawl.add_argument("--max-depth", type=int)
+    crawl.add_argument("--concurrency", type=int)
+    crawl.add_argument("--delay-ms", type=int)
+    crawl.add_argument("--include", action="append", default=[], metavar="GLOB")
+    crawl.add_argument("--exclude", action="append", default=[], metavar="GLOB")
+    crawl.add_argument("--subdomains", action="store_true", help="follow subdomains too")
+    crawl.add_argument("--no-sitemap", action="store_true")
+    crawl.add_argument("--ignore-robots", action="store_true")
+    scrape = kinds.add_parser("scrape", parents=[common], help="scrape a list of URLs")
+    scrape.add_argument("urls", nargs="+", metavar="URL")
+    scrape.add_argument("--format", action="append", dest="formats", metavar="FORMAT",
+                        choices=["markdown", "html", "text", "links"])  # fmt: skip
+    for p in (crawl, scrape):
+        p.add_argument("--priority", type=int, choices=[0, 1, 2])
+        p.add_argument("--watch", action="store_true", help="follow the job until it ends")
+    watch = sub.add_parser("watch", parents=[common], help="follow a job until it ends")
+    watch.add_argument("job_id")
+    ls = sub.add_parser("ls", parents=[common], help="list jobs")
+    ls.add_argument("--status", type=_status, help="pending, running, success, failed, canceled")
+    ls.add_argument("--type", type=int)
+    ls.add_argument("--category", choices=[c.value for c in Category])
+    ls.add_argument("--parent", dest="parent_job_id", help="the children of this batch")
+    ls.add_argument("--limit", type=int, default=20)
+
+
+def resolve_token(args: argparse.Namespace) -> str:
+    """`--token`, else JOBSTREAM_TOKEN, else the admin token saved in the data dir."""
+    if args.token:
+        return str(args.token)
+    if env := os.environ.get("JOBSTREAM_TOKEN", "").strip():
+        return env
+    path = Settings(data_dir=args.data_dir).admin_token_path
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        raise CliError(f"no token: pass --token, set JOBSTREAM_TOKEN or create {path}") from None
+    except OSError as e:
+        raise CliError(f"cannot read the token file {path}: {e.strerror}") from e
+
+
+def run_live(args: argparse.Namespace) -> int:
+    """Run one of LIVE_COMMANDS; CLI errors are printed on stderr and exit with 2."""
+    width = None if sys.stdout.isatty() else 160  # a pipe has no width; keep ids whole
+    console = Console(highlight=False, width=width)
+    try:
+        return asyncio.run(_run(args, console))
+    except CliError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _run(args: argparse.Namespace, console: Console) -> int:
+    base = args.url or os.environ.get("JOBSTREAM_URL") or DEFAULT_URL
+    token = resolve_token(args)
+    async with aiohttp.ClientSession() as session:
+        api = Api(session, base, token)
+        if args.command == "submit":
+            return await submit(api, args, console)
+        if args.command == "watch":
+            return await Watcher(api, args.job_id, console).run()
+        return await ls(api, args, console)
+
+
+def crawl_body(args: argparse.Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = {"url" if "://" in args.target else "domain": args.target}
+    body |= {"max_pages": args.max_pages, "include_paths": args.include,
+             "exclude_paths": args.exclude}  # fmt: skip
+    for key in ("max_depth", "concurrency", "delay_ms", "priority"):
+        if getattr(args, key) is not None:
+            body[key] = getattr(args, key)
+    if args.subdomains:
+        body["include_subdomains"] = True
+    if args.no_sitemap:
+        body["use_sitemap"] = False
+    if args.ignore_robots:
+        body["respect_robots"] = False
+    return body
+
+
+def scrape_body(args: argparse.Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = {"urls": args.urls}
+    if args.formats:
+        body["formats"] = args.formats
+    if args.priority is not None:
+        body["priority"] = args.priority
+    return body
+
+
+async def submit(api: Api, args: argparse.Namespace, console: Console) -> int:
+    """Create the job; print its id, or follow it with `--watch`."""
+    body = crawl_body(args) if args.kind == "crawl" else scrape_body(args)
+    job = await api.call("POST", f"/api/job/create/{args.kind}", json=body)
+    if not args.watch:
+        print(job["id"])
+        return 0
+    console.print(f"job {job['id']} created: {type_name(job['type'])} {job['job_title']}")
+    return await Watcher(api, str(job["id"]), console).run()
+
+
+async def ls(api: Api, args: argparse.Namespace, console: Console) -> int:
+    """The jobs matching the filters, newest first, as a table."""
+    filters = {
+        "status": args.status, "type": args.type, "category": args.category,
+        "parent_job_id": args.parent_job_id, "limit": args.limit, "include": "progress",
+    }  # fmt: skip
+    params = {k: str(v) for k, v in filters.items() if v is not None}
+    page = await api.call("GET", "/api/jobs", params=params)
+    console.print(jobs_table(page["items"], page["total"]))
+    return 0
+
+
+class Watcher:
+    """Follows one job's stream (and, for a batch, its children's feed) into a live view."""
+
+    def __init__(self, api: Api, job_id: str, console: Console) -> None:
+        self.api = api
+        self.console = console
+        self.state = WatchState(job=Bar(id=job_id))
+        self.started = time.monotonic()
+        self._live: Live | None = None
+        self._children: asyncio.Task[None] | None = None
+
+    async def run(self) -> int:
+        """Follow until the job ends; print the final line; the exit code of its outcome."""
+        if not self.console.is_terminal:  # a pipe or a file: the final view only, no redraws
+            await self._follow()
+            self.console.print(view(self.state))
+        else:
+            with Live(view(self.state), console=self.console, refresh_per_second=8) as live:
+                self._live = live
+                await self._follow()
+        line = final_line(self.state, await self._seconds())
+        self.console.print(Text(line, style="green" if exit_code(self.state) == 0 else "red"),
+                           soft_wrap=True)  # fmt: skip
+        return exit_code(self.state)
+
+    async def _follow(self) -> None:
+        try:
+            await Follower(self.api, f"/api/job/{self.state.job.id}/stream").run(self._on_job)
+            await self._children_done()
+        finally:
+            if self._children is not None:
+                self._children.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._children
+
+    def _draw(self) -> None:
+        if self._live is not None:
+            self._live.update(view(self.state))
+
+    def _on_job(self, event: SseEvent) -> bool:
+        self.state = on_job_frame(self.state, event.event, event.data, event.seq)
+        if self.state.is_batch and self._children is None:
+            self._children = asyncio.create_task(self._follow_children())
+        self._draw()
+        return self.state.finished
+
+    def _on_child(self, event: SseEvent) -> bool:
+        self.state = on_children_frame(self.state, event.event, event.data)
+        self._draw()
+        return self.state.finished and children_settled(self.state)
+
+    async def _follow_children(self) -> None:
+        params = {"parent_job_id": self.state.job.id}
+        with contextlib.suppress(CliError):  # the job's own stream decides the outcome
+            await Follower(self.api, "/api/jobs/stream", params=params).run(self._on_child)
+
+    async def _children_done(self) -> None:
+        """Give the children's feed a moment to show every child ended (it lags the job's)."""
+        task = self._children
+        if task is None or children_settled(self.state):
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), CHILDREN_GRACE_S)
+
+    async def _seconds(self) -> float:
+        """The job's run time from the API, or since it started, or since the watch began."""
+        started_at = self.state.started_at
+        with contextlib.suppress(CliError):
+            job = await self.api.call("GET", f"/api/job/{self.state.job.id}")
+            started_at = job.get("started_at") or started_at
+            if started_at and job.get("finished_at"):
+                return max(0.0, (int(job["finished_at"]) - int(started_at)) / 1000)
+        if started_at:
+            return max(0.0, time.time() - started_at / 1000)
+        return time.monotonic() - self.started

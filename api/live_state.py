@@ -1,0 +1,241 @@
+"""What `jobstream watch` knows about a job, folded from its SSE frames, and how it is drawn.
+
+Everything here is pure: `on_job_frame` and `on_children_frame` return a new state for one
+frame, `view` turns a state into a rich renderable, `final_line` and `exit_code` say how the
+watch ends. The command (api/cli_live.py) only moves frames from the network into these.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+from rich.console import Group, RenderableType
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from engine.model import BATCH_TYPES, JobStatus, JobType
+
+MAX_CHILD_ROWS = 20
+CHILDREN_PAGE = 100  # the jobs feed's snapshot holds at most this many jobs
+_STYLE: dict[int, str] = {
+    JobStatus.PENDING: "dim",
+    JobStatus.RUNNING: "cyan",
+    JobStatus.SUCCESS: "green",
+    JobStatus.FAILED: "red",
+    JobStatus.CANCELED: "yellow",
+}
+
+
+class Bar(msgspec.Struct, frozen=True, kw_only=True):
+    """One job's counters as last reported."""
+
+    id: str
+    title: str = ""
+    status: int = JobStatus.PENDING
+    done: int = 0
+    failed: int = 0
+    total: int = 0
+    skipped: int = 0
+    percentage: float = 0.0
+    error: str | None = None
+
+    @property
+    def is_done(self) -> bool:
+        return self.status >= JobStatus.SUCCESS
+
+
+class WatchState(msgspec.Struct, frozen=True, kw_only=True):
+    """A watched job, its batch children (when it has any) and where its stream stands.
+
+    `last_id` is the id to resume the job stream from; `finished` is set by the `done` frame.
+    `children` is replaced, never mutated, on every change.
+    """
+
+    job: Bar
+    type: int | None = None
+    started_at: int | None = None
+    children: dict[str, Bar] = msgspec.field(default_factory=dict)
+    last_id: int | None = None
+    finished: bool = False
+    deleted: bool = False
+    last_page: str | None = None
+    last_log: str | None = None
+
+    @property
+    def is_batch(self) -> bool:
+        return self.type in BATCH_TYPES
+
+
+def bar_of_job(job: dict[str, Any]) -> Bar:
+    """A bar from a job object as the API serves it (progress as a number or an object)."""
+    progress = job.get("progress")
+    pct = progress.get("percentage", 0.0) if isinstance(progress, dict) else progress
+    skipped = progress.get("skipped_tasks", 0) if isinstance(progress, dict) else 0
+    return Bar(
+        id=str(job["id"]), title=str(job.get("job_title") or ""), status=int(job["status"]),
+        done=int(job.get("done", 0)), failed=int(job.get("failed", 0)),
+        total=int(job.get("total", 0)), skipped=int(skipped or 0),
+        percentage=float(pct or 0.0), error=job.get("error"),
+    )  # fmt: skip
+
+
+def _counters(bar: Bar, data: dict[str, Any]) -> Bar:
+    changes: dict[str, Any] = {
+        k: data[k] for k in ("status", "done", "failed", "total", "skipped") if k in data
+    }
+    if "percentage" in data:
+        changes["percentage"] = float(data["percentage"])
+    if "error" in data:
+        changes["error"] = data["error"]
+    return msgspec.structs.replace(bar, **changes)
+
+
+def on_job_frame(state: WatchState, event: str, data: dict[str, Any], seq: int) -> WatchState:
+    """The state after one frame of `/api/job/{id}/stream`."""
+    if event == "error":
+        resume = data.get("resume")
+        return msgspec.structs.replace(state, last_id=state.last_id if resume is None else resume)
+    state = msgspec.structs.replace(state, last_id=seq)
+    match event:
+        case "snapshot":
+            return msgspec.structs.replace(
+                state, job=bar_of_job(data), type=data.get("type"),
+                started_at=data.get("started_at"), deleted=bool(data.get("deleted")),
+            )  # fmt: skip
+        case "progress" | "status":
+            deleted = state.deleted or bool(data.get("deleted"))
+            return msgspec.structs.replace(state, job=_counters(state.job, data), deleted=deleted)
+        case "done":
+            job = _counters(state.job, data)
+            deleted = bool(data.get("deleted"))
+            return msgspec.structs.replace(state, job=job, finished=True, deleted=deleted)
+        case "page":
+            return msgspec.structs.replace(state, last_page=str(data.get("url") or ""))
+        case "log":
+            line = f"{data.get('level', 'info')}: {data.get('message', '')}"
+            return msgspec.structs.replace(state, last_log=line)
+    return state
+
+
+def on_children_frame(state: WatchState, event: str, data: dict[str, Any]) -> WatchState:
+    """The state after one frame of `/api/jobs/stream?parent_job_id=<the watched job>`."""
+    match event:
+        case "snapshot":
+            children = {b.id: b for b in map(bar_of_job, data.get("items", []))}
+        case "status" | "progress":
+            bar = bar_of_job(data)
+            children = state.children | {bar.id: bar}
+        case "removed":
+            children = {k: v for k, v in state.children.items() if k != data.get("id")}
+        case "reset":
+            children = {}
+        case _:
+            return state
+    return msgspec.structs.replace(state, children=children)
+
+
+def children_settled(state: WatchState) -> bool:
+    """The feed has shown the job's children (as many as its first page holds), all ended."""
+    expected = min(state.job.total, CHILDREN_PAGE) if state.is_batch else 0
+    children = state.children.values()
+    return len(children) >= expected and all(c.is_done for c in children)
+
+
+def status_name(status: int) -> str:
+    try:
+        return JobStatus(status).name.lower()
+    except ValueError:
+        return str(status)
+
+
+def type_name(job_type: int) -> str:
+    try:
+        return JobType(job_type).name.lower()
+    except ValueError:
+        return str(job_type)
+
+
+def exit_code(state: WatchState) -> int:
+    """0 when the job succeeded, 1 when it failed, was canceled or was deleted."""
+    return 0 if state.job.status == JobStatus.SUCCESS and not state.deleted else 1
+
+
+def final_line(state: WatchState, seconds: float) -> str:
+    """The one line a watch ends with, naming the job, its outcome and its counts."""
+    job = state.job
+    counts = f"{job.done} ok, {job.failed} failed in {seconds:.1f} s"
+    if state.deleted:
+        return f"✗ job {job.id} was deleted: {counts}"
+    if job.status == JobStatus.SUCCESS:
+        return f"✓ job {job.id} succeeded: {counts}"
+    if job.status == JobStatus.FAILED:
+        return f"✗ job {job.id} failed: {job.error or 'no error given'} ({counts})"
+    return f"✗ job {job.id} {status_name(job.status)}: {counts}"
+
+
+def _row(table: Table, bar: Bar, label: str) -> None:
+    style = _STYLE.get(bar.status, "")
+    counts = f"{bar.done} ok · {bar.failed} fail"
+    counts += f" / {bar.total}" if bar.total else ""
+    table.add_row(
+        Text(label, overflow="ellipsis", no_wrap=True),
+        Text(status_name(bar.status), style=style),
+        ProgressBar(
+            total=100.0,
+            completed=bar.percentage,
+            width=20,
+            complete_style=style or "cyan",
+            finished_style=style or "green",
+        ),
+        f"{bar.percentage:5.1f}%",
+        counts,
+    )
+
+
+def view(state: WatchState) -> RenderableType:
+    """The watched job's bar, its children's bars below it, and the latest page and log."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(max_width=60)  # the one column that gives way on a narrow terminal
+    table.add_column(no_wrap=True, min_width=8)
+    for _ in range(3):
+        table.add_column(no_wrap=True)
+    _row(table, state.job, state.job.title or state.job.id)
+    running_first = sorted(state.children.values(), key=lambda b: (b.is_done, b.id))
+    for child in running_first[:MAX_CHILD_ROWS]:
+        _row(table, child, f"  └ {child.title or child.id}")
+    parts: list[RenderableType] = [table]
+    if len(running_first) > MAX_CHILD_ROWS:
+        parts.append(Text(f"    … and {len(running_first) - MAX_CHILD_ROWS} more", style="dim"))
+    if state.last_page and not state.finished:
+        parts.append(Text(f"  {state.last_page}", style="dim", overflow="ellipsis", no_wrap=True))
+    if state.last_log:
+        parts.append(Text(f"  {state.last_log}", style="dim", overflow="ellipsis", no_wrap=True))
+    return Group(*parts)
+
+
+def _when(ms: int | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000)) if ms else ""
+
+
+def jobs_table(items: list[dict[str, Any]], total: int) -> Table:
+    """The `ls` table of job objects as `GET /api/jobs?include=progress` serves them."""
+    table = Table(caption=f"{len(items)} of {total} jobs", caption_justify="left")
+    table.add_column("id", no_wrap=True)
+    table.add_column("type", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("progress", justify="right", no_wrap=True)
+    table.add_column("ok / failed / total", justify="right", no_wrap=True)
+    table.add_column("created", no_wrap=True)
+    table.add_column("title", overflow="ellipsis", no_wrap=True, max_width=60)
+    for job in items:
+        bar = bar_of_job(job)
+        style = _STYLE.get(bar.status, "")
+        table.add_row(
+            bar.id, type_name(int(job["type"])), Text(status_name(bar.status), style=style),
+            f"{bar.percentage:.1f}%", f"{bar.done} / {bar.failed} / {bar.total}",
+            _when(job.get("created_at")), bar.title,
+        )  # fmt: skip
+    return table
