@@ -1,0 +1,76 @@
+"""Real `jobstream` processes for end-to-end tests: the served API and separate workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+
+from tests.support import Client, free_port, wait_until
+
+JOBSTREAM = str(Path(sys.executable).parent / "jobstream")
+_OURS = ("NATS_URL", "JOBSTREAM_ALLOW_PRIVATE", "JOBSTREAM_WORK_ACK_WAIT", "JOBSTREAM_MAX_ATTEMPTS")
+
+
+def env(**extra: str) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if k not in _OURS}, **extra}
+
+
+async def spawn(log: Path, *args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    with log.open("wb") as out:
+        return await asyncio.create_subprocess_exec(
+            JOBSTREAM, *args, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT
+        )
+
+
+async def stopped(proc: asyncio.subprocess.Process, timeout: float = 15) -> int:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return await asyncio.wait_for(proc.wait(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+
+
+class Served:
+    def __init__(self, client: Client, nats_url: str, proc: asyncio.subprocess.Process) -> None:
+        self.client = client
+        self.nats_url = nats_url
+        self.proc = proc
+
+
+@contextlib.asynccontextmanager
+async def serve_process(tmp_path: Path) -> AsyncIterator[Served]:
+    """`jobstream serve --workers 0` with its embedded NATS, on free ports, until healthy."""
+    port, nats_port = free_port(), free_port()
+    data = tmp_path / "data"
+    data.mkdir()
+    proc = await spawn(
+        tmp_path / "serve.log", "serve", "--workers", "0", "--port", str(port),
+        "--nats-port", str(nats_port), "--data-dir", str(data), env=env(),
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def healthy() -> bool:
+                assert proc.returncode is None, (tmp_path / "serve.log").read_text()
+                try:
+                    async with session.get(f"{base}/health") as resp:
+                        return resp.status == 200
+                except aiohttp.ClientConnectionError:
+                    return False
+
+            await wait_until(healthy, timeout=30, interval=0.1)
+            token = (data / "admin-token").read_text().strip()
+            yield Served(Client(session, base, token), f"nats://127.0.0.1:{nats_port}", proc)
+    finally:
+        await stopped(proc)
