@@ -159,6 +159,9 @@ class Deliverer:
         except (StreamsError, EngineError) as e:
             log.warning("webhooks: %s on %s: %s", type(e).__name__, msg.subject, e)
             wait = self.settings.backoff_s
+        except Exception:  # a bug must not stop delivery: this event comes back later
+            log.exception("webhooks: delivering %s failed", msg.subject)
+            wait = ACK_WAIT_S
         except asyncio.CancelledError:
             await asyncio.shield(msg.nak())
             raise
