@@ -17,6 +17,7 @@ from litestar.response import Response
 from nats.aio.client import Client as NATS
 
 from api.auth import current_user
+from api.dashboard import dashboard_router
 from api.embedded import default_conf, embedded_nats
 from api.errors import exception_handlers
 from api.jobs import JobsApi, open_idempotency
@@ -170,6 +171,7 @@ def create_app(settings: Settings) -> Litestar:
             StreamController,
             stream_token,
             health,
+            dashboard_router(),
         ],
         dependencies={"user": Provide(current_user)},
         exception_handlers=exception_handlers(),
