@@ -28,7 +28,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     work_ack_wait_s: float | None = None  # None: keep the WORK consumers' (30 s when new)
     max_attempts: int = MAX_ATTEMPTS
     sse_ping_s: float = 15.0
-    sse_send_timeout_s: float = 30.0  # a client that takes longer to accept one event is dropped
+    sse_send_timeout_s: float | None = None  # None: slow readers are bounded by sse_max_pending
     sse_max_pending: int = 10_000  # events queued for one slow client before it is dropped
     sse_progress_interval_s: float = 0.25
     stream_token_ttl_s: float = 3600.0
