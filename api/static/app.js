@@ -18,7 +18,9 @@
   const MAX_TIMELINE = 500;
 
   const $ = (id) => document.getElementById(id);
-  const app = { token: null, streamToken: null, renewTimer: null, list: null, job: null };
+  const app = {
+    token: null, streamToken: null, renewTimer: null, list: null, listTotal: 0, job: null,
+  };
 
   // ---- small DOM helpers -------------------------------------------------------------------
 
@@ -168,7 +170,7 @@
     const progress = el("td", null, "progress");
     progress.append(bar, el("span"));
     row.append(name, el("td", TYPES[job.type] || job.type), el("td", null, "status"), progress,
-               el("td", null, "counts"), el("td", when(job.created_at), "muted"));
+               el("td", null, "counts"), el("td", when(job.created_at), "muted created"));
     row.addEventListener("click", () => openJob(job.id));
     updateRow(row, job);
     return row;
@@ -189,10 +191,21 @@
   function upsertJob(job) {
     const body = $("jobs").tBodies[0];
     const row = body.querySelector(`tr[data-job-id="${CSS.escape(job.id)}"]`);
-    if (row) updateRow(row, job);
-    else body.prepend(jobRow(job));  // a new job: the list is newest first
-    $("empty").hidden = body.rows.length > 0;
+    if (row) {
+      updateRow(row, job);
+    } else {
+      body.prepend(jobRow(job));  // a new job: the list is newest first
+      showCount(app.listTotal + 1);
+    }
     if (app.job && app.job.id === job.id) showSummary(job);
+  }
+
+  function showCount(total) {
+    app.listTotal = Math.max(0, total);
+    const shown = $("jobs").tBodies[0].rows.length;
+    $("count").textContent = shown < app.listTotal ? `${shown} of ${app.listTotal} jobs`
+                                                   : `${app.listTotal} jobs`;
+    $("empty").hidden = shown > 0;
   }
 
   function openList() {
@@ -204,14 +217,13 @@
     app.list = new Stream("/api/jobs/stream", params, {
       snapshot: (data) => {
         body.replaceChildren(...data.items.map(jobRow));
-        $("count").textContent = `${data.total} jobs`;
-        $("empty").hidden = data.items.length > 0;
+        showCount(data.total);
       },
       status: upsertJob,
       progress: upsertJob,
       removed: (data) => {
         const row = body.querySelector(`tr[data-job-id="${CSS.escape(data.id)}"]`);
-        if (row) row.remove();
+        if (row) { row.remove(); showCount(app.listTotal - 1); }
       },
       reset: () => app.list.reopen(null),  // too much changed to resume: start from a snapshot
     });
