@@ -137,6 +137,8 @@ async def test_a_job_started_from_the_test_moves_its_bar_to_100_and_shows_its_re
         await page.call("Page.navigate", url=f"{admin.base}/#token={admin.token}")
         await page.until("document.getElementById('conn').dataset.state === 'live'")
         assert await page.eval("location.hash") == ""  # the token left the address bar
+        login_display = "getComputedStyle(document.getElementById('login')).display"
+        assert await page.eval(login_display) == "none"  # not merely flagged hidden
         assert await page.eval("document.querySelectorAll('#jobs tbody tr').length") == 0
 
         body = {"url": site.base_url, "concurrency": 4}
