@@ -66,6 +66,18 @@ def _status(value: str) -> int:
 def add_live_commands(sub: Any) -> None:
     """Register `submit`, `watch` and `ls` on the `jobstream` subparsers."""
     common = _connection_options()
+    _add_submit(sub, common)
+    watch = sub.add_parser("watch", parents=[common], help="follow a job until it ends")
+    watch.add_argument("job_id")
+    ls = sub.add_parser("ls", parents=[common], help="list jobs")
+    ls.add_argument("--status", type=_status, help="pending, running, success, failed, canceled")
+    ls.add_argument("--type", type=int)
+    ls.add_argument("--category", choices=[c.value for c in Category])
+    ls.add_argument("--parent", dest="parent_job_id", help="the children of this batch")
+    ls.add_argument("--limit", type=int, default=20)
+
+
+def _add_submit(sub: Any, common: argparse.ArgumentParser) -> None:
     submit = sub.add_parser("submit", help="create a crawl or scrape job")
     kinds = submit.add_subparsers(dest="kind", required=True)
     crawl = kinds.add_parser("crawl", parents=[common], help="crawl a site")
@@ -86,14 +98,6 @@ def add_live_commands(sub: Any) -> None:
     for p in (crawl, scrape):
         p.add_argument("--priority", type=int, choices=[0, 1, 2])
         p.add_argument("--watch", action="store_true", help="follow the job until it ends")
-    watch = sub.add_parser("watch", parents=[common], help="follow a job until it ends")
-    watch.add_argument("job_id")
-    ls = sub.add_parser("ls", parents=[common], help="list jobs")
-    ls.add_argument("--status", type=_status, help="pending, running, success, failed, canceled")
-    ls.add_argument("--type", type=int)
-    ls.add_argument("--category", choices=[c.value for c in Category])
-    ls.add_argument("--parent", dest="parent_job_id", help="the children of this batch")
-    ls.add_argument("--limit", type=int, default=20)
 
 
 def resolve_token(args: argparse.Namespace) -> str:
