@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Annotated, Any, cast
 
 import msgspec
@@ -60,10 +61,25 @@ def last_event_id(request: Request[Any, Any, Any]) -> int | None:
     return int(raw)
 
 
-def _sse(frames: AsyncIterator[Frame], encode: Callable[[Frame], bytes]) -> AsyncIterator[bytes]:
-    async def gen() -> AsyncIterator[bytes]:
-        async for frame in frames:
-            yield encode(frame)
+def _sse(
+    frames: AsyncGenerator[Frame, None], encode: Callable[[Frame], bytes]
+) -> AsyncGenerator[bytes, None]:
+    async def gen() -> AsyncGenerator[bytes, None]:
+        async with contextlib.aclosing(frames) as source:
+            async for frame in source:
+                yield encode(frame)
+
+    return gen()
+
+
+def _sse_batches(
+    batches: AsyncGenerator[list[Frame], None], encode: Callable[[Frame], bytes]
+) -> AsyncGenerator[bytes, None]:
+    async def gen() -> AsyncGenerator[bytes, None]:
+        # Closing the inner generator at once unregisters its reader from the hub.
+        async with contextlib.aclosing(batches) as source:
+            async for batch in source:
+                yield b"".join(encode(f) for f in batch)
 
     return gen()
 
@@ -79,7 +95,7 @@ class _EventSource(EventSourceResponse):
         await super()._send_with_timeout(send, message)
 
 
-def _response(request: Request[Any, Any, Any], chunks: AsyncIterator[bytes]) -> ASGIApp:
+def _response(request: Request[Any, Any, Any], chunks: AsyncGenerator[bytes, None]) -> ASGIApp:
     settings: Settings = request.app.state.settings
     response = _EventSource(
         chunks,
@@ -118,8 +134,8 @@ class StreamController(Controller):
         await jobs.get(user, job_id)  # 404 for unknown jobs and other users' jobs
         feed: JobFeed = request.app.state.job_feed
         cache: WireCache = request.app.state.wire_cache
-        frames = feed.frames(job_id, after, _snapshot)
-        return _response(request, _sse(frames, functools.partial(cache.encode, job_id)))
+        batches = feed.batches(job_id, after, _snapshot)
+        return _response(request, _sse_batches(batches, functools.partial(cache.encode, job_id)))
 
     @get("/jobs/stream")
     async def jobs_stream(

@@ -7,8 +7,9 @@ changes are sent one for one; progress is coalesced to at most one frame per int
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, NamedTuple
 
 import msgspec
@@ -128,24 +129,34 @@ class JobFeed:
 
     async def frames(
         self, job_id: str, last_id: int | None, snapshot: Snapshot
-    ) -> AsyncIterator[Frame]:
+    ) -> AsyncGenerator[Frame, None]:
+        """The frames of `batches`, one by one."""
+        async with contextlib.aclosing(self.batches(job_id, last_id, snapshot)) as batches:
+            async for batch in batches:
+                for frame in batch:
+                    yield frame
+
+    async def batches(
+        self, job_id: str, last_id: int | None, snapshot: Snapshot
+    ) -> AsyncGenerator[list[Frame], None]:
         """Snapshot (or the frames after `last_id`), then live frames until the job ends.
 
-        Ends early with an `error` frame naming the id to resume from when the reader falls
-        too far behind or the server shuts down.
+        Frames come in batches: whatever was ready together, so a reader that fell behind
+        catches up in few writes. Ends early with an `error` frame naming the id to resume
+        from when the reader falls too far behind or the server shuts down.
         """
         with self.hub.reader(job_id=job_id) as reader:
             history = await self.store.history(job_id)
             frames = self._start(history, last_id, snapshot)
             if frames.state.state is None and last_id is None:
-                yield Frame(id=0, event="error", data={"reason": f"job {job_id} has no events"})
+                yield [Frame(id=0, event="error", data={"reason": f"job {job_id} has no events"})]
                 return
-            for frame in frames.initial:
-                yield frame
+            if frames.initial:
+                yield frames.initial
             if frames.state.state is not None and is_final(frames.state.state):
                 return
-            async for frame in self._live(reader, frames.state):
-                yield frame
+            async for batch in self._live(reader, frames.state):
+                yield batch
 
     def _start(self, history: list[Stored], last_id: int | None, snapshot: Snapshot) -> _Start:
         now = time.monotonic()
@@ -164,22 +175,24 @@ class JobFeed:
             out = jf.final()
         return _Start(jf, out)
 
-    async def _live(self, reader: Reader, jf: JobFrames) -> AsyncIterator[Frame]:
+    async def _live(self, reader: Reader, jf: JobFrames) -> AsyncGenerator[list[Frame], None]:
         while True:
             try:
                 item = await reader.next(jf.wait_time(time.monotonic()))
             except (SlowReader, HubStopped) as e:
-                for frame in jf.due(time.monotonic(), force=True):
-                    yield frame
-                yield Frame(id=jf.sent, event="error", data={"reason": str(e), "resume": jf.sent})
+                error = Frame(id=jf.sent, event="error", data={"reason": str(e), "resume": jf.sent})
+                yield [*jf.due(time.monotonic(), force=True), error]
                 return
             now = time.monotonic()
             if item is None:
-                for frame in jf.due(now):
-                    yield frame
+                if batch := jf.due(now):
+                    yield batch
                 continue
-            for frame in jf.on_event(item[0], item[1], now):
-                yield frame
+            batch = jf.on_event(item[0], item[1], now)
+            for seq, event in reader.ready():
+                batch += jf.on_event(seq, event, now)
+            if batch:
+                yield batch
             if jf.state is not None and is_final(jf.state):
                 return
 

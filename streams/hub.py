@@ -57,6 +57,12 @@ class Reader:
     def pending(self) -> int:
         return len(self._items)
 
+    def ready(self) -> list[Item]:
+        """Every item already queued, without waiting."""
+        items = list(self._items)
+        self._items.clear()
+        return items
+
     async def next(self, timeout: float | None = None) -> Item | None:
         """The next item; None after `timeout`. SlowReader/HubStopped end the stream."""
         while not self._items:

@@ -10,7 +10,7 @@ every job changed after that id.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import aiosqlite
@@ -60,7 +60,7 @@ class ListFeed:
 
     async def frames(
         self, f: JobFilter, last_id: int | None, render: Render
-    ) -> AsyncIterator[Frame]:
+    ) -> AsyncGenerator[Frame, None]:
         """A snapshot of the first page (or the jobs changed after `last_id`), then changes."""
         seen = _Seen()
         with self.hub.reader(owner=f.viewer) as reader:
@@ -88,7 +88,7 @@ class ListFeed:
 
     async def _live(
         self, reader: Reader, f: JobFilter, dirty: dict[str, int], render: Render, seen: _Seen
-    ) -> AsyncIterator[Frame]:
+    ) -> AsyncGenerator[Frame, None]:
         last_flush = 0.0
         last_item = self.hub.position
         while True:

@@ -26,6 +26,8 @@ from typing import Any
 
 import aiohttp
 import msgspec
+import nats.errors
+import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -139,6 +141,10 @@ class Deliverer:
             try:
                 msgs = await sub.fetch(free, timeout=1.0)
             except TimeoutError:  # nats-py raises its own subclass, or a plain one near expiry
+                continue
+            except (nats.errors.Error, nats.js.errors.Error) as e:  # e.g. reconnecting
+                log.warning("webhooks: fetch failed: %s", e)
+                await asyncio.sleep(1.0)
                 continue
             for msg in msgs:
                 task = asyncio.create_task(self._handle(msg))

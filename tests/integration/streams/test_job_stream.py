@@ -81,3 +81,17 @@ async def test_last_event_id_zero_replays_the_whole_history(
     assert one_for_one(frames) == expected_frames(log, 0)
     assert frames[0].event == "status" and frames[0].data["event"] == "created"
     assert frames[-1].event == "done"
+
+
+async def test_a_client_that_hangs_up_leaves_no_reader_behind(
+    working: Service, site: SiteHandle
+) -> None:
+    client = working.admin
+    job_id = await crawl(client, site.base_url, delay_ms=20)
+    hub = working.app.state.hub
+    await stream(client, f"/api/job/{job_id}/stream", stop_after=3)
+
+    async def gone() -> bool:
+        return bool(hub.reader_count == 0)
+
+    await wait_until(gone, timeout=10)
