@@ -246,6 +246,7 @@
   }
 
   function addResult(view, page) {
+    if (app.job !== view) return;  // another job was opened meanwhile
     if (view.results.has(page.url) || view.results.size >= MAX_RESULT_ROWS) return;
     const row = el("tr", null, page.ok ? "ok" : "failed");
     const cell = el("td");
@@ -267,6 +268,7 @@
   }
 
   function addLog(view, entry) {
+    if (app.job !== view) return;  // another job was opened meanwhile
     const key = `${entry.at}|${entry.level}|${entry.message}`;
     if (view.logs.has(key)) return;
     view.logs.add(key);
@@ -277,6 +279,7 @@
   }
 
   function addEvent(view, seq, kind, at) {
+    if (app.job !== view) return;  // another job was opened meanwhile
     if (view.events.has(seq) || view.events.size >= MAX_TIMELINE) return;
     view.events.add(seq);
     const item = el("li");
@@ -345,7 +348,7 @@
       done: (p) => {
         showProgress(p);
         view.stream.close();  // the server closes too; this keeps EventSource from reconnecting
-        refreshResults(view);
+        refreshResults(view).catch(() => {});  // the rows already shown stay
       },
     });
     view.stream.open(after);

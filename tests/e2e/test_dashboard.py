@@ -35,12 +35,15 @@ class Page:
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
         self.n = 0
+        self.exceptions: list[str] = []  # uncaught in the page, once Runtime is enabled
 
     async def call(self, method: str, **params: Any) -> dict[str, Any]:
         self.n += 1
         await self.ws.send_json({"id": self.n, "method": method, "params": params})
         async for msg in self.ws:
             reply = json.loads(msg.data)
+            if reply.get("method") == "Runtime.exceptionThrown":
+                self.exceptions.append(json.dumps(reply["params"]["exceptionDetails"]))
             if reply.get("id") != self.n:
                 continue  # an event of the page, not our answer
             if "error" in reply:
@@ -130,6 +133,7 @@ async def test_a_job_started_from_the_test_moves_its_bar_to_100_and_shows_its_re
 ) -> None:
     admin = working.admin
     async with browser(tmp_path / "chromium") as page:
+        await page.call("Runtime.enable")
         await page.call("Page.navigate", url=f"{admin.base}/")
         await page.until("!document.getElementById('login').hidden")  # no token yet: asks
         await page.call("Page.navigate", url=f"{admin.base}/#token=js_wrong")
@@ -167,6 +171,7 @@ async def test_a_job_started_from_the_test_moves_its_bar_to_100_and_shows_its_re
         last = "document.querySelector('#d-events li:last-child')"
         assert await page.eval(f"{last}.dataset.seq") == str(last_seq)
         assert "succeeded" in await page.eval(f"{last}.textContent")
+        assert page.exceptions == []
 
 
 async def _last_sequence(client: Client, job_id: str) -> int:
