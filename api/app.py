@@ -42,7 +42,6 @@ from projections.schema import open_db
 from streams.feed import JobFeed
 from streams.hub import Hub
 from streams.list_feed import ListFeed
-from streams.wire import WireCache
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +102,10 @@ async def start_streams(
     await hub.start()
     stack.push_async_callback(hub.stop)
     app.state.hub = hub
-    app.state.job_feed = JobFeed(store, hub, progress_interval=settings.sse_progress_interval_s)
-    app.state.wire_cache = WireCache()
+    app.state.job_feed = JobFeed(
+        store, hub, progress_interval=settings.sse_progress_interval_s,
+        max_pending=settings.sse_max_pending,
+    )  # fmt: skip
     app.state.list_feed = ListFeed(db, projector, hub, interval=settings.sse_progress_interval_s)
     secret = await shared_secret(await open_config(app.state.nc.jetstream()))
     app.state.stream_tokens = StreamTokens(secret, settings.stream_token_ttl_s)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import AsyncGenerator, Callable
 from typing import Annotated, Any, cast
 
@@ -27,9 +26,9 @@ from engine.state import JobState
 from projections.apply import row_of
 from projections.queries import JobFilter, JobRow
 from streams import wire
-from streams.feed import Frame, JobFeed
+from streams.feed import JobFeed
+from streams.frames import Frame
 from streams.list_feed import ListFeed
-from streams.wire import WireCache
 
 TokenParam = Annotated[
     str | None, QueryParameter(description="A stream token, for clients that cannot set headers.")
@@ -68,18 +67,6 @@ def _sse(
         async with contextlib.aclosing(frames) as source:
             async for frame in source:
                 yield encode(frame)
-
-    return gen()
-
-
-def _sse_batches(
-    batches: AsyncGenerator[list[Frame], None], encode: Callable[[Frame], bytes]
-) -> AsyncGenerator[bytes, None]:
-    async def gen() -> AsyncGenerator[bytes, None]:
-        # Closing the inner generator at once unregisters its reader from the hub.
-        async with contextlib.aclosing(batches) as source:
-            async for batch in source:
-                yield b"".join(encode(f) for f in batch)
 
     return gen()
 
@@ -133,9 +120,7 @@ class StreamController(Controller):
         jobs: JobsApi = jobs_api(request)
         await jobs.get(user, job_id)  # 404 for unknown jobs and other users' jobs
         feed: JobFeed = request.app.state.job_feed
-        cache: WireCache = request.app.state.wire_cache
-        batches = feed.batches(job_id, after, _snapshot)
-        return _response(request, _sse_batches(batches, functools.partial(cache.encode, job_id)))
+        return _response(request, feed.stream(job_id, after, _snapshot))
 
     @get("/jobs/stream")
     async def jobs_stream(

@@ -29,7 +29,14 @@ from nats.aio.msg import Msg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.embedded import default_conf, embedded_nats
-from bench._support import ApiProcess, api_process, free_port, percentile, wait_for_file
+from bench._support import (
+    ApiProcess,
+    api_process,
+    cpu_seconds,
+    free_port,
+    percentile,
+    wait_for_file,
+)
 from engine.events import Codec, LogWritten
 from engine.service import new_id, now_ms
 from engine.store import EventStore, wait_for_jetstream
@@ -103,8 +110,10 @@ async def one_size(nc: NATS, api: ApiProcess, n: int, args: argparse.Namespace) 
     sub = await nc.subscribe(f"jobs.{job_id}.log", cb=probe.on_msg)
     if args.profile:
         api.proc.send_signal(signal.SIGUSR1)
+    cpu_before = cpu_seconds(api.proc.pid) or 0.0
     await append_events(nc, job_id, args.events, args.rate)
     result = json.loads(await asyncio.wait_for(clients.stdout.readline(), 300))
+    api_cpu = (cpu_seconds(api.proc.pid) or 0.0) - cpu_before
     if args.profile:
         api.proc.send_signal(signal.SIGUSR2)
     await clients.wait()
@@ -115,6 +124,7 @@ async def one_size(nc: NATS, api: ApiProcess, n: int, args: argparse.Namespace) 
         "sse_p50": result["p50"], "sse_p99": result["p99"],
         "core_p50": percentile(core, 50), "core_p99": percentile(core, 99),
         "kib_per_client": (rss_after - rss_before) / n,
+        "api_us_per_delivery": 1e6 * api_cpu / max(1, result["count"]),
     }  # fmt: skip
 
 
@@ -143,7 +153,8 @@ def line_of(r: dict[str, float]) -> str:
         f"SSE p50 {r['sse_p50']:6.1f} ms  p99 {r['sse_p99']:6.1f} ms  |  "
         f"core NATS p50 {r['core_p50']:5.2f} ms  p99 {r['core_p99']:5.2f} ms  |  "
         f"p99 ratio {r['sse_p99'] / max(r['core_p99'], 1e-3):6.1f}x  |  "
-        f"{r['kib_per_client']:5.1f} KiB/client"
+        f"{r['kib_per_client']:5.1f} KiB/client  |  "
+        f"API CPU {r['api_us_per_delivery']:5.1f} µs/delivery"
     )
 
 

@@ -12,7 +12,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from nats.aio.client import Client as NATS
@@ -81,6 +81,14 @@ class Reader:
         return self._items.popleft()
 
 
+class Sink(Protocol):
+    """Whatever takes one job's events from the hub: a reader, or a job's shared channel."""
+
+    def push(self, item: Item) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class Hub:
     """Follows `jobs.>` from the log's tail and hands each decoded event to its readers.
 
@@ -93,7 +101,7 @@ class Hub:
         self._nc = nc
         self._codec = codec
         self.max_pending = max_pending
-        self._by_job: dict[str, set[Reader]] = collections.defaultdict(set)
+        self._by_job: dict[str, set[Sink]] = collections.defaultdict(set)
         self._feeds: set[Reader] = set()
         self._owners: dict[str, str] = {}
         self._sub: Any = None
@@ -130,23 +138,30 @@ class Hub:
     def remember_owner(self, job_id: str, owner: str) -> None:
         self._owners[job_id] = owner
 
+    def attach(self, job_id: str, sink: Sink) -> None:
+        """Hand `sink` every event of `job_id` from now on, until `detach`."""
+        self._by_job[job_id].add(sink)
+
+    def detach(self, job_id: str, sink: Sink) -> None:
+        sinks = self._by_job.get(job_id)
+        if sinks is not None:
+            sinks.discard(sink)
+            if not sinks:
+                del self._by_job[job_id]
+
     @contextlib.contextmanager
     def reader(self, *, job_id: str | None = None, owner: str | None = None) -> Any:
         """Register a reader for the duration of the `with` block."""
         r = Reader(job_id, owner, self.max_pending)
         if job_id is not None:
-            self._by_job[job_id].add(r)
+            self.attach(job_id, r)
         else:
             self._feeds.add(r)
         try:
             yield r
         finally:
             if job_id is not None:
-                readers = self._by_job.get(job_id)
-                if readers is not None:
-                    readers.discard(r)
-                    if not readers:
-                        del self._by_job[job_id]
+                self.detach(job_id, r)
             else:
                 self._feeds.discard(r)
 

@@ -19,7 +19,7 @@ from projections.live import jobs_changed_since, jobs_matching
 from projections.projector import Projector
 from projections.queries import JobFilter, JobRow, list_jobs
 from streams.errors import HubStopped, SlowReader
-from streams.feed import Frame
+from streams.frames import Frame
 from streams.hub import Hub, Reader
 
 Render = Callable[[JobRow], dict[str, Any]]

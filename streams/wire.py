@@ -11,7 +11,7 @@ from collections import OrderedDict
 
 import msgspec
 
-from streams.feed import Frame
+from streams.frames import Frame
 
 _PER_READER = frozenset({"snapshot", "error", "reset"})
 

@@ -62,7 +62,7 @@ async def test_a_slow_reader_is_dropped_with_where_to_resume_and_resumes_exactly
     hub = Hub(nc, store.codec, max_pending=3)
     await hub.start()
     try:
-        feed = JobFeed(store, hub)
+        feed = JobFeed(store, hub, max_pending=3)
         job_id = await _job(store, hub)
         frames = feed.frames(job_id, None, _snapshot)
         assert (await anext(frames)).event == "snapshot"

@@ -1,0 +1,142 @@
+"""A job's live channel: its frames made and encoded once, shared by all its readers.
+
+Every reader of a job would fold the same events into the same frames; the channel does it
+once and hands each reader the encoded bytes. A channel attaches to the hub before its
+first reader reads the log, buffers live events until that reader seeds it with the state
+it read, and from then on turns each event into frames for everyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+from engine.events import AnyEvent
+from engine.state import JobState
+from streams.errors import HubStopped, SlowReader
+from streams.frames import Frame, JobFrames, is_final
+
+Item = tuple[int, AnyEvent]
+
+
+class Wire(NamedTuple):
+    """An encoded frame and the log sequence it reflects."""
+
+    id: int
+    data: bytes
+
+
+class Subscriber:
+    """One reader's bounded queue of a channel's encoded frames."""
+
+    def __init__(self, max_pending: int) -> None:
+        self.max_pending = max_pending
+        self.overflowed = False
+        self.closed = False
+        self.final = False
+        self._wires: collections.deque[Wire] = collections.deque()
+        self._wake = asyncio.Event()
+
+    def push(self, wires: list[Wire], final: bool) -> None:
+        if self.overflowed or self.closed:
+            return
+        if len(self._wires) + len(wires) > self.max_pending:
+            self.overflowed = True
+        else:
+            self._wires.extend(wires)
+            self.final = self.final or final
+        self._wake.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._wires)
+
+    async def take(self) -> list[Wire]:
+        """Everything queued, waiting for something; SlowReader/HubStopped end the stream."""
+        while not self._wires:
+            if self.overflowed:
+                raise SlowReader(f"client too slow: over {self.max_pending} events pending")
+            if self.closed:
+                raise HubStopped("the server is shutting down")
+            self._wake.clear()
+            await self._wake.wait()
+        wires = list(self._wires)
+        self._wires.clear()
+        return wires
+
+
+class JobChannel:
+    """The hub's sink for one job's events while it has live readers."""
+
+    def __init__(self, interval: float, encode: Callable[[Frame], bytes], max_pending: int) -> None:
+        self.interval = interval
+        self.encode = encode
+        self.max_pending = max_pending
+        self.subscribers: set[Subscriber] = set()
+        self._frames: JobFrames | None = None
+        self._buffer: list[Item] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self.seeded_at = 0
+
+    def subscribe(self) -> Subscriber:
+        sub = Subscriber(self.max_pending)
+        self.subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)
+        if not self.subscribers and self._timer is not None:
+            self._timer.cancel()
+
+    def seed(self, state: JobState | None, seq: int) -> int:
+        """Start from `state` at `seq` unless started already; returns where it started."""
+        if self._frames is None:
+            self._frames = JobFrames(state, seq, self.interval)
+            for item in self._buffer:
+                self._apply(item)
+            self._buffer.clear()
+            self.seeded_at = seq
+        return self.seeded_at
+
+    def push(self, item: Item) -> None:
+        if self._frames is None:
+            self._buffer.append(item)
+        else:
+            self._apply(item)
+
+    def close(self) -> None:
+        for sub in self.subscribers:
+            sub.close()
+
+    def _apply(self, item: Item) -> None:
+        assert self._frames is not None
+        self._publish(self._frames.on_event(item[0], item[1], time.monotonic()))
+
+    def _publish(self, frames: list[Frame]) -> None:
+        assert self._frames is not None
+        if frames:
+            wires = [Wire(f.id, self.encode(f)) for f in frames]
+            state = self._frames.state
+            final = state is not None and is_final(state)
+            for sub in self.subscribers:
+                sub.push(wires, final)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        assert self._frames is not None
+        wait = self._frames.wait_time(time.monotonic())
+        if wait is None or (self._timer is not None and not self._timer.cancelled()):
+            return
+        self._timer = asyncio.get_running_loop().call_later(wait, self._flush)
+
+    def _flush(self) -> None:
+        self._timer = None
+        if self._frames is not None and self.subscribers:
+            self._publish(self._frames.due(time.monotonic()))

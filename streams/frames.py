@@ -1,0 +1,114 @@
+"""Frames: what a job's events look like on its stream, made by a pure fold (no I/O).
+
+Frames carry the stream sequence of the event they describe as their id, so a client that
+reconnects with the last id it saw gets exactly the frames after it. Pages, logs and status
+changes are sent one for one; progress is coalesced to at most one frame per interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from engine.events import (
+    AnyEvent,
+    ChildFinished,
+    LogWritten,
+    PageRecorded,
+    ProgressReported,
+    kind_of,
+)
+from engine.model import JobStatus
+from engine.state import JobState, evolve
+
+Snapshot = Callable[[JobState], dict[str, Any]]
+
+
+class Frame(msgspec.Struct, frozen=True, kw_only=True):
+    """One server-sent event: `id` is the log sequence it reflects."""
+
+    id: int
+    event: str
+    data: dict[str, Any]
+
+
+def progress_data(s: JobState) -> dict[str, Any]:
+    finished = s.done + s.failed
+    total = max(s.total, finished)
+    percent = 100.0 if s.status == JobStatus.SUCCESS else (100.0 * finished / total if total else 0)
+    return {
+        "job_id": s.id, "status": s.status, "done": s.done, "failed": s.failed,
+        "total": total, "skipped": s.skipped, "percentage": round(percent, 1),
+    }  # fmt: skip
+
+
+def status_data(s: JobState, kind: str) -> dict[str, Any]:
+    return {
+        "job_id": s.id, "status": s.status, "status_name": JobStatus(s.status).name.lower(),
+        "event": kind, "error": s.error, "cancel_requested": s.cancel_requested,
+        "deleted": s.deleted, "parent_job_id": s.parent_job_id,
+    }  # fmt: skip
+
+
+def page_data(e: PageRecorded) -> dict[str, Any]:
+    return {**e.meta, "url": e.url, "ok": e.ok, "status": e.status, "error": e.error}
+
+
+def is_final(s: JobState) -> bool:
+    return s.is_done or s.deleted
+
+
+class JobFrames:
+    """Turns one job's events into frames, folding its state as it goes (no I/O)."""
+
+    def __init__(self, state: JobState | None, sent: int, interval: float) -> None:
+        self.state = state
+        self.sent = sent
+        self.interval = interval
+        self._dirty = False
+        self._last_progress = 0.0
+
+    def on_event(self, seq: int, event: AnyEvent, now: float) -> list[Frame]:
+        if seq <= self.sent:
+            return []  # already sent from the catch-up read
+        self.sent = seq
+        self.state = evolve(self.state, event)
+        match event:
+            case PageRecorded():
+                self._dirty = True
+                return [Frame(id=seq, event="page", data=page_data(event)), *self.due(now)]
+            case ProgressReported() | ChildFinished():
+                self._dirty = True
+                return self.due(now)
+            case LogWritten(level=level, message=message):
+                data = {"job_id": event.job_id, "level": level, "message": message, "at": event.at}
+                return [Frame(id=seq, event="log", data=data)]
+        frames = self.due(now, force=True)
+        frames.append(Frame(id=seq, event="status", data=status_data(self.state, kind_of(event))))
+        return frames + self.final()
+
+    def due(self, now: float, force: bool = False) -> list[Frame]:
+        """A progress frame if counters changed and the interval passed (or `force`)."""
+        if not self._dirty or self.state is None:
+            return []
+        if not force and now - self._last_progress < self.interval:
+            return []
+        self._dirty = False
+        self._last_progress = now
+        return [Frame(id=self.sent, event="progress", data=progress_data(self.state))]
+
+    def wait_time(self, now: float) -> float | None:
+        """How long the caller may wait for events before a pending progress frame is due."""
+        if not self._dirty:
+            return None
+        return max(0.0, self.interval - (now - self._last_progress))
+
+    def final(self) -> list[Frame]:
+        if self.state is None or not is_final(self.state):
+            return []
+        return [Frame(id=self.sent, event="done", data=progress_data(self.state) | {
+            "status_name": JobStatus(self.state.status).name.lower(), "error": self.state.error,
+            "deleted": self.state.deleted,
+        })]  # fmt: skip
