@@ -431,8 +431,7 @@ def worker_child(args: argparse.Namespace) -> int:
     import engine.handlers as handlers
     import engine.worker as worker
     from api.cli import main as cli_main
-    from engine.results import ResultStore
-    from engine.store import EventStore
+    from engine.recorder import Recorder
 
     steps = Steps()
     steps.wrap_crawls(handlers, "crawl_site")
@@ -441,11 +440,13 @@ def worker_child(args: argparse.Namespace) -> int:
     steps.wrap(crawler, "fetch", "fetch (HTTP request + body, with retries)")
     steps.wrap(crawler._CrawlRun, "_page_outcome", "extract: parse, links, markdown (CPU)")
     steps.wrap(crawler._CrawlRun, "_report", "report the page (on_page, then its links)")
-    steps.wrap(worker.RunContext, "page", "  RunContext.page: store it")
-    steps.wrap(ResultStore, "put", "    ResultStore.put: body -> RESULTS, await ack")
-    steps.wrap(EventStore, "append_unchecked", "    append_unchecked: event -> JOBS, await ack")
+    steps.wrap(worker.RunContext, "page", "  RunContext.page: queue it for the recorder")
+    steps.wrap(Recorder, "add", "    Recorder.add (waits only when the queue is full)")
     steps.wrap(worker.RunContext, "_progress", "    _progress (an event every 0.5 s)")
     steps.wrap(crawler._CrawlRun, "_discover", "  discover its links (normalise, frontier)")
+    steps.wrap(Recorder, "_store", "recorder task, beside the slots: store one batch")
+    steps.wrap(Recorder, "_publish_all", "  bodies -> RESULTS or events -> JOBS, all acks")
+    steps.wrap(worker.RunContext, "flush", "end of run: store what is left (RunContext.flush)")
     profiler = None if args.steps else cProfile.Profile()
     if profiler is not None:
         profiler.enable()

@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 import msgspec
+import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
@@ -40,20 +41,16 @@ class ResultStore:
                 max_msgs_per_subject=1,
                 discard=DiscardPolicy.OLD,
                 allow_direct=True,
+                allow_atomic=True,  # the worker's recorder stores bodies in atomic batches
                 max_msg_size=16 * 1024 * 1024,
             ),
         )
 
-    async def put(self, job_id: str, url: str, body: dict[str, Any]) -> str:
-        key = result_key(job_id, url)
-        try:
-            await self._js.publish(key, self._fit(body))
-        except nats.js.errors.APIError as e:
-            raise StoreUnavailable(f"cannot store result of {url}: {e.description}") from e
-        return key
+    def encode(self, body: dict[str, Any]) -> bytes:
+        """The body as stored, its text fields cut so it fits one message (marked truncated).
 
-    def _fit(self, body: dict[str, Any]) -> bytes:
-        """The encoded body, its text fields cut so it fits one message (marked truncated)."""
+        The worker's recorder publishes it to `result_key(job, url)`.
+        """
         data = self._encode(body)
         if len(data) <= self._max:
             return data
@@ -71,5 +68,7 @@ class ResultStore:
             msg = await self._js.get_last_msg(RESULTS_STREAM, key, direct=True)
         except nats.js.errors.NotFoundError:
             return None
+        except nats.errors.Error as e:
+            raise StoreUnavailable(f"cannot read result {key}: {e!r}") from e
         data: dict[str, Any] = msgspec.json.decode(msg.data or b"{}")
         return data

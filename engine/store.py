@@ -41,6 +41,7 @@ def jobs_stream_config() -> StreamConfig:
         storage=StorageType.FILE,
         retention=RetentionPolicy.LIMITS,
         allow_direct=True,
+        allow_atomic=True,  # worker events go in atomic batches: one disk sync per batch
         duplicate_window=120.0,
     )
 

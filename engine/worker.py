@@ -5,6 +5,12 @@ append and the ack are shielded from cancellation. A worker that dies mid-job le
 item unacknowledged: it is redelivered after the consumers' ack_wait and the next worker
 resumes from what the log holds; a live worker reports progress every third of ack_wait. A
 job whose workers keep dying fails after `max_attempts` deliveries.
+
+Pages, logs and progress go through a `Recorder`, off the fetch path; the terminal event is
+appended only once the recorder has stored everything before it. A store outage (NATS or
+JetStream failing) is not the job's fault: the worker keeps the item, waits, reloads the
+job from the log and resumes the same attempt; if it is stopped meanwhile the item is left
+unacknowledged and redelivered.
 """
 
 from __future__ import annotations
@@ -14,19 +20,23 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
 import msgspec
+import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from engine.commands import FailJob, FinishJob, StartJob
 from engine.crawl.fetcher import FetchSettings, make_session
-from engine.errors import EngineError, JobConflict, JobNotFound
+from engine.crawl.models import PageOutcome
+from engine.errors import EngineError, JobConflict, JobNotFound, StoreUnavailable
 from engine.events import CancelRequested, LogWritten, PageRecorded, ProgressReported
 from engine.handlers import Outcome, handler_for
 from engine.model import JobStatus
+from engine.recorder import Recorder
 from engine.results import ResultStore, result_key
 from engine.service import Envelope, JobService, envelope, new_id, now_ms
 from engine.state import JobState
@@ -36,6 +46,10 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 PROGRESS_EVERY_S = 0.5
+# After a store outage: first wait before resuming the job, doubled up to the second.
+STORE_RETRY_S = (0.5, 15.0)
+# Errors that mean the store, not the job, failed: the job is resumed, never failed for them.
+STORE_ERRORS = (StoreUnavailable, nats.errors.Error)
 
 
 class Worker:
@@ -94,12 +108,21 @@ class Worker:
                 msgs = await sub.fetch(1, timeout=wait)
             except TimeoutError:  # nats-py raises its own subclass, or a plain one near expiry
                 continue
+            except nats.errors.Error as e:  # NATS unreachable: wait a little, then ask again
+                log.warning("worker %s: cannot fetch work: %s", self.worker_id, e)
+                await self._stopped_within(wait)
+                return None
             if msgs:
                 return msgs[0]  # type: ignore[no-any-return]
         return None
 
     async def _process(self, msg: Msg, session: aiohttp.ClientSession) -> None:
-        item = msgspec.json.decode(msg.data, type=WorkItem)
+        try:
+            item = msgspec.json.decode(msg.data, type=WorkItem)
+        except msgspec.MsgspecError as e:
+            log.error("worker %s: dropped an undecodable work item: %s", self.worker_id, e)
+            await _settle(msg.term())
+            return
         heartbeat = asyncio.create_task(_heartbeat(msg, self._heartbeat_s))
         try:
             await self._run_item(item, msg, session)
@@ -108,7 +131,7 @@ class Worker:
             return  # not acked: redelivered after ack_wait
         finally:
             heartbeat.cancel()
-        await asyncio.shield(msg.ack())
+        await _settle(msg.ack())
 
     async def _run_item(self, item: WorkItem, msg: Msg, session: aiohttp.ClientSession) -> None:
         deliveries = msg.metadata.num_delivered or 1
@@ -129,19 +152,67 @@ class Worker:
             return
         if started.state is None or started.state.is_done:
             return
-        outcome = await self._run_job(started.state, session)
-        await asyncio.shield(self._finish(item.job_id, outcome))
+        await self._run_through_outages(started.state, session)
+
+    async def _run_through_outages(self, job: JobState, session: aiohttp.ClientSession) -> None:
+        """Run a started job up to its terminal event, resuming it after store outages.
+
+        On a store error the job is reloaded from the log after a pause and run again as
+        the same attempt (page message ids stay the same, so nothing is stored twice).
+        Raises StoreUnavailable when the worker is stopped during an outage.
+        """
+        delay, longest = STORE_RETRY_S
+        while True:
+            try:
+                outcome = await self._run_job(job, session)
+                await asyncio.shield(self._finish(job.id, outcome))
+                return
+            except STORE_ERRORS as e:
+                log.warning(
+                    "worker %s: job %s: store unavailable, resuming in %.1f s: %s",
+                    self.worker_id, job.id, delay, e,
+                )  # fmt: skip
+            if await self._stopped_within(delay):
+                raise StoreUnavailable(f"stopped while the store was unavailable (job {job.id})")
+            delay = min(2 * delay, longest)
+            resumed = await self._reload(job)
+            if resumed is None:
+                return
+            job = resumed
+
+    async def _reload(self, job: JobState) -> JobState | None:
+        """The job as the log holds it now, or None when this attempt is no longer running."""
+        with contextlib.suppress(*STORE_ERRORS):
+            state = await self.service.store.load(job.id)
+            if state is None or state.is_done or state.deleted or state.attempts != job.attempts:
+                return None
+            return state
+        return job  # the store is still away: try the same run again after the next pause
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        return self._stopping.is_set()
 
     async def _run_job(self, job: JobState, session: aiohttp.ClientSession) -> Outcome:
+        """Run the job's handler; its outcome once every event it made is stored."""
         ctx = RunContext(self, job, session)
-        await ctx.open()
         try:
-            return await handler_for(job.type)(ctx)
-        except Exception as e:  # a handler bug must end the job, not the worker
-            log.exception("job %s crashed", job.id)
-            return Outcome(False, f"internal error: {type(e).__name__}: {e}")
+            await ctx.open()
+            outcome = await self._handle(ctx)
+            await ctx.flush()
+            return outcome
         finally:
             await ctx.close()
+
+    async def _handle(self, ctx: RunContext) -> Outcome:
+        try:
+            return await handler_for(ctx.job.type)(ctx)
+        except STORE_ERRORS:
+            raise
+        except Exception as e:  # a handler bug must end the job, not the worker
+            log.exception("job %s crashed", ctx.job.id)
+            return Outcome(False, f"internal error: {type(e).__name__}: {e}")
 
     async def _finish(self, job_id: str, outcome: Outcome) -> None:
         with contextlib.suppress(JobConflict):
@@ -156,6 +227,14 @@ class Worker:
         return envelope(job_id, self.worker_id)
 
 
+async def _settle(reply: Awaitable[None]) -> None:
+    """Send an ack or term; if it is lost the item comes back and finds its job finished."""
+    try:
+        await asyncio.shield(reply)
+    except nats.errors.Error as e:
+        log.warning("worker: could not settle a work item: %s", e)
+
+
 async def _heartbeat(msg: Msg, every_s: float) -> None:
     """Tell JetStream the item is still being worked on, so it is not redelivered."""
     while True:
@@ -165,7 +244,7 @@ async def _heartbeat(msg: Msg, every_s: float) -> None:
 
 
 class RunContext:
-    """One job run: appends page, log and progress events; hears cancel requests."""
+    """One job run: records page, log and progress events in order; hears cancel requests."""
 
     def __init__(self, worker: Worker, job: JobState, session: aiohttp.ClientSession) -> None:
         self.worker = worker
@@ -176,6 +255,7 @@ class RunContext:
         self.failed_urls: set[str] = set(job.failed_urls)
         self.done_links: dict[str, list[str]] = {}
         self.skipped_count = job.skipped
+        self._recorder = Recorder(worker._nc, worker.service.store.codec)
         self._cancel = asyncio.Event()
         self._sub: Any = None
         self._last_progress = 0.0
@@ -196,19 +276,29 @@ class RunContext:
         later = await self.worker.service.store.history(self.job.id, self.job.version + 1)
         return any(isinstance(s.event, CancelRequested) for s in later)
 
+    async def flush(self) -> None:
+        """Report the final progress; return once every event of the run is stored."""
+        await self._progress(force=True)
+        await self._recorder.flush()
+
     async def close(self) -> None:
+        """Stop listening and recording; events not flushed by now are dropped."""
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
-        await self._progress(force=True)
+        await self._recorder.close()
 
     def should_stop(self) -> bool:
         return self._cancel.is_set()
 
-    async def page(self, page: Any) -> None:
-        """Store the page body, then append its event (deterministic id: exactly once)."""
+    async def page(self, page: PageOutcome) -> None:
+        """Queue the page: its body for RESULTS, then its event, exactly once (see Recorder).
+
+        The event's message id is (job, URL, attempt): a page sent twice within an attempt
+        is stored once, and a resumed attempt skips the pages the log already holds.
+        """
         body = msgspec.to_builtins(page)
-        key = await self.worker.results.put(self.job.id, page.url, body)
+        key = result_key(self.job.id, page.url)
         meta = {k: v for k, v in body.items() if k not in ("markdown", "html", "text", "links")}
         meta["links"] = len(page.links)
         meta["scraped_at"] = now_ms()
@@ -217,7 +307,7 @@ class RunContext:
             attempt=self.job.attempts, meta=meta, result_key=key,
         )  # fmt: skip
         msg_id = f"{self.job.id}:{key}:{self.job.attempts}"
-        await self.worker.service.store.append_unchecked(event, msg_id=msg_id)
+        await self._recorder.add(event, msg_id, body=(key, self.worker.results.encode(body)))
         (self.ok_urls if page.ok else self.failed_urls).add(page.url)
         if page.ok:
             self.failed_urls.discard(page.url)
@@ -228,8 +318,7 @@ class RunContext:
         await self._progress()
 
     async def log(self, level: str, message: str) -> None:
-        event = LogWritten(**self._env(), level=level, message=message)
-        await self.worker.service.store.append_unchecked(event)
+        await self._recorder.add(LogWritten(**self._env(), level=level, message=message))
 
     async def _progress(self, force: bool = False) -> None:
         now = asyncio.get_running_loop().time()
@@ -241,7 +330,7 @@ class RunContext:
             **self._env(), done=done, failed=failed, skipped=self.skipped_count,
             total=max(self.job.total, done + failed),
         )  # fmt: skip
-        await self.worker.service.store.append_unchecked(event)
+        await self._recorder.add(event)
 
     async def _load_links(self) -> None:
         """Links of pages recorded by an earlier attempt, so a resumed crawl goes on past them."""

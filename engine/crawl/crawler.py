@@ -140,16 +140,20 @@ class _CrawlRun:
                 self._discover(url, 1, "sitemap")
         await self._flush_skips()
 
-    def _discover(self, url: str, depth: int, source: str | None) -> None:
-        """Offer a URL to the frontier; URLs done in an earlier run expand their links."""
+    def _discover(self, url: str, depth: int, source: str | None, *, trusted: bool = False) -> None:
+        """Offer a URL to the frontier; URLs done in an earlier run expand their links.
+
+        ``trusted``: ``url`` is a link extracted in this run, normalised already.
+        """
         stack = [(url, depth, source)]
         while stack:
             current, level, found_on = stack.pop()
-            normalized = normalize_url(current)
+            normalized = current if trusted else normalize_url(current)
+            trusted = False  # links of resumed pages come from stored bodies: normalise them
             if normalized is None:
                 continue
             if normalized not in self._resumed:
-                self._frontier.add(normalized, level, found_on)
+                self._frontier.add(normalized, level, found_on, normalized=True)
                 continue
             if self._expanded.get(normalized, level + 1) <= level:
                 continue
@@ -263,7 +267,7 @@ class _CrawlRun:
         self._counts["ok"] += outcome.ok
         if self._options.find_links and outcome.ok:
             for link in outcome.links:
-                self._discover(link, item.depth + 1, item.url)
+                self._discover(link, item.depth + 1, item.url, trusted=True)
         await self._flush_skips()
 
     async def _flush_skips(self) -> None:

@@ -80,14 +80,21 @@ class Frontier:
 
     # -- adding -------------------------------------------------------------
 
-    def add(self, url: str, depth: int, source: str | None = None) -> bool:
+    def add(
+        self, url: str, depth: int, source: str | None = None, *, normalized: bool = False
+    ) -> bool:
         """Offer ``url`` found at ``depth``; return True if it was newly enqueued.
 
         A pending URL offered again at a smaller depth keeps the smaller depth.
+        ``normalized=True`` promises that ``url`` is already :func:`normalize_url`'s
+        output (as extracted links are), and skips normalising it again.
         """
-        normalized = normalize_url(url)
-        if normalized is None:
+        canonical = url if normalized else normalize_url(url)
+        if canonical is None:
             return False
+        return self._add(canonical, depth, source)
+
+    def _add(self, normalized: str, depth: int, source: str | None) -> bool:
         if normalized in self._pending:
             self._lower_depth(normalized, depth)
             return False
@@ -172,7 +179,8 @@ class Frontier:
 
     def mark_done(self, url: str) -> None:
         """Record that a handed-out (or pending) URL has been dealt with."""
-        normalized = normalize_url(url) or url
+        # A URL handed out by next() is normalised already.
+        normalized = url if url in self._in_flight else (normalize_url(url) or url)
         self._in_flight.pop(normalized, None)
         self._pending.pop(normalized, None)
         self._known.add(normalized)

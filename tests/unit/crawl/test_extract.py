@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import html
 
+import html_to_markdown
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -137,3 +139,26 @@ def test_links_are_normalised_unique_and_http(hrefs: list[str]) -> None:
     # Empty hrefs (a link to the page itself) are ignored like mailto:/javascript:.
     followed = [h for h in hrefs if h.strip() and not h.startswith(("mailto:", "javascript:"))]
     assert set(links) == {normalize_url(h, URL) for h in followed} - {None}
+
+
+RICH = """<html><head><base href="/docs/"><title>t</title></head><body>
+<h2>Lists</h2><ul><li>one <i>it</i></li><li>two<ol><li>nested</li></ol></li></ul>
+<table><tr><th>a</th><th>b</th></tr><tr><td>1</td><td><a href="x.html">x</a></td></tr></table>
+<pre><code class="language-py">print("*hi*")</code></pre><blockquote>quoted_text</blockquote>
+<img src="img/p.png" alt="pic"><p>a&nbsp;b &amp; c<br>next line_with_underscores</p>
+<dl><dt>term</dt><dd>definition</dd></dl><hr><p><sub>2</sub> <sup>3</sup> <s>gone</s></p>
+</body></html>"""
+
+
+@pytest.mark.parametrize("doc", [DOC, RICH])
+@pytest.mark.parametrize(("fmt", "name"), [("markdown", "markdown"), ("text", "plain")])
+def test_conversion_matches_the_public_api_with_its_defaults(doc: str, fmt: str, name: str) -> None:
+    """extract() builds the native options itself; the output must be the public API's."""
+    base = "https://example.com/a/b"
+    public = html_to_markdown.convert(
+        doc,
+        html_to_markdown.ConversionOptions(
+            extract_metadata=False, base_url=base, output_format=name
+        ),
+    ).content
+    assert getattr(extract(doc, base, {fmt}), fmt) == public
