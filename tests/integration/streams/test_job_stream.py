@@ -95,3 +95,5 @@ async def test_a_client_that_hangs_up_leaves_no_reader_behind(
         return bool(hub.reader_count == 0)
 
     await wait_until(gone, timeout=10)
+    status, _ = await client.call("POST", f"/api/job/{job_id}/cancel")  # a quick teardown
+    assert status == 200
