@@ -9,15 +9,14 @@ it read, and from then on turns each event into frames for everyone.
 from __future__ import annotations
 
 import asyncio
-import collections
 import time
 from collections.abc import Callable
 from typing import NamedTuple
 
 from engine.events import AnyEvent
 from engine.state import JobState
-from streams.errors import HubStopped, SlowReader
 from streams.frames import Frame, JobFrames, is_final
+from streams.mailbox import Mailbox
 
 Item = tuple[int, AnyEvent]
 
@@ -29,47 +28,21 @@ class Wire(NamedTuple):
     data: bytes
 
 
-class Subscriber:
+class Subscriber(Mailbox[Wire]):
     """One reader's bounded queue of a channel's encoded frames."""
 
     def __init__(self, max_pending: int) -> None:
-        self.max_pending = max_pending
-        self.overflowed = False
-        self.closed = False
+        super().__init__(max_pending)
         self.final = False
-        self._wires: collections.deque[Wire] = collections.deque()
-        self._wake = asyncio.Event()
 
     def push(self, wires: list[Wire], final: bool) -> None:
-        if self.overflowed or self.closed:
-            return
-        if len(self._wires) + len(wires) > self.max_pending:
-            self.overflowed = True
-        else:
-            self._wires.extend(wires)
-            self.final = self.final or final
-        self._wake.set()
-
-    def close(self) -> None:
-        self.closed = True
-        self._wake.set()
-
-    @property
-    def pending(self) -> int:
-        return len(self._wires)
+        self.put(wires)
+        self.final = self.final or (final and not self.overflowed)
 
     async def take(self) -> list[Wire]:
         """Everything queued, waiting for something; SlowReader/HubStopped end the stream."""
-        while not self._wires:
-            if self.overflowed:
-                raise SlowReader(f"client too slow: over {self.max_pending} events pending")
-            if self.closed:
-                raise HubStopped("the server is shutting down")
-            self._wake.clear()
-            await self._wake.wait()
-        wires = list(self._wires)
-        self._wires.clear()
-        return wires
+        await self.wait()
+        return self.take_all()
 
 
 class JobChannel:

@@ -8,7 +8,6 @@ its client where to resume, rather than let memory grow without bound.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import logging
@@ -21,64 +20,27 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from engine.events import AnyEvent, Codec, JobCreated
 from engine.store import JOBS_STREAM
-from streams.errors import HubStopped, SlowReader
+from streams.mailbox import Mailbox
 
 log = logging.getLogger(__name__)
 
 Item = tuple[int, AnyEvent]
 
 
-class Reader:
+class Reader(Mailbox[Item]):
     """One live reader's bounded queue of `(sequence, event)`, filled by the hub."""
 
     def __init__(self, job_id: str | None, owner: str | None, max_pending: int) -> None:
+        super().__init__(max_pending)
         self.job_id = job_id
         self.owner = owner
-        self.max_pending = max_pending
-        self.overflowed = False
-        self.closed = False
-        self._items: collections.deque[Item] = collections.deque()
-        self._wake = asyncio.Event()
 
     def push(self, item: Item) -> None:
-        if self.overflowed or self.closed:
-            return
-        if len(self._items) >= self.max_pending:
-            self.overflowed = True
-        else:
-            self._items.append(item)
-        self._wake.set()
-
-    def close(self) -> None:
-        self.closed = True
-        self._wake.set()
-
-    @property
-    def pending(self) -> int:
-        return len(self._items)
-
-    def ready(self) -> list[Item]:
-        """Every item already queued, without waiting."""
-        items = list(self._items)
-        self._items.clear()
-        return items
+        self.put((item,))
 
     async def next(self, timeout: float | None = None) -> Item | None:
         """The next item; None after `timeout`. SlowReader/HubStopped end the stream."""
-        while not self._items:
-            if self.overflowed:
-                raise SlowReader(f"client too slow: over {self.max_pending} events pending")
-            if self.closed:
-                raise HubStopped("the server is shutting down")
-            self._wake.clear()
-            if timeout is None:
-                await self._wake.wait()
-                continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                return None
-        return self._items.popleft()
+        return self.pop() if await self.wait(timeout) else None
 
 
 class Sink(Protocol):

@@ -20,3 +20,20 @@ async def service(tmp_path: Path, nats_url: str) -> AsyncIterator[Service]:
     settings = Settings(data_dir=tmp_path / "data", nats_url=nats_url)
     async with run_service(settings) as svc:
         yield svc
+
+
+@pytest.fixture
+def workers() -> int:
+    """In-process workers of `working`; a folder's conftest may ask for more."""
+    return 1
+
+
+@pytest.fixture
+async def working(tmp_path: Path, nats_url: str, workers: int) -> AsyncIterator[Service]:
+    """The service with `workers` in-process workers, allowed to crawl 127.0.0.1."""
+    settings = Settings(
+        data_dir=tmp_path / "data", nats_url=nats_url, workers=workers,
+        allow_private_networks=True,
+    )  # fmt: skip
+    async with run_service(settings) as svc:
+        yield svc

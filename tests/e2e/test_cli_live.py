@@ -15,9 +15,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from api.settings import Settings
 from tests.sites.testsite import SiteHandle, serve_site
-from tests.support import Client, Service, run_service, wait_until
+from tests.support import Client, Service, wait_until
 
 JOBSTREAM = str(Path(sys.executable).parent / "jobstream")
 _OURS = ("JOBSTREAM_URL", "JOBSTREAM_TOKEN", "NATS_URL")
@@ -52,15 +51,6 @@ def conn(client: Client, base: str | None = None) -> list[str]:
 async def site() -> AsyncIterator[SiteHandle]:
     async with serve_site(30, seed=5) as handle:
         yield handle
-
-
-@pytest.fixture
-async def working(tmp_path: Path, nats_url: str) -> AsyncIterator[Service]:
-    settings = Settings(
-        data_dir=tmp_path / "data", nats_url=nats_url, workers=1, allow_private_networks=True
-    )
-    async with run_service(settings) as svc:
-        yield svc
 
 
 async def finished(client: Client, job_id: str) -> dict[str, Any]:

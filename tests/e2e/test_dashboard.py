@@ -13,9 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from api.settings import Settings
 from tests.sites.testsite import SiteHandle, serve_site
-from tests.support import Client, Service, run_service, wait_until
+from tests.support import Client, Service, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = (
@@ -111,15 +110,6 @@ async def _has_port(port_file: Path, proc: asyncio.subprocess.Process) -> bool:
 async def site() -> AsyncIterator[SiteHandle]:
     async with serve_site(30, seed=5) as handle:
         yield handle
-
-
-@pytest.fixture
-async def working(tmp_path: Path, nats_url: str) -> AsyncIterator[Service]:
-    settings = Settings(
-        data_dir=tmp_path / "data", nats_url=nats_url, workers=1, allow_private_networks=True
-    )
-    async with run_service(settings) as svc:
-        yield svc
 
 
 async def _all_results(client: Client, job_id: str) -> list[dict[str, Any]]:
