@@ -31,6 +31,7 @@ from engine.errors import StoreUnavailable
 from engine.events import Codec
 from engine.model import Tier
 from engine.store import EventStore, wait_for_jetstream
+from engine.worker import CONCURRENCY as WORKER_CONCURRENCY
 from projections.projector import rebuild
 from projections.schema import open_db
 
@@ -44,10 +45,20 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--port", type=int, default=8080)
         s.add_argument("--data-dir", type=Path, default=Path("data"))
         s.add_argument("--nats-port", type=int, default=4222)
-        s.add_argument("--workers", type=int, default=1 if name == "serve" else 0)
+        s.add_argument(
+            "--workers", type=int, default=1 if name == "serve" else 0,
+            help="in-process workers (0 = none); more job slots: --worker-concurrency",
+        )  # fmt: skip
+        s.add_argument(
+            "--worker-concurrency", type=int, default=WORKER_CONCURRENCY,
+            help=f"jobs each in-process worker runs at once (default {WORKER_CONCURRENCY})",
+        )  # fmt: skip
         s.add_argument("--allow-private-networks", action="store_true")
     wk = sub.add_parser("worker", help="run workers against NATS_URL")
-    wk.add_argument("--concurrency", type=int, default=4)
+    wk.add_argument(
+        "--concurrency", type=int, default=WORKER_CONCURRENCY,
+        help=f"jobs run at once (default {WORKER_CONCURRENCY}); a crawl has its own concurrency",
+    )  # fmt: skip
     wk.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     wk.add_argument("--allow-private-networks", action="store_true")
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
@@ -73,6 +84,7 @@ def _serve(args: argparse.Namespace) -> int:
         nats_url=None if embedded else nats_url_from_env(),
         nats_port=args.nats_port,
         workers=args.workers,
+        worker_concurrency=args.worker_concurrency,
         allow_private_networks=args.allow_private_networks or env_flag("JOBSTREAM_ALLOW_PRIVATE"),
         **work_from_env(),
         **webhooks_from_env(),

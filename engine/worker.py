@@ -45,6 +45,10 @@ from engine.work import LANES, WORK_STREAM, WorkItem, consumer_name, work_ack_wa
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# Jobs one worker runs at once (a crawl's requests in flight are its own `concurrency`). A
+# batch's children are one-URL jobs, so this is also how many of them fetch in parallel;
+# measured on a 200-URL scrape batch (docs/decisions.md), 16 beat 4, 32 and 64.
+CONCURRENCY = 16
 PROGRESS_EVERY_S = 0.5
 # After a store outage: first wait before resuming the job, doubled up to the second.
 STORE_RETRY_S = (0.5, 15.0)
@@ -57,7 +61,7 @@ class Worker:
 
     def __init__(
         self, nc: NATS, service: JobService, results: ResultStore, fetch_settings: FetchSettings,
-        *, concurrency: int = 4, burst: bool = False, worker_id: str | None = None,
+        *, concurrency: int = CONCURRENCY, burst: bool = False, worker_id: str | None = None,
         max_attempts: int = MAX_ATTEMPTS,
     ) -> None:  # fmt: skip
         self._nc = nc

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from engine.crawl.fetcher import FetchSettings
 from engine.events import JobStarted
 from engine.work import LANES, WORK_STREAM, consumer_name, ensure_work, work_ack_wait
-from engine.worker import Worker
+from engine.worker import CONCURRENCY, Worker
 from tests.integration.work.helpers import (
     HoldSite,
+    WorkerProcesses,
     finished,
     get_job,
     holds,
@@ -156,6 +158,34 @@ async def test_an_unknown_dependency_is_refused_naming_depends_on(
     assert "01JNOSUCHJOB0000000000000" in error["detail"]
     _, jobs = await service.admin.call("GET", "/api/jobs")
     assert jobs["total"] == 0
+
+
+async def test_a_worker_runs_sixteen_jobs_at_once_by_default(
+    service: Service, hold_site: HoldSite, nats_url: str, tmp_path: Path
+) -> None:
+    """`jobstream worker` without --concurrency: 16 jobs in hand, the 17th waits its turn."""
+    assert CONCURRENCY == 16
+    paths = [f"/hold/{n}" for n in range(CONCURRENCY + 1)]
+    ids = []
+    for path in paths:
+        body = {"urls": [hold_site.url(path)]}
+        _, job = await service.admin.call("POST", "/api/job/create/scrape", json=body)
+        ids.append(job["id"])
+    js = service.app.state.nc.jetstream()
+    workers = WorkerProcesses(nats_url, tmp_path / "logs")
+    try:
+        await workers.start()
+        await wait_until(holds(lambda: len(hold_site.hits) == CONCURRENCY), timeout=20)
+        lanes = [await js.consumer_info(WORK_STREAM, consumer_name(n)) for _, n in LANES]
+        in_hand, waiting = sum(i.num_ack_pending for i in lanes), sum(i.num_pending for i in lanes)
+        assert (in_hand, waiting) == (CONCURRENCY, 1)
+        for path in paths:
+            hold_site.release(path)
+        for job_id in ids:
+            assert (await finished(service.admin, job_id))["status"] == 2
+        assert sorted(hold_site.hits) == sorted(paths)
+    finally:
+        await workers.close()
 
 
 async def test_ack_wait_is_applied_to_existing_consumers_only_when_given(
