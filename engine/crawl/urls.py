@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# ASCII characters that are whitespace or unprintable (str.isspace / str.isprintable).
+_ASCII_BLANK = re.compile(r"[\x00-\x20\x7f]")
+_HOST_BAD = re.compile(r"[/?#@\[\]\\]")
 
 
 def normalize_url(url: str, base: str | None = None) -> str | None:
@@ -33,10 +37,17 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
+def _clean(text: str) -> bool:
+    """No whitespace and nothing unprintable in ``text``."""
+    if text.isascii():  # the usual case, without a Python-level loop over characters
+        return _ASCII_BLANK.search(text) is None
+    return all(c.isprintable() and not c.isspace() for c in text)
+
+
 def _escape_blanks(text: str) -> str:
     # Whitespace and control characters are percent-encoded (as browsers do) so
     # the result survives the leading/trailing strip of a second normalisation.
-    if all(c.isprintable() and not c.isspace() for c in text):
+    if _clean(text):
         return text
     return "".join(c if c.isprintable() and not c.isspace() else _pct(c) for c in text)
 
@@ -47,7 +58,7 @@ def _pct(char: str) -> str:
 
 def _canonical_netloc(parts: SplitResult, scheme: str) -> str | None:
     host = parts.hostname
-    if not host or any(c in "/?#@[]\\" or c.isspace() or not c.isprintable() for c in host):
+    if not host or _HOST_BAD.search(host) is not None or not _clean(host):
         return None
     if ":" in host:
         host = f"[{host}]"

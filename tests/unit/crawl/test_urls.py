@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.crawl.urls import in_scope, normalize_url, origin_of, path_allowed
+from engine.crawl.urls import _clean, in_scope, normalize_url, origin_of, path_allowed
 
 
 @pytest.mark.parametrize(
@@ -150,3 +150,9 @@ def test_path_allowed(path: str, include: list[str], exclude: list[str], expecte
 
 def test_origin_of() -> None:
     assert origin_of("https://e.com:8443/a?b") == "https://e.com:8443"
+
+
+@given(st.text())
+def test_the_blank_check_agrees_with_str_predicates(text: str) -> None:
+    """The ASCII fast path of _clean gives what the per-character definition gives."""
+    assert _clean(text) == all(c.isprintable() and not c.isspace() for c in text)
