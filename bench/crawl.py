@@ -14,8 +14,8 @@ per engine (the median crawl counts; one uncounted bare crawl warms the site up)
     POST /api/job/create/crawl {url, concurrency, use_sitemap: false, find_links: true,
     include_paths} per crawl as the admin, timed from the POST until GET /api/job/{id}
     says done; pages = the job's done + failed. Every page takes the whole path: fetch,
-    extract (markdown + links), body into RESULTS, PageRecorded into JOBS (both fsync'd
-    by nats.conf), projection into SQLite.
+    extract (markdown + links), body into RESULTS and PageRecorded into JOBS (the worker's
+    recorder stores them in atomic batches, fsync'd by nats.conf), projection into SQLite.
 (2) Scrapy (`scrapy.Spider`, default settings except CONCURRENT_REQUESTS(_PER_DOMAIN) =
     concurrency, ROBOTSTXT_OBEY, LOG_LEVEL=WARNING, HTTPERROR_ALLOW_ALL so error pages
     count as pages too): title + normalised same-host links per page, one item each;
