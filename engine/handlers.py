@@ -37,6 +37,7 @@ class JobContext(Protocol):
     async def skipped(self, url: str, reason: str) -> None: ...
     async def log(self, level: str, message: str) -> None: ...
     def should_stop(self) -> bool: ...
+    def planned(self, total: int) -> None: ...
 
 
 Handler = Callable[[JobContext], Awaitable[Outcome]]
@@ -107,7 +108,7 @@ async def crawl(ctx: JobContext) -> Outcome:
     summary = await crawl_site(
         ctx.session, ctx.fetch_settings, options, on_page=ctx.page, on_skip=ctx.skipped,
         should_stop=ctx.should_stop, already_done=done,
-        already_links=ctx.done_links,
+        already_links=ctx.done_links, on_planned=ctx.planned,
     )  # fmt: skip
     await ctx.log("info", f"crawl finished: {summary.ok} ok, {summary.failed} failed, "
                   f"{summary.skipped} skipped")  # fmt: skip

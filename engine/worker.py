@@ -259,6 +259,7 @@ class RunContext:
         self.failed_urls: set[str] = set(job.failed_urls)
         self.done_links: dict[str, list[str]] = {}
         self.skipped_count = job.skipped
+        self.planned_total = 0
         self._recorder = Recorder(worker._nc, worker.service.store.codec)
         self._cancel = asyncio.Event()
         self._sub: Any = None
@@ -317,6 +318,10 @@ class RunContext:
             self.failed_urls.discard(page.url)
         await self._progress()
 
+    def planned(self, total: int) -> None:
+        """The handler's total so far (a crawl's discovered URLs), for progress."""
+        self.planned_total = total
+
     async def skipped(self, url: str, reason: str) -> None:
         self.skipped_count += 1
         await self._progress()
@@ -332,7 +337,7 @@ class RunContext:
         done, failed = len(self.ok_urls), len(self.failed_urls)
         event = ProgressReported(
             **self._env(), done=done, failed=failed, skipped=self.skipped_count,
-            total=max(self.job.total, done + failed),
+            total=max(self.job.total, done + failed, self.planned_total),
         )  # fmt: skip
         await self._recorder.add(event)
 

@@ -39,6 +39,7 @@ async def crawl_site(
     should_stop: Callable[[], bool] = lambda: False,
     already_done: Collection[str] = frozenset(),
     already_links: Mapping[str, list[str]] | None = None,
+    on_planned: Callable[[int], None] = lambda _: None,
 ) -> CrawlSummary:
     """Crawl the site at ``options.url`` and report every URL exactly once.
 
@@ -56,9 +57,13 @@ async def crawl_site(
     Resume: URLs in ``already_done`` are neither fetched nor reported and count
     against ``max_pages``; their links from ``already_links`` are followed as if
     they had just been fetched. Raises InvalidOptions / InvalidUrl for bad options.
+
+    ``on_planned(n)`` is called before each ``on_page`` with how many URLs the crawl
+    has handed out or still holds (within ``max_pages``): its total so far.
     """
     options.validate()
     run = _CrawlRun(session, settings, options, on_page, on_skip, should_stop)
+    run.on_planned = on_planned
     return await run.run(already_done, already_links or {})
 
 
@@ -79,6 +84,7 @@ class _CrawlRun:
             raise InvalidUrl(f"not an http(s) URL: {options.url!r}")
         self._session, self._settings, self._options = session, settings, options
         self._on_page, self._on_skip, self._should_stop = on_page, on_skip, should_stop
+        self.on_planned: Callable[[int], None] = lambda _: None
         self._root = root
         self._pacer = HostPacer(options.delay_ms / 1000)
         self._robots: dict[str, asyncio.Task[RobotsPolicy]] = {}
@@ -262,6 +268,7 @@ class _CrawlRun:
             self._frontier.mark_done(item.url)
 
     async def _report(self, item: FrontierItem, outcome: PageOutcome) -> None:
+        self.on_planned(self._frontier.handed_out + self._frontier.remaining)
         await self._on_page(outcome)
         self._counts["pages"] += 1
         self._counts["ok"] += outcome.ok

@@ -38,6 +38,10 @@ async def test_progress_frames_are_coalesced_and_end_at_the_final_counts(
     assert (last["done"], last["failed"]) == (job["done"], job["failed"])
     done = [d["done"] for d in (f.data for f in progress)]
     assert done == sorted(done)
+    # A crawl's total is what it has discovered so far, not only what it has done: a bar
+    # mid-crawl shows queued work still to do.
+    running = [f.data for f in progress if f.data["status"] == 1 and f.data["done"] > 0]
+    assert any(p["percentage"] < 100 for p in running), running
 
 
 async def test_a_finished_job_streams_its_snapshot_and_done(
