@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from engine.worker import MAX_ATTEMPTS
+from engine.worker import CONCURRENCY, MAX_ATTEMPTS
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 
@@ -23,7 +23,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     nats_port: int = 4222
     nats_conf: Path | None = None
     workers: int = 0
-    worker_concurrency: int = 4
+    worker_concurrency: int = CONCURRENCY  # jobs each in-process worker runs at once
     allow_private_networks: bool = False
     work_ack_wait_s: float | None = None  # None: keep the WORK consumers' (30 s when new)
     max_attempts: int = MAX_ATTEMPTS
