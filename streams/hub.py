@@ -129,6 +129,9 @@ class Hub:
 
     async def _on_msg(self, msg: Msg) -> None:
         seq = msg.metadata.sequence.stream
+        if not self._wanted(msg.subject):
+            self.position = seq  # nobody listens: a busy crawl costs no decoding here
+            return
         try:
             event = self._codec.decode(msg.data)
         except msgspec.DecodeError:
@@ -136,6 +139,13 @@ class Hub:
             return
         self.position = seq
         self.dispatch((seq, event))
+
+    def _wanted(self, subject: str) -> bool:
+        """Whether an event on `subject` (`jobs.<id>.<kind>`) has a reader or teaches an owner."""
+        if self._feeds or subject.endswith(".created"):
+            return True
+        parts = subject.split(".")
+        return len(parts) == 3 and parts[1] in self._by_job
 
     def dispatch(self, item: Item) -> None:
         """Hand one event to the readers that want it (in log order: called per message)."""
