@@ -71,6 +71,16 @@ class Client:
     def as_user(self, token: str | None) -> Client:
         return Client(self.session, self.base, token)
 
+    async def all_items(self, path: str) -> list[dict[str, Any]]:
+        """Every item of a paged endpoint (`{total, items}`, offset/limit), in order."""
+        items: list[dict[str, Any]] = []
+        while True:
+            status, page = await self.call("GET", path, params={"offset": len(items), "limit": 100})
+            assert status == 200, page
+            items += page["items"]
+            if not page["items"] or len(items) >= page["total"]:
+                return items
+
 
 class Service:
     """The app running under uvicorn on 127.0.0.1, with its settings and admin client."""

@@ -42,23 +42,11 @@ async def log_of(client: Client, job_id: str, upto: int) -> list[dict[str, Any]]
 
     async def reached() -> bool:
         nonlocal items
-        items = await _trail(client, job_id)
+        items = await client.all_items(f"/api/job/{job_id}/events")
         return bool(items) and items[-1]["sequence"] >= upto
 
     await wait_until(reached, timeout=10)
     return items
-
-
-async def _trail(client: Client, job_id: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    while True:
-        status, page = await client.call(
-            "GET", f"/api/job/{job_id}/events", params={"offset": len(items), "limit": 100}
-        )
-        assert status == 200, page
-        items += page["items"]
-        if len(items) >= page["total"]:
-            return items
 
 
 def expected_frames(log: list[dict[str, Any]], after: int) -> list[tuple[int, str]]:

@@ -123,15 +123,7 @@ async def finished(client: Client, job_id: str, timeout: float = 30) -> dict[str
 
 
 async def results(client: Client, job_id: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    while True:
-        status, page = await client.call(
-            "GET", f"/api/job/{job_id}/results", params={"offset": len(items), "limit": 100}
-        )
-        assert status == 200, page
-        items += page["items"]
-        if not page["has_more"]:
-            return items
+    return await client.all_items(f"/api/job/{job_id}/results")
 
 
 async def work_left(nc: NATS) -> int:
