@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import msgspec
@@ -25,14 +26,14 @@ from streams.mailbox import Mailbox
 log = logging.getLogger(__name__)
 
 Item = tuple[int, AnyEvent]
+OWNERS_CACHED = 100_000
 
 
 class Reader(Mailbox[Item]):
     """One live reader's bounded queue of `(sequence, event)`, filled by the hub."""
 
-    def __init__(self, job_id: str | None, owner: str | None, max_pending: int) -> None:
+    def __init__(self, owner: str | None, max_pending: int) -> None:
         super().__init__(max_pending)
-        self.job_id = job_id
         self.owner = owner
 
     def push(self, item: Item) -> None:
@@ -54,9 +55,10 @@ class Sink(Protocol):
 class Hub:
     """Follows `jobs.>` from the log's tail and hands each decoded event to its readers.
 
-    Readers of one job get that job's events; feed readers (`job_id=None`) get every event of
-    jobs whose owner is theirs (`owner=None`: every job). Owners are learned from `created`
-    events, and from `remember_owner` for jobs created before the hub started.
+    Sinks attached to a job get that job's events; feed readers get every event of jobs
+    whose owner is theirs or unknown (`owner=None`: every job). Owners are learned from the
+    `created` events the hub decodes, in a bounded cache: an unknown owner only costs the
+    feed a read-model check, which filters by owner anyway.
     """
 
     def __init__(self, nc: NATS, codec: Codec, *, max_pending: int = 10_000) -> None:
@@ -65,7 +67,7 @@ class Hub:
         self.max_pending = max_pending
         self._by_job: dict[str, set[Sink]] = collections.defaultdict(set)
         self._feeds: set[Reader] = set()
-        self._owners: dict[str, str] = {}
+        self._owners: dict[str, str] = {}  # insertion order: the oldest go first
         self._sub: Any = None
         self.position = 0  # the last sequence handed out
 
@@ -97,9 +99,6 @@ class Hub:
     def owner_of(self, job_id: str) -> str | None:
         return self._owners.get(job_id)
 
-    def remember_owner(self, job_id: str, owner: str) -> None:
-        self._owners[job_id] = owner
-
     def attach(self, job_id: str, sink: Sink) -> None:
         """Hand `sink` every event of `job_id` from now on, until `detach`."""
         self._by_job[job_id].add(sink)
@@ -112,20 +111,14 @@ class Hub:
                 del self._by_job[job_id]
 
     @contextlib.contextmanager
-    def reader(self, *, job_id: str | None = None, owner: str | None = None) -> Any:
-        """Register a reader for the duration of the `with` block."""
-        r = Reader(job_id, owner, self.max_pending)
-        if job_id is not None:
-            self.attach(job_id, r)
-        else:
-            self._feeds.add(r)
+    def reader(self, *, owner: str | None = None) -> Iterator[Reader]:
+        """A feed reader (every job of `owner`) for the duration of the `with` block."""
+        r = Reader(owner, self.max_pending)
+        self._feeds.add(r)
         try:
             yield r
         finally:
-            if job_id is not None:
-                self.detach(job_id, r)
-            else:
-                self._feeds.discard(r)
+            self._feeds.discard(r)
 
     async def _on_msg(self, msg: Msg) -> None:
         seq = msg.metadata.sequence.stream
@@ -141,8 +134,8 @@ class Hub:
         self.dispatch((seq, event))
 
     def _wanted(self, subject: str) -> bool:
-        """Whether an event on `subject` (`jobs.<id>.<kind>`) has a reader or teaches an owner."""
-        if self._feeds or subject.endswith(".created"):
+        """Whether an event on `subject` (`jobs.<id>.<kind>`) has anyone to go to."""
+        if self._feeds:
             return True
         parts = subject.split(".")
         return len(parts) == 3 and parts[1] in self._by_job
@@ -152,6 +145,8 @@ class Hub:
         event = item[1]
         if isinstance(event, JobCreated):
             self._owners[event.job_id] = event.user_id
+            if len(self._owners) > OWNERS_CACHED:
+                del self._owners[next(iter(self._owners))]
         for r in self._by_job.get(event.job_id, ()):
             r.push(item)
         if self._feeds:
