@@ -11,8 +11,6 @@ import time
 from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import NamedTuple
 
-import msgspec
-
 from engine.state import fold
 from engine.store import EventStore, Stored
 from streams.channel import JobChannel, Subscriber
@@ -56,15 +54,6 @@ class JobFeed:
                 return
             async for chunk in self._live(sub, joined):
                 yield chunk
-
-    async def frames(
-        self, job_id: str, last_id: int | None, snapshot: Snapshot
-    ) -> AsyncGenerator[Frame, None]:
-        """The same stream as decoded frames (for tests and in-process readers)."""
-        async with contextlib.aclosing(self.stream(job_id, last_id, snapshot)) as chunks:
-            async for chunk in chunks:
-                for frame in parse(chunk):
-                    yield frame
 
     def _encoder(self, job_id: str) -> Encode:
         def encode(frame: Frame) -> bytes:
@@ -153,15 +142,3 @@ def _start(
     if before is not None and is_final(before) and not out:
         out = jf.final()
     return _Start(jf, out)
-
-
-def parse(chunk: bytes) -> list[Frame]:
-    """Frames back from SSE bytes as `streams.wire.encode` writes them."""
-    out = []
-    for block in chunk.split(b"\r\n\r\n"):
-        if not block:
-            continue
-        fields = dict(line.split(b": ", 1) for line in block.split(b"\r\n"))
-        out.append(Frame(id=int(fields[b"id"]), event=fields[b"event"].decode(),
-                         data=msgspec.json.decode(fields[b"data"])))  # fmt: skip
-    return out

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
+import msgspec
 import pytest
 from nats.aio.client import Client as NATS
 
@@ -13,7 +15,8 @@ from engine.events import Codec, LogWritten
 from engine.model import JobType
 from engine.service import JobService, envelope, new_id, now_ms
 from engine.store import EventStore, wait_for_jetstream
-from streams.feed import Frame, JobFeed
+from streams.feed import JobFeed
+from streams.frames import Frame
 from streams.hub import Hub
 from tests.support import wait_until
 
@@ -50,6 +53,19 @@ def _snapshot(state: Any) -> dict[str, Any]:
     return {"id": state.id}
 
 
+async def _frames(feed: JobFeed, job_id: str, last_id: int | None) -> AsyncGenerator[Frame, None]:
+    """The job's stream as frames, parsed back from the bytes a client would get."""
+    async with contextlib.aclosing(feed.stream(job_id, last_id, _snapshot)) as chunks:
+        async for chunk in chunks:
+            for block in chunk.split(b"\r\n\r\n"):
+                if block:
+                    fields = dict(line.split(b": ", 1) for line in block.split(b"\r\n"))
+                    yield Frame(
+                        id=int(fields[b"id"]), event=fields[b"event"].decode(),
+                        data=msgspec.json.decode(fields[b"data"]),
+                    )  # fmt: skip
+
+
 async def _take(frames: AsyncIterator[Frame], n: int) -> list[Frame]:
     return [await anext(frames) for _ in range(n)]
 
@@ -64,7 +80,7 @@ async def test_a_slow_reader_is_dropped_with_where_to_resume_and_resumes_exactly
     try:
         feed = JobFeed(store, hub, max_pending=3)
         job_id = await _job(store, hub)
-        frames = feed.frames(job_id, None, _snapshot)
+        frames = _frames(feed, job_id, None)
         assert (await anext(frames)).event == "snapshot"
         seqs = await _logs(store, job_id, 10)  # the reader does not read meanwhile
         await wait_until(lambda: _at(hub, seqs[-1]))
@@ -74,7 +90,7 @@ async def test_a_slow_reader_is_dropped_with_where_to_resume_and_resumes_exactly
         assert got[3].data["resume"] == seqs[2] and "too slow" in got[3].data["reason"]
         with pytest.raises(StopAsyncIteration):
             await anext(frames)
-        resumed = feed.frames(job_id, got[3].data["resume"], _snapshot)
+        resumed = _frames(feed, job_id, got[3].data["resume"])
         rest = await _take(resumed, 7)
         assert [(f.event, f.id) for f in rest] == [("log", s) for s in seqs[3:]]
         assert [f.data["message"] for f in rest] == [f"line {i}" for i in range(3, 10)]
@@ -92,8 +108,8 @@ async def test_one_event_reaches_every_reader_of_its_job_and_no_other(nc: NATS) 
     try:
         feed = JobFeed(store, hub)
         job_a, job_b = await _job(store, hub), await _job(store, hub)
-        readers_a = [feed.frames(job_a, None, _snapshot) for _ in range(50)]
-        reader_b = feed.frames(job_b, None, _snapshot)
+        readers_a = [_frames(feed, job_a, None) for _ in range(50)]
+        reader_b = _frames(feed, job_b, None)
         for r in [*readers_a, reader_b]:
             assert (await anext(r)).event == "snapshot"
         (seq,) = await _logs(store, job_a, 1)
