@@ -13,13 +13,14 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.types import ASGIApp
 from sse_starlette import EventSourceResponse
 
+from api.auth import current_user
 from api.includes import task_progress
 from api.jobs import JobsApi
 from api.routes import CurrentUser, IntFilter, jobs_api
 from api.schemas import Job, StreamToken
 from api.settings import Settings
 from api.stream_tokens import StreamTokens
-from api.users import User, UserStore
+from api.users import User
 from engine.errors import InvalidCommand, Unauthorized
 from engine.model import Category
 from engine.state import JobState
@@ -39,11 +40,7 @@ StreamUser = NamedDependency[User]
 async def stream_user(request: Request[Any, Any, Any], token: TokenParam = None) -> User:
     """The caller, from the bearer header or else a `?token=` stream token; 401 otherwise."""
     if request.headers.get("authorization"):
-        users: UserStore = request.app.state.users
-        scheme, _, value = request.headers["authorization"].partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return await users.resolve(value.strip())
-        raise Unauthorized("missing bearer token (Authorization: Bearer <token>)")
+        return await current_user(request)
     if token:
         tokens: StreamTokens = request.app.state.stream_tokens
         return tokens.verify(token)
