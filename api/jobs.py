@@ -15,6 +15,7 @@ from nats.js.kv import KeyValue
 from api.users import User
 from engine.commands import CancelJob, CreateJob, DeleteJob, RetryJob
 from engine.errors import Forbidden, InvalidCommand, JobConflict, JobNotFound
+from engine.kv import open_bucket
 from engine.model import TIER_PRIORITY, JobType
 from engine.purge import PurgeReport, purge_job
 from engine.service import JobService, envelope, new_id
@@ -43,10 +44,7 @@ class NewJob(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def open_idempotency(js: JetStreamContext) -> KeyValue:
-    try:
-        return await js.key_value(IDEMPOTENCY_BUCKET)
-    except nats.js.errors.BucketNotFoundError:
-        return await js.create_key_value(bucket=IDEMPOTENCY_BUCKET, ttl=IDEMPOTENCY_TTL_S)
+    return await open_bucket(js, IDEMPOTENCY_BUCKET, ttl=IDEMPOTENCY_TTL_S)
 
 
 class JobsApi:

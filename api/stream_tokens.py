@@ -20,6 +20,7 @@ from nats.js.kv import KeyValue
 
 from api.users import User
 from engine.errors import Unauthorized
+from engine.kv import open_bucket
 
 CONFIG_BUCKET = "config"
 SECRET_KEY = "stream-secret"
@@ -39,10 +40,7 @@ def _unb64(text: str) -> bytes:
 
 
 async def open_config(js: JetStreamContext) -> KeyValue:
-    try:
-        return await js.key_value(CONFIG_BUCKET)
-    except nats.js.errors.BucketNotFoundError:
-        return await js.create_key_value(bucket=CONFIG_BUCKET, history=1)
+    return await open_bucket(js, CONFIG_BUCKET, history=1)
 
 
 async def shared_secret(kv: KeyValue) -> bytes:

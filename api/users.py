@@ -17,6 +17,7 @@ from nats.js.kv import KeyValue
 from ulid import ULID
 
 from engine.errors import EngineError, Unauthorized
+from engine.kv import open_bucket
 from engine.model import Tier
 
 BUCKET = "users"
@@ -50,11 +51,7 @@ class UserStore:
 
     @classmethod
     async def open(cls, js: JetStreamContext) -> UserStore:
-        try:
-            kv = await js.key_value(BUCKET)
-        except nats.js.errors.BucketNotFoundError:
-            kv = await js.create_key_value(bucket=BUCKET, history=1)
-        return cls(kv)
+        return cls(await open_bucket(js, BUCKET, history=1))
 
     async def is_empty(self) -> bool:
         try:

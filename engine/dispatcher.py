@@ -42,6 +42,7 @@ from engine.events import (
     JobSucceeded,
     RetryRequested,
 )
+from engine.kv import open_bucket
 from engine.model import BATCH_TYPES, JobStatus, JobType
 from engine.service import Envelope, JobService, envelope
 from engine.state import JobState
@@ -327,8 +328,4 @@ def _dep_error(dep_id: str, dep: JobState | None) -> str:
 
 
 async def open_dependents(nc: NATS) -> KeyValue:
-    js = nc.jetstream()
-    try:
-        return await js.key_value("dependents")
-    except nats.js.errors.BucketNotFoundError:
-        return await js.create_key_value(bucket="dependents", history=1)
+    return await open_bucket(nc.jetstream(), "dependents", history=1)

@@ -18,6 +18,7 @@ from ulid import ULID
 
 from engine.crawl.errors import BlockedAddress
 from engine.crawl.netguard import check_literal, check_public
+from engine.kv import open_bucket
 from streams.errors import StreamsError
 
 BUCKET = "webhooks"
@@ -116,11 +117,7 @@ class WebhookStore:
 
     @classmethod
     async def open(cls, js: JetStreamContext) -> WebhookStore:
-        try:
-            kv = await js.key_value(BUCKET)
-        except nats.js.errors.BucketNotFoundError:
-            kv = await js.create_key_value(bucket=BUCKET, history=1)
-        return cls(kv)
+        return cls(await open_bucket(js, BUCKET, history=1))
 
     async def of_user(self, user_id: str) -> list[Webhook]:
         return (await self._read(user_id))[0]
