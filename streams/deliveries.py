@@ -20,6 +20,7 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
+from engine.store import ensure_stream
 from streams.errors import StreamsError
 
 DELIVERIES_STREAM = "DELIVERIES"
@@ -85,11 +86,7 @@ class DeliveryLog:
         self._decode = msgspec.json.Decoder(Attempt).decode
 
     async def ensure(self) -> None:
-        config = deliveries_config()
-        try:
-            await self._js.add_stream(config)
-        except nats.js.errors.BadRequestError:
-            await self._js.update_stream(config)
+        await ensure_stream(self._js, deliveries_config())
 
     async def record(self, attempt: Attempt) -> None:
         """Store `attempt` durably; a retried write of the same attempt is stored once."""
