@@ -9,110 +9,56 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import aiohttp
 import msgspec
 from rich.console import Console
 from rich.text import Text
 
-from api.settings import Settings
-from engine.errors import EngineError
+from api.cli_http import Api, CliError, NoToken, Unreachable, connect, connection_options
 from engine.model import JobStatus
-
-DEFAULT_URL = "http://127.0.0.1:8080"
-_TIMEOUT = aiohttp.ClientTimeout(total=30)
-
-
-class TimelineError(EngineError):
-    """The timeline cannot be printed; the message is meant for the user."""
-
-    def __init__(self, message: str, *, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 def add_events_command(sub: Any) -> None:
     """Register `events` on the `jobstream` subcommands."""
-    p = sub.add_parser("events", help="print a job's event history as a timeline")
-    p.add_argument("job_id")
-    p.add_argument("--url", help=f"API base URL (default: JOBSTREAM_URL, else {DEFAULT_URL})")
-    p.add_argument(
-        "--token", help="bearer token (default: JOBSTREAM_TOKEN, else the data dir's admin token)"
+    p = sub.add_parser(
+        "events", parents=[connection_options()], help="print a job's event history as a timeline"
     )
-    p.add_argument("--data-dir", type=Path, default=Path("data"))
+    p.add_argument("job_id")
     p.add_argument("--limit", type=int, default=1000, help="events per request (at most 1000)")
 
 
-def api_url(given: str | None) -> str:
-    return (given or os.environ.get("JOBSTREAM_URL") or DEFAULT_URL).rstrip("/")
-
-
-def api_token(given: str | None, data_dir: Path) -> str:
-    """--token, else JOBSTREAM_TOKEN, else the admin token saved in the data dir."""
-    token = given or os.environ.get("JOBSTREAM_TOKEN")
-    if token:
-        return token.strip()
-    path = Settings(data_dir=data_dir).admin_token_path
-    try:
-        return path.read_text().strip()
-    except OSError as e:
-        raise TimelineError(
-            f"no token: pass --token, set JOBSTREAM_TOKEN, or point --data-dir at a data dir "
-            f"with an admin token ({path}: {e.strerror})",
-            exit_code=2,
-        ) from e
-
-
 def run_events(args: argparse.Namespace) -> int:
+    """Exit 0 once printed; 2 without a token or a connection, 1 when the API refuses."""
     console = Console(soft_wrap=True, highlight=False)
     try:
-        token = api_token(args.token, args.data_dir)
-        count = asyncio.run(_timeline(console, api_url(args.url), token, args))
-    except TimelineError as e:
+        count = asyncio.run(_run(console, args))
+    except CliError as e:
         print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
+        return 2 if isinstance(e, NoToken | Unreachable) else 1
     console.print(f"{count} event{'' if count == 1 else 's'}")
     return 0
 
 
-async def _timeline(console: Console, base: str, token: str, args: argparse.Namespace) -> int:
+async def _run(console: Console, args: argparse.Namespace) -> int:
+    async with connect(args) as api:
+        return await _timeline(console, api, args.job_id, args.limit)
+
+
+async def _timeline(console: Console, api: Api, job_id: str, limit: int) -> int:
     """Print every event of the job, following `next_seq` while `has_more`; how many."""
-    headers = {"Authorization": f"Bearer {token}"}
-    params: dict[str, str | int] = {"job_id": args.job_id, "limit": args.limit, "from_seq": 0}
+    params: dict[str, str | int] = {"job_id": job_id, "limit": limit, "from_seq": 0}
     count = 0
-    async with aiohttp.ClientSession(timeout=_TIMEOUT, headers=headers) as session:
-        while True:
-            page = await _get(session, f"{base}/api/events", params)
-            for record in page["items"]:
-                console.print(line(record))
-            count += len(page["items"])
-            if not page["has_more"]:
-                return count
-            params["from_seq"] = page["next_seq"]
-
-
-async def _get(session: aiohttp.ClientSession, url: str, params: dict[str, Any]) -> Any:
-    try:
-        async with session.get(url, params=params) as resp:
-            body = await resp.read()
-            status = resp.status
-    except (aiohttp.ClientError, TimeoutError) as e:
-        raise TimelineError(f"cannot reach {url}: {e or type(e).__name__}", exit_code=2) from e
-    try:
-        decoded = msgspec.json.decode(body)
-    except msgspec.DecodeError as e:
-        raise TimelineError(f"{url} answered {status} with no JSON") from e
-    detail = decoded.get("detail", decoded) if isinstance(decoded, dict) else decoded
-    if status == 401:
-        raise TimelineError(f"token rejected: {detail}")
-    if status != 200:
-        raise TimelineError(f"{status}: {detail}")
-    return decoded
+    while True:
+        page = await api.call("GET", "/api/events", params=params)
+        for record in page["items"]:
+            console.print(line(record))
+        count += len(page["items"])
+        if not page["has_more"]:
+            return count
+        params["from_seq"] = page["next_seq"]
 
 
 def _status(value: Any) -> str:

@@ -1,22 +1,29 @@
 """The client side of the API for terminal commands: JSON calls and resilient SSE reads.
 
+Commands reach the API at `--url` (or JOBSTREAM_URL) with a token from `--token`,
+JOBSTREAM_TOKEN or the admin token file of `--data-dir` (`connection_options`, `connect`).
 Failures become `CliError`s with a message fit to print: a 401 says the token was rejected,
 a refused connection says which URL cannot be reached, other refusals carry the API's detail.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import msgspec
 
+from api.settings import Settings
 from api.sse_client import SseEvent, sse_events
+
+DEFAULT_URL = "http://127.0.0.1:8080"
 
 # Streams send a keep-alive comment every 15 s by default; four missed ones mean a dead link.
 STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
@@ -36,12 +43,50 @@ class Unreachable(CliError):
     """No connection to the API could be made or kept."""
 
 
+class NoToken(CliError):
+    """No token was given and none could be read from the data dir."""
+
+
 class RequestFailed(CliError):
-    """The API refused a request with a status other than 401."""
+    """The API refused a request with a status other than 401, or answered no JSON."""
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+def connection_options() -> argparse.ArgumentParser:
+    """`--url`, `--token` and `--data-dir`, as a parent parser for commands that call the API."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", help=f"the API (default: JOBSTREAM_URL or {DEFAULT_URL})")
+    common.add_argument("--token", help="API token (default: JOBSTREAM_TOKEN or the admin token)")
+    common.add_argument("--data-dir", type=Path, default=Path("data"),
+                        help="where `serve` saved admin-token (default: data)")  # fmt: skip
+    return common
+
+
+def resolve_token(given: str | None, data_dir: Path) -> str:
+    """`--token`, else JOBSTREAM_TOKEN, else the admin token saved in the data dir."""
+    if given:
+        return given
+    if env := os.environ.get("JOBSTREAM_TOKEN", "").strip():
+        return env
+    path = Settings(data_dir=data_dir).admin_token_path
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        raise NoToken(f"no token: pass --token, set JOBSTREAM_TOKEN or create {path}") from None
+    except OSError as e:
+        raise NoToken(f"cannot read the token file {path}: {e.strerror}") from e
+
+
+@contextlib.asynccontextmanager
+async def connect(args: argparse.Namespace) -> AsyncIterator[Api]:
+    """An `Api` for the `connection_options` in `args`, over a session closed on exit."""
+    token = resolve_token(args.token, args.data_dir)
+    base = args.url or os.environ.get("JOBSTREAM_URL") or DEFAULT_URL
+    async with aiohttp.ClientSession() as session:
+        yield Api(session, base, token)
 
 
 def _detail(body: bytes) -> str:
@@ -92,7 +137,10 @@ class Api:
         except _DROPPED as e:
             raise self.unreachable(e) from e
         self._check(resp.status, body)
-        return msgspec.json.decode(body) if body else None
+        try:
+            return msgspec.json.decode(body) if body else None
+        except msgspec.DecodeError as e:
+            raise RequestFailed(f"{path} answered {resp.status} with no JSON", resp.status) from e
 
     @contextlib.asynccontextmanager
     async def stream(

@@ -10,18 +10,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-import aiohttp
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from api.cli_http import Api, CliError, Follower
+from api.cli_http import Api, CliError, Follower, connect, connection_options
 from api.live_state import (
     Bar,
     WatchState,
@@ -34,23 +31,12 @@ from api.live_state import (
     type_name,
     view,
 )
-from api.settings import Settings
 from api.sse_client import SseEvent
 from engine.model import Category, JobStatus
 
 LIVE_COMMANDS = frozenset({"submit", "watch", "ls"})
-DEFAULT_URL = "http://127.0.0.1:8080"
 # After the job ends, how long its children's feed may take to show them all ended.
 CHILDREN_GRACE_S = 2.0
-
-
-def _connection_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", help=f"the API (default: JOBSTREAM_URL or {DEFAULT_URL})")
-    common.add_argument("--token", help="API token (default: JOBSTREAM_TOKEN or the admin token)")
-    common.add_argument("--data-dir", type=Path, default=Path("data"),
-                        help="where `serve` saved admin-token (default: data)")  # fmt: skip
-    return common
 
 
 def _status(value: str) -> int:
@@ -65,7 +51,7 @@ def _status(value: str) -> int:
 
 def add_live_commands(sub: Any) -> None:
     """Register `submit`, `watch` and `ls` on the `jobstream` subparsers."""
-    common = _connection_options()
+    common = connection_options()
     _add_submit(sub, common)
     watch = sub.add_parser("watch", parents=[common], help="follow a job until it ends")
     watch.add_argument("job_id")
@@ -100,21 +86,6 @@ def _add_submit(sub: Any, common: argparse.ArgumentParser) -> None:
         p.add_argument("--watch", action="store_true", help="follow the job until it ends")
 
 
-def resolve_token(args: argparse.Namespace) -> str:
-    """`--token`, else JOBSTREAM_TOKEN, else the admin token saved in the data dir."""
-    if args.token:
-        return str(args.token)
-    if env := os.environ.get("JOBSTREAM_TOKEN", "").strip():
-        return env
-    path = Settings(data_dir=args.data_dir).admin_token_path
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        raise CliError(f"no token: pass --token, set JOBSTREAM_TOKEN or create {path}") from None
-    except OSError as e:
-        raise CliError(f"cannot read the token file {path}: {e.strerror}") from e
-
-
 def run_live(args: argparse.Namespace) -> int:
     """Run one of LIVE_COMMANDS; CLI errors are printed on stderr and exit with 2."""
     width = None if sys.stdout.isatty() else 160  # a pipe has no width; keep ids whole
@@ -129,10 +100,7 @@ def run_live(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace, console: Console) -> int:
-    base = args.url or os.environ.get("JOBSTREAM_URL") or DEFAULT_URL
-    token = resolve_token(args)
-    async with aiohttp.ClientSession() as session:
-        api = Api(session, base, token)
+    async with connect(args) as api:
         if args.command == "submit":
             return await submit(api, args, console)
         if args.command == "watch":
