@@ -77,14 +77,6 @@ def _canonical_path(path: str) -> str:
     return stripped if stripped.startswith("/") else "/" + stripped
 
 
-def host_of(url: str) -> str:
-    """Return the lower-cased host (without port) of ``url``, or "" when it has none."""
-    try:
-        return urlsplit(url).hostname or ""
-    except ValueError:
-        return ""
-
-
 def origin_of(url: str) -> str:
     """Return ``scheme://netloc`` of ``url`` (no path); the URL must be normalised."""
     parts = urlsplit(url)
