@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,8 +18,6 @@ from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from engine.errors import ConcurrencyConflict, StoreUnavailable
 from engine.events import AnyEvent, Codec, Event, subject_of
 from engine.state import JobState, fold
-
-log = logging.getLogger(__name__)
 
 JOBS_STREAM = "JOBS"
 WRONG_LAST_SEQUENCE = 10071
@@ -175,10 +172,6 @@ async def _wait_for_port(url: str, end: float) -> None:
         writer.close()
         await writer.wait_closed()
         return
-
-
-async def _log_error(e: Exception) -> None:
-    log.warning("nats: %s", e)
 
 
 async def wait_for_jetstream(url: str, deadline_s: float = 20.0) -> NATS:
