@@ -1,7 +1,7 @@
 """Audit reads: time-travel views of a job, the audit log's query, and their 400 errors.
 
 The audit endpoints answer a malformed or conflicting query value with 400 naming the field
-(`BadQuery`), registered on the controller that serves them.
+(`BadQuery`, mapped in api/errors.py).
 """
 
 from __future__ import annotations
@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request, Response
 
 from api.includes import task_progress
-from api.schemas import ErrorBody, Job, LogEntry
+from api.schemas import Job, LogEntry
 from engine.errors import InvalidCommand
 from engine.events import EVENT_KINDS, LogWritten
 from engine.state import JobState
@@ -27,12 +26,6 @@ DEFAULT_EVENTS = 100
 
 class BadQuery(InvalidCommand):
     """A query parameter is malformed or conflicts with another one (400)."""
-
-
-def bad_query(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
-    assert isinstance(exc, BadQuery)
-    body = ErrorBody(status_code=400, detail=str(exc), field=exc.field)
-    return Response(body, status_code=400)
 
 
 def whole_number(name: str, raw: str | None, low: int = 0, high: int = I64) -> int | None:

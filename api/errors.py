@@ -10,6 +10,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
+from api.audit import BadQuery
 from api.schemas import ErrorBody
 from api.users import UserExists
 from engine.errors import (
@@ -26,10 +27,12 @@ from projections.errors import NotReady
 
 log = logging.getLogger(__name__)
 
+# The first class that matches wins: subclasses before their bases.
 _STATUS: dict[type[Exception], int] = {
     JobNotFound: 404,
     JobConflict: 409,
     UserExists: 409,
+    BadQuery: 400,
     InvalidCommand: 422,
     Forbidden: 403,
     NothingToRetry: 400,

@@ -9,7 +9,7 @@ from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
-from api.audit import BadQuery, bad_query, event_query, parse_point, past_view
+from api.audit import event_query, parse_point, past_view
 from api.includes import parse_include, view
 from api.jobs import JobsApi, NewJob
 from api.schemas import (
@@ -100,7 +100,6 @@ def jobs_api(request: Request[Any, Any, Any]) -> JobsApi:
 class JobsController(Controller):
     path = "/api"
     tags = ["jobs"]
-    exception_handlers = {BadQuery: bad_query}
 
     @get("/jobs")
     async def list_jobs(
