@@ -135,7 +135,7 @@ class _CrawlRun:
         robots = RobotsPolicy.allow_all()
         if self._options.respect_robots or self._options.use_sitemap:
             robots = await self._robots_for(origin)
-        self._discover(self._root, 0, None)
+        self._discover(self._root, 0)
         if self._options.use_sitemap and not self._check_stop():
             sitemaps = robots.sitemaps() or [f"{origin}/sitemap.xml"]
             urls = await discover_sitemap_urls(
@@ -143,30 +143,30 @@ class _CrawlRun:
             )
             self._counts["sitemap_urls"] = len(urls)
             for url in urls:
-                self._discover(url, 1, "sitemap")
+                self._discover(url, 1)
         await self._flush_skips()
 
-    def _discover(self, url: str, depth: int, source: str | None, *, trusted: bool = False) -> None:
+    def _discover(self, url: str, depth: int, *, trusted: bool = False) -> None:
         """Offer a URL to the frontier; URLs done in an earlier run expand their links.
 
         ``trusted``: ``url`` is a link extracted in this run, normalised already.
         """
-        stack = [(url, depth, source)]
+        stack = [(url, depth)]
         while stack:
-            current, level, found_on = stack.pop()
+            current, level = stack.pop()
             normalized = current if trusted else normalize_url(current)
             trusted = False  # links of resumed pages come from stored bodies: normalise them
             if normalized is None:
                 continue
             if normalized not in self._resumed:
-                self._frontier.add(normalized, level, found_on, normalized=True)
+                self._frontier.add(normalized, level, normalized=True)
                 continue
             if self._expanded.get(normalized, level + 1) <= level:
                 continue
             self._expanded[normalized] = level
             if self._options.find_links:
                 children = self._resume_links.get(normalized, [])
-                stack.extend((link, level + 1, normalized) for link in reversed(children))
+                stack.extend((link, level + 1) for link in reversed(children))
 
     # -- robots -------------------------------------------------------------
 
@@ -274,7 +274,7 @@ class _CrawlRun:
         self._counts["ok"] += outcome.ok
         if self._options.find_links and outcome.ok:
             for link in outcome.links:
-                self._discover(link, item.depth + 1, item.url, trusted=True)
+                self._discover(link, item.depth + 1, trusted=True)
         await self._flush_skips()
 
     async def _flush_skips(self) -> None:

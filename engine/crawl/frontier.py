@@ -21,7 +21,6 @@ class FrontierItem(msgspec.Struct, frozen=True, kw_only=True):
 
     url: str
     depth: int
-    source: str | None = None
 
 
 class Frontier:
@@ -80,9 +79,7 @@ class Frontier:
 
     # -- adding -------------------------------------------------------------
 
-    def add(
-        self, url: str, depth: int, source: str | None = None, *, normalized: bool = False
-    ) -> bool:
+    def add(self, url: str, depth: int, *, normalized: bool = False) -> bool:
         """Offer ``url`` found at ``depth``; return True if it was newly enqueued.
 
         A pending URL offered again at a smaller depth keeps the smaller depth.
@@ -92,9 +89,9 @@ class Frontier:
         canonical = url if normalized else normalize_url(url)
         if canonical is None:
             return False
-        return self._add(canonical, depth, source)
+        return self._add(canonical, depth)
 
-    def _add(self, normalized: str, depth: int, source: str | None) -> bool:
+    def _add(self, normalized: str, depth: int) -> bool:
         if normalized in self._pending:
             self._lower_depth(normalized, depth)
             return False
@@ -109,7 +106,7 @@ class Frontier:
             self._record_skip(normalized, reason)
             return False
         self._too_deep.discard(normalized)
-        self._enqueue(FrontierItem(url=normalized, depth=depth, source=source))
+        self._enqueue(FrontierItem(url=normalized, depth=depth))
         return True
 
     def in_scope(self, url: str) -> bool:
