@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -104,6 +105,8 @@ class _CrawlRun:
         self._resumed: set[str] = set()
         self._expanded: dict[str, int] = {}
         self._counts = {"pages": 0, "ok": 0, "skipped": 0, "sitemap_urls": 0}
+        # Links are always extracted: discovery and crash-resume both need them.
+        self._formats = options.formats | {"links"}
 
     async def run(
         self, already_done: Collection[str], links: Mapping[str, list[str]]
@@ -328,7 +331,8 @@ class _CrawlRun:
 
     def _page_outcome(self, item: FrontierItem, result: FetchResult) -> PageOutcome:
         ok = 200 <= result.status < 300
-        page = PageOutcome(
+        content = self._content(result) if ok and is_html(result.content_type) else {}
+        return PageOutcome(
             url=item.url,
             final_url=result.final_url,
             depth=item.depth,
@@ -340,21 +344,10 @@ class _CrawlRun:
             bytes=result.bytes,
             cache_hit=result.cache_hit,
             truncated=result.truncated,
+            **content,
         )
-        if not ok or not is_html(result.content_type):
-            return page
-        return self._with_content(page, result)
 
-    def _with_content(self, page: PageOutcome, result: FetchResult) -> PageOutcome:
-        # Links are always extracted: discovery and crash-resume both need them.
-        formats = set(self._options.formats) | {"links"}
-        found = extract(decode_html(result.body, result.content_type), result.final_url, formats)
-        return msgspec.structs.replace(
-            page,
-            title=found.title,
-            description=found.description,
-            links=found.links,
-            markdown=found.markdown,
-            html=found.html,
-            text=found.text,
-        )
+    def _content(self, result: FetchResult) -> dict[str, Any]:
+        """The extracted fields of an OK HTML page (PageOutcome has each Extracted field)."""
+        source = decode_html(result.body, result.content_type)
+        return msgspec.structs.asdict(extract(source, result.final_url, self._formats))
