@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,8 +12,9 @@ import msgspec
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 
 from engine.errors import ConcurrencyConflict, StoreUnavailable
 from engine.events import AnyEvent, Codec, Event, subject_of
@@ -49,6 +50,25 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
         await js.add_stream(config)
     except nats.js.errors.BadRequestError:
         await js.update_stream(config)
+
+
+async def follow_log(
+    js: JetStreamContext, from_seq: int, cb: Callable[[Msg], Awaitable[None]]
+) -> JetStreamContext.PushSubscription:
+    """Hand `cb` every `JOBS` event from sequence `from_seq` on, in log order, as they come.
+
+    An ordered consumer: nothing to ack; nats-py re-creates it from the next sequence when
+    it misses a message or its heartbeats (after a reconnect, say).
+    """
+    return await js.subscribe(
+        "jobs.>",
+        stream=JOBS_STREAM,
+        ordered_consumer=True,
+        cb=cb,
+        config=ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=from_seq
+        ),
+    )
 
 
 class EventStore:

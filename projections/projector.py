@@ -11,10 +11,9 @@ from typing import Any
 import aiosqlite
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from engine.events import AnyEvent, Codec
-from engine.store import JOBS_STREAM
+from engine.store import JOBS_STREAM, follow_log
 from projections.apply import apply_batch
 from projections.errors import NotReady
 from projections.schema import read_checkpoint
@@ -50,16 +49,7 @@ class Projector:
         js = self._nc.jetstream()
         self._target = int((await js.stream_info(JOBS_STREAM)).state.last_seq)
         self._check_caught_up()
-        start = self.checkpoint + 1
-        self._sub = await js.subscribe(
-            "jobs.>",
-            stream=JOBS_STREAM,
-            ordered_consumer=True,
-            cb=self._on_msg,
-            config=ConsumerConfig(
-                deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
-            ),
-        )
+        self._sub = await follow_log(js, self.checkpoint + 1, self._on_msg)
         self._task = asyncio.create_task(self._run(), name="projector")
 
     async def stop(self) -> None:
