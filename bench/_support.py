@@ -75,13 +75,18 @@ class ApiProcess:
     killed: bool = False  # it ignored SIGTERM for the whole grace period
 
 
+def jobstream_cli() -> list[str]:
+    """The argv that runs the `jobstream` command of this interpreter's environment."""
+    script = Path(sys.executable).with_name("jobstream")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "api.cli"]
+
+
 def _api_argv(data_dir: Path, port: int, profile_out: Path | None) -> list[str]:
     if profile_out is not None:
         return [sys.executable, str(PROFILED_API), "--data-dir", str(data_dir),
                 "--port", str(port), "--out", str(profile_out)]  # fmt: skip
-    script = Path(sys.executable).with_name("jobstream")
-    cli = [str(script)] if script.exists() else [sys.executable, "-m", "api.cli"]
-    return [*cli, "api", "--data-dir", str(data_dir), "--port", str(port), "--workers", "0"]
+    argv = ["api", "--data-dir", str(data_dir), "--port", str(port), "--workers", "0"]
+    return [*jobstream_cli(), *argv]
 
 
 @contextlib.asynccontextmanager

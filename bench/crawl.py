@@ -73,6 +73,7 @@ from bench._support import (
     cpu_seconds,
     die_with_parent,
     free_port,
+    jobstream_cli,
     stop_process,
     tail,
     wait_healthy,
@@ -134,11 +135,6 @@ async def child(
             yield proc
         finally:
             await stop_process(proc, grace=15.0)
-
-
-def jobstream_cli() -> list[str]:
-    script = Path(sys.executable).with_name("jobstream")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "api.cli"]
 
 
 # -- the site ------------------------------------------------------------------------------
