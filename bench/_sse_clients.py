@@ -15,6 +15,8 @@ import re
 import sys
 import time
 
+from bench._support import percentile
+
 MARK = re.compile(rb'"message":"bench (\d+)"')
 
 
@@ -50,12 +52,6 @@ class Client:
         writer.close()
 
 
-def nearest_rank(ordered: list[float], q: float) -> float:
-    if not ordered:
-        return 0.0
-    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
-
-
 async def main(args: argparse.Namespace) -> None:
     clients = [Client(args.events) for _ in range(args.n)]
     tasks = []
@@ -66,7 +62,7 @@ async def main(args: argparse.Namespace) -> None:
     print("ready", flush=True)
     await asyncio.wait_for(asyncio.gather(*(c.finished.wait() for c in clients)), args.timeout)
     latencies = sorted(x for c in clients for x in c.latencies_ms)
-    summary = {f"p{q}": nearest_rank(latencies, q) for q in (50, 90, 99)}
+    summary = {f"p{q}": percentile(latencies, q) for q in (50, 90, 99)}
     print(json.dumps({"count": len(latencies), **summary}), flush=True)
     for t in tasks:
         t.cancel()
