@@ -6,10 +6,10 @@ import contextlib
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from nats.aio.client import Client as NATS
 
+from api.routes import CurrentUser, Limit
 from api.schemas import ErrorBody, NewWebhook, Page, WebhookBody, WebhookDelivery, WebhookView
 from api.settings import Settings
 from api.users import User
@@ -30,9 +30,7 @@ from streams.webhook_store import (
 )
 from streams.webhooks import Deliverer, DeliverySettings
 
-CurrentUser = NamedDependency[User]
 Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000, description="Attempts to skip.")]
-Limit = Annotated[int, QueryParameter(ge=1, le=100, description="At most 100.")]
 
 
 class WebhooksApi:

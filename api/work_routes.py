@@ -8,14 +8,12 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from msgspec import Meta
 
 from api.jobs import NewJob
-from api.routes import jobs_api
+from api.routes import CurrentUser, IdemKey, jobs_api
 from api.schemas import Job, JobId, LogEntry, Url
-from api.users import User
 from engine.crawl.errors import CrawlError
 from engine.crawl.models import MAX_CONCURRENCY, CrawlOptions
 from engine.errors import InvalidCommand
@@ -23,10 +21,6 @@ from engine.model import JobType
 from engine.results import ResultStore
 from projections import queries
 
-CurrentUser = NamedDependency[User]
-IdemKey = Annotated[
-    str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=200)
-]
 Format = Literal["markdown", "html", "text", "links"]
 Glob = Annotated[str, Meta(max_length=500)]
 
