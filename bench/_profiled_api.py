@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
-import functools
 import io
 import logging
 import pstats
@@ -31,6 +30,7 @@ from api.app import create_app
 from api.jobs import JobsApi
 from api.settings import Settings, nats_url_from_env
 from api.users import UserStore
+from bench._support import StepTimes
 from engine.service import JobService
 from engine.store import EventStore
 from projections.projector import Projector
@@ -39,36 +39,22 @@ ROOT = Path(__file__).resolve().parent.parent
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 
-class Phases:
+class Phases(StepTimes):
     """Wall-clock seconds spent awaiting each wrapped coroutine while measuring."""
 
     def __init__(self) -> None:
-        self.active = False
-        self.seconds: dict[str, float] = defaultdict(float)
-        self.calls: dict[str, int] = defaultdict(int)
+        super().__init__(active=False)
         self.items: dict[str, int] = defaultdict(int)
-        self.order: list[str] = []
 
     def wrap(self, owner: Any, name: str, label: str) -> None:
-        fn = getattr(owner, name, None)
-        if fn is None:  # the product moved on: time what still exists
+        if getattr(owner, name, None) is None:  # the product moved on: time what still exists
             return
-        self.order.append(label)
+        super().wrap(owner, name, label)
 
-        @functools.wraps(fn)
-        async def timed(*args: Any, **kwargs: Any) -> Any:
-            if not self.active:
-                return await fn(*args, **kwargs)
-            t0 = time.perf_counter()
-            try:
-                return await fn(*args, **kwargs)
-            finally:
-                self.seconds[label] += time.perf_counter() - t0
-                self.calls[label] += 1
-                if label.startswith("projector apply_batch"):
-                    self.items[label] += len(args[1])
-
-        setattr(owner, name, timed)
+    def add(self, label: str, t0: float, args: tuple[Any, ...]) -> None:
+        super().add(label, t0, args)
+        if label.startswith("projector apply_batch"):
+            self.items[label] += len(args[1])
 
     def asgi(self, app: ASGIApp, label: str) -> ASGIApp:
         self.order.insert(0, label)
@@ -80,8 +66,7 @@ class Phases:
             try:
                 return await app(scope, receive, send)
             finally:
-                self.seconds[label] += time.perf_counter() - t0
-                self.calls[label] += 1
+                self.add(label, t0, ())
 
         return timed_app
 

@@ -1,4 +1,4 @@
-"""Benchmark helpers: free ports, child processes that die with us, CPU accounting.
+"""Benchmark helpers: free ports, child processes that die with us, CPU accounting, step timers.
 
 Only the benchmarks import this; the product never imports anything from `bench/`.
 """
@@ -8,14 +8,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
+import inspect
 import os
 import signal
 import socket
 import sys
 import time
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -64,6 +68,53 @@ def percentile(ordered: Sequence[float], q: float) -> float:
         return 0.0
     rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank]
+
+
+class StepTimes:
+    """Wall-clock seconds spent in wrapped callables, summed per label while `active`.
+
+    For a coroutine function that is the time awaited in it, other tasks' turns included.
+    """
+
+    def __init__(self, *, active: bool = True) -> None:
+        self.active = active
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+        self.calls: Counter[str] = Counter()
+        self.order: list[str] = []  # labels in wrapping order, for reports
+
+    def wrap(self, owner: Any, name: str, label: str) -> None:
+        """Replace `owner.name` (function, coroutine function or method) by a timed self."""
+        fn = getattr(owner, name)
+        self.order.append(label)
+        if inspect.iscoroutinefunction(fn):
+
+            async def timed_async(*args: Any, **kwargs: Any) -> Any:
+                if not self.active:
+                    return await fn(*args, **kwargs)
+                t0 = time.perf_counter()
+                try:
+                    return await fn(*args, **kwargs)
+                finally:
+                    self.add(label, t0, args)
+
+            setattr(owner, name, functools.wraps(fn)(timed_async))
+            return
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if not self.active:
+                return fn(*args, **kwargs)
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.add(label, t0, args)
+
+        setattr(owner, name, functools.wraps(fn)(timed))
+
+    def add(self, label: str, t0: float, args: tuple[Any, ...]) -> None:
+        """Book one call of `label` that started at perf_counter() `t0`, made with `args`."""
+        self.seconds[label] += time.perf_counter() - t0
+        self.calls[label] += 1
 
 
 @dataclass

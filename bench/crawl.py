@@ -55,7 +55,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +69,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from api.embedded import default_conf, embedded_nats
 from bench._support import (
+    StepTimes,
     child_pid,
     cpu_seconds,
     die_with_parent,
@@ -357,40 +358,12 @@ def write_profile(runs: list[Run], steps: Path) -> None:
 # -- the profiled worker (in a child process) ------------------------------------------
 
 
-class Steps:
+class Steps(StepTimes):
     """Wall-clock seconds awaited in each wrapped step of a crawl, summed over all slots."""
 
     def __init__(self) -> None:
-        self.seconds: defaultdict[str, float] = defaultdict(float)
-        self.calls: Counter[str] = Counter()
-        self.order: list[str] = []
+        super().__init__()
         self.slot_seconds = 0.0  # crawl duration x concurrency, summed over crawls
-
-    def wrap(self, owner: Any, name: str, label: str) -> None:
-        fn = getattr(owner, name)
-        self.order.append(label)
-        if asyncio.iscoroutinefunction(fn):
-
-            async def timed_async(*a: Any, **k: Any) -> Any:
-                t0 = time.perf_counter()
-                try:
-                    return await fn(*a, **k)
-                finally:
-                    self.seconds[label] += time.perf_counter() - t0
-                    self.calls[label] += 1
-
-            setattr(owner, name, timed_async)
-            return
-
-        def timed(*a: Any, **k: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return fn(*a, **k)
-            finally:
-                self.seconds[label] += time.perf_counter() - t0
-                self.calls[label] += 1
-
-        setattr(owner, name, timed)
 
     def wrap_crawls(self, owner: Any, name: str) -> None:
         fn = getattr(owner, name)
