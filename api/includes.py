@@ -10,7 +10,7 @@ from api.jobs import JobsApi
 from api.schemas import Job, LogEntry, TaskProgress
 from engine.errors import InvalidCommand
 from projections import queries
-from projections.queries import JobRow
+from projections.queries import EventRow, JobRow
 
 INCLUDES = frozenset({"stats", "progress", "logs"})
 
@@ -47,11 +47,13 @@ async def view(jobs: JobsApi, row: JobRow, include: frozenset[str]) -> Job:
     if "stats" in include:
         changes["stats"] = await queries.crawl_stats(jobs.db, row.id)
     if "logs" in include:
-        logs = await queries.job_logs(jobs.db, row.id)
-        changes["logs"] = [
-            LogEntry(
-                timestamp=e.at, level=str(e.data.get("level")), message=str(e.data.get("message"))
-            )
-            for e in logs
-        ]
+        changes["logs"] = log_entries(await queries.job_logs(jobs.db, row.id))
     return msgspec.structs.replace(job, **changes)
+
+
+def log_entries(rows: list[EventRow]) -> list[LogEntry]:
+    """A job's `log` events from the read model as seed 004's entries."""
+    return [
+        LogEntry(timestamp=e.at, level=str(e.data.get("level")), message=str(e.data.get("message")))
+        for e in rows
+    ]

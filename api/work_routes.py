@@ -11,6 +11,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from msgspec import Meta
 
+from api.includes import log_entries
 from api.jobs import NewJob
 from api.routes import CurrentUser, IdemKey, jobs_api
 from api.schemas import Job, JobId, LogEntry, Url
@@ -168,13 +169,7 @@ class WorkController(Controller):
         """The job's log lines (info, warn, error) in order."""
         jobs = jobs_api(request)
         await jobs.get(user, job_id)
-        rows = await queries.job_logs(jobs.db, job_id)
-        return [
-            LogEntry(
-                timestamp=r.at, level=str(r.data.get("level")), message=str(r.data.get("message"))
-            )
-            for r in rows
-        ]
+        return log_entries(await queries.job_logs(jobs.db, job_id))
 
     @post("/job/{job_id:str}/retry", status_code=200)
     async def retry(
