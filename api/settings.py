@@ -53,29 +53,31 @@ def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _overrides(names: tuple[tuple[str, str, type[float] | type[int]], ...]) -> dict[str, Any]:
+    """Settings fields from the environment variables that are set: (variable, field, type)."""
+    out: dict[str, Any] = {}
+    for env, field, kind in names:
+        if value := os.environ.get(env, "").strip():
+            out[field] = kind(value)
+    return out
+
+
 def work_from_env() -> dict[str, Any]:
     """Work-queue overrides: JOBSTREAM_WORK_ACK_WAIT (seconds), JOBSTREAM_MAX_ATTEMPTS."""
-    out: dict[str, Any] = {}
-    if ack_wait := os.environ.get("JOBSTREAM_WORK_ACK_WAIT", "").strip():
-        out["work_ack_wait_s"] = float(ack_wait)
-    if attempts := os.environ.get("JOBSTREAM_MAX_ATTEMPTS", "").strip():
-        out["max_attempts"] = int(attempts)
-    return out
+    return _overrides((
+        ("JOBSTREAM_WORK_ACK_WAIT", "work_ack_wait_s", float),
+        ("JOBSTREAM_MAX_ATTEMPTS", "max_attempts", int),
+    ))  # fmt: skip
 
 
 def webhooks_from_env() -> dict[str, Any]:
     """Webhook overrides: JOBSTREAM_WEBHOOK_TIMEOUT and JOBSTREAM_WEBHOOK_BACKOFF (seconds),
     JOBSTREAM_WEBHOOK_MAX_ATTEMPTS."""
-    out: dict[str, Any] = {}
-    names = (
+    return _overrides((
         ("JOBSTREAM_WEBHOOK_TIMEOUT", "webhook_timeout_s", float),
         ("JOBSTREAM_WEBHOOK_BACKOFF", "webhook_backoff_s", float),
         ("JOBSTREAM_WEBHOOK_MAX_ATTEMPTS", "webhook_max_attempts", int),
-    )
-    for env, field, kind in names:
-        if value := os.environ.get(env, "").strip():
-            out[field] = kind(value)
-    return out
+    ))  # fmt: skip
 
 
 def nats_url_from_env() -> str:
