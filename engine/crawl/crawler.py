@@ -12,7 +12,7 @@ import aiohttp
 import msgspec
 
 from engine.crawl.discovery import discover_sitemap_urls, load_robots
-from engine.crawl.errors import CrawlError, FetchFailed, InvalidUrl
+from engine.crawl.errors import CrawlError, FetchFailed
 from engine.crawl.extract import decode_html, extract
 from engine.crawl.fetcher import FetchResult, FetchSettings, fetch, is_html
 from engine.crawl.frontier import Frontier, FrontierItem, HostPacer
@@ -80,17 +80,13 @@ class _CrawlRun:
         on_skip: OnSkip,
         should_stop: Callable[[], bool],
     ) -> None:
-        root = normalize_url(options.url)
-        if root is None:
-            raise InvalidUrl(f"not an http(s) URL: {options.url!r}")
         self._session, self._settings, self._options = session, settings, options
         self._on_page, self._on_skip, self._should_stop = on_page, on_skip, should_stop
         self.on_planned: Callable[[int], None] = lambda _: None
-        self._root = root
         self._pacer = HostPacer(options.delay_ms / 1000)
         self._robots: dict[str, asyncio.Task[RobotsPolicy]] = {}
-        self._frontier = Frontier(
-            root,
+        self._frontier = Frontier(  # raises InvalidUrl for a root that is not http(s)
+            options.url,
             options.include_subdomains,
             options.max_pages,
             options.max_depth,
@@ -98,6 +94,7 @@ class _CrawlRun:
             options.exclude_paths,
             robots_allowed=self._robots_known_allowed if options.respect_robots else None,
         )
+        self._root = self._frontier.root_url
         self._stop = asyncio.Event()
         self._changed = asyncio.Condition()
         self._fetches: set[asyncio.Task[PageOutcome]] = set()
