@@ -233,16 +233,10 @@
   // ---- one job -----------------------------------------------------------------------------------
 
   function showSummary(job) {
-    const pct = percentOf(job);
     $("d-title").textContent = job.job_title || job.id;
     $("d-id").textContent = job.id;
-    $("d-status").textContent = STATUS[job.status] || job.status;
-    $("d-status").dataset.status = String(job.status);
-    $("d-progress").value = pct;
-    $("d-percentage").textContent = `${pct.toFixed(1)}%`;
-    $("d-counts").textContent = `${job.done} ok, ${job.failed} failed of ${job.total}`;
+    showProgress({ ...job, percentage: percentOf(job) });
     $("d-error").textContent = job.error || "";
-    $("detail").dataset.status = String(job.status);
   }
 
   function addResult(view, page) {
@@ -410,6 +404,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
+    $("f-status").append(...STATUS.map((name, status) => new Option(name, String(status))));
     $("login").addEventListener("submit", (e) => {
       e.preventDefault();
       localStorage.setItem(TOKEN_KEY, $("token").value.trim());
