@@ -130,7 +130,7 @@ class _CrawlRun:
     async def _seed(self, already_done: Collection[str], links: Mapping[str, list[str]]) -> None:
         self._resume_links = {normalize_url(u) or u: v for u, v in links.items()}
         self._resumed = {n for n in map(normalize_url, already_done) if n is not None}
-        self._frontier.seed_done(self._resumed)
+        self._frontier.seed_done(self._resumed, normalized=True)
         origin = origin_of(self._root)
         robots = RobotsPolicy.allow_all()
         if self._options.respect_robots or self._options.use_sitemap:

@@ -191,15 +191,18 @@ class Frontier:
         self._pending.pop(normalized, None)
         self._record_skip(normalized, reason)
 
-    def seed_done(self, urls: Iterable[str]) -> None:
-        """Mark URLs fetched by an earlier run as seen and done; they count against max_pages."""
+    def seed_done(self, urls: Iterable[str], *, normalized: bool = False) -> None:
+        """Mark URLs fetched by an earlier run as seen and done; they count against max_pages.
+
+        ``normalized=True`` promises that ``urls`` are :func:`normalize_url`'s output.
+        """
         for url in urls:
-            normalized = normalize_url(url)
-            if normalized is None or normalized in self._done:
+            canonical = url if normalized else normalize_url(url)
+            if canonical is None or canonical in self._done:
                 continue
-            self._pending.pop(normalized, None)
-            self._known.add(normalized)
-            self._done.add(normalized)
+            self._pending.pop(canonical, None)
+            self._known.add(canonical)
+            self._done.add(canonical)
             self._handed_out += 1
 
     def is_done(self, url: str) -> bool:
