@@ -142,14 +142,15 @@ class _CrawlRun:
                 self._session, sitemaps, self._settings, should_stop=self._check_stop
             )
             self._counts["sitemap_urls"] = len(urls)
-            for url in urls:
-                self._discover(url, 1)
+            for url in urls:  # normalised by discover_sitemap_urls
+                self._discover(url, 1, trusted=True)
         await self._flush_skips()
 
     def _discover(self, url: str, depth: int, *, trusted: bool = False) -> None:
         """Offer a URL to the frontier; URLs done in an earlier run expand their links.
 
-        ``trusted``: ``url`` is a link extracted in this run, normalised already.
+        ``trusted``: ``url`` was normalised in this run already (an extracted link or a
+        sitemap URL).
         """
         stack = [(url, depth)]
         while stack:
