@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
@@ -80,14 +81,9 @@ def _check_formats(user: CurrentUser, formats: list[str]) -> None:
 
 
 def _with(new: NewJob, body: Any) -> NewJob:
-    return NewJob(
-        type=new.type,
-        params=new.params,
-        title=new.title,
-        total=new.total,
-        priority=body.priority,
-        depends_on=body.depends_on,
-        parent_job_id=body.parent_job_id,
+    """`new` with the options every create body carries (priority, dependency, parent)."""
+    return msgspec.structs.replace(
+        new, priority=body.priority, depends_on=body.depends_on, parent_job_id=body.parent_job_id
     )
 
 
