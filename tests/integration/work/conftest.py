@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from api.settings import Settings
+from tests.integration.work.helpers import HoldSite, serve_hold_site
 from tests.sites.testsite import SiteHandle, serve_site
-from tests.support import Service, run_service
 
 
 @pytest.fixture
@@ -17,10 +15,12 @@ async def site() -> AsyncIterator[SiteHandle]:
 
 
 @pytest.fixture
-async def working(tmp_path: Path, nats_url: str) -> AsyncIterator[Service]:
-    """The service with two in-process workers, allowed to crawl 127.0.0.1."""
-    settings = Settings(
-        data_dir=tmp_path / "data", nats_url=nats_url, workers=2, allow_private_networks=True
-    )
-    async with run_service(settings) as svc:
-        yield svc
+async def hold_site() -> AsyncIterator[HoldSite]:
+    async with serve_hold_site() as site:
+        yield site
+
+
+@pytest.fixture
+def workers() -> int:
+    """`working` runs two in-process workers here."""
+    return 2

@@ -14,18 +14,11 @@ from tests.integration.work.helpers import (
     get_job,
     holds,
     results,
-    serve_hold_site,
     wait_work_empty,
 )
 from tests.support import Service, run_service, wait_until
 
 CANCELED = 4
-
-
-@pytest.fixture
-async def hold_site() -> AsyncIterator[HoldSite]:
-    async with serve_hold_site() as site:
-        yield site
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from tests.integration.work.helpers import (
     holds,
     kill,
     results,
-    serve_hold_site,
     wait_work_empty,
 )
 from tests.sites.testsite import SiteHandle
@@ -38,12 +37,6 @@ async def queue_only(tmp_path: Path, nats_url: str) -> AsyncIterator[Service]:
     settings = Settings(data_dir=tmp_path / "data", nats_url=nats_url, work_ack_wait_s=ACK_WAIT_S)
     async with run_service(settings) as svc:
         yield svc
-
-
-@pytest.fixture
-async def hold_site() -> AsyncIterator[HoldSite]:
-    async with serve_hold_site() as site:
-        yield site
 
 
 def _store(svc: Service) -> EventStore:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,17 +17,10 @@ from tests.integration.work.helpers import (
     finished,
     get_job,
     holds,
-    serve_hold_site,
     wait_work_empty,
     work_left,
 )
 from tests.support import Service, wait_until
-
-
-@pytest.fixture
-async def hold_site() -> AsyncIterator[HoldSite]:
-    async with serve_hold_site() as site:
-        yield site
 
 
 async def test_one_worker_takes_high_then_normal_then_low(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
 
-import pytest
 from nats.js import JetStreamContext
 
 from engine.events import JobFailed, JobStarted, PageRecorded
@@ -17,15 +15,8 @@ from tests.integration.work.helpers import (
     get_job,
     holds,
     results,
-    serve_hold_site,
 )
 from tests.support import Service, wait_until
-
-
-@pytest.fixture
-async def hold_site() -> AsyncIterator[HoldSite]:
-    async with serve_hold_site() as site:
-        yield site
 
 
 async def _results_subjects(js: JetStreamContext, subjects: list[str]) -> None:
