@@ -5,9 +5,9 @@ from __future__ import annotations
 from engine.events import Codec, JobCreated, LogWritten
 from engine.model import JobType
 from engine.service import new_id, now_ms
-from tests.integration.work.helpers import finished, results
+from tests.integration.work.helpers import finished, results, wait_dispatched
 from tests.sites.testsite import SiteHandle
-from tests.support import Service, wait_until
+from tests.support import Service
 
 
 async def test_garbage_on_a_created_subject_does_not_stop_the_dispatcher(
@@ -34,10 +34,4 @@ async def test_garbage_on_a_created_subject_does_not_stop_the_dispatcher(
     job = await finished(working.admin, job["id"])
     assert job["status"] == 2, job
     assert [r["url"] for r in await results(working.admin, job["id"])] == [url]
-
-    async def settled() -> bool:
-        """Every message was acked or terminated: none waits for a redelivery."""
-        info = await js.consumer_info("JOBS", "dispatcher")
-        return info.num_pending == 0 and info.num_ack_pending == 0
-
-    await wait_until(settled)
+    await wait_dispatched(working)

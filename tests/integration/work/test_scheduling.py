@@ -17,6 +17,7 @@ from tests.integration.work.helpers import (
     finished,
     get_job,
     holds,
+    wait_dispatched,
     wait_work_empty,
     work_left,
 )
@@ -74,7 +75,7 @@ async def test_dependent_starts_only_after_its_dependency_succeeded(
     assert status == 201 and dependent["depends_on"] == dep["id"], dependent
     await wait_until(holds(lambda: hold_site.hits["/hold/1"] == 1))
     # The dependency is running: the dependent must not have been queued, let alone started.
-    await _dispatched(working)
+    await wait_dispatched(working)
     dependent = await get_job(working.admin, dependent["id"])
     assert dependent["status"] == 0 and dependent["started_at"] is None, dependent
     assert (await get_job(working.admin, dep["id"]))["status"] == 1
@@ -122,7 +123,7 @@ async def test_scrape_and_crawl_wait_for_their_dependency(
         assert status == 201 and job["depends_on"] == dep["id"], job
         ids[kind] = job["id"]
     await wait_until(holds(lambda: hold_site.hits["/hold/3"] == 1))
-    await _dispatched(working)
+    await wait_dispatched(working)
     for job_id in ids.values():
         job = await get_job(working.admin, job_id)
         assert job["status"] == 0 and job["started_at"] is None, job
@@ -191,14 +192,3 @@ async def test_ack_wait_is_applied_to_existing_consumers_only_when_given(
         assert info.config.ack_wait == 2.5
     await ensure_work(js)  # a process without the setting keeps what is there
     assert await work_ack_wait(js) == 2.5
-
-
-async def _dispatched(svc: Service) -> None:
-    """The dispatcher has handled every lifecycle event logged so far."""
-    js = svc.app.state.nc.jetstream()
-
-    async def idle() -> bool:
-        info = await js.consumer_info("JOBS", "dispatcher")
-        return info.num_pending == 0 and info.num_ack_pending == 0
-
-    await wait_until(idle)
