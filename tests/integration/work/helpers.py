@@ -122,6 +122,17 @@ async def finished(client: Client, job_id: str, timeout: float = 30) -> dict[str
     return job
 
 
+async def novel_after(
+    client: Client, job_id: str, url: str = "https://example.com/novel"
+) -> dict[str, Any]:
+    """A NOVEL job depending on `job_id`; NOVEL has no handler yet, so once released it fails
+    at once with "not supported yet", or with its dependency's failure."""
+    body = {"url": url, "depends_on": job_id}
+    status, job = await client.call("POST", "/api/job/create/fetch-novel", json=body)
+    assert status == 201 and job["depends_on"] == job_id, job
+    return dict(job)
+
+
 async def results(client: Client, job_id: str) -> list[dict[str, Any]]:
     return await client.all_items(f"/api/job/{job_id}/results")
 

@@ -7,7 +7,6 @@ import signal
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from nats.aio.msg import Msg
@@ -22,6 +21,7 @@ from tests.integration.work.helpers import (
     finished,
     holds,
     kill,
+    novel_after,
     results,
     wait_work_empty,
 )
@@ -75,7 +75,7 @@ async def test_a_crawl_survives_its_workers_being_killed(
         body = {"url": site.base_url, "concurrency": 2, "delay_ms": 25}
         status, job = await queue_only.admin.call("POST", "/api/job/create/crawl", json=body)
         assert status == 201, job
-        after = await _dependent_of(queue_only, job["id"])
+        after = await novel_after(queue_only.admin, job["id"])
         for attempt, pages in enumerate((10, 40, 70), start=1):
             proc = await workers.start("--concurrency", "2")
             await _reached(store, job["id"], attempt, pages)
@@ -113,13 +113,6 @@ async def test_a_crawl_survives_its_workers_being_killed(
         await workers.close()
 
 
-async def _dependent_of(svc: Service, job_id: str) -> dict[str, Any]:
-    body = {"url": "https://example.com/novel", "depends_on": job_id}
-    status, job = await svc.admin.call("POST", "/api/job/create/fetch-novel", json=body)
-    assert status == 201, job
-    return dict(job)
-
-
 async def test_a_job_whose_workers_keep_dying_fails_after_max_attempts(
     queue_only: Service, hold_site: HoldSite, nats_url: str, tmp_path: Path
 ) -> None:
@@ -136,7 +129,7 @@ async def test_a_job_whose_workers_keep_dying_fails_after_max_attempts(
     try:
         url = hold_site.url("/hold/1")
         _, job = await queue_only.admin.call("POST", "/api/job/create/scrape", json={"urls": [url]})
-        after = await _dependent_of(queue_only, job["id"])
+        after = await novel_after(queue_only.admin, job["id"])
         proc = await workers.start("--concurrency", "2")
         await _reached(store, job["id"], 1, 0)
         await wait_until(holds(lambda: hold_site.hits["/hold/1"] == 1))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.work.helpers import finished, results
+from tests.integration.work.helpers import finished, novel_after, results
 from tests.sites.testsite import SiteHandle
 from tests.support import Service
 
@@ -72,16 +72,11 @@ async def test_dependency_failure_fails_the_dependent(working: Service, site: Si
     _, first = await working.admin.call(
         "POST", "/api/job/create/scrape", json={"urls": [site.url("/missing/7")]}
     )
-    body = {"urls": [site.url("/page/4")]}
-    _, second = await working.admin.call(
-        "POST", "/api/job/create/fetch-novel",
-        json={"url": site.url("/page/4"), "depends_on": first["id"]},
-    )  # fmt: skip
+    second = await novel_after(working.admin, first["id"], site.url("/page/4"))
     assert (await finished(working.admin, first["id"]))["status"] == 3
     dependent = await finished(working.admin, second["id"])
     assert dependent["status"] == 3
     assert dependent["error"] == f"dependency {first['id']} failed"
-    del body
 
 
 async def test_unsupported_types_fail_fast(working: Service) -> None:

@@ -17,6 +17,7 @@ from tests.integration.work.helpers import (
     finished,
     get_job,
     holds,
+    novel_after,
     wait_dispatched,
     wait_work_empty,
     work_left,
@@ -70,9 +71,7 @@ async def test_dependent_starts_only_after_its_dependency_succeeded(
 ) -> None:
     url = hold_site.url("/hold/1")
     _, dep = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": [url]})
-    body = {"url": hold_site.url("/a"), "depends_on": dep["id"]}
-    status, dependent = await working.admin.call("POST", "/api/job/create/fetch-novel", json=body)
-    assert status == 201 and dependent["depends_on"] == dep["id"], dependent
+    dependent = await novel_after(working.admin, dep["id"], hold_site.url("/a"))
     await wait_until(holds(lambda: hold_site.hits["/hold/1"] == 1))
     # The dependency is running: the dependent must not have been queued, let alone started.
     await wait_dispatched(working)
@@ -95,8 +94,7 @@ async def test_dependent_of_a_canceled_job_fails_naming_it(
 ) -> None:
     url = hold_site.url("/hold/2")
     _, dep = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": [url]})
-    body = {"url": hold_site.url("/a"), "depends_on": dep["id"]}
-    _, dependent = await working.admin.call("POST", "/api/job/create/fetch-novel", json=body)
+    dependent = await novel_after(working.admin, dep["id"], hold_site.url("/a"))
     await wait_until(holds(lambda: hold_site.hits["/hold/2"] == 1))
     status, _ = await working.admin.call("POST", f"/api/job/{dep['id']}/cancel")
     assert status == 200
