@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import msgspec
 import uvicorn
+from aiohttp import web
 
 from api.app import create_app
 from api.embedded import embedded_nats
@@ -43,6 +44,19 @@ async def nats_server(store: Path) -> AsyncIterator[str]:
         nc = await wait_for_jetstream(url)
         await nc.close()
         yield url
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: web.Application, **options: Any) -> AsyncIterator[str]:
+    """Serve an aiohttp `app` on 127.0.0.1 at a free port until the block ends; yields its
+    origin (`http://127.0.0.1:<port>`). `options` go to `web.AppRunner`."""
+    runner = web.AppRunner(app, **options)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
 
 
 class Client:

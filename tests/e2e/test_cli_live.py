@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from tests.sites.testsite import SiteHandle, serve_site
-from tests.support import Client, Service, wait_until
+from tests.support import Client, Service, serve_app, wait_until
 
 JOBSTREAM = str(Path(sys.executable).parent / "jobstream")
 _OURS = ("JOBSTREAM_URL", "JOBSTREAM_TOKEN", "NATS_URL")
@@ -176,14 +176,8 @@ async def proxy_to(upstream: str) -> AsyncIterator[tuple[CuttingProxy, str]]:
         proxy = CuttingProxy(upstream, session)
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", proxy.handle)
-        runner = web.AppRunner(app, handler_cancellation=True)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        try:
-            yield proxy, f"http://127.0.0.1:{runner.addresses[0][1]}"
-        finally:
-            await runner.cleanup()
+        async with serve_app(app, handler_cancellation=True) as origin:
+            yield proxy, origin
 
 
 async def test_watch_resumes_a_dropped_stream_from_the_last_event_it_got(

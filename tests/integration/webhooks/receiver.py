@@ -14,6 +14,8 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from tests.support import serve_app
+
 PAGE = "<html><head><title>Hooked page</title></head><body><p>hello</p></body></html>"
 
 
@@ -80,15 +82,9 @@ class Receiver:
 @contextlib.asynccontextmanager
 async def serve_receiver() -> AsyncIterator[Receiver]:
     receiver = Receiver()
-    runner = web.AppRunner(receiver.app(), shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    receiver.origin = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
+    async with serve_app(receiver.app(), shutdown_timeout=0.5) as origin:
+        receiver.origin = origin
         yield receiver
-    finally:
-        await runner.cleanup()
 
 
 def verify(secret: str, received: Received, now: int, tolerance_s: int = 300) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from nats.aio.client import Client as NATS
 
-from tests.support import Client, Service, wait_until
+from tests.support import Client, Service, serve_app, wait_until
 
 JOBSTREAM = str(Path(sys.executable).parent / "jobstream")
 
@@ -83,16 +83,12 @@ def _html(title: str, body: str) -> web.Response:
 @contextlib.asynccontextmanager
 async def serve_hold_site() -> AsyncIterator[HoldSite]:
     site = HoldSite()
-    runner = web.AppRunner(site.app(), handler_cancellation=True, shutdown_timeout=0.5)
-    await runner.setup()
-    tcp = web.TCPSite(runner, "127.0.0.1", 0)
-    await tcp.start()
-    site.origin = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
-        yield site
-    finally:
-        site.release_all()
-        await runner.cleanup()
+    async with serve_app(site.app(), handler_cancellation=True, shutdown_timeout=0.5) as origin:
+        site.origin = origin
+        try:
+            yield site
+        finally:
+            site.release_all()
 
 
 def holds(predicate: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
