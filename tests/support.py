@@ -96,6 +96,26 @@ class Client:
                 return items
 
 
+async def get_job(client: Client, job_id: str) -> dict[str, Any]:
+    """The job as `GET /api/job/{id}` shows it to `client`."""
+    status, job = await client.call("GET", f"/api/job/{job_id}")
+    assert status == 200, job
+    return dict(job)
+
+
+async def finished(client: Client, job_id: str, timeout: float = 30) -> dict[str, Any]:
+    """The job once the read model shows it ended."""
+    job: dict[str, Any] = {}
+
+    async def done() -> bool:
+        nonlocal job
+        job = await get_job(client, job_id)
+        return bool(job["is_done"])
+
+    await wait_until(done, timeout=timeout, interval=0.05)
+    return job
+
+
 class Service:
     """The app running under uvicorn on 127.0.0.1, with its settings and admin client."""
 

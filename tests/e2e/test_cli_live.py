@@ -9,14 +9,13 @@ import re
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 
 from tests.sites.testsite import SiteHandle, serve_site
-from tests.support import Client, Service, serve_app, wait_until
+from tests.support import Client, Service, finished, serve_app
 
 JOBSTREAM = str(Path(sys.executable).parent / "jobstream")
 _OURS = ("JOBSTREAM_URL", "JOBSTREAM_TOKEN", "NATS_URL")
@@ -51,19 +50,6 @@ def conn(client: Client, base: str | None = None) -> list[str]:
 async def site() -> AsyncIterator[SiteHandle]:
     async with serve_site(30, seed=5) as handle:
         yield handle
-
-
-async def finished(client: Client, job_id: str) -> dict[str, Any]:
-    """The job from the API once the read model shows it ended."""
-    job: dict[str, Any] = {}
-
-    async def done() -> bool:
-        nonlocal job
-        _, job = await client.call("GET", f"/api/job/{job_id}")
-        return bool(job["is_done"])
-
-    await wait_until(done, timeout=30)
-    return job
 
 
 def created_id(ran: Ran) -> str:

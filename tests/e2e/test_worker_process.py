@@ -6,31 +6,13 @@ import asyncio
 import contextlib
 import signal
 from pathlib import Path
-from typing import Any
 
 from tests.e2e.processes import env as _env
 from tests.e2e.processes import serve_process
 from tests.e2e.processes import spawn as _spawn
 from tests.e2e.processes import stopped as _stopped
 from tests.sites.testsite import SiteHandle, serve_site
-from tests.support import Client, wait_until
-
-
-async def _job(client: Client, job_id: str) -> dict[str, Any]:
-    status, job = await client.call("GET", f"/api/job/{job_id}")
-    assert status == 200, job
-    return dict(job)
-
-
-async def _results(client: Client, job_id: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    while True:
-        _, page = await client.call(
-            "GET", f"/api/job/{job_id}/results", params={"offset": len(items), "limit": 100}
-        )
-        items += page["items"]
-        if not page["has_more"]:
-            return items
+from tests.support import Client, finished, get_job, wait_until
 
 
 async def test_a_separate_worker_process_crawls_and_drains_on_sigterm(tmp_path: Path) -> None:
@@ -56,20 +38,16 @@ async def _crawl_and_drain(
     assert status == 201, job
 
     async def under_way() -> bool:
-        return (await _job(client, job["id"]))["done"] >= 10
+        return (await get_job(client, job["id"]))["done"] >= 10
 
     await wait_until(under_way, timeout=30)
     worker.send_signal(signal.SIGTERM)  # drain: the job in hand is finished, then exit 0
-    assert not (await _job(client, job["id"]))["is_done"]
+    assert not (await get_job(client, job["id"]))["is_done"]
     assert await asyncio.wait_for(worker.wait(), 30) == 0
-
-    async def done() -> bool:
-        return bool((await _job(client, job["id"]))["is_done"])
-
-    await wait_until(done, timeout=5)  # the terminal event was stored before the exit
-    final = await _job(client, job["id"])
+    # the terminal event was stored before the exit
+    final = await finished(client, job["id"], timeout=5)
     assert final["status"] == 2, final
-    got = await _results(client, job["id"])
+    got = await client.all_items(f"/api/job/{job['id']}/results")
     assert len(got) == len({r["url"] for r in got})
     assert {r["url"] for r in got if r["ok"]} == set(site.expected.ok)
     assert {r["url"] for r in got if not r["ok"]} == set(site.expected.failed)

@@ -100,24 +100,6 @@ def holds(predicate: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
     return check
 
 
-async def get_job(client: Client, job_id: str) -> dict[str, Any]:
-    status, job = await client.call("GET", f"/api/job/{job_id}")
-    assert status == 200, job
-    return dict(job)
-
-
-async def finished(client: Client, job_id: str, timeout: float = 30) -> dict[str, Any]:
-    job: dict[str, Any] = {}
-
-    async def done() -> bool:
-        nonlocal job
-        job = await get_job(client, job_id)
-        return bool(job["is_done"])
-
-    await wait_until(done, timeout=timeout, interval=0.05)
-    return job
-
-
 async def novel_after(
     client: Client, job_id: str, url: str = "https://example.com/novel"
 ) -> dict[str, Any]:

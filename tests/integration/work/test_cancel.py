@@ -8,15 +8,8 @@ from pathlib import Path
 import pytest
 
 from api.settings import Settings
-from tests.integration.work.helpers import (
-    HoldSite,
-    finished,
-    get_job,
-    holds,
-    results,
-    wait_work_empty,
-)
-from tests.support import Service, run_service, wait_until
+from tests.integration.work.helpers import HoldSite, holds, results, wait_work_empty
+from tests.support import Service, finished, get_job, run_service, wait_until
 
 CANCELED = 4
 

@@ -18,7 +18,6 @@ from engine.store import EventStore
 from tests.integration.work.helpers import (
     HoldSite,
     WorkerProcesses,
-    finished,
     holds,
     kill,
     novel_after,
@@ -26,7 +25,7 @@ from tests.integration.work.helpers import (
     wait_work_empty,
 )
 from tests.sites.testsite import SiteHandle
-from tests.support import Service, run_service, wait_until
+from tests.support import Service, finished, run_service, wait_until
 
 ACK_WAIT_S = 2.0
 

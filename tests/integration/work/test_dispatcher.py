@@ -5,9 +5,9 @@ from __future__ import annotations
 from engine.events import Codec, JobCreated, LogWritten
 from engine.model import JobType
 from engine.service import new_id, now_ms
-from tests.integration.work.helpers import finished, results, wait_dispatched
+from tests.integration.work.helpers import results, wait_dispatched
 from tests.sites.testsite import SiteHandle
-from tests.support import Service
+from tests.support import Service, finished
 
 
 async def test_garbage_on_a_created_subject_does_not_stop_the_dispatcher(

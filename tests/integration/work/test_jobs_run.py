@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.integration.work.helpers import finished, novel_after, results
+from tests.integration.work.helpers import novel_after, results
 from tests.sites.testsite import SiteHandle
-from tests.support import Service
+from tests.support import Service, finished
 
 
 async def test_scrape_one_url_records_its_page(working: Service, site: SiteHandle) -> None:

@@ -14,15 +14,13 @@ from engine.worker import CONCURRENCY, Worker
 from tests.integration.work.helpers import (
     HoldSite,
     WorkerProcesses,
-    finished,
-    get_job,
     holds,
     novel_after,
     wait_dispatched,
     wait_work_empty,
     work_left,
 )
-from tests.support import Service, wait_until
+from tests.support import Service, finished, get_job, wait_until
 
 
 async def test_one_worker_takes_high_then_normal_then_low(

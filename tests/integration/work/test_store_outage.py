@@ -9,14 +9,8 @@ from nats.js import JetStreamContext
 from engine.events import JobFailed, JobStarted, PageRecorded
 from engine.results import RESULTS_STREAM
 from engine.store import EventStore
-from tests.integration.work.helpers import (
-    HoldSite,
-    finished,
-    get_job,
-    holds,
-    results,
-)
-from tests.support import Service, wait_until
+from tests.integration.work.helpers import HoldSite, holds, results
+from tests.support import Service, finished, get_job, wait_until
 
 
 async def _results_subjects(js: JetStreamContext, subjects: list[str]) -> None:
