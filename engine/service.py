@@ -54,20 +54,24 @@ class JobService:
         self.store = store
         self.clock = clock
 
-    async def execute(self, command: AnyCommand) -> Outcome:
-        """Decide and append; on a concurrent writer reload and decide again."""
+    async def execute(self, command: AnyCommand, known: JobState | None = None) -> Outcome:
+        """Decide and append; on a concurrent writer reload and decide again.
+
+        `known` (the job as the caller last loaded it) spares reading the history it holds:
+        see `EventStore.load`.
+        """
         if isinstance(command, CreateJob):
             return await self._create(command)
         for _ in range(_MAX_CONFLICTS):
-            history = await self.store.history(command.job_id)
-            state = fold((s.seq, s.event) for s in history)
-            version = history[-1].seq if history else 0
+            state = await self.store.load(command.job_id, known)
+            version = state.version if state is not None else 0
             events = decide(state, command)
             if not events:
                 return Outcome(state, version)
             try:
                 seq = await self.store.append(events, expected=version)
             except ConcurrencyConflict:
+                known = state
                 continue
             folded = fold([(version + i + 1, e) for i, e in enumerate(events)], state)
             return Outcome(msgspec.structs.replace(folded, version=seq) if folded else None, seq)

@@ -130,9 +130,14 @@ class EventStore:
                 return out
             seq = batch[-1].seq + 1
 
-    async def load(self, job_id: str) -> JobState | None:
-        """The job folded from its full history (None when it never existed)."""
-        return fold((s.seq, s.event) for s in await self.history(job_id))
+    async def load(self, job_id: str, known: JobState | None = None) -> JobState | None:
+        """The job folded from its full history (None when it never existed).
+
+        `known`, the job as an earlier load or command left it (folded up to its `version`),
+        is brought up to date instead: only the events after it are read, the result is the same.
+        """
+        start = known.version + 1 if known is not None else 1
+        return fold(((s.seq, s.event) for s in await self.history(job_id, start)), known)
 
     async def last_seq(self) -> int:
         try:
