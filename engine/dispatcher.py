@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 DISPATCHER = "dispatcher"
 _RETRY_S = 1.0  # pause after a failed fetch; redelivery delay of a reaction the store refused
 _KINDS = ("created", "succeeded", "failed", "canceled", "cancel_requested", "retry_requested")
+_KEPT_BATCHES = 256  # unfinished batch parents kept between their children's roll-ups
 
 # batch type -> (child type, params key holding the items, child params key)
 CHILD_OF: dict[JobType, tuple[JobType, str, str]] = {
@@ -96,6 +97,7 @@ class Dispatcher:
         self._service = service
         self._store = service.store
         self._deps = dependents
+        self._batches: dict[str, JobState] = {}  # see _roll_up; least recently used first
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -232,18 +234,29 @@ class Dispatcher:
         """Count an ended child in its batch parent; finish the parent with its last child.
 
         Only children the dispatcher spawned count: a job merely created with
-        `parent_job_id` pointing somewhere leaves that job alone.
+        `parent_job_id` pointing somewhere leaves that job alone. An unfinished parent is
+        kept until its next child's roll-up, which then reads only the parent's events since
+        (a big batch's history is mostly roll-ups: reading it all for each child is quadratic).
         """
         assert child.parent_job_id is not None
-        parent = await self._store.load(child.parent_job_id)
+        kept = self._batches.pop(child.parent_job_id, None)
+        parent = await self._store.load(child.parent_job_id, kept)
         if parent is None or not spawned_by(parent, child.id):
             return
         record = RecordChild(**_env(parent.id), child_id=child.id, status=child.status)
-        parent = await self._do(record) or parent
-        if parent.is_done or len(parent.children) < parent.total:
+        parent = await self._do(record, parent) or parent
+        if parent.is_done:
+            return
+        if len(parent.children) < parent.total:
+            self._keep(parent)
             return
         error = f"{parent.failed} of {parent.total} children failed" if parent.failed else None
-        await self._do(FinishJob(**_env(parent.id), ok=error is None, error=error))
+        await self._do(FinishJob(**_env(parent.id), ok=error is None, error=error), parent)
+
+    def _keep(self, batch: JobState) -> None:
+        self._batches[batch.id] = batch
+        if len(self._batches) > _KEPT_BATCHES:
+            del self._batches[next(iter(self._batches))]
 
     async def _cascade_cancel(self, parent_id: str) -> None:
         parent = await self._store.load(parent_id)
@@ -300,10 +313,11 @@ class Dispatcher:
     async def _fail(self, job_id: str, error: str) -> None:
         await self._do(FailJob(**_env(job_id), error=error))
 
-    async def _do(self, command: AnyCommand) -> JobState | None:
-        """Carry out `command`; the job after it, or None when `decide` refused it."""
+    async def _do(self, command: AnyCommand, known: JobState | None = None) -> JobState | None:
+        """Carry out `command` (on `known`, see JobService.execute); the job after it, or None
+        when `decide` refused it."""
         try:
-            return (await self._service.execute(command)).state
+            return (await self._service.execute(command, known)).state
         except EngineError as e:  # already done, already exists: the reaction happened before
             log.debug("dispatcher: %s skipped: %s", type(command).__name__, e)
             return None
