@@ -150,7 +150,7 @@ class Worker:
             return  # a duplicate item for a job another worker is running
         try:
             started = await self.service.execute(
-                StartJob(**self._env(item.job_id), worker_id=self.worker_id)
+                StartJob(**self._env(item.job_id), worker_id=self.worker_id), known=state
             )
         except (JobConflict, JobNotFound):
             return
