@@ -1,10 +1,13 @@
-"""Test support: real nats-server on a free port, the real app served over HTTP."""
+"""Test support: real nats-server on a free port, the real app served over HTTP, and the
+installed `jobstream` command."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,35 @@ from api.settings import Settings
 from api.users import UserStore
 from engine.model import Tier
 from engine.store import wait_for_jetstream
+
+JOBSTREAM = str(Path(sys.executable).parent / "jobstream")
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """This process's environment without what `jobstream` reads from it (NATS_URL and
+    JOBSTREAM_*), plus `extra`."""
+    ours = {k for k in os.environ if k == "NATS_URL" or k.startswith("JOBSTREAM_")}
+    return {k: v for k, v in os.environ.items() if k not in ours} | extra
+
+
+async def spawn(log: Path, *args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """`jobstream *args` in the background, its stdout and stderr written to `log`."""
+    with log.open("wb") as out:
+        return await asyncio.create_subprocess_exec(
+            JOBSTREAM, *args, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT
+        )
+
+
+async def run_cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    """`jobstream *args` run to its end (60 s at most): exit status, stdout, stderr."""
+    proc = await asyncio.create_subprocess_exec(
+        JOBSTREAM, *args, env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    async with asyncio.timeout(60):
+        out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
 
 
 def free_port() -> int:

@@ -4,29 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 
-from tests.support import Client, free_port, wait_until
-
-JOBSTREAM = str(Path(sys.executable).parent / "jobstream")
-_OURS = ("NATS_URL", "JOBSTREAM_ALLOW_PRIVATE", "JOBSTREAM_WORK_ACK_WAIT", "JOBSTREAM_MAX_ATTEMPTS")
-
-
-def env(**extra: str) -> dict[str, str]:
-    return {**{k: v for k, v in os.environ.items() if k not in _OURS}, **extra}
-
-
-async def spawn(log: Path, *args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    with log.open("wb") as out:
-        return await asyncio.create_subprocess_exec(
-            JOBSTREAM, *args, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT
-        )
+from tests.support import Client, cli_env, free_port, spawn, wait_until
 
 
 async def stopped(proc: asyncio.subprocess.Process, timeout: float = 15) -> int:
@@ -55,7 +39,7 @@ async def serve_process(tmp_path: Path) -> AsyncIterator[Served]:
     data.mkdir()
     proc = await spawn(
         tmp_path / "serve.log", "serve", "--workers", "0", "--port", str(port),
-        "--nats-port", str(nats_port), "--data-dir", str(data), env=env(),
+        "--nats-port", str(nats_port), "--data-dir", str(data), env=cli_env(),
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
 import re
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 
 from tests.sites.testsite import SiteHandle, serve_site
-from tests.support import Client, Service, finished, serve_app
-
-JOBSTREAM = str(Path(sys.executable).parent / "jobstream")
-_OURS = ("JOBSTREAM_URL", "JOBSTREAM_TOKEN", "NATS_URL")
+from tests.support import Client, Service, cli_env, finished, run_cli, serve_app
 
 
 class Ran:
@@ -33,13 +26,7 @@ class Ran:
 
 
 async def jobstream(*args: str) -> Ran:
-    env = {k: v for k, v in os.environ.items() if k not in _OURS}
-    proc = await asyncio.create_subprocess_exec(
-        JOBSTREAM, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return Ran(proc.returncode, out.decode(), err.decode())
+    return Ran(*await run_cli(*args, env=cli_env()))
 
 
 def conn(client: Client, base: str | None = None) -> list[str]:

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import socket
 import sqlite3
 import stat
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,15 +19,9 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from tests.support import free_port, wait_until
+from tests.support import JOBSTREAM, cli_env, free_port, run_cli, wait_until
 
-JOBSTREAM = str(Path(sys.executable).parent / "jobstream")
 START_S = 40.0
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "NATS_URL"}
-    return env | extra
 
 
 def nats_pids(store: Path) -> list[int]:
@@ -78,7 +70,7 @@ class Server:
             self.proc = await asyncio.create_subprocess_exec(
                 JOBSTREAM, "serve", "--data-dir", str(self.data_dir), "--port", str(self.port),
                 "--nats-port", str(self.nats_port), "--workers", "0",
-                env=_env(), stdout=out, stderr=out, stdin=asyncio.subprocess.DEVNULL,
+                env=cli_env(), stdout=out, stderr=out, stdin=asyncio.subprocess.DEVNULL,
             )  # fmt: skip
 
     async def healthy(self, session: aiohttp.ClientSession) -> None:
@@ -124,17 +116,6 @@ class Api:
         status, body = await self.call(method, path, json, **params)
         assert status in (200, 201), (method, path, status, body)
         return body
-
-
-async def run_cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        JOBSTREAM, *args, env=env, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    async with asyncio.timeout(60):
-        out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def snapshot(admin: Api, user: Api, job_ids: list[str]) -> dict[str, Any]:
@@ -205,12 +186,12 @@ async def test_crash_restart_stop_and_rebuild(tmp_path: Path) -> None:
         admin = Api(session, server.base, token)
 
         # a user made by the CLI, against the running server's NATS
-        cli_env = _env(NATS_URL=server.nats_url)
-        code, out, err = await run_cli("user", "add", "alice", "--tier", "premium", env=cli_env)
+        env = cli_env(NATS_URL=server.nats_url)
+        code, out, err = await run_cli("user", "add", "alice", "--tier", "premium", env=env)
         assert code == 0, err
         alice = Api(session, server.base, out.strip())
         assert alice.token.startswith("js_") and out.count("\n") == 1
-        code, _, err = await run_cli("user", "add", "alice", env=cli_env)
+        code, _, err = await run_cli("user", "add", "alice", env=env)
         assert code == 1 and "exists" in err
 
         ids = await make_jobs(admin, alice)
@@ -229,7 +210,7 @@ async def test_crash_restart_stop_and_rebuild(tmp_path: Path) -> None:
 
         # the read model rebuilt from the log, into another directory, equals the live one
         code, out, err = await run_cli(
-            "projections", "rebuild", "--data-dir", str(tmp_path / "d2"), env=cli_env
+            "projections", "rebuild", "--data-dir", str(tmp_path / "d2"), env=env
         )
         assert code == 0, err
         assert "rebuilt" in out

@@ -9,10 +9,10 @@ from pathlib import Path
 import aiohttp
 
 from api.sse_client import SseEvent, sse_events
-from tests.e2e.processes import env, serve_process, spawn, stopped
+from tests.e2e.processes import serve_process, stopped
 from tests.integration.streams.helpers import crawl, expected_frames, log_of, one_for_one
 from tests.sites.testsite import serve_site
-from tests.support import Client, wait_until
+from tests.support import Client, cli_env, spawn, wait_until
 
 CLIENTS = int(os.environ.get("FANOUT_CLIENTS", "1000"))
 
@@ -50,7 +50,7 @@ async def test_a_thousand_streams_on_one_job_all_receive_every_event(tmp_path: P
             await wait_until(all_connected, timeout=60, interval=0.1)
             worker = await spawn(
                 tmp_path / "worker.log", "worker", "--concurrency", "1",
-                env=env(NATS_URL=served.nats_url, JOBSTREAM_ALLOW_PRIVATE="1"),
+                env=cli_env(NATS_URL=served.nats_url, JOBSTREAM_ALLOW_PRIVATE="1"),
             )  # fmt: skip
             try:
                 streams = await asyncio.wait_for(asyncio.gather(*listeners), 90)

@@ -7,26 +7,23 @@ import contextlib
 import signal
 from pathlib import Path
 
-from tests.e2e.processes import env as _env
-from tests.e2e.processes import serve_process
-from tests.e2e.processes import spawn as _spawn
-from tests.e2e.processes import stopped as _stopped
+from tests.e2e.processes import serve_process, stopped
 from tests.sites.testsite import SiteHandle, serve_site
-from tests.support import Client, finished, get_job, wait_until
+from tests.support import Client, cli_env, finished, get_job, spawn, wait_until
 
 
 async def test_a_separate_worker_process_crawls_and_drains_on_sigterm(tmp_path: Path) -> None:
     async with serve_site(60, seed=3) as site, serve_process(tmp_path) as served:
-        worker = await _spawn(
+        worker = await spawn(
             tmp_path / "worker.log", "worker", "--concurrency", "2",
-            env=_env(NATS_URL=served.nats_url, JOBSTREAM_ALLOW_PRIVATE="1"),
+            env=cli_env(NATS_URL=served.nats_url, JOBSTREAM_ALLOW_PRIVATE="1"),
         )  # fmt: skip
         try:
             await _crawl_and_drain(served.client, site, worker)
         finally:
             with contextlib.suppress(TimeoutError):
-                await _stopped(worker)
-        await _stopped(served.proc)  # uvicorn re-raises SIGTERM after a clean shutdown
+                await stopped(worker)
+        await stopped(served.proc)  # uvicorn re-raises SIGTERM after a clean shutdown
     assert "Application shutdown complete" in (tmp_path / "serve.log").read_text()
 
 

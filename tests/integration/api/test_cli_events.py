@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
-import sys
 from pathlib import Path
 
 from engine.events import LogWritten, PageRecorded, kind_of
 from engine.service import new_id, now_ms
 from tests.integration.api.helpers import create, engine, finish, log_of, start
-from tests.support import Service, free_port
-
-JOBSTREAM = str(Path(sys.executable).parent / "jobstream")
+from tests.support import Service, cli_env, free_port, run_cli
 
 
 def _utc(ms: int) -> dt.datetime:
@@ -22,15 +18,7 @@ def _utc(ms: int) -> dt.datetime:
 
 async def _events(*args: str, **env: str) -> tuple[int, str, str]:
     """Run `jobstream events ...`; exit status, stdout, stderr."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("JOBSTREAM_")}
-    proc = await asyncio.create_subprocess_exec(
-        JOBSTREAM, "events", *args, env=base | env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    async with asyncio.timeout(30):
-        out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await run_cli("events", *args, env=cli_env(**env))
 
 
 async def _record_a_crawl(svc: Service, job_id: str) -> None:

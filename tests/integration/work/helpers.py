@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -15,9 +13,7 @@ from typing import Any
 from aiohttp import web
 from nats.aio.client import Client as NATS
 
-from tests.support import Client, Service, serve_app, wait_until
-
-JOBSTREAM = str(Path(sys.executable).parent / "jobstream")
+from tests.support import Client, Service, cli_env, serve_app, spawn, wait_until
 
 
 class HoldSite:
@@ -143,19 +139,14 @@ class WorkerProcesses:
     """`jobstream worker` processes against one NATS server; any left are killed at the end."""
 
     def __init__(self, nats_url: str, log_dir: Path, **env: str) -> None:
-        self.env = {**os.environ, "NATS_URL": nats_url, **env}
-        self.env.pop("JOBSTREAM_ALLOW_PRIVATE", None)
+        self.env = cli_env(NATS_URL=nats_url, **env)
         self.log_dir = log_dir
         self.procs: list[asyncio.subprocess.Process] = []
 
     async def start(self, *args: str) -> asyncio.subprocess.Process:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"worker-{len(self.procs)}.log"
-        with log.open("wb") as out:
-            proc = await asyncio.create_subprocess_exec(
-                JOBSTREAM, "worker", "--allow-private-networks", *args,
-                env=self.env, stdout=out, stderr=asyncio.subprocess.STDOUT,
-            )  # fmt: skip
+        proc = await spawn(log, "worker", "--allow-private-networks", *args, env=self.env)
         self.procs.append(proc)
         return proc
 
