@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import msgspec
 
-from tests.support import JOBSTREAM, cli_env, free_port, run_cli, wait_until
+from tests.support import JOBSTREAM, Client, cli_env, free_port, run_cli, wait_until
 
 START_S = 40.0
 
@@ -98,22 +97,10 @@ class Server:
         return self.log.read_text(errors="replace")[-3000:]
 
 
-class Api:
-    def __init__(self, session: aiohttp.ClientSession, base: str, token: str) -> None:
-        self.session = session
-        self.base = base
-        self.token = token
-
-    async def call(self, method: str, path: str, json: Any = None, **params: Any) -> Any:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        async with self.session.request(
-            method, self.base + path, json=json, headers=headers, params=params
-        ) as resp:
-            body = await resp.read()
-            return resp.status, msgspec.json.decode(body) if body else None
-
-    async def ok(self, method: str, path: str, json: Any = None, **params: Any) -> Any:
-        status, body = await self.call(method, path, json, **params)
+class Api(Client):
+    async def ok(self, method: str, path: str, json: Any = None) -> Any:
+        """The body of a request that must succeed (200 or 201)."""
+        status, body = await self.call(method, path, json=json)
         assert status in (200, 201), (method, path, status, body)
         return body
 
@@ -122,12 +109,12 @@ async def snapshot(admin: Api, user: Api, job_ids: list[str]) -> dict[str, Any]:
     """Everything the API says about these jobs: both lists, each job, each history."""
     jobs = {job_id: await admin.call("GET", f"/api/job/{job_id}") for job_id in job_ids}
     histories = {
-        job_id: await admin.call("GET", f"/api/job/{job_id}/events", limit=100)
+        job_id: await admin.call("GET", f"/api/job/{job_id}/events", params={"limit": 100})
         for job_id in job_ids
     }
     return {
-        "admin": await admin.call("GET", "/api/jobs", limit=100),
-        "user": await user.call("GET", "/api/jobs", limit=100),
+        "admin": await admin.call("GET", "/api/jobs", params={"limit": 100}),
+        "user": await user.call("GET", "/api/jobs", params={"limit": 100}),
         "jobs": jobs,
         "events": histories,
     }
