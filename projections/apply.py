@@ -13,7 +13,7 @@ from engine.errors import InvalidHistory
 from engine.events import AnyEvent, PageRecorded, kind_of, to_builtins
 from engine.model import CATEGORY_OF, JobStatus, JobType
 from engine.state import JobState, fold
-from projections.queries import JobRow
+from projections.queries import _COLUMNS, JobRow
 from projections.schema import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -21,11 +21,9 @@ log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
 _decode_state = msgspec.json.Decoder(JobState).decode
 
-_UPSERT = """
-INSERT INTO jobs (id, user_id, parent_job_id, depends_on, type, priority, status, category,
-    error, done, failed, total, skipped, progress, job_title, started_at, finished_at,
-    created_at, updated_at, extra, params, deleted, version, state)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+_MARKS = ",".join("?" * (len(_COLUMNS.split(",")) + 1))  # a JobRow's columns, then `state`
+_UPSERT = f"""
+INSERT INTO jobs ({_COLUMNS}, state) VALUES ({_MARKS})
 ON CONFLICT(id) DO UPDATE SET status=excluded.status, error=excluded.error,
     done=excluded.done, failed=excluded.failed, total=excluded.total, skipped=excluded.skipped,
     progress=excluded.progress, started_at=excluded.started_at,
@@ -63,12 +61,10 @@ def row_of(s: JobState) -> JobRow:
 
 
 def _row(s: JobState) -> tuple[object, ...]:
-    return (
-        s.id, s.user_id, s.parent_job_id, s.depends_on, s.type, s.priority, s.status,
-        category_of(s.type), s.error, s.done, s.failed, s.total, s.skipped, progress_of(s),
-        s.title, s.started_at, s.finished_at, s.created_at, s.updated_at, _encode(s.extra),
-        _encode(s.params), int(s.deleted), s.version, _encode(s),
-    )  # fmt: skip
+    """The `_UPSERT` values: the job's row in `_COLUMNS` order (dicts as JSON), then its state."""
+    values = list(msgspec.structs.astuple(row_of(s)))
+    values[19], values[20] = _encode(s.extra), _encode(s.params)
+    return (*values, _encode(s))
 
 
 _RESULT = """
