@@ -7,10 +7,9 @@ import re
 from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 from aiohttp import web
 
-from tests.sites.testsite import SiteHandle, serve_site
+from tests.sites.testsite import SiteHandle
 from tests.support import Client, Service, cli_env, finished, run_cli, serve_app
 
 
@@ -31,12 +30,6 @@ async def jobstream(*args: str) -> Ran:
 
 def conn(client: Client, base: str | None = None) -> list[str]:
     return ["--url", base or client.base, "--token", str(client.token)]
-
-
-@pytest.fixture
-async def site() -> AsyncIterator[SiteHandle]:
-    async with serve_site(30, seed=5) as handle:
-        yield handle
 
 
 def created_id(ran: Ran) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.sites.testsite import SiteHandle, serve_site
+from tests.sites.testsite import SiteHandle
 from tests.support import Client, Service, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
@@ -104,12 +104,6 @@ async def browser(profile: Path) -> AsyncIterator[Page]:
 async def _has_port(port_file: Path, proc: asyncio.subprocess.Process) -> bool:
     assert proc.returncode is None, f"chromium exited with {proc.returncode}"
     return port_file.exists() and bool(port_file.read_text().strip())
-
-
-@pytest.fixture
-async def site() -> AsyncIterator[SiteHandle]:
-    async with serve_site(30, seed=5) as handle:
-        yield handle
 
 
 async def _all_results(client: Client, job_id: str) -> list[dict[str, Any]]:
