@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.e2e.processes import stopped
 from tests.sites.testsite import SiteHandle
 from tests.support import Client, Service, wait_until
 
@@ -92,13 +93,8 @@ async def browser(profile: Path) -> AsyncIterator[Page]:
             async with session.ws_connect(tab["webSocketDebuggerUrl"], max_msg_size=0) as ws:
                 yield Page(ws)
     finally:
-        if proc.returncode is None:
-            proc.terminate()
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        with contextlib.suppress(TimeoutError):  # killed instead
+            await stopped(proc, 10)
 
 
 async def _has_port(port_file: Path, proc: asyncio.subprocess.Process) -> bool:
