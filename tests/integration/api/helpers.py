@@ -39,6 +39,17 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
 }
 
 
+def job_routes(job_id: str) -> list[tuple[str, str]]:
+    """The routes about one job (read, history, cancel, replay, delete): method and path."""
+    return [
+        ("GET", f"/api/job/{job_id}"),
+        ("GET", f"/api/job/{job_id}/events"),
+        ("POST", f"/api/job/{job_id}/cancel"),
+        ("POST", f"/api/job/{job_id}/replay"),
+        ("DELETE", f"/api/job/{job_id}"),
+    ]
+
+
 def ms() -> int:
     return time.time_ns() // 1_000_000
 

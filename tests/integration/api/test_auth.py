@@ -10,6 +10,7 @@ from tests.integration.api.helpers import (
     create,
     events,
     get,
+    job_routes,
     list_all,
     log_kinds,
     raw,
@@ -21,11 +22,7 @@ def endpoints(job_id: str) -> list[tuple[str, str, object]]:
     """Every route of the Jobs API, with a body that would be accepted."""
     return [
         ("GET", "/api/jobs", None),
-        ("GET", f"/api/job/{job_id}", None),
-        ("GET", f"/api/job/{job_id}/events", None),
-        ("POST", f"/api/job/{job_id}/cancel", None),
-        ("POST", f"/api/job/{job_id}/replay", None),
-        ("DELETE", f"/api/job/{job_id}", None),
+        *((method, path, None) for method, path in job_routes(job_id)),
         *(("POST", path, body) for path, body in VALID_BODIES.items()),
     ]
 
@@ -73,7 +70,7 @@ async def test_other_users_jobs_do_not_exist_for_you(api: Service) -> None:
     bob = await api.add_user("bob")
     job = await create(alice)
     before = await get(alice, job["id"])
-    for method, path, _ in endpoints(job["id"])[1:6]:
+    for method, path in job_routes(job["id"]):
         status, error = await bob.call(method, path)
         assert_error(status, error, 404)
         assert job["id"] in error["detail"]

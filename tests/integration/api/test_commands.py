@@ -14,6 +14,7 @@ from tests.integration.api.helpers import (
     events,
     finish,
     get,
+    job_routes,
     list_all,
     log_kinds,
     ms,
@@ -91,13 +92,7 @@ async def test_delete_hides_the_job_but_keeps_its_history(api: Service) -> None:
 
     for job in (pending, running, done):
         assert await user.call("DELETE", f"/api/job/{job['id']}") == (200, True)
-        for method, path in (
-            ("GET", f"/api/job/{job['id']}"),
-            ("GET", f"/api/job/{job['id']}/events"),
-            ("POST", f"/api/job/{job['id']}/cancel"),
-            ("POST", f"/api/job/{job['id']}/replay"),
-            ("DELETE", f"/api/job/{job['id']}"),
-        ):
+        for method, path in job_routes(job["id"]):
             status, error = await user.call(method, path)
             assert_error(status, error, 404)
             status, error = await api.admin.call(method, path)

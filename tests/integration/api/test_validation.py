@@ -13,6 +13,7 @@ from tests.integration.api.helpers import (
     VOLUMES,
     assert_error,
     create,
+    job_routes,
     list_all,
 )
 from tests.support import Service
@@ -170,13 +171,7 @@ async def test_idempotency_key_too_long_is_422_naming_the_header(api: Service) -
 async def test_unknown_job_is_404_on_every_endpoint(api: Service) -> None:
     user = await api.add_user("u")
     for job_id in ("01HZZZZZZZZZZZZZZZZZZZZZZZ", "nope", "x" * 300, "%20", "job%2Fother"):
-        for method, path in (
-            ("GET", f"/api/job/{job_id}"),
-            ("GET", f"/api/job/{job_id}/events"),
-            ("POST", f"/api/job/{job_id}/cancel"),
-            ("POST", f"/api/job/{job_id}/replay"),
-            ("DELETE", f"/api/job/{job_id}"),
-        ):
+        for method, path in job_routes(job_id):
             status, error = await user.call(method, path)
             assert_error(status, error, 404)
     assert await list_all(user) == []
