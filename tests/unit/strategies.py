@@ -1,6 +1,9 @@
-"""Hypothesis strategies: command sequences that drive jobs through their life."""
+"""Hypothesis strategies: command sequences that drive jobs through their life; the logs they
+make, split per job."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from hypothesis import strategies as st
 from ulid import ULID
@@ -24,6 +27,7 @@ from engine.state import JobState, evolve
 
 JOB_IDS = [str(ULID.from_int(i << 80)) for i in range(1, 6)]
 URLS = [f"https://site.test/p/{i}" for i in range(6)]
+History = list[tuple[int, AnyEvent]]
 
 
 def _cid(n: int) -> str:
@@ -82,3 +86,17 @@ def run_steps(raw: list[tuple[str, str, int]]) -> list[AnyEvent]:
             states[job_id] = evolve(states[job_id], event)
             log.append(event)
     return log
+
+
+def by_job(log: list[AnyEvent]) -> dict[str, History]:
+    """The log per job, each event with its sequence number (from 1) in the whole log."""
+    out: dict[str, History] = {}
+    for seq, event in enumerate(log, start=1):
+        out.setdefault(event.job_id, []).append((seq, event))
+    return out
+
+
+def cmd(kind: type, n: int, **fields: object) -> Any:
+    """A `kind` command by u0 on the first job, its id and time made from `n`."""
+    ids = {"command_id": f"01J0000000000000000000000{n}", "job_id": JOB_IDS[0], "at": n}
+    return kind(**ids, actor="u0", **fields)

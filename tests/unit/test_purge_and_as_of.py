@@ -22,17 +22,9 @@ from engine.state import JobState, evolve, fold, state_as_of
 from projections.apply import apply_batch
 from projections.queries import table_dump
 from projections.schema import open_db
-from tests.unit.strategies import JOB_IDS, run_steps, steps
+from tests.unit.strategies import JOB_IDS, by_job, cmd, run_steps, steps
 
 JOB = JOB_IDS[0]
-History = list[tuple[int, AnyEvent]]
-
-
-def _by_job(log: list[AnyEvent]) -> dict[str, History]:
-    out: dict[str, History] = {}
-    for seq, event in enumerate(log, start=1):
-        out.setdefault(event.job_id, []).append((seq, event))
-    return out
 
 
 def _skewed(log: list[AnyEvent], skew: list[int]) -> list[AnyEvent]:
@@ -41,7 +33,7 @@ def _skewed(log: list[AnyEvent], skew: list[int]) -> list[AnyEvent]:
 
 @given(steps, st.lists(st.integers(-3, 3), min_size=1, max_size=20))
 def test_as_of_is_the_fold_of_the_prefix(raw: list[tuple[str, str, int]], skew: list[int]) -> None:
-    for history in _by_job(_skewed(run_steps(raw), skew)).values():
+    for history in by_job(_skewed(run_steps(raw), skew)).values():
         for seq in range(history[-1][0] + 2):
             assert state_as_of(history, seq=seq) == fold(h for h in history if h[0] <= seq)
         for at in {e.at for _, e in history} | {history[0][1].at - 1}:
@@ -58,11 +50,6 @@ def test_as_of_takes_exactly_one_point() -> None:
         state_as_of([])
 
 
-def _cmd(kind: type, n: int, **kw: object) -> Any:
-    ids = {"command_id": f"01J0000000000000000000000{n}", "job_id": JOB, "at": n, "actor": "u0"}
-    return kind(**ids, **kw)
-
-
 def _run(state: JobState | None, *commands: Any) -> JobState | None:
     for command in commands:
         for event in decide(state, command):
@@ -71,10 +58,10 @@ def _run(state: JobState | None, *commands: Any) -> JobState | None:
 
 
 def test_a_tombstone_holds_no_user_data_whatever_came_before() -> None:
-    created = _run(None, _cmd(CreateJob, 1, user_id="u0", type=10, priority=1, params={"a": 1}))
-    finished = _run(created, _cmd(CancelJob, 2), _cmd(DeleteJob, 3))
+    created = _run(None, cmd(CreateJob, 1, user_id="u0", type=10, priority=1, params={"a": 1}))
+    finished = _run(created, cmd(CancelJob, 2), cmd(DeleteJob, 3))
     assert finished is not None and finished.is_done
-    (tombstone,) = decide(finished, _cmd(PurgeJob, 4))
+    (tombstone,) = decide(finished, cmd(PurgeJob, 4))
     assert isinstance(tombstone, JobPurged)
     purged = evolve(finished, tombstone)
     assert purged == evolve(None, tombstone)  # a rebuilt log may hold only the tombstone
@@ -87,24 +74,24 @@ def test_a_tombstone_holds_no_user_data_whatever_came_before() -> None:
 
 
 def test_purge_needs_a_finished_job_and_a_purged_job_refuses_other_commands() -> None:
-    pending = _run(None, _cmd(CreateJob, 1, user_id="u0", type=10, priority=1))
-    running = _run(pending, _cmd(StartJob, 2, worker_id="w"))
+    pending = _run(None, cmd(CreateJob, 1, user_id="u0", type=10, priority=1))
+    running = _run(pending, cmd(StartJob, 2, worker_id="w"))
     for state in (pending, running):
         with pytest.raises(JobConflict):
-            decide(state, _cmd(PurgeJob, 3))
+            decide(state, cmd(PurgeJob, 3))
     with pytest.raises(JobNotFound):
-        decide(None, _cmd(PurgeJob, 3))
-    purged = _run(running, _cmd(FinishJob, 3, ok=True), _cmd(PurgeJob, 4))
+        decide(None, cmd(PurgeJob, 3))
+    purged = _run(running, cmd(FinishJob, 3, ok=True), cmd(PurgeJob, 4))
     assert purged is not None and purged.status == JobStatus.CANCELED
     for command in (
-        _cmd(CancelJob, 5), _cmd(DeleteJob, 5), _cmd(StartJob, 5, worker_id="w"),
-        _cmd(FinishJob, 5, ok=True),
+        cmd(CancelJob, 5), cmd(DeleteJob, 5), cmd(StartJob, 5, worker_id="w"),
+        cmd(FinishJob, 5, ok=True),
     ):  # fmt: skip
         with pytest.raises(JobNotFound):
             decide(purged, command)
     with pytest.raises(JobConflict):
-        decide(purged, _cmd(CreateJob, 5, user_id="u0", type=10, priority=1))
-    assert [type(e) for e in decide(purged, _cmd(PurgeJob, 5))] == [JobPurged]
+        decide(purged, cmd(CreateJob, 5, user_id="u0", type=10, priority=1))
+    assert [type(e) for e in decide(purged, cmd(PurgeJob, 5))] == [JobPurged]
 
 
 def _erased(log: list[AnyEvent]) -> list[tuple[int, AnyEvent]]:

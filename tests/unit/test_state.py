@@ -8,25 +8,18 @@ from hypothesis import strategies as st
 from engine.commands import CancelJob, CreateJob, DeleteJob, FinishJob, RetryJob, StartJob
 from engine.decide import decide
 from engine.errors import InvalidHistory, JobConflict, JobNotFound, NothingToRetry
-from engine.events import AnyEvent, CancelRequested, Codec, JobCanceled, JobDeleted, PageRecorded
+from engine.events import CancelRequested, Codec, JobCanceled, JobDeleted, PageRecorded
 from engine.model import JobStatus
 from engine.state import JobState, evolve, fold
-from tests.unit.strategies import JOB_IDS, run_steps, steps
+from tests.unit.strategies import JOB_IDS, by_job, cmd, run_steps, steps
 
 JOB = JOB_IDS[0]
-
-
-def _by_job(log: list[AnyEvent]) -> dict[str, list[tuple[int, AnyEvent]]]:
-    out: dict[str, list[tuple[int, AnyEvent]]] = {}
-    for seq, event in enumerate(log, start=1):
-        out.setdefault(event.job_id, []).append((seq, event))
-    return out
 
 
 @given(steps)
 def test_every_decided_event_is_accepted_by_evolve(raw: list[tuple[str, str, int]]) -> None:
     log = run_steps(raw)  # raises if evolve rejects anything decide produced
-    for history in _by_job(log).values():
+    for history in by_job(log).values():
         state = fold(history)
         assert state is not None
         assert state.status in set(JobStatus)
@@ -36,7 +29,7 @@ def test_every_decided_event_is_accepted_by_evolve(raw: list[tuple[str, str, int
 
 @given(steps)
 def test_one_pass_fold_equals_event_by_event(raw: list[tuple[str, str, int]]) -> None:
-    for history in _by_job(run_steps(raw)).values():
+    for history in by_job(run_steps(raw)).values():
         stepwise: JobState | None = None
         for _, event in history:
             stepwise = evolve(stepwise, event)
@@ -46,7 +39,7 @@ def test_one_pass_fold_equals_event_by_event(raw: list[tuple[str, str, int]]) ->
 
 @given(steps, st.data())
 def test_fold_resumes_from_any_point(raw: list[tuple[str, str, int]], data: st.DataObject) -> None:
-    for history in _by_job(run_steps(raw)).values():
+    for history in by_job(run_steps(raw)).values():
         cut = data.draw(st.integers(1, len(history)))
         assert fold(history[cut:], fold(history[:cut])) == fold(history)
 
@@ -66,13 +59,8 @@ def test_fold_rejects_out_of_order_sequences() -> None:
         fold([(1, log[1])])  # no `created` first
 
 
-def _cmd(kind: type, n: int, **kw: object) -> object:
-    ids = {"command_id": f"01J0000000000000000000000{n}", "job_id": JOB, "at": n, "actor": "u0"}
-    return kind(**ids, **kw)
-
-
 def _created() -> JobState:
-    events = decide(None, _cmd(CreateJob, 1, user_id="u0", type=10, priority=1))
+    events = decide(None, cmd(CreateJob, 1, user_id="u0", type=10, priority=1))
     state = fold([(1, events[0])])
     assert state is not None
     return state
@@ -80,28 +68,28 @@ def _created() -> JobState:
 
 def test_cancel_pending_is_immediate_and_running_is_cooperative() -> None:
     pending = _created()
-    assert [type(e) for e in decide(pending, _cmd(CancelJob, 2))] == [JobCanceled]
-    running = fold([(2, decide(pending, _cmd(StartJob, 2, worker_id="w"))[0])], pending)
+    assert [type(e) for e in decide(pending, cmd(CancelJob, 2))] == [JobCanceled]
+    running = fold([(2, decide(pending, cmd(StartJob, 2, worker_id="w"))[0])], pending)
     assert running is not None and running.status == JobStatus.RUNNING
-    assert [type(e) for e in decide(running, _cmd(CancelJob, 3))] == [CancelRequested]
-    requested = fold([(3, decide(running, _cmd(CancelJob, 3))[0])], running)
-    assert decide(requested, _cmd(CancelJob, 4)) == []
-    ended = fold([(4, decide(requested, _cmd(FinishJob, 4, ok=True))[0])], requested)
+    assert [type(e) for e in decide(running, cmd(CancelJob, 3))] == [CancelRequested]
+    requested = fold([(3, decide(running, cmd(CancelJob, 3))[0])], running)
+    assert decide(requested, cmd(CancelJob, 4)) == []
+    ended = fold([(4, decide(requested, cmd(FinishJob, 4, ok=True))[0])], requested)
     assert ended is not None and ended.status == JobStatus.CANCELED
 
 
 def test_finished_jobs_refuse_cancel_and_deleted_jobs_are_gone() -> None:
     state = _created()
-    state = fold([(2, decide(state, _cmd(CancelJob, 2))[0])], state)
+    state = fold([(2, decide(state, cmd(CancelJob, 2))[0])], state)
     with pytest.raises(JobConflict):
-        decide(state, _cmd(CancelJob, 3))
+        decide(state, cmd(CancelJob, 3))
     with pytest.raises(NothingToRetry):
-        decide(state, _cmd(RetryJob, 3))
-    deleted = decide(state, _cmd(DeleteJob, 3))
+        decide(state, cmd(RetryJob, 3))
+    deleted = decide(state, cmd(DeleteJob, 3))
     assert [type(e) for e in deleted] == [JobDeleted]
     state = fold([(3, deleted[0])], state)
     with pytest.raises(JobNotFound):
-        decide(state, _cmd(CancelJob, 4))
+        decide(state, cmd(CancelJob, 4))
 
 
 def test_repeated_page_event_is_a_no_op() -> None:
@@ -114,5 +102,5 @@ def test_repeated_page_event_is_a_no_op() -> None:
 
 def test_decide_is_deterministic_for_a_retried_command() -> None:
     state = _created()
-    cmd = _cmd(CancelJob, 7)
-    assert decide(state, cmd) == decide(state, cmd)
+    retried = cmd(CancelJob, 7)
+    assert decide(state, retried) == decide(state, retried)

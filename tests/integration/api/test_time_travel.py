@@ -25,9 +25,8 @@ from tests.integration.api.helpers import (
     start,
 )
 from tests.support import Client, Service
-from tests.unit.strategies import JOB_IDS, KINDS, run_steps
+from tests.unit.strategies import JOB_IDS, KINDS, History, run_steps
 
-History = list[tuple[int, AnyEvent]]
 # two jobs created first, then anything (sometimes the third job too)
 lives = st.lists(
     st.tuples(st.sampled_from(KINDS), st.sampled_from(JOB_IDS[:3]), st.integers(0, 11)),
