@@ -162,6 +162,18 @@ class Service:
         return self.admin.as_user(await users.add(name, tier=tier, admin=admin))
 
 
+async def wait_consumed(svc: Service, consumer: str, timeout: float = 10.0) -> None:
+    """Wait until the JOBS consumer `consumer` has handled every event logged so far: each was
+    acked or terminated, none waits, is in hand or is due for a redelivery."""
+    js = svc.app.state.nc.jetstream()
+
+    async def idle() -> bool:
+        info = await js.consumer_info("JOBS", consumer)
+        return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+
+    await wait_until(idle, timeout=timeout)
+
+
 @contextlib.asynccontextmanager
 async def run_service(settings: Settings) -> AsyncIterator[Service]:
     """Serve `create_app(settings)` over real HTTP until the block ends."""

@@ -10,7 +10,7 @@ from api.webhook_routes import WebhooksApi, delivery_settings
 from engine.commands import FinishJob, StartJob
 from engine.service import JobService, new_id, now_ms
 from streams.webhooks import CONSUMER, Deliverer
-from tests.support import Client, Service, wait_until
+from tests.support import Client, Service, wait_consumed
 
 CHAPTERS = "/api/job/create/fetch-chapters"
 
@@ -55,14 +55,9 @@ async def drive(svc: Service, job_id: str, *, ok: bool, error: str | None = None
     )
 
 
-async def settled(svc: Service) -> bool:
-    """Whether the deliverers have acked every event: none waiting, none in hand or retrying."""
-    info = await svc.app.state.nc.jetstream().consumer_info("JOBS", CONSUMER)
-    return bool(info.num_pending == 0 and info.num_ack_pending == 0)
-
-
 async def wait_settled(svc: Service, timeout: float = 15) -> None:
-    await wait_until(lambda: settled(svc), timeout=timeout)
+    """The deliverers have acked every event: none waiting, none in hand or retrying."""
+    await wait_consumed(svc, CONSUMER, timeout)
 
 
 def api_of(svc: Service) -> WebhooksApi:

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from nats.aio.client import Client as NATS
 
-from tests.support import Client, Service, cli_env, serve_app, spawn, wait_until
+from tests.support import Client, cli_env, serve_app, spawn, wait_until
 
 
 class HoldSite:
@@ -121,18 +121,6 @@ async def wait_work_empty(nc: NATS, timeout: float = 5) -> None:
         return await work_left(nc) == 0
 
     await wait_until(empty, timeout=timeout)
-
-
-async def wait_dispatched(svc: Service) -> None:
-    """The dispatcher has handled every lifecycle event logged so far: each was acked or
-    terminated, none waits for a redelivery."""
-    js = svc.app.state.nc.jetstream()
-
-    async def idle() -> bool:
-        info = await js.consumer_info("JOBS", "dispatcher")
-        return info.num_pending == 0 and info.num_ack_pending == 0
-
-    await wait_until(idle)
 
 
 class WorkerProcesses:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from engine.events import Codec, JobCreated, LogWritten
 from engine.model import JobType
 from engine.service import new_id, now_ms
-from tests.integration.work.helpers import results, wait_dispatched
+from tests.integration.work.helpers import results
 from tests.sites.testsite import SiteHandle
-from tests.support import Service, finished
+from tests.support import Service, finished, wait_consumed
 
 
 async def test_garbage_on_a_created_subject_does_not_stop_the_dispatcher(
@@ -34,4 +34,4 @@ async def test_garbage_on_a_created_subject_does_not_stop_the_dispatcher(
     job = await finished(working.admin, job["id"])
     assert job["status"] == 2, job
     assert [r["url"] for r in await results(working.admin, job["id"])] == [url]
-    await wait_dispatched(working)
+    await wait_consumed(working, "dispatcher")

@@ -16,11 +16,10 @@ from tests.integration.work.helpers import (
     WorkerProcesses,
     holds,
     novel_after,
-    wait_dispatched,
     wait_work_empty,
     work_left,
 )
-from tests.support import Service, finished, get_job, wait_until
+from tests.support import Service, finished, get_job, wait_consumed, wait_until
 
 
 async def test_one_worker_takes_high_then_normal_then_low(
@@ -72,7 +71,7 @@ async def test_dependent_starts_only_after_its_dependency_succeeded(
     dependent = await novel_after(working.admin, dep["id"], hold_site.url("/a"))
     await wait_until(holds(lambda: hold_site.hits["/hold/1"] == 1))
     # The dependency is running: the dependent must not have been queued, let alone started.
-    await wait_dispatched(working)
+    await wait_consumed(working, "dispatcher")
     dependent = await get_job(working.admin, dependent["id"])
     assert dependent["status"] == 0 and dependent["started_at"] is None, dependent
     assert (await get_job(working.admin, dep["id"]))["status"] == 1
@@ -119,7 +118,7 @@ async def test_scrape_and_crawl_wait_for_their_dependency(
         assert status == 201 and job["depends_on"] == dep["id"], job
         ids[kind] = job["id"]
     await wait_until(holds(lambda: hold_site.hits["/hold/3"] == 1))
-    await wait_dispatched(working)
+    await wait_consumed(working, "dispatcher")
     for job_id in ids.values():
         job = await get_job(working.admin, job_id)
         assert job["status"] == 0 and job["started_at"] is None, job
