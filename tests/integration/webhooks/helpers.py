@@ -7,12 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from api.webhook_routes import WebhooksApi, delivery_settings
-from engine.commands import FinishJob, StartJob
-from engine.service import JobService, new_id, now_ms
 from streams.webhooks import CONSUMER, Deliverer
+from tests.integration.api.helpers import CHAPTERS, create, finish, start
 from tests.support import Client, Service, wait_consumed
-
-CHAPTERS = "/api/job/create/fetch-chapters"
 
 
 async def add_hook(client: Client, url: str, *events: str) -> dict[str, Any]:
@@ -39,20 +36,13 @@ async def attempts(client: Client, hook_id: str) -> list[dict[str, Any]]:
 
 async def new_job(client: Client) -> str:
     """A CHAPTER job: nothing in the log runs it until a worker or `drive` does."""
-    status, job = await client.call("POST", CHAPTERS, json={"chapters": ["c1"]})
-    assert status == 201, job
-    return str(job["id"])
+    return str((await create(client, CHAPTERS))["id"])
 
 
 async def drive(svc: Service, job_id: str, *, ok: bool, error: str | None = None) -> None:
     """Start and finish the job as a worker would: `started`, then `succeeded` or `failed`."""
-    service: JobService = svc.app.state.jobs.service
-    await service.execute(
-        StartJob(command_id=new_id(), job_id=job_id, at=now_ms(), actor="w1", worker_id="w1")
-    )
-    await service.execute(
-        FinishJob(command_id=new_id(), job_id=job_id, at=now_ms(), actor="w1", ok=ok, error=error)
-    )
+    await start(svc, job_id)
+    await finish(svc, job_id, ok=ok, error=error)
 
 
 async def wait_settled(svc: Service, timeout: float = 15) -> None:
