@@ -17,10 +17,9 @@ from typing import Any, Protocol
 import msgspec
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from engine.events import AnyEvent, Codec, JobCreated
-from engine.store import JOBS_STREAM
+from engine.store import JOBS_STREAM, follow_log
 from streams.mailbox import Mailbox
 
 log = logging.getLogger(__name__)
@@ -74,15 +73,7 @@ class Hub:
     async def start(self) -> None:
         js = self._nc.jetstream()
         self.position = int((await js.stream_info(JOBS_STREAM)).state.last_seq)
-        self._sub = await js.subscribe(
-            "jobs.>",
-            stream=JOBS_STREAM,
-            ordered_consumer=True,
-            cb=self._on_msg,
-            config=ConsumerConfig(
-                deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.position + 1
-            ),
-        )
+        self._sub = await follow_log(js, self.position + 1, self._on_msg)
 
     async def stop(self) -> None:
         if self._sub is not None:
