@@ -17,7 +17,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 
 from engine.errors import ConcurrencyConflict, StoreUnavailable
-from engine.events import AnyEvent, Codec, Event, subject_of
+from engine.events import AnyEvent, Codec, Event, JobCreated, subject_of
 from engine.state import JobState, fold
 
 JOBS_STREAM = "JOBS"
@@ -139,6 +139,12 @@ class EventStore:
         start = known.version + 1 if known is not None else 1
         return fold(((s.seq, s.event) for s in await self.history(job_id, start)), known)
 
+    async def created(self, job_id: str) -> JobCreated | None:
+        """The job's `created` event alone (its fixed fields), without reading the rest."""
+        batch, _ = await self._direct_batch(f"jobs.{job_id}.created", 1)
+        first = batch[0].event if batch else None
+        return first if isinstance(first, JobCreated) else None
+
     async def last_seq(self) -> int:
         try:
             info = await self._js.stream_info(JOBS_STREAM)
@@ -147,30 +153,13 @@ class EventStore:
         return int(info.state.last_seq)
 
     async def _direct_batch(self, subject: str, seq: int) -> tuple[list[Stored], bool]:
-        """One batched direct get: up to _BATCH messages of `subject` from `seq`."""
-        request = json.dumps({"seq": seq, "next_by_subj": subject, "batch": _BATCH}).encode()
-        inbox = self._nc.new_inbox()
-        sub = await self._nc.subscribe(inbox)
+        """Up to _BATCH events of `subject` from `seq`, and whether more may follow."""
         try:
-            await self._nc.publish(f"$JS.API.DIRECT.GET.{JOBS_STREAM}", request, reply=inbox)
-            return await self._collect(sub)
-        finally:
-            await sub.unsubscribe()
-
-    async def _collect(self, sub: Any) -> tuple[list[Stored], bool]:
-        out: list[Stored] = []
-        while True:
-            try:
-                msg = await sub.next_msg(timeout=self._timeout)
-            except nats.errors.TimeoutError as e:
-                raise StoreUnavailable("direct get timed out") from e
-            headers = msg.headers or {}
-            status = headers.get("Status")
-            if status == "404":
-                return out, False
-            if status is not None:
-                return out, len(out) >= _BATCH
-            out.append(Stored(int(headers["Nats-Sequence"]), self._codec.decode(msg.data)))
+            msgs = await direct_batch(self._nc, JOBS_STREAM, subject, seq, self._timeout)
+        except nats.errors.TimeoutError as e:
+            raise StoreUnavailable("direct get timed out") from e
+        out = [Stored(sequence_of(m), self._codec.decode(m.data)) for m in msgs]
+        return out, len(out) >= _BATCH
 
     async def purge(self, job_id: str, before: int | None = None) -> int:
         """Erase the job's events from `JOBS` (only those below sequence `before`, if given).
@@ -180,6 +169,32 @@ class EventStore:
         """
         subject = f"jobs.{job_id}.>"
         return await purge_subject(self._nc, JOBS_STREAM, subject, before, self._timeout)
+
+
+async def direct_batch(
+    nc: NATS, stream: str, subject: str, seq: int, timeout: float, batch: int = _BATCH
+) -> list[Msg]:
+    """One batched direct get: up to `batch` messages of `subject` from sequence `seq` on,
+    in order (none when nothing matches). Each carries `Nats-Sequence` and
+    `Nats-Num-Pending` headers. Raises nats' TimeoutError when the server does not answer."""
+    request = json.dumps({"seq": seq, "next_by_subj": subject, "batch": batch}).encode()
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox)
+    try:
+        await nc.publish(f"$JS.API.DIRECT.GET.{stream}", request, reply=inbox)
+        out: list[Msg] = []
+        while True:
+            msg = await sub.next_msg(timeout=timeout)
+            if (msg.headers or {}).get("Status") is not None:  # 404: no match; 204: batch end
+                return out
+            out.append(msg)
+    finally:
+        await sub.unsubscribe()
+
+
+def sequence_of(msg: Msg) -> int:
+    """The stream sequence of a message read by direct get."""
+    return int((msg.headers or {})["Nats-Sequence"])
 
 
 async def _wait_for_port(url: str, end: float) -> None:

@@ -10,9 +10,7 @@ Retention is bounded by age and by count; a deleted webhook's records are purged
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
-from typing import Any
 
 import msgspec
 import nats.errors
@@ -20,7 +18,7 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
-from engine.store import ensure_stream
+from engine.store import direct_batch, ensure_stream, sequence_of
 from streams.errors import StreamsError
 
 DELIVERIES_STREAM = "DELIVERIES"
@@ -133,28 +131,14 @@ class DeliveryLog:
 
     async def _batch(self, subject: str, seq: int) -> tuple[list[Attempt], int, int]:
         """One batched direct get: (attempts, how many match after them, last sequence)."""
-        request = json.dumps({"seq": seq, "next_by_subj": subject, "batch": _BATCH}).encode()
-        inbox = self._nc.new_inbox()
-        sub = await self._nc.subscribe(inbox)
         try:
-            await self._nc.publish(f"$JS.API.DIRECT.GET.{DELIVERIES_STREAM}", request, reply=inbox)
-            return await self._collect(sub)
+            msgs = await direct_batch(self._nc, DELIVERIES_STREAM, subject, seq, self._timeout)
         except nats.errors.Error as e:
             raise DeliveryLogError(f"cannot read {subject}: {e}") from e
-        finally:
-            await sub.unsubscribe()
-
-    async def _collect(self, sub: Any) -> tuple[list[Attempt], int, int]:
-        out: list[Attempt] = []
-        pending, last_seq = 0, 0
-        while True:
-            msg = await sub.next_msg(timeout=self._timeout)
-            headers = msg.headers or {}
-            if headers.get("Status") is not None:  # 404: nothing matches; 204: end of batch
-                return out, pending, last_seq
-            out.append(self._decode(msg.data))
-            pending = int(headers.get("Nats-Num-Pending", "0"))
-            last_seq = int(headers["Nats-Sequence"])
+        if not msgs:
+            return [], 0, 0
+        pending = int((msgs[-1].headers or {}).get("Nats-Num-Pending", "0"))
+        return [self._decode(m.data) for m in msgs], pending, sequence_of(msgs[-1])
 
 
 def _subject(webhook_id: str, message_id: str) -> str:
