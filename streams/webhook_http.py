@@ -21,12 +21,12 @@ from engine.crawl.netguard import GuardedResolver, check_literal
 from engine.events import (
     AnyEvent,
     JobCanceled,
+    JobCreated,
     JobFailed,
     JobStarted,
     PageRecorded,
     kind_of,
 )
-from engine.state import JobState
 from streams.signing import sign
 from streams.webhook_store import EVENT_TYPES
 
@@ -118,7 +118,7 @@ def headers_for(secret: str, message_id: str, body: bytes) -> dict[str, str]:
     }
 
 
-def payload(event: AnyEvent, job: JobState) -> bytes:
+def payload(event: AnyEvent, job: JobCreated) -> bytes:
     """`{type, timestamp, data}` for `event`: the same bytes on every attempt."""
     kind = kind_of(event)
     data: dict[str, Any] = {

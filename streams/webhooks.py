@@ -33,9 +33,8 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from engine.errors import EngineError
-from engine.events import AnyEvent, kind_of
+from engine.events import AnyEvent, JobCreated, kind_of
 from engine.service import now_ms
-from engine.state import JobState
 from engine.store import JOBS_STREAM, EventStore
 from streams.deliveries import Attempt, DeliveryLog, Outcome
 from streams.errors import StreamsError
@@ -100,7 +99,7 @@ class Deliverer:
         self._webhooks = webhooks
         self._log = deliveries
         self.settings = settings
-        self._jobs: OrderedDict[str, JobState] = OrderedDict()
+        self._jobs: OrderedDict[str, JobCreated] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -243,17 +242,13 @@ class Deliverer:
         delay_ms = round(self.settings.delay_s(number, sent.retry_after_s) * 1000)
         return Outcome.RETRYING, sent.error, at + sent.duration_ms + delay_ms
 
-    async def _job(self, job_id: str) -> JobState | None:
-        """The job as created (owner, type, title): folded from the log once, then cached."""
+    async def _job(self, job_id: str) -> JobCreated | None:
+        """The job as created (owner, type, title): one read of its `created` event, cached."""
         job = self._jobs.get(job_id)
         if job is None:
-            job = await self._store.load(job_id)
+            job = await self._store.created(job_id)
             if job is None:
                 return None
-            # only the fields the payload uses stay in memory, not a crawl's URL sets
-            job = msgspec.structs.replace(
-                job, params={}, ok_urls=frozenset(), failed_urls=frozenset(), children={}
-            )
             self._jobs[job_id] = job
             if len(self._jobs) > _JOBS_CACHED:
                 self._jobs.popitem(last=False)

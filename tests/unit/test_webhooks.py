@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 
 from engine.events import (
     JobCanceled,
+    JobCreated,
     JobFailed,
     JobStarted,
     JobSucceeded,
     LogWritten,
     PageRecorded,
 )
-from engine.state import JobState
 from streams.signing import InvalidSecret, new_secret, secret_key, sign
 from streams.webhook_http import payload
 from streams.webhook_store import InvalidWebhook, check_events, check_url
@@ -90,8 +90,8 @@ def test_message_ids_are_stable_distinct_and_subject_safe(ids: list[str]) -> Non
     assert message_id(event_id, "wh_1").replace("_", "").isalnum()
 
 
-JOB = JobState(id="J1", user_id="u1", type=50, priority=1, title="Scrape", parent_job_id="P1")
 ENV = {"event_id": "E1", "job_id": "J1", "at": 1_700_000_000_123, "actor": "w1"}
+JOB = JobCreated(**ENV, user_id="u1", type=50, priority=1, title="Scrape", parent_job_id="P1")
 
 
 @pytest.mark.parametrize(
