@@ -9,6 +9,7 @@ import msgspec
 from api.jobs import JobsApi
 from api.schemas import Job, LogEntry, TaskProgress
 from engine.errors import InvalidCommand
+from engine.model import percentage
 from projections import queries
 from projections.queries import EventRow, JobRow
 
@@ -27,12 +28,10 @@ def parse_include(value: str | None) -> frozenset[str]:
 
 
 def task_progress(row: JobRow) -> TaskProgress:
-    finished = row.done + row.failed
-    total = max(row.total, finished)
-    percent = 100.0 if row.status == 2 else (100.0 * finished / total if total else 0.0)
+    total, percent = percentage(row.status, row.done, row.failed, row.total)
     return TaskProgress(
         total_tasks=total, completed_tasks=row.done, failed_tasks=row.failed,
-        skipped_tasks=row.skipped, percentage=round(percent, 1),
+        skipped_tasks=row.skipped, percentage=percent,
     )  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from engine.events import (
     ProgressReported,
     kind_of,
 )
-from engine.model import JobStatus
+from engine.model import JobStatus, percentage
 from engine.state import JobState, evolve
 
 Snapshot = Callable[[JobState], dict[str, Any]]
@@ -35,12 +35,10 @@ class Frame(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def progress_data(s: JobState) -> dict[str, Any]:
-    finished = s.done + s.failed
-    total = max(s.total, finished)
-    percent = 100.0 if s.status == JobStatus.SUCCESS else (100.0 * finished / total if total else 0)
+    total, percent = percentage(s.status, s.done, s.failed, s.total)
     return {
         "job_id": s.id, "status": s.status, "done": s.done, "failed": s.failed,
-        "total": total, "skipped": s.skipped, "percentage": round(percent, 1),
+        "total": total, "skipped": s.skipped, "percentage": percent,
     }  # fmt: skip
 
 
