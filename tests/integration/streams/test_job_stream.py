@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.integration.streams.helpers import crawl, expected_frames, log_of, one_for_one, stream
 from tests.sites.testsite import SiteHandle
-from tests.support import Service, wait_until
+from tests.support import Service, finished, wait_until
 
 
 async def test_snapshot_then_every_event_in_log_order_then_done(
@@ -49,11 +49,7 @@ async def test_a_finished_job_streams_its_snapshot_and_done(
 ) -> None:
     client = working.admin
     job_id = await crawl(client, site.base_url)
-
-    async def finished() -> bool:
-        return bool((await client.call("GET", f"/api/job/{job_id}"))[1]["is_done"])
-
-    await wait_until(finished, timeout=30)
+    await finished(client, job_id)
     frames = await stream(client, f"/api/job/{job_id}/stream")
     assert [f.event for f in frames] == ["snapshot", "done"]
     assert frames[0].data["status"] == 2 and frames[0].seq == frames[1].seq
