@@ -37,11 +37,13 @@ class WebhooksApi:
     """What the routes call; the deliverer runs beside it in the same process."""
 
     def __init__(
-        self, store: WebhookStore, deliveries: DeliveryLog, events: EventStore, settings: Settings
-    ) -> None:
+        self, store: WebhookStore, deliveries: DeliveryLog, events: EventStore, settings: Settings,
+        deliverer: Deliverer,
+    ) -> None:  # fmt: skip
         self.store = store
         self.deliveries = deliveries
         self.events = events
+        self.deliverer = deliverer
         self.allow_private = settings.allow_private_networks
 
     async def create(self, user: User, body: WebhookBody) -> Webhook:
@@ -79,7 +81,7 @@ async def start_webhooks(
     deliverer = Deliverer(nc, events, store, deliveries, delivery_settings(settings))
     await deliverer.start()
     stack.push_async_callback(deliverer.stop)
-    return WebhooksApi(store, deliveries, events, settings)
+    return WebhooksApi(store, deliveries, events, settings, deliverer)
 
 
 def delivery_settings(settings: Settings) -> DeliverySettings:

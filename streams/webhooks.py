@@ -145,10 +145,43 @@ class Deliverer:
                 log.warning("webhooks: fetch failed: %s", e)
                 await asyncio.sleep(1.0)
                 continue
-            for msg in msgs:
+            for msg in await self._triage(msgs):
                 task = asyncio.create_task(self._handle(msg))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+
+    async def _triage(self, msgs: list[Msg]) -> list[Msg]:
+        """The fetched events some webhook may want; the others are acked here and now.
+
+        Reads each owner's webhooks once per fetched batch instead of once per event (a
+        crawl's page events come by the hundred, and most owners have no webhook for them),
+        and after the fetch, so no staler than a read per event would be. When a read
+        fails, every event goes on to `_handle`, which reads again and retries.
+        """
+        targets = [_target(msg.subject) for msg in msgs]
+        try:
+            hooks = await self._hooks_of({job_id for job_id, _ in targets if job_id})
+        except (StreamsError, EngineError, nats.errors.Error, nats.js.errors.Error) as e:
+            log.warning("webhooks: reading subscriptions failed: %s", e)
+            return msgs
+        wanted = []
+        for msg, (job_id, event_type) in zip(msgs, targets, strict=True):
+            mine = hooks.get(job_id, []) if event_type else []  # no job: nobody to tell
+            if any(event_type in h.events for h in mine):
+                wanted.append(msg)
+            else:
+                await msg.ack()
+        return wanted
+
+    async def _hooks_of(self, job_ids: set[str]) -> dict[str, list[Webhook]]:
+        """Each job's owner's webhooks (none for a job the log no longer has)."""
+        ids = list(job_ids)
+        jobs = await asyncio.gather(*(self._job(job_id) for job_id in ids))
+        owners = list({job.user_id for job in jobs if job is not None})
+        lists = await asyncio.gather(*(self._webhooks.of_user(user) for user in owners))
+        by_owner = dict(zip(owners, lists, strict=True))
+        pairs = zip(ids, jobs, strict=True)
+        return {job_id: by_owner[job.user_id] for job_id, job in pairs if job is not None}
 
     async def _handle(self, msg: Msg) -> None:
         """Deliver one event, then ack it or hand it back for the next retry."""
@@ -254,6 +287,14 @@ class Deliverer:
                 self._jobs.popitem(last=False)
         self._jobs.move_to_end(job_id)
         return job
+
+
+def _target(subject: str) -> tuple[str, str | None]:
+    """The job id and webhook event type of a `jobs.<job id>.<kind>` subject."""
+    parts = subject.split(".")
+    if len(parts) != 3:
+        return "", None
+    return parts[1], EVENT_TYPES.get(parts[2])
 
 
 async def _heartbeat(msg: Msg, every_s: float) -> None:

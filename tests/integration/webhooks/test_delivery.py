@@ -11,6 +11,7 @@ from pathlib import Path
 
 from engine.store import EventStore
 from streams.webhook_store import Webhook
+from streams.webhooks import CONSUMER
 from tests.integration.webhooks.conftest import fast
 from tests.integration.webhooks.helpers import (
     add_hook,
@@ -224,6 +225,45 @@ async def test_two_deliverers_share_the_consumer_and_send_each_event_once(
         await wait_settled(hooked)
     counts = Counter(r.message_id for r in receiver.of("shared"))
     assert len(counts) == 20 and set(counts.values()) == {1}
+
+
+async def test_events_nobody_wants_are_settled_a_fetched_batch_at_a_time(
+    hooked: Service, receiver: Receiver
+) -> None:
+    """Subscriptions are read once per owner per fetched batch, not once per event (a crawl
+    logs thousands of page events), and the one event a webhook wants is still sent once."""
+    api = api_of(hooked)
+    await api.deliverer.stop()  # the events below wait in the consumer, to be fetched together
+    await wait_until(_no_pull_waiting(hooked))  # its last pull request expires within 1 s
+    hook = await add_hook(hooked.admin, receiver.hook("failures"), "job.failed")
+    for _ in range(20):
+        await drive(hooked, await new_job(hooked.admin), ok=True)
+    failing = await new_job(hooked.admin)
+    await drive(hooked, failing, ok=False, error="boom")  # 42 events a webhook could name
+    reads = Counter[str]()
+    of_user = api.store.of_user
+
+    async def counted(user_id: str) -> list[Webhook]:
+        reads[user_id] += 1
+        return await of_user(user_id)
+
+    api.store.of_user = counted  # type: ignore[method-assign]
+    async with second_deliverer(hooked):
+        await wait_until(_count(receiver, "failures", 1))
+        await wait_settled(hooked)
+    [sent] = receiver.of("failures")
+    assert sent.json()["data"]["job_id"] == failing
+    assert len(await attempts(hooked.admin, hook["id"])) == 1
+    # two fetches of at most 32 events, plus the read made to send the failure
+    assert 2 <= reads.total() <= 4, reads
+
+
+def _no_pull_waiting(svc: Service) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        info = await svc.app.state.nc.jetstream().consumer_info("JOBS", CONSUMER)
+        return bool(info.num_waiting == 0)
+
+    return check
 
 
 def _count(receiver: Receiver, hook: str, n: int) -> Callable[[], Awaitable[bool]]:
