@@ -89,7 +89,7 @@ PROF_OUT = HERE / "crawl.prof"
 PROFILE_OUT = HERE / "profile-crawl.txt"
 USER_AGENT = "jobstream-bench/0.1"
 WORKER_ARGS = ("worker", "--concurrency", "1", "--allow-private-networks")
-BIG_BODY = 256 * 1024  # as engine/crawl/crawler.py: bigger documents are parsed in a thread
+BIG_BODY = 256 * 1024  # as engine/crawl/pages.py: bigger documents are parsed in a thread
 
 
 @dataclass
@@ -397,6 +397,7 @@ def worker_child(args: argparse.Namespace) -> int:
     import cProfile
 
     import engine.crawl.crawler as crawler
+    import engine.crawl.pages as pages
     import engine.handlers as handlers
     import engine.worker as worker
     from api.cli import main as cli_main
@@ -407,7 +408,7 @@ def worker_child(args: argparse.Namespace) -> int:
     steps.wrap(crawler._CrawlRun, "_take", "wait for a URL from the frontier")
     steps.wrap(crawler._CrawlRun, "_robots_permit", "robots check")
     steps.wrap(crawler, "fetch", "fetch (HTTP request + body, with retries)")
-    steps.wrap(crawler._CrawlRun, "_page_outcome", "extract: parse, links, markdown (CPU)")
+    steps.wrap(pages, "page_outcome", "extract: parse, links, markdown (CPU)")
     steps.wrap(crawler._CrawlRun, "_report", "report the page (on_page, then its links)")
     steps.wrap(worker.RunContext, "page", "  RunContext.page: queue it for the recorder")
     steps.wrap(Recorder, "add", "    Recorder.add (waits only when the queue is full)")

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import aiohttp
 import msgspec
 
 from engine.crawl.crawler import crawl_site
 from engine.crawl.errors import CrawlError
-from engine.crawl.extract import extract
-from engine.crawl.fetcher import FetchSettings, fetch, is_html
+from engine.crawl.fetcher import FetchSettings, fetch
 from engine.crawl.models import CrawlOptions, PageOutcome
+from engine.crawl.pages import failed_page, page_outcome_async
 from engine.model import JobType
 from engine.state import JobState
 
@@ -81,24 +81,12 @@ async def _unless_stopped(ctx: JobContext, work: Awaitable[PageOutcome]) -> Page
 
 
 async def scrape_one(ctx: JobContext, url: str, formats: set[str]) -> PageOutcome:
+    """One URL fetched and, if it is an OK HTML page, extracted as the crawler does."""
     try:
         got = await fetch(ctx.session, url, ctx.fetch_settings)
     except CrawlError as e:
-        return PageOutcome(url=url, final_url=url, depth=0, status=None, ok=False, error=str(e))
-    base: dict[str, Any] = {
-        "url": url, "final_url": got.final_url, "depth": 0, "status": got.status,
-        "ok": 200 <= got.status < 300, "content_type": got.content_type,
-        "duration_ms": got.duration_ms, "bytes": got.bytes, "cache_hit": got.cache_hit,
-        "truncated": got.truncated,
-        "error": None if 200 <= got.status < 300 else f"HTTP {got.status}",
-    }  # fmt: skip
-    if not is_html(got.content_type):
-        return PageOutcome(**base)
-    found = extract(got.body, got.final_url, formats)
-    return PageOutcome(
-        **base, title=found.title, description=found.description, links=found.links,
-        markdown=found.markdown, html=found.html, text=found.text,
-    )  # fmt: skip
+        return failed_page(url, 0, e)
+    return await page_outcome_async(url, 0, got, formats)
 
 
 async def crawl(ctx: JobContext) -> Outcome:

@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-import msgspec
 
 from engine.crawl.discovery import discover_sitemap_urls, load_robots
 from engine.crawl.errors import CrawlError, FetchFailed
-from engine.crawl.extract import decode_html, extract
-from engine.crawl.fetcher import FetchResult, FetchSettings, fetch, is_html
+from engine.crawl.fetcher import FetchSettings, fetch
 from engine.crawl.frontier import Frontier, FrontierItem, HostPacer
 from engine.crawl.models import CrawlOptions, CrawlSummary, PageOutcome
+from engine.crawl.pages import failed_page, page_outcome_async
 from engine.crawl.robots import RobotsPolicy
 from engine.crawl.urls import normalize_url, origin_of
 
@@ -26,8 +24,6 @@ OnPage = Callable[[PageOutcome], Awaitable[None]]
 OnSkip = Callable[[str, str], Awaitable[None]]
 # How often the stop predicate is polled; bounds the reaction time to a stop.
 _STOP_POLL_S = 0.1
-# Extraction of big documents runs in a thread so the loop keeps serving other fetches.
-_THREAD_EXTRACT_BYTES = 256 * 1024
 
 
 async def crawl_site(
@@ -311,41 +307,8 @@ class _CrawlRun:
         try:
             result = await fetch(self._session, item.url, self._settings)
         except CrawlError as e:
-            status = e.status if isinstance(e, FetchFailed) else None
-            if status is not None:
-                self._pacer.on_status(host, status)
-            return PageOutcome(
-                url=item.url,
-                final_url=item.url,
-                depth=item.depth,
-                status=status,
-                ok=False,
-                error=str(e),
-            )
+            if isinstance(e, FetchFailed) and e.status is not None:
+                self._pacer.on_status(host, e.status)
+            return failed_page(item.url, item.depth, e)
         self._pacer.on_status(host, result.status)
-        if len(result.body) > _THREAD_EXTRACT_BYTES:
-            return await asyncio.to_thread(self._page_outcome, item, result)
-        return self._page_outcome(item, result)
-
-    def _page_outcome(self, item: FrontierItem, result: FetchResult) -> PageOutcome:
-        ok = 200 <= result.status < 300
-        content = self._content(result) if ok and is_html(result.content_type) else {}
-        return PageOutcome(
-            url=item.url,
-            final_url=result.final_url,
-            depth=item.depth,
-            status=result.status,
-            ok=ok,
-            error=None if ok else f"HTTP {result.status}",
-            content_type=result.content_type,
-            duration_ms=result.duration_ms,
-            bytes=result.bytes,
-            cache_hit=result.cache_hit,
-            truncated=result.truncated,
-            **content,
-        )
-
-    def _content(self, result: FetchResult) -> dict[str, Any]:
-        """The extracted fields of an OK HTML page (PageOutcome has each Extracted field)."""
-        source = decode_html(result.body, result.content_type)
-        return msgspec.structs.asdict(extract(source, result.final_url, self._formats))
+        return await page_outcome_async(item.url, item.depth, result, self._formats)

@@ -18,6 +18,7 @@ from tests.support import Client, cli_env, serve_app, spawn, wait_until
 
 class HoldSite:
     """`/` links to `/a`, `/b` and `/hold/1`; a `/hold/<n>` page answers once released.
+    `/latin1` is ISO-8859-1 named only by its Content-Type; `/gone` is an HTML 404.
 
     `hits` counts requests per path; `cancelled` lists held requests whose client went away.
     """
@@ -48,6 +49,8 @@ class HoldSite:
                 web.get("/", self._index),
                 web.get("/hold/{n}", self._hold),
                 web.get("/{name:[ab]}", self._plain),
+                web.get("/latin1", self._latin1),
+                web.get("/gone", self._gone),
             ]
         )
         return app
@@ -60,6 +63,20 @@ class HoldSite:
     async def _plain(self, request: web.Request) -> web.Response:
         self.hits[request.path] += 1
         return _html(request.path, "")
+
+    async def _latin1(self, request: web.Request) -> web.Response:
+        self.hits[request.path] += 1
+        body = "<html><head><title>Café déjà vu</title></head><body><p>Crème brûlée</p>"
+        return web.Response(
+            body=body.encode("iso-8859-1"),
+            headers={"Content-Type": "text/html; charset=ISO-8859-1"},
+        )
+
+    async def _gone(self, request: web.Request) -> web.Response:
+        self.hits[request.path] += 1
+        response = _html("Not here", '<a href="/a">home</a>')
+        response.set_status(404)
+        return response
 
     async def _hold(self, request: web.Request) -> web.Response:
         self.hits[request.path] += 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.work.helpers import novel_after, results
+from tests.integration.work.helpers import HoldSite, novel_after, results
 from tests.sites.testsite import SiteHandle
 from tests.support import Service, finished
 
@@ -19,6 +19,27 @@ async def test_scrape_one_url_records_its_page(working: Service, site: SiteHandl
     assert page["scraped_at"] >= job["started_at"]
     _, plain = await working.admin.call("GET", f"/api/job/{job['id']}")
     assert plain["progress"] == 100 and "stats" not in plain and "logs" not in plain
+
+
+async def test_scrape_decodes_by_the_header_charset_and_parses_only_ok_pages(
+    working: Service, hold_site: HoldSite
+) -> None:
+    urls = [hold_site.url("/latin1"), hold_site.url("/gone")]
+    _, job = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": urls})
+    job = await finished(working.admin, job["id"])
+    assert (job["done"], job["failed"]) == (1, 1), job
+    pages = {}
+    for child in (
+        await working.admin.call("GET", "/api/jobs", params={"parent_job_id": job["id"]})
+    )[1]["items"]:
+        [pages[child["id"]]] = await results(working.admin, child["id"])
+    by_url = {p["url"]: p for p in pages.values()}
+    latin = by_url[urls[0]]
+    assert latin["ok"] and latin["title"] == "Café déjà vu"
+    assert "Crème brûlée" in latin["markdown"]
+    gone = by_url[urls[1]]
+    assert (gone["ok"], gone["status_code"], gone["error"]) == (False, 404, "HTTP 404")
+    assert gone["title"] is None and not gone["markdown"] and not gone["links"]
 
 
 async def test_scrape_batch_rolls_up_children(working: Service, site: SiteHandle) -> None:

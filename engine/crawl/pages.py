@@ -1,0 +1,55 @@
+"""From a fetch to a page outcome: one rule for the crawler and for scrape jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection
+from typing import Any
+
+import msgspec
+
+from engine.crawl.errors import CrawlError, FetchFailed
+from engine.crawl.extract import decode_html, extract
+from engine.crawl.fetcher import FetchResult, is_html
+from engine.crawl.models import PageOutcome
+
+# Extraction of big documents runs in a thread so the loop keeps serving other fetches.
+THREAD_EXTRACT_BYTES = 256 * 1024
+
+
+def failed_page(url: str, depth: int, error: CrawlError) -> PageOutcome:
+    """The outcome of a fetch that got no usable answer (after its retries)."""
+    status = error.status if isinstance(error, FetchFailed) else None
+    return PageOutcome(
+        url=url, final_url=url, depth=depth, status=status, ok=False, error=str(error)
+    )
+
+
+def page_outcome(
+    url: str, depth: int, result: FetchResult, formats: Collection[str]
+) -> PageOutcome:
+    """A fetched page: OK when 2xx; only an OK HTML page is parsed (its body decoded by the
+    Content-Type charset, else a <meta charset>, else UTF-8); other content is recorded."""
+    ok = 200 <= result.status < 300
+    content = _content(result, formats) if ok and is_html(result.content_type) else {}
+    return PageOutcome(
+        url=url, final_url=result.final_url, depth=depth, status=result.status, ok=ok,
+        error=None if ok else f"HTTP {result.status}", content_type=result.content_type,
+        duration_ms=result.duration_ms, bytes=result.bytes, cache_hit=result.cache_hit,
+        truncated=result.truncated, **content,
+    )  # fmt: skip
+
+
+async def page_outcome_async(
+    url: str, depth: int, result: FetchResult, formats: Collection[str]
+) -> PageOutcome:
+    """`page_outcome`, in a thread for a body over THREAD_EXTRACT_BYTES."""
+    if len(result.body) > THREAD_EXTRACT_BYTES:
+        return await asyncio.to_thread(page_outcome, url, depth, result, formats)
+    return page_outcome(url, depth, result, formats)
+
+
+def _content(result: FetchResult, formats: Collection[str]) -> dict[str, Any]:
+    """The extracted fields of an OK HTML page (PageOutcome has each Extracted field)."""
+    source = decode_html(result.body, result.content_type)
+    return msgspec.structs.asdict(extract(source, result.final_url, formats))
