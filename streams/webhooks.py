@@ -161,8 +161,8 @@ class Deliverer:
         targets = [_target(msg.subject) for msg in msgs]
         try:
             hooks = await self._hooks_of({job_id for job_id, _ in targets if job_id})
-        except (StreamsError, EngineError, nats.errors.Error, nats.js.errors.Error) as e:
-            log.warning("webhooks: reading subscriptions failed: %s", e)
+        except Exception as e:  # whatever it is, _handle meets it again and settles each event
+            log.warning("webhooks: reading subscriptions failed: %r", e)
             return msgs
         wanted = []
         for msg, (job_id, event_type) in zip(msgs, targets, strict=True):
@@ -170,7 +170,8 @@ class Deliverer:
             if any(event_type in h.events for h in mine):
                 wanted.append(msg)
             else:
-                await msg.ack()
+                with contextlib.suppress(nats.errors.Error):  # unacked: triaged again later
+                    await msg.ack()
         return wanted
 
     async def _hooks_of(self, job_ids: set[str]) -> dict[str, list[Webhook]]:

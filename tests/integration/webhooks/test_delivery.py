@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from engine.store import EventStore
+from streams.errors import StreamsError
 from streams.webhook_store import Webhook
 from streams.webhooks import CONSUMER
 from tests.integration.webhooks.conftest import fast
@@ -256,6 +257,32 @@ async def test_events_nobody_wants_are_settled_a_fetched_batch_at_a_time(
     assert len(await attempts(hooked.admin, hook["id"])) == 1
     # two fetches of at most 32 events, plus the read made to send the failure
     assert 2 <= reads.total() <= 4, reads
+
+
+async def test_a_failed_read_of_subscriptions_loses_no_event(
+    hooked: Service, receiver: Receiver
+) -> None:
+    """The batch's read fails: every event of it goes the per-event way, and is delivered."""
+    api = api_of(hooked)
+    await api.deliverer.stop()
+    await wait_until(_no_pull_waiting(hooked))
+    await add_hook(hooked.admin, receiver.hook("done"), "job.completed")
+    jobs = [await new_job(hooked.admin) for _ in range(3)]
+    for job_id in jobs:
+        await drive(hooked, job_id, ok=True)
+    of_user, failures = api.store.of_user, [StreamsError("bucket unavailable")]
+
+    async def flaky(user_id: str) -> list[Webhook]:
+        if failures:
+            raise failures.pop()
+        return await of_user(user_id)
+
+    api.store.of_user = flaky  # type: ignore[method-assign]
+    async with second_deliverer(hooked):
+        await wait_until(_count(receiver, "done", 3))
+        await wait_settled(hooked)
+    assert not failures  # the triage's read did fail
+    assert sorted(r.json()["data"]["job_id"] for r in receiver.of("done")) == sorted(jobs)
 
 
 def _no_pull_waiting(svc: Service) -> Callable[[], Awaitable[bool]]:
