@@ -154,6 +154,13 @@ def subject_of(event: Event) -> str:
     return f"jobs.{event.job_id}.{kind_of(event)}"
 
 
+def parse_subject(subject: str) -> tuple[str, str] | None:
+    """`(job id, kind)` of a `subject_of` subject, read without decoding the event; None
+    for any other shape."""
+    parts = subject.split(".")
+    return (parts[1], parts[2]) if len(parts) == 3 else None
+
+
 def to_builtins(event: Event) -> dict[str, Any]:
     """The event's own data, without the envelope fields, as JSON-ready values."""
     data: dict[str, Any] = msgspec.to_builtins(event)

@@ -18,7 +18,7 @@ import msgspec
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
-from engine.events import AnyEvent, Codec, JobCreated
+from engine.events import AnyEvent, Codec, JobCreated, parse_subject
 from engine.store import JOBS_STREAM, follow_log
 from streams.mailbox import Mailbox
 
@@ -128,8 +128,8 @@ class Hub:
         """Whether an event on `subject` (`jobs.<id>.<kind>`) has anyone to go to."""
         if self._feeds:
             return True
-        parts = subject.split(".")
-        return len(parts) == 3 and parts[1] in self._by_job
+        parsed = parse_subject(subject)
+        return parsed is not None and parsed[0] in self._by_job
 
     def dispatch(self, item: Item) -> None:
         """Hand one event to the readers that want it (in log order: called per message)."""

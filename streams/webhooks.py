@@ -33,7 +33,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from engine.errors import EngineError
-from engine.events import AnyEvent, JobCreated, kind_of
+from engine.events import AnyEvent, JobCreated, kind_of, parse_subject
 from engine.service import now_ms
 from engine.store import JOBS_STREAM, EventStore
 from streams.deliveries import Attempt, DeliveryLog, Outcome
@@ -292,10 +292,8 @@ class Deliverer:
 
 def _target(subject: str) -> tuple[str, str | None]:
     """The job id and webhook event type of a `jobs.<job id>.<kind>` subject."""
-    parts = subject.split(".")
-    if len(parts) != 3:
-        return "", None
-    return parts[1], EVENT_TYPES.get(parts[2])
+    parsed = parse_subject(subject)
+    return ("", None) if parsed is None else (parsed[0], EVENT_TYPES.get(parsed[1]))
 
 
 async def _heartbeat(msg: Msg, every_s: float) -> None:
