@@ -19,6 +19,7 @@ from engine.crawl.crawler import crawl_site
 from engine.crawl.fetcher import FetchSettings, make_session
 from engine.crawl.models import CrawlOptions, CrawlSummary, PageOutcome
 from tests.sites.testsite import Expectation, SiteHandle
+from tests.support import serve_app
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -289,13 +290,8 @@ async def _serve(routes: dict[str, Callable[[web.Request], web.Response]]) -> As
     app = web.Application()
     for path, func in routes.items():
         app.router.add_get(path, wrap(func))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with serve_app(app) as origin:
+        yield origin
 
 
 def _html(body: str) -> Callable[[web.Request], web.Response]:
