@@ -10,7 +10,7 @@ from urllib.parse import urljoin
 import html_to_markdown
 import msgspec
 from html_to_markdown import _html_to_markdown as native
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborHTMLParser
 
 from engine.crawl.urls import normalize_url
 
@@ -120,15 +120,22 @@ def _base_url(tree: LexborHTMLParser, url: str) -> str:
 
 def _links(tree: LexborHTMLParser, base: str) -> list[str]:
     found: dict[str, None] = {}
+    # Pages repeat hrefs (navigation, footers); the same href resolves to the same
+    # target, so each distinct href is resolved once.
+    hrefs: set[str] = set()
     for node in tree.css("a[href]"):
-        target = _href_target(node, base)
+        href = (node.attributes.get("href") or "").strip()
+        if href in hrefs:
+            continue
+        hrefs.add(href)
+        target = _href_target(href, base)
         if target is not None:
             found.setdefault(target, None)
     return list(found)
 
 
-def _href_target(node: LexborNode, base: str) -> str | None:
-    href = (node.attributes.get("href") or "").strip()
+def _href_target(href: str, base: str) -> str | None:
+    """The normalised target of a stripped href, or None for non-navigating schemes."""
     if not href or href.lower().startswith(("javascript:", "mailto:", "tel:", "data:")):
         return None
     return normalize_url(href, base)
