@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta
 
 from api.includes import log_entries
 from api.jobs import NewJob
-from api.routes import CurrentUser, IdemKey, jobs_api
-from api.schemas import Job, JobId, LogEntry, Url
+from api.routes import CurrentUser, IdemKey, Limit, Offset, jobs_api
+from api.schemas import Job, JobId, LogEntry, PriorityValue, Url
 from engine.crawl.errors import CrawlError
 from engine.crawl.models import MAX_CONCURRENCY, CrawlOptions
 from engine.errors import InvalidCommand
@@ -31,7 +32,7 @@ class ScrapeBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     formats: Annotated[list[Format], Meta(min_length=1)] = msgspec.field(
         default_factory=lambda: ["markdown", "links"]
     )
-    priority: Annotated[int, Meta(ge=0, le=2)] | None = None
+    priority: PriorityValue | None = None
     depends_on: JobId | None = None
 
 
@@ -53,7 +54,7 @@ class CrawlBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     )
     source_type: Annotated[str, Meta(max_length=100)] | None = None
     source_detail: Annotated[str, Meta(max_length=500)] | None = None
-    priority: Annotated[int, Meta(ge=0, le=2)] | None = None
+    priority: PriorityValue | None = None
     depends_on: JobId | None = None
 
 
@@ -114,6 +115,23 @@ def _page(row: queries.ResultRow, body: dict[str, Any] | None) -> PageResult:
     )  # fmt: skip
 
 
+async def _bodies(store: ResultStore, rows: list[queries.ResultRow]) -> list[dict[str, Any] | None]:
+    """Each row's stored body (None without a key), read concurrently, in row order.
+
+    Every read is awaited before the first failure (in row order) is raised, so none is left
+    running or unretrieved.
+    """
+
+    async def one(key: str | None) -> dict[str, Any] | None:
+        return await store.get(key) if key else None
+
+    found = await asyncio.gather(*(one(r.result_key) for r in rows), return_exceptions=True)
+    for item in found:
+        if isinstance(item, BaseException):
+            raise item
+    return [item for item in found if not isinstance(item, BaseException)]
+
+
 class WorkController(Controller):
     path = "/api"
     tags = ["scrape and crawl"]
@@ -150,15 +168,14 @@ class WorkController(Controller):
     @get("/job/{job_id:str}/results")
     async def results(
         self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str],
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
-        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+        offset: Offset = 0, limit: Limit = 20,
     ) -> ResultsPage:  # fmt: skip
         """Page results in crawl order, with their bodies."""
         jobs = jobs_api(request)
         await jobs.get(user, job_id)
         total, rows = await queries.job_results(jobs.db, job_id, offset, limit)
-        store: ResultStore = request.app.state.results
-        items = [_page(r, await store.get(r.result_key) if r.result_key else None) for r in rows]
+        bodies = await _bodies(request.app.state.results, rows)
+        items = [_page(r, b) for r, b in zip(rows, bodies, strict=True)]
         more = offset + len(items) < total
         return ResultsPage(total=total, offset=offset, limit=limit, has_more=more, items=items)
 
