@@ -95,7 +95,7 @@ class Frontier:
         if normalized in self._pending:
             self._lower_depth(normalized, depth)
             return False
-        if normalized in self._known:
+        if normalized in self._known or self._still_too_deep(normalized, depth):
             return False
         reason = self._rejection(normalized, depth)
         if reason == "depth":
@@ -108,6 +108,11 @@ class Frontier:
         self._too_deep.discard(normalized)
         self._enqueue(FrontierItem(url=normalized, depth=depth))
         return True
+
+    def _still_too_deep(self, url: str, depth: int) -> bool:
+        # Offered again, still too deep (a link repeated on many pages of the last
+        # level): it stays held back without running its checks again.
+        return url in self._too_deep and self._max_depth is not None and depth > self._max_depth
 
     def in_scope(self, url: str) -> bool:
         """Whether a normalised ``url`` lies within this crawl's host scope."""
@@ -138,6 +143,9 @@ class Frontier:
             self._enqueue(msgspec.structs.replace(item, depth=depth))
 
     def _record_skip(self, url: str, reason: str) -> None:
+        # A URL held back for depth may be refused for another reason later (robots
+        # once its host's robots.txt is loaded): it is then reported for that reason only.
+        self._too_deep.discard(url)
         self._known.add(url)
         self._skip_counts[reason] += 1
         self._skip_events.append((url, reason))
