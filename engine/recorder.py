@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 import nats.errors
 from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
 
 from engine.errors import StoreUnavailable
 from engine.events import Codec, Event, subject_of
@@ -63,11 +64,18 @@ class Recorder:
       stops the recorder: that `add` or `flush`, and every later one, raises
       StoreUnavailable. Nothing queued after the failed batch is stored.
     - `close` stops the flusher; what is not stored by then is dropped.
+    - `js`, when given, is the JetStream context used for one-by-one publishes (default: a
+      new one from `nc`).
     """
 
-    def __init__(self, nc: NATS, codec: Codec, *, timeout: float = ACK_TIMEOUT_S) -> None:
+    def __init__(
+        self, nc: NATS, codec: Codec, *, timeout: float = ACK_TIMEOUT_S,
+        js: JetStreamContext | None = None,
+    ) -> None:  # fmt: skip
         self._nc = nc
-        self._js = nc.jetstream()
+        # share one context when making many recorders: nats-py's first `publish_async` on a
+        # context subscribes a reply inbox (and starts a task) that lives as long as the client
+        self._js = js if js is not None else nc.jetstream()
         self._codec = codec
         self._timeout = timeout
         self._queue: list[_Entry] = []

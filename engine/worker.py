@@ -260,7 +260,7 @@ class RunContext:
         self.done_links: dict[str, list[str]] = {}
         self.skipped_count = job.skipped
         self.planned_total = 0
-        self._recorder = Recorder(worker._nc, worker.service.store.codec)
+        self._recorder = Recorder(worker._nc, worker.service.store.codec, js=worker._js)
         self._cancel = asyncio.Event()
         self._sub: Any = None
         self._last_progress = 0.0
