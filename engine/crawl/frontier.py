@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from engine.crawl.errors import InvalidUrl
-from engine.crawl.urls import in_scope, normalize_url, path_allowed
+from engine.crawl.urls import anchor_globs, host_in_scope, normalize_url, path_passes
 
 SKIP_REASONS = ("out_of_scope", "excluded", "robots", "depth")
 
@@ -59,12 +59,13 @@ class Frontier:
             raise InvalidUrl(f"not an http(s) URL: {root_url!r}")
         parts = urlsplit(root)
         self.root_url = root
-        self.root_host = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+        # Split once here, not per URL; hostname is an IPv6 address without its brackets.
+        self._root_name, self._root_port = parts.hostname or "", parts.port
         self._subdomains = include_subdomains
         self._max_pages = max(0, max_pages)
         self._max_depth = max_depth
-        self._include = list(include_paths)
-        self._exclude = list(exclude_paths)
+        self._include = anchor_globs(include_paths)
+        self._exclude = anchor_globs(exclude_paths)
         self._robots_allowed = robots_allowed
         self._known: set[str] = set()
         self._pending: dict[str, FrontierItem] = {}
@@ -116,13 +117,13 @@ class Frontier:
 
     def in_scope(self, url: str) -> bool:
         """Whether a normalised ``url`` lies within this crawl's host scope."""
-        return in_scope(url, self.root_host, self._subdomains)
+        return host_in_scope(url, self._root_name, self._root_port, self._subdomains)
 
     def _rejection(self, url: str, depth: int) -> str | None:
         if not self.in_scope(url):
             return "out_of_scope"
         # The root is exempt from path globs: it is where link discovery starts.
-        if url != self.root_url and not path_allowed(url, self._include, self._exclude):
+        if url != self.root_url and not path_passes(url, self._include, self._exclude):
             return "excluded"
         if self._robots_allowed is not None and not self._robots_allowed(url):
             return "robots"

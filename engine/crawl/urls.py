@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
 from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
@@ -90,15 +90,28 @@ def _bare(host: str) -> str:
 def in_scope(url: str, root_host: str, include_subdomains: bool) -> bool:
     """Whether ``url`` belongs to the crawl rooted at ``root_host``.
 
-    ``root_host`` is a host, optionally with ":port"; when it has a port the URL
-    must use that port too. "www.<root>" and "<root>" count as the same host;
-    any deeper subdomain counts only when ``include_subdomains`` is set.
+    ``root_host`` is a host (an IPv6 address in brackets), optionally with ":port";
+    when it has a port the URL must use that port too. "www.<root>" and "<root>"
+    count as the same host; any deeper subdomain counts only when
+    ``include_subdomains`` is set.
     """
     try:
-        parts = urlsplit(url)
         root = urlsplit("//" + root_host)
-        host, root_name = parts.hostname or "", root.hostname or ""
-        if root.port is not None and _effective_port(parts) != root.port:
+        root_name, root_port = root.hostname or "", root.port
+    except ValueError:
+        return False
+    return host_in_scope(url, root_name, root_port, include_subdomains)
+
+
+def host_in_scope(
+    url: str, root_name: str, root_port: int | None, include_subdomains: bool
+) -> bool:
+    """:func:`in_scope` with the root already split into its host (lower-case, an IPv6
+    address without brackets, as ``urlsplit().hostname`` gives it) and its port."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if root_port is not None and _effective_port(parts) != root_port:
             return False
     except ValueError:
         return False
@@ -119,15 +132,20 @@ def path_allowed(url: str, include_paths: Iterable[str], exclude_paths: Iterable
     ``*`` also matches "/". A pattern without a leading "/" gets one. Excludes
     win over includes; an empty include list admits every path.
     """
+    return path_passes(url, anchor_globs(include_paths), anchor_globs(exclude_paths))
+
+
+def anchor_globs(patterns: Iterable[str]) -> tuple[str, ...]:
+    """``patterns`` as :func:`path_allowed` matches them: each given its leading "/"."""
+    return tuple(p if p.startswith(("/", "*")) else "/" + p for p in patterns)
+
+
+def path_passes(url: str, includes: Sequence[str], excludes: Sequence[str]) -> bool:
+    """:func:`path_allowed` with globs already anchored by :func:`anchor_globs`."""
     try:
         path = urlsplit(url).path or "/"
     except ValueError:
         return False
-    if any(fnmatchcase(path, _anchor(p)) for p in exclude_paths):
+    if any(fnmatchcase(path, p) for p in excludes):
         return False
-    includes = [_anchor(p) for p in include_paths]
     return not includes or any(fnmatchcase(path, p) for p in includes)
-
-
-def _anchor(pattern: str) -> str:
-    return pattern if pattern.startswith(("/", "*")) else "/" + pattern

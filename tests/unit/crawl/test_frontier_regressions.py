@@ -1,4 +1,4 @@
-"""Frontier cases that once went wrong."""
+"""Frontier cases that once went wrong: double skip reports and IPv6 roots."""
 
 from __future__ import annotations
 
@@ -42,3 +42,36 @@ def test_too_deep_url_offered_too_deep_again_after_robots_load_is_reported_once(
     reported = _reported(f)
     assert [url for url, _ in reported] == [SUB_PAGE]
     assert sum(f.skipped.values()) == 1
+
+
+def test_ipv6_root_is_in_scope_and_enqueued() -> None:
+    f = Frontier("http://[::1]:8080/")
+    assert f.in_scope("http://[::1]:8080/")
+    assert f.in_scope("http://[::1]:8080/a")
+    assert not f.in_scope("http://[::1]:8081/a")
+    assert not f.in_scope("http://[::2]:8080/a")
+    assert f.add("http://[::1]:8080/", 0)
+    assert f.add("http://[::1]:8080/a", 1)
+    handed = [f.next(), f.next()]
+    assert [item.url if item else None for item in handed] == [
+        "http://[::1]:8080/",
+        "http://[::1]:8080/a",
+    ]
+    assert f.drain_skipped() == []
+
+
+def test_ipv6_root_without_port_matches_its_host_only() -> None:
+    f = Frontier("http://[2001:db8::1]/", include_subdomains=True)
+    assert f.in_scope("http://[2001:db8::1]/x")
+    assert f.in_scope("http://[2001:db8::1]:8080/x")  # no root port: any port, as for names
+    assert not f.in_scope("http://[2001:db8::2]/x")
+    assert not f.in_scope("http://example.com/x")
+
+
+def test_path_globs_apply_to_ipv6_root_pages() -> None:
+    f = Frontier("http://[::1]:8080/", include_paths=["blog/*"], exclude_paths=["*.png"])
+    assert f.add("http://[::1]:8080/", 0)  # the root is exempt from the globs
+    assert f.add("http://[::1]:8080/blog/a", 1)
+    assert not f.add("http://[::1]:8080/blog/a.png", 1)
+    assert not f.add("http://[::1]:8080/docs", 1)
+    assert f.skipped == {"excluded": 2}
