@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import socket
 import sys
@@ -61,12 +62,18 @@ def free_port() -> int:
 
 
 async def wait_until(
-    check: Callable[[], Awaitable[bool]], *, timeout: float = 10.0, interval: float = 0.02
+    check: Callable[[], Awaitable[bool] | bool], *, timeout: float = 10.0, interval: float = 0.02
 ) -> None:
-    """Poll `check` until it is true; fail the test after `timeout` seconds."""
+    """Poll `check` (a plain or an async predicate) until it is true; fail the test after
+    `timeout` seconds."""
     async with asyncio.timeout(timeout):
-        while not await check():  # noqa: ASYNC110 - polling a condition, with a deadline
+        while not await _holds(check):  # noqa: ASYNC110 - polling a condition, with a deadline
             await asyncio.sleep(interval)
+
+
+async def _holds(check: Callable[[], Awaitable[bool] | bool]) -> bool:
+    result = check()
+    return bool(await result) if inspect.isawaitable(result) else bool(result)
 
 
 @contextlib.asynccontextmanager
@@ -192,7 +199,7 @@ async def run_service(settings: Settings) -> AsyncIterator[Service]:
         await task
 
 
-async def _started(server: uvicorn.Server, task: asyncio.Task[None]) -> bool:
+def _started(server: uvicorn.Server, task: asyncio.Task[None]) -> bool:
     if task.done():
         task.result()
         raise RuntimeError("server exited during start-up")

@@ -97,7 +97,7 @@ async def browser(profile: Path) -> AsyncIterator[Page]:
             await stopped(proc, 10)
 
 
-async def _has_port(port_file: Path, proc: asyncio.subprocess.Process) -> bool:
+def _has_port(port_file: Path, proc: asyncio.subprocess.Process) -> bool:
     assert proc.returncode is None, f"chromium exited with {proc.returncode}"
     return port_file.exists() and bool(port_file.read_text().strip())
 

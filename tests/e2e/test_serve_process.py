@@ -210,7 +210,7 @@ async def test_crash_restart_stop_and_rebuild(tmp_path: Path) -> None:
         assert server.proc is not None
         assert parent_of(nats_pid) == server.proc.pid
         assert await server.stop(signal.SIGKILL) == -signal.SIGKILL
-        await wait_until(lambda: _gone(server.store), timeout=15)
+        await wait_until(lambda: not nats_pids(server.store), timeout=15)
 
         await server.start()
         await server.healthy(session)
@@ -231,10 +231,6 @@ async def test_crash_restart_stop_and_rebuild(tmp_path: Path) -> None:
         assert nats_pids(server.store) == []
 
 
-async def _gone(store: Path) -> bool:
-    return not nats_pids(store)
-
-
 async def test_serve_fails_clearly_when_its_port_is_taken(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -247,4 +243,4 @@ async def test_serve_fails_clearly_when_its_port_is_taken(tmp_path: Path) -> Non
             code = await server.proc.wait()
     assert code != 0
     assert "address already in use" in server.tail()
-    await wait_until(lambda: _gone(server.store), timeout=15)
+    await wait_until(lambda: not nats_pids(server.store), timeout=15)

@@ -43,7 +43,7 @@ async def test_a_thousand_streams_on_one_job_all_receive_every_event(tmp_path: P
                 for _ in range(CLIENTS)
             ]
 
-            async def all_connected() -> bool:
+            def all_connected() -> bool:
                 assert not any(t.done() and t.exception() for t in listeners)
                 return len(connected) == CLIENTS
 

@@ -35,7 +35,7 @@ async def _job(store: EventStore, hub: Hub) -> str:
         **envelope(job_id, "tester"), user_id="u1", type=int(JobType.SCRAPE), priority=1
     )
     outcome = await JobService(store).execute(create)
-    await wait_until(lambda: _at(hub, outcome.seq))
+    await wait_until(lambda: hub.position >= outcome.seq)
     return job_id
 
 
@@ -83,7 +83,7 @@ async def test_a_slow_reader_is_dropped_with_where_to_resume_and_resumes_exactly
         frames = _frames(feed, job_id, None)
         assert (await anext(frames)).event == "snapshot"
         seqs = await _logs(store, job_id, 10)  # the reader does not read meanwhile
-        await wait_until(lambda: _at(hub, seqs[-1]))
+        await wait_until(lambda: hub.position >= seqs[-1])
         got = await _take(frames, 4)
         assert [f.event for f in got] == ["log", "log", "log", "error"]
         assert [f.id for f in got[:3]] == seqs[:3]
@@ -122,7 +122,3 @@ async def test_one_event_reaches_every_reader_of_its_job_and_no_other(nc: NATS) 
             await r.aclose()
     finally:
         await hub.stop()
-
-
-async def _at(hub: Hub, seq: int) -> bool:
-    return hub.position >= seq

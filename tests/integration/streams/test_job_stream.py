@@ -91,9 +91,6 @@ async def test_a_client_that_hangs_up_leaves_no_reader_behind(
     hub = working.app.state.hub
     await stream(client, f"/api/job/{job_id}/stream", stop_after=3)
 
-    async def gone() -> bool:
-        return bool(hub.reader_count == 0)
-
-    await wait_until(gone, timeout=10)
+    await wait_until(lambda: hub.reader_count == 0, timeout=10)
     status, _ = await client.call("POST", f"/api/job/{job_id}/cancel")  # a quick teardown
     assert status == 200

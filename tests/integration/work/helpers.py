@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -102,15 +102,6 @@ async def serve_hold_site() -> AsyncIterator[HoldSite]:
             yield site
         finally:
             site.release_all()
-
-
-def holds(predicate: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
-    """A plain predicate as a `wait_until` check."""
-
-    async def check() -> bool:
-        return predicate()
-
-    return check
 
 
 async def novel_after(

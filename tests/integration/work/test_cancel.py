@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from api.settings import Settings
-from tests.integration.work.helpers import HoldSite, holds, results, wait_work_empty
+from tests.integration.work.helpers import HoldSite, results, wait_work_empty
 from tests.support import Service, finished, get_job, run_service, wait_until
 
 CANCELED = 4
@@ -57,7 +57,7 @@ async def test_cancel_stops_a_running_crawl_and_keeps_its_pages(
     assert sorted(r["url"] for r in got) == [hold_site.url(p) for p in ("/", "/a", "/b")]
     assert all(r["ok"] for r in got)
     await wait_work_empty(working.app.state.nc)
-    await wait_until(holds(lambda: hold_site.cancelled == ["/hold/1"]))  # fetch abandoned
+    await wait_until(lambda: hold_site.cancelled == ["/hold/1"])  # fetch abandoned
 
 
 async def test_cancel_interrupts_a_scrape_waiting_on_its_page(
@@ -66,12 +66,12 @@ async def test_cancel_interrupts_a_scrape_waiting_on_its_page(
     url = hold_site.url("/hold/2")
     _, job = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": [url]})
     assert job["type"] == 50
-    await wait_until(holds(lambda: hold_site.hits["/hold/2"] == 1))
+    await wait_until(lambda: hold_site.hits["/hold/2"] == 1)
     job = await _cancel_soon(working, job["id"])
     assert job["done"] == 0 and job["failed"] == 0
     assert await results(working.admin, job["id"]) == []
     await wait_work_empty(working.app.state.nc)
-    await wait_until(holds(lambda: hold_site.cancelled == ["/hold/2"]))
+    await wait_until(lambda: hold_site.cancelled == ["/hold/2"])
 
 
 async def test_cancel_of_a_batch_cancels_running_and_pending_children(
@@ -81,7 +81,7 @@ async def test_cancel_of_a_batch_cancels_running_and_pending_children(
     body = {"urls": [hold_site.url(p) for p in paths]}
     _, parent = await two_slots.admin.call("POST", "/api/job/create/scrape", json=body)
     assert parent["type"] == 51 and parent["total"] == 5
-    await wait_until(holds(lambda: sum(hold_site.hits.values()) == 2))  # both slots held
+    await wait_until(lambda: sum(hold_site.hits.values()) == 2)  # both slots held
 
     async def two_running() -> bool:
         # the fetch starts right after `started` is appended; the read model follows shortly
@@ -105,4 +105,4 @@ async def test_cancel_of_a_batch_cancels_running_and_pending_children(
     assert (parent["done"], parent["failed"]) == (0, 5)
     await wait_work_empty(two_slots.app.state.nc)
     held = sorted(p for p in paths if hold_site.hits[p])
-    await wait_until(holds(lambda: sorted(hold_site.cancelled) == held))  # no fetch finished
+    await wait_until(lambda: sorted(hold_site.cancelled) == held)  # no fetch finished

@@ -18,7 +18,6 @@ from engine.store import EventStore
 from tests.integration.work.helpers import (
     HoldSite,
     WorkerProcesses,
-    holds,
     kill,
     novel_after,
     results,
@@ -131,16 +130,16 @@ async def test_a_job_whose_workers_keep_dying_fails_after_max_attempts(
         after = await novel_after(queue_only.admin, job["id"])
         proc = await workers.start("--concurrency", "2")
         await _reached(store, job["id"], 1, 0)
-        await wait_until(holds(lambda: hold_site.hits["/hold/1"] == 1))
+        await wait_until(lambda: hold_site.hits["/hold/1"] == 1)
         # Alive, the worker keeps the item well past ack_wait: no second attempt meanwhile.
-        await wait_until(holds(lambda: len(beats) >= 4), timeout=2 * ACK_WAIT_S)
+        await wait_until(lambda: len(beats) >= 4, timeout=2 * ACK_WAIT_S)
         state = await store.load(job["id"])
         assert state is not None and state.attempts == 1 and hold_site.hits["/hold/1"] == 1
         await kill(proc)
 
         proc = await workers.start("--concurrency", "2")
         await _reached(store, job["id"], 2, 0)
-        await wait_until(holds(lambda: hold_site.hits["/hold/1"] == 2))
+        await wait_until(lambda: hold_site.hits["/hold/1"] == 2)
         await kill(proc)
 
         last = await workers.start("--concurrency", "2")

@@ -15,7 +15,6 @@ from engine.worker import CONCURRENCY, Worker
 from tests.integration.work.helpers import (
     HoldSite,
     WorkerProcesses,
-    holds,
     novel_after,
     wait_work_empty,
     work_left,
@@ -77,7 +76,7 @@ async def test_dependent_starts_only_after_its_dependency_succeeded(
     url = hold_site.url("/hold/1")
     _, dep = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": [url]})
     dependent = await novel_after(working.admin, dep["id"], hold_site.url("/a"))
-    await wait_until(holds(lambda: hold_site.hits["/hold/1"] == 1))
+    await wait_until(lambda: hold_site.hits["/hold/1"] == 1)
     await wait_until(_shows_status(working, dep["id"], 1))  # the read model may lag the log
     # The dependency is running: the dependent must not have been queued, let alone started.
     await wait_consumed(working, "dispatcher")
@@ -100,7 +99,7 @@ async def test_dependent_of_a_canceled_job_fails_naming_it(
     url = hold_site.url("/hold/2")
     _, dep = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": [url]})
     dependent = await novel_after(working.admin, dep["id"], hold_site.url("/a"))
-    await wait_until(holds(lambda: hold_site.hits["/hold/2"] == 1))
+    await wait_until(lambda: hold_site.hits["/hold/2"] == 1)
     status, _ = await working.admin.call("POST", f"/api/job/{dep['id']}/cancel")
     assert status == 200
     assert (await finished(working.admin, dep["id"], timeout=5))["status"] == 4
@@ -125,7 +124,7 @@ async def test_scrape_and_crawl_wait_for_their_dependency(
         status, job = await working.admin.call("POST", f"/api/job/create/{kind}", json=body)
         assert status == 201 and job["depends_on"] == dep["id"], job
         ids[kind] = job["id"]
-    await wait_until(holds(lambda: hold_site.hits["/hold/3"] == 1))
+    await wait_until(lambda: hold_site.hits["/hold/3"] == 1)
     await wait_consumed(working, "dispatcher")
     for job_id in ids.values():
         job = await get_job(working.admin, job_id)
@@ -171,7 +170,7 @@ async def test_a_worker_runs_sixteen_jobs_at_once_by_default(
     workers = WorkerProcesses(nats_url, tmp_path / "logs")
     try:
         await workers.start()
-        await wait_until(holds(lambda: len(hold_site.hits) == CONCURRENCY), timeout=20)
+        await wait_until(lambda: len(hold_site.hits) == CONCURRENCY, timeout=20)
         lanes = [await js.consumer_info(WORK_STREAM, consumer_name(n)) for _, n in LANES]
         in_hand, waiting = sum(i.num_ack_pending for i in lanes), sum(i.num_pending for i in lanes)
         assert (in_hand, waiting) == (CONCURRENCY, 1)

@@ -9,7 +9,7 @@ from nats.js import JetStreamContext
 from engine.events import JobFailed, JobStarted, PageRecorded
 from engine.results import RESULTS_STREAM
 from engine.store import EventStore
-from tests.integration.work.helpers import HoldSite, holds, results
+from tests.integration.work.helpers import HoldSite, results
 from tests.support import Service, finished, get_job, wait_until
 
 
@@ -34,11 +34,11 @@ async def test_pages_recorded_during_a_results_outage_are_resumed_not_failed(
         return state is not None and state.done == 3  # "/", "/a" and "/b"
 
     await wait_until(three_recorded)
-    await wait_until(holds(lambda: hold_site.hits["/hold/1"] == 1))
+    await wait_until(lambda: hold_site.hits["/hold/1"] == 1)
     await _results_subjects(js, ["results-paused.>"])
     hold_site.release("/hold/1")
     # The page cannot be stored: the worker waits, resumes the job and fetches it again.
-    await wait_until(holds(lambda: hold_site.hits["/hold/1"] >= 3), timeout=15)
+    await wait_until(lambda: hold_site.hits["/hold/1"] >= 3, timeout=15)
     during = await get_job(working.admin, job["id"])
     assert during["status"] == 1 and during["error"] is None, during
 
