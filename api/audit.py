@@ -6,11 +6,9 @@ The audit endpoints answer a malformed or conflicting query value with 400 namin
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
-from api.includes import task_progress
+from api.includes import job_view
 from api.schemas import Job, LogEntry
 from engine.errors import InvalidCommand
 from engine.events import EVENT_KINDS, LogWritten
@@ -60,18 +58,16 @@ def parse_point(as_of: str | None, at: str | None, include: frozenset[str]) -> P
 
 def past_view(state: JobState, history: list[Stored], include: frozenset[str]) -> Job:
     """The job as it was at `state.version`, shaped like a present-day read."""
-    row = row_of(state)
-    job = Job.of(row)
-    changes: dict[str, Any] = {}
-    if "progress" in include:
-        changes["progress"] = task_progress(row)
-    if "logs" in include:
-        changes["logs"] = [
-            LogEntry(timestamp=s.event.at, level=s.event.level, message=s.event.message)
-            for s in history
-            if s.seq <= state.version and isinstance(s.event, LogWritten)
-        ]
-    return msgspec.structs.replace(job, **changes) if changes else job
+    logs = _logs_until(state.version, history) if "logs" in include else None
+    return job_view(row_of(state), progress="progress" in include, logs=logs)
+
+
+def _logs_until(seq: int, history: list[Stored]) -> list[LogEntry]:
+    return [
+        LogEntry(timestamp=s.event.at, level=s.event.level, message=s.event.message)
+        for s in history
+        if s.seq <= seq and isinstance(s.event, LogWritten)
+    ]
 
 
 def event_query(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiosqlite
 import msgspec
 
-from api.jobs import JobsApi
 from api.schemas import Job, LogEntry, TaskProgress
 from engine.errors import InvalidCommand
 from engine.model import percentage
 from projections import queries
-from projections.queries import EventRow, JobRow
+from projections.queries import CrawlStats, EventRow, JobRow
 
 INCLUDES = frozenset({"stats", "progress", "logs"})
 
@@ -35,19 +35,28 @@ def task_progress(row: JobRow) -> TaskProgress:
     )  # fmt: skip
 
 
-async def view(jobs: JobsApi, row: JobRow, include: frozenset[str]) -> Job:
-    """The job as served, with the extras asked for."""
+def job_view(
+    row: JobRow, *, progress: bool = False, stats: CrawlStats | None = None,
+    logs: list[LogEntry] | None = None,
+) -> Job:  # fmt: skip
+    """The job as served: seed 003's `progress` object when `progress`, and the stats and
+    logs given (each left out of the JSON when None)."""
     job = Job.of(row)
-    if not include:
-        return job
     changes: dict[str, Any] = {}
-    if "progress" in include:
+    if progress:
         changes["progress"] = task_progress(row)
-    if "stats" in include:
-        changes["stats"] = await queries.crawl_stats(jobs.db, row.id)
-    if "logs" in include:
-        changes["logs"] = log_entries(await queries.job_logs(jobs.db, row.id))
-    return msgspec.structs.replace(job, **changes)
+    if stats is not None:
+        changes["stats"] = stats
+    if logs is not None:
+        changes["logs"] = logs
+    return msgspec.structs.replace(job, **changes) if changes else job
+
+
+async def view(db: aiosqlite.Connection, row: JobRow, include: frozenset[str]) -> Job:
+    """The job as served now, with the extras asked for read from the read model `db`."""
+    stats = await queries.crawl_stats(db, row.id) if "stats" in include else None
+    logs = log_entries(await queries.job_logs(db, row.id)) if "logs" in include else None
+    return job_view(row, progress="progress" in include, stats=stats, logs=logs)
 
 
 def log_entries(rows: list[EventRow]) -> list[LogEntry]:

@@ -123,7 +123,10 @@ class JobsController(Controller):
         extras = parse_include(include)
         jobs = jobs_api(request)
         total, rows = await jobs.list_jobs(user, f, offset, limit)
-        items = [await view(jobs, r, extras) for r in rows]
+        if extras:
+            items = [await view(jobs.db, r, extras) for r in rows]
+        else:
+            items = [Job.of(r) for r in rows]
         return Page(total=total, offset=offset, limit=limit, items=items)
 
     @get("/job/{job_id:str}")
@@ -140,7 +143,7 @@ class JobsController(Controller):
         point = parse_point(as_of, at, extras)
         jobs = jobs_api(request)
         if point is None:
-            return await view(jobs, await jobs.get(user, job_id, audit=True), extras)
+            return await view(jobs.db, await jobs.get(user, job_id, audit=True), extras)
         state, history = await jobs.job_at(user, job_id, seq=point.seq, at=point.at)
         return past_view(state, history, extras)
 

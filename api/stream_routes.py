@@ -14,10 +14,10 @@ from litestar.types import ASGIApp
 from sse_starlette import EventSourceResponse
 
 from api.auth import current_user
-from api.includes import task_progress
+from api.includes import job_view
 from api.jobs import JobsApi
 from api.routes import CurrentUser, IntFilter, jobs_api
-from api.schemas import Job, StreamToken
+from api.schemas import StreamToken
 from api.settings import Settings
 from api.stream_tokens import StreamTokens
 from api.users import User
@@ -95,8 +95,8 @@ def _snapshot(state: JobState) -> dict[str, Any]:
 
 
 def _render(row: JobRow) -> dict[str, Any]:
-    job = msgspec.structs.replace(Job.of(row), progress=task_progress(row))
-    return dict(msgspec.to_builtins(job))
+    data: dict[str, Any] = msgspec.to_builtins(job_view(row, progress=True))
+    return data
 
 
 class StreamController(Controller):
