@@ -124,9 +124,7 @@ class _CrawlRun:
     # -- seeding --------------------------------------------------------------
 
     async def _seed(self, already_done: Collection[str], links: Mapping[str, list[str]]) -> None:
-        self._resume_links = {normalize_url(u) or u: v for u, v in links.items()}
-        self._resumed = {n for n in map(normalize_url, already_done) if n is not None}
-        self._frontier.seed_done(self._resumed, normalized=True)
+        self._load_resume(already_done, links)
         origin = origin_of(self._root)
         robots = RobotsPolicy.allow_all()
         if self._options.respect_robots or self._options.use_sitemap:
@@ -139,22 +137,25 @@ class _CrawlRun:
             )
             self._counts["sitemap_urls"] = len(urls)
             for url in urls:  # normalised by discover_sitemap_urls
-                self._discover(url, 1, trusted=True)
+                self._discover(url, 1)
         await self._flush_skips()
 
-    def _discover(self, url: str, depth: int, *, trusted: bool = False) -> None:
-        """Offer a URL to the frontier; URLs done in an earlier run expand their links.
+    def _load_resume(self, already_done: Collection[str], links: Mapping[str, list[str]]) -> None:
+        """Take in an earlier run's pages and their links, normalised here once (the links
+        were extracted, so normalised, but come from storage)."""
+        self._resume_links = {
+            normalize_url(u) or u: [n for n in map(normalize_url, v) if n is not None]
+            for u, v in links.items()
+        }
+        self._resumed = {n for n in map(normalize_url, already_done) if n is not None}
+        self._frontier.seed_done(self._resumed, normalized=True)
 
-        ``trusted``: ``url`` was normalised in this run already (an extracted link or a
-        sitemap URL).
-        """
+    def _discover(self, url: str, depth: int) -> None:
+        """Offer a normalised URL to the frontier; URLs done in an earlier run expand their
+        (normalised in _seed) links."""
         stack = [(url, depth)]
         while stack:
-            current, level = stack.pop()
-            normalized = current if trusted else normalize_url(current)
-            trusted = False  # links of resumed pages come from stored bodies: normalise them
-            if normalized is None:
-                continue
+            normalized, level = stack.pop()
             if normalized not in self._resumed:
                 self._frontier.add(normalized, level, normalized=True)
                 continue
@@ -271,7 +272,7 @@ class _CrawlRun:
         self._counts["ok"] += outcome.ok
         if self._options.find_links and outcome.ok:
             for link in outcome.links:
-                self._discover(link, item.depth + 1, trusted=True)
+                self._discover(link, item.depth + 1)
         await self._flush_skips()
 
     async def _flush_skips(self) -> None:
