@@ -24,6 +24,8 @@ from engine.errors import (
     Unauthorized,
 )
 from projections.errors import NotReady
+from streams.errors import StreamsError
+from streams.webhook_store import InvalidWebhook, TooManyWebhooks, WebhookNotFound
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,10 @@ _STATUS: dict[type[Exception], int] = {
     Unauthorized: 401,
     StoreUnavailable: 503,
     NotReady: 503,
+    InvalidWebhook: 400,
+    WebhookNotFound: 404,
+    TooManyWebhooks: 409,
+    StreamsError: 503,  # any other: the webhook store kept changing or could not be reached
 }
 
 
@@ -101,5 +107,6 @@ def exception_handlers() -> ExceptionHandlersMap:
         EngineError: _engine_error,
         NotReady: _engine_error,
         UserExists: _engine_error,
+        StreamsError: _engine_error,
         Exception: _unexpected,
     }

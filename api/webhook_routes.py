@@ -5,24 +5,20 @@ from __future__ import annotations
 import contextlib
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 from nats.aio.client import Client as NATS
 
 from api.routes import CurrentUser, Limit
-from api.schemas import ErrorBody, NewWebhook, Page, WebhookBody, WebhookDelivery, WebhookView
+from api.schemas import NewWebhook, Page, WebhookBody, WebhookDelivery, WebhookView
 from api.settings import Settings
 from api.users import User
 from engine.service import now_ms
 from engine.store import EventStore
 from streams.deliveries import Attempt, DeliveryLog
-from streams.errors import StreamsError
 from streams.signing import new_secret
 from streams.webhook_store import (
-    InvalidWebhook,
-    TooManyWebhooks,
     Webhook,
-    WebhookNotFound,
     WebhookStore,
     check_events,
     check_reachable,
@@ -115,23 +111,9 @@ def _delivery(a: Attempt) -> WebhookDelivery:
     )  # fmt: skip
 
 
-_STATUS: dict[type[StreamsError], int] = {
-    InvalidWebhook: 400,
-    WebhookNotFound: 404,
-    TooManyWebhooks: 409,
-}
-
-
-def _streams_error(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
-    status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 503)
-    body = ErrorBody(status_code=status, detail=str(exc), field=getattr(exc, "field", None))
-    return Response(body, status_code=status)
-
-
 class WebhookController(Controller):
     path = "/api/webhooks"
     tags = ["webhooks"]
-    exception_handlers = {StreamsError: _streams_error}
 
     @post("/", status_code=201)
     async def create_webhook(
