@@ -193,55 +193,72 @@ def fold(history: Iterable[tuple[int, AnyEvent]], state: JobState | None = None)
     Page events are accumulated in mutable sets and frozen once, so long crawls fold in
     linear time; the result equals applying `evolve` event by event (property-tested).
     """
-    acc = _Accumulator(state)
+    acc = Accumulator(state)
     for seq, event in history:
         acc.apply(seq, event)
-    return acc.result()
+    return acc.state
 
 
-class _Accumulator:
-    def __init__(self, state: JobState | None) -> None:
-        self.state = state
+class Accumulator:
+    """`fold` one event at a time: `apply` events in strictly increasing sequence order and
+    read `state` whenever; it is `fold` of everything applied so far onto the start state.
+
+    Page events go into mutable sets, frozen into the state only when `state` is read (or a
+    non-page event needs it), so a reader that looks once per many pages stays linear.
+    """
+
+    def __init__(self, state: JobState | None = None) -> None:
+        self._state = state
         self.last_seq = state.version if state else 0
-        self.ok: set[str] | None = None
-        self.failed: set[str] | None = None
+        self._ok: set[str] | None = None
+        self._failed: set[str] | None = None
+        self._changed = False  # the sets gained or moved a URL since they were last frozen
+
+    @property
+    def state(self) -> JobState | None:
+        """The folded state, its `version` the sequence of the last event applied."""
+        self._freeze()
+        if self._state is not None and self._state.version != self.last_seq:
+            self._state = replace(self._state, version=self.last_seq)
+        return self._state
 
     def apply(self, seq: int, event: AnyEvent) -> None:
+        """Fold one event; InvalidHistory if `seq` does not follow the last one or `evolve`
+        rejects the event."""
         if seq <= self.last_seq:
             raise InvalidHistory(f"sequence {seq} after {self.last_seq}")
         self.last_seq = seq
-        if isinstance(event, PageRecorded) and self.state is not None and not self.state.purged:
-            self._page(event)
+        if isinstance(event, PageRecorded) and self._state is not None and not self._state.purged:
+            self._page(self._state, event)
             return
-        self._flush()
-        self.state = evolve(self.state, event)
+        self._freeze()
+        self._ok = self._failed = None  # the event may change the URL sets: copy them afresh
+        self._state = evolve(self._state, event)
 
-    def _page(self, e: PageRecorded) -> None:
-        assert self.state is not None
-        if self.ok is None or self.failed is None:
-            self.ok, self.failed = set(self.state.ok_urls), set(self.state.failed_urls)
-        if e.url not in self.ok and (e.ok or e.url not in self.failed):
+    def _page(self, s: JobState, e: PageRecorded) -> None:
+        if e.job_id != s.id:
+            raise InvalidHistory(f"event of job {e.job_id} folded into job {s.id}")
+        if self._ok is None or self._failed is None:
+            self._ok, self._failed = set(s.ok_urls), set(s.failed_urls)
+        if e.url not in self._ok and (e.ok or e.url not in self._failed):
             if e.ok:
-                self.ok.add(e.url)
-                self.failed.discard(e.url)
+                self._ok.add(e.url)
+                self._failed.discard(e.url)
             else:
-                self.failed.add(e.url)
-        self.state = replace(self.state, updated_at=max(self.state.updated_at, e.at))
+                self._failed.add(e.url)
+            self._changed = True
+        self._state = replace(s, updated_at=max(s.updated_at, e.at))
 
-    def _flush(self) -> None:
-        if self.state is None or self.ok is None or self.failed is None:
+    def _freeze(self) -> None:
+        # Counters follow the sets only when a page changed them, as in `evolve`: a repeated
+        # page leaves counters that child events set untouched.
+        if not self._changed or self._state is None or self._ok is None or self._failed is None:
             return
-        ok, failed = frozenset(self.ok), frozenset(self.failed)
-        self.state = replace(
-            self.state, ok_urls=ok, failed_urls=failed, done=len(ok), failed=len(failed)
+        ok, failed = frozenset(self._ok), frozenset(self._failed)
+        self._state = replace(
+            self._state, ok_urls=ok, failed_urls=failed, done=len(ok), failed=len(failed)
         )
-        self.ok = self.failed = None
-
-    def result(self) -> JobState | None:
-        self._flush()
-        if self.state is None:
-            return None
-        return replace(self.state, version=self.last_seq)
+        self._changed = False
 
 
 def state_as_of(

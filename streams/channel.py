@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from engine.events import AnyEvent
 from engine.state import JobState
-from streams.frames import Frame, JobFrames, is_final
+from streams.frames import Frame, JobFrames
 from streams.mailbox import Mailbox
 
 Item = tuple[int, AnyEvent]
@@ -96,10 +96,8 @@ class JobChannel:
         assert self._frames is not None
         if frames:
             wires = [Wire(f.id, self.encode(f)) for f in frames]
-            state = self._frames.state
-            final = state is not None and is_final(state)
             for sub in self.subscribers:
-                sub.push(wires, final)
+                sub.push(wires, self._frames.ended)
         self._schedule()
 
     def _schedule(self) -> None:

@@ -91,12 +91,9 @@ class JobFeed:
         seeded_at = channel.seed(start.frames.state, start.frames.sent)
         if seeded_at > start.frames.sent:  # the channel started later: fill the gap ourselves
             more = await self.store.history(job_id, start.frames.sent + 1)
-            now = time.monotonic()
-            first += [f for s in more if s.seq <= seeded_at
-                      for f in start.frames.on_event(s.seq, s.event, now)]  # fmt: skip
-            first += start.frames.due(now, force=True)
-        state = start.frames.state
-        if state is not None and is_final(state):
+            gap = ((s.seq, s.event) for s in more if s.seq <= seeded_at)
+            first += start.frames.replay(gap, time.monotonic())
+        if start.frames.ended:
             return first, None
         return first, start.frames.sent
 
@@ -127,7 +124,6 @@ class _Start(NamedTuple):
 def _start(
     history: list[Stored], last_id: int | None, snapshot: Snapshot, interval: float
 ) -> _Start:
-    now = time.monotonic()
     if last_id is None:
         state = fold((s.seq, s.event) for s in history)
         if state is None:
@@ -137,8 +133,7 @@ def _start(
         return _Start(jf, [first, *jf.final()])
     before = fold((s.seq, s.event) for s in history if s.seq <= last_id)
     jf = JobFrames(before, last_id, interval)
-    out = [f for s in history if s.seq > last_id for f in jf.on_event(s.seq, s.event, now)]
-    out += jf.due(now, force=True)
+    out = jf.replay(((s.seq, s.event) for s in history if s.seq > last_id), time.monotonic())
     if before is not None and is_final(before) and not out:
         out = jf.final()
     return _Start(jf, out)

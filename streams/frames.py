@@ -7,7 +7,7 @@ changes are sent one for one; progress is coalesced to at most one frame per int
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -21,7 +21,7 @@ from engine.events import (
     kind_of,
 )
 from engine.model import JobStatus, percentage
-from engine.state import JobState, evolve
+from engine.state import Accumulator, JobState
 
 Snapshot = Callable[[JobState], dict[str, Any]]
 
@@ -62,17 +62,23 @@ class JobFrames:
     """Turns one job's events into frames, folding its state as it goes (no I/O)."""
 
     def __init__(self, state: JobState | None, sent: int, interval: float) -> None:
-        self.state = state
+        self._fold = Accumulator(state)  # pages fold in linear time; the state is read rarely
         self.sent = sent
+        self.ended = state is not None and is_final(state)  # kept so checks need no state read
         self.interval = interval
         self._dirty = False
         self._last_progress = 0.0
+
+    @property
+    def state(self) -> JobState | None:
+        """The job as of the last event taken (`version` is that event's sequence)."""
+        return self._fold.state
 
     def on_event(self, seq: int, event: AnyEvent, now: float) -> list[Frame]:
         if seq <= self.sent:
             return []  # already sent from the catch-up read
         self.sent = seq
-        self.state = evolve(self.state, event)
+        self._fold.apply(seq, event)
         match event:
             case PageRecorded():
                 self._dirty = True
@@ -84,18 +90,28 @@ class JobFrames:
                 data = {"job_id": event.job_id, "level": level, "message": message, "at": event.at}
                 return [Frame(id=seq, event="log", data=data)]
         frames = self.due(now, force=True)
-        frames.append(Frame(id=seq, event="status", data=status_data(self.state, kind_of(event))))
+        state = self.state
+        assert state is not None  # the event was folded, so there is a state
+        self.ended = is_final(state)  # only these events change status or deletion
+        frames.append(Frame(id=seq, event="status", data=status_data(state, kind_of(event))))
         return frames + self.final()
+
+    def replay(self, events: Iterable[tuple[int, AnyEvent]], now: float) -> list[Frame]:
+        """The frames of stored `(sequence, event)` pairs read in one go, then the progress
+        they left pending (a catch-up ends up to date, not an interval behind)."""
+        frames = [f for seq, event in events for f in self.on_event(seq, event, now)]
+        return frames + self.due(now, force=True)
 
     def due(self, now: float, force: bool = False) -> list[Frame]:
         """A progress frame if counters changed and the interval passed (or `force`)."""
-        if not self._dirty or self.state is None:
-            return []
-        if not force and now - self._last_progress < self.interval:
+        if not self._dirty or (not force and now - self._last_progress < self.interval):
+            return []  # checked before reading the state, which freezes the page sets
+        state = self.state
+        if state is None:
             return []
         self._dirty = False
         self._last_progress = now
-        return [Frame(id=self.sent, event="progress", data=progress_data(self.state))]
+        return [Frame(id=self.sent, event="progress", data=progress_data(state))]
 
     def wait_time(self, now: float) -> float | None:
         """How long the caller may wait for events before a pending progress frame is due."""
@@ -104,9 +120,12 @@ class JobFrames:
         return max(0.0, self.interval - (now - self._last_progress))
 
     def final(self) -> list[Frame]:
-        if self.state is None or not is_final(self.state):
+        """The `done` frame if the job has ended (finished, deleted or purged)."""
+        if not self.ended:
             return []
-        return [Frame(id=self.sent, event="done", data=progress_data(self.state) | {
-            "status_name": JobStatus(self.state.status).name.lower(), "error": self.state.error,
-            "deleted": self.state.deleted,
+        state = self.state
+        assert state is not None
+        return [Frame(id=self.sent, event="done", data=progress_data(state) | {
+            "status_name": JobStatus(state.status).name.lower(), "error": state.error,
+            "deleted": state.deleted,
         })]  # fmt: skip
