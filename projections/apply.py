@@ -13,7 +13,7 @@ from engine.errors import InvalidHistory
 from engine.events import AnyEvent, PageRecorded, kind_of, to_builtins
 from engine.model import CATEGORY_OF, JobStatus, JobType
 from engine.state import JobState, fold
-from projections.queries import _COLUMNS, JobRow
+from projections.queries import _COLUMNS, _JSON_AT, _NAMES, JobRow
 from projections.schema import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
 _decode_state = msgspec.json.Decoder(JobState).decode
 
-_MARKS = ",".join("?" * (len(_COLUMNS.split(",")) + 1))  # a JobRow's columns, then `state`
+_MARKS = ",".join("?" * (len(_NAMES) + 1))  # a JobRow's columns, then `state`
 _UPSERT = f"""
 INSERT INTO jobs ({_COLUMNS}, state) VALUES ({_MARKS})
 ON CONFLICT(id) DO UPDATE SET status=excluded.status, error=excluded.error,
@@ -63,7 +63,8 @@ def row_of(s: JobState) -> JobRow:
 def _row(s: JobState) -> tuple[object, ...]:
     """The `_UPSERT` values: the job's row in `_COLUMNS` order (dicts as JSON), then its state."""
     values = list(msgspec.structs.astuple(row_of(s)))
-    values[19], values[20] = _encode(s.extra), _encode(s.params)
+    for i in _JSON_AT:
+        values[i] = _encode(values[i])
     return (*values, _encode(s))
 
 
@@ -92,8 +93,8 @@ def _event_row(seq: int, e: AnyEvent) -> tuple[object, ...]:
 
 async def _load_states(db: aiosqlite.Connection, ids: Sequence[str]) -> dict[str, JobState]:
     marks = ",".join("?" * len(ids))
-    async with db.execute(f"SELECT id, state FROM jobs WHERE id IN ({marks})", ids) as cur:
-        return {row[0]: _decode_state(row[1]) async for row in cur}
+    rows = await db.execute_fetchall(f"SELECT id, state FROM jobs WHERE id IN ({marks})", ids)
+    return {row[0]: _decode_state(row[1]) for row in rows}
 
 
 def _fold_job(state: JobState | None, events: list[tuple[int, AnyEvent]]) -> JobState | None:
@@ -123,8 +124,9 @@ async def _write_jobs(db: aiosqlite.Connection, states: list[JobState | None]) -
     live = [s for s in states if s is not None and not s.purged]
     await db.executemany(_UPSERT, [_row(s) for s in live])
     purged = [(s.id,) for s in states if s is not None and s.purged]
-    for sql in _ERASE:
-        await db.executemany(sql, purged)
+    if purged:  # rare; each statement is a round trip to the database thread
+        for sql in _ERASE:
+            await db.executemany(sql, purged)
     return {s.id for s in live}
 
 
@@ -147,7 +149,8 @@ async def apply_batch(db: aiosqlite.Connection, batch: Sequence[tuple[int, AnyEv
         events = [_event_row(seq, e) for seq, e in kept]
         await db.executemany("INSERT OR IGNORE INTO job_events VALUES (?,?,?,?,?,?)", events)
         pages = [_result_row(seq, e) for seq, e in kept if isinstance(e, PageRecorded)]
-        await db.executemany(_RESULT, pages)
+        if pages:
+            await db.executemany(_RESULT, pages)
         await db.execute(
             "INSERT INTO checkpoint (id, seq, schema_version) VALUES (1, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET seq = max(seq, excluded.seq)",

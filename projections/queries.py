@@ -66,19 +66,18 @@ class JobFilter(msgspec.Struct, frozen=True, kw_only=True):
     since_ms: int | None = None
 
 
-_COLUMNS = (
-    "id, user_id, parent_job_id, depends_on, type, priority, status, category, error, done, "
-    "failed, total, skipped, progress, job_title, started_at, finished_at, created_at, "
-    "updated_at, extra, params, version, deleted"
-)
+_NAMES = JobRow.__struct_fields__
+_COLUMNS = ", ".join(_NAMES)  # the jobs table's columns in JobRow's field order
+_JSON_AT = (_NAMES.index("extra"), _NAMES.index("params"))  # stored as JSON text
+_DELETED_AT = _NAMES.index("deleted")  # stored as 0/1
 
 
 def _job(row: tuple[Any, ...]) -> JobRow:
     values = list(row)
-    values[19] = _decode_dict(values[19])
-    values[20] = _decode_dict(values[20])
-    values[22] = bool(values[22])
-    return JobRow(**dict(zip(_COLUMNS.split(", "), values, strict=True)))
+    for i in _JSON_AT:
+        values[i] = _decode_dict(values[i])
+    values[_DELETED_AT] = bool(values[_DELETED_AT])
+    return JobRow(**dict(zip(_NAMES, values, strict=True)))
 
 
 def _where(f: JobFilter) -> tuple[str, list[Any]]:
@@ -257,8 +256,7 @@ async def crawl_stats(db: aiosqlite.Connection, job_id: str) -> CrawlStats:
         f"sum(CASE WHEN duration_ms >= {SLOW_PAGE_MS} THEN 1 ELSE 0 END) "
         "FROM results WHERE job_id = ?"
     )
-    found = list(await db.execute_fetchall(sql, (job_id,)))
-    r = found[0] if found else (None,) * 5
+    [r] = list(await db.execute_fetchall(sql, (job_id,)))  # no GROUP BY: always one row
     return CrawlStats(
         avg_response_time=int(r[0] or 0), cache_hit_ratio=float(r[1] or 0.0),
         total_bytes=int(r[2] or 0), broken_links=int(r[3] or 0), slow_pages=int(r[4] or 0),
@@ -273,8 +271,6 @@ async def export_rows(db: aiosqlite.Connection, job_id: str, kind: str) -> list[
 
 
 async def job_logs(db: aiosqlite.Connection, job_id: str) -> list[EventRow]:
-    sql = (
-        "SELECT seq, job_id, kind, at, actor, data FROM job_events "
-        "WHERE job_id = ? AND kind = 'log' ORDER BY seq"
-    )
-    return [_event(r) for r in await db.execute_fetchall(sql, (job_id,))]
+    """Every `log` event of the job, ascending by sequence (the caller checked access)."""
+    everything = -1  # SQLite's LIMIT for no limit
+    return await log_events(db, EventFilter(viewer=None, job_id=job_id, kind="log"), everything)
