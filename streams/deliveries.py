@@ -24,7 +24,6 @@ from streams.errors import StreamsError
 DELIVERIES_STREAM = "DELIVERIES"
 MAX_AGE_S = 7 * 24 * 3600.0
 MAX_MSGS = 1_000_000
-_BATCH = 1000
 
 
 class Outcome(StrEnum):
