@@ -87,9 +87,6 @@ class Hub:
     def reader_count(self) -> int:
         return len(self._feeds) + sum(len(rs) for rs in self._by_job.values())
 
-    def owner_of(self, job_id: str) -> str | None:
-        return self._owners.get(job_id)
-
     def attach(self, job_id: str, sink: Sink) -> None:
         """Hand `sink` every event of `job_id` from now on, until `detach`."""
         self._by_job[job_id].add(sink)

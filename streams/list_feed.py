@@ -105,15 +105,9 @@ class ListFeed:
                 resume = min(dirty.values()) - 1 if dirty else last_item
                 yield Frame(id=resume, event="error", data={"reason": str(e), "resume": resume})
                 return
-            if item is not None:
+            if item is not None:  # the hub sent only jobs of this viewer or of unknown owner
                 last_item = item[0]
-                self._mark(item[1].job_id, item[0], f, dirty)
-
-    def _mark(self, job_id: str, seq: int, f: JobFilter, dirty: dict[str, int]) -> None:
-        owner = self.hub.owner_of(job_id)
-        if f.viewer is not None and owner is not None and owner != f.viewer:
-            return
-        dirty[job_id] = seq
+                dirty[item[1].job_id] = item[0]
 
     async def _flush(
         self, f: JobFilter, dirty: dict[str, int], render: Render, seen: _Seen
