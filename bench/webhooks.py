@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -34,6 +32,7 @@ from streams.signing import new_secret
 from streams.webhook_http import headers_for
 from streams.webhook_store import Webhook, WebhookStore
 from streams.webhooks import Deliverer, DeliverySettings
+from tests.support import serve_app
 
 
 class Sink:
@@ -60,18 +59,11 @@ class Sink:
         self.done.clear()
 
 
-@contextlib.asynccontextmanager
-async def serve(sink: Sink) -> AsyncIterator[str]:
+def receiver(sink: Sink) -> web.Application:
+    """The webhook receiver: every `/hook/<n>` POST goes to `sink`."""
     app = web.Application()
     app.add_routes([web.post("/hook/{n}", sink.post)])
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    return app
 
 
 async def bare(origin: str, sink: Sink, jobs: int, hooks: int, concurrency: int) -> float:
@@ -131,7 +123,7 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         async with (
             embedded_nats(Path(tmp) / "nats", free_port(), default_conf()) as url,
-            serve(sink) as origin,
+            serve_app(receiver(sink), access_log=None) as origin,
         ):
             nc = await wait_for_jetstream(url)
             store = EventStore(nc, Codec())

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from tests.support import serve_app
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 CHAIN_LENGTH = 25
@@ -363,12 +365,6 @@ async def serve_site(n_pages: int = 300, *, seed: int = 0) -> AsyncIterator[Site
     app = build_site(n_pages, seed=seed)
     # handler_cancellation: a client that gives up (timeouts, truncation) must
     # not keep the slow/huge handlers running into shutdown.
-    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        port = runner.addresses[0][1]
+    async with serve_app(app, handler_cancellation=True, shutdown_timeout=0.5) as origin:
+        port = int(origin.rsplit(":", 1)[1])
         yield SiteHandle("127.0.0.1", port, app[MODEL_KEY], app[REQUESTS_KEY])
-    finally:
-        await runner.cleanup()
