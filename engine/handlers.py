@@ -10,10 +10,9 @@ import aiohttp
 import msgspec
 
 from engine.crawl.crawler import crawl_site
-from engine.crawl.errors import CrawlError
-from engine.crawl.fetcher import FetchSettings, fetch
+from engine.crawl.fetcher import FetchSettings
 from engine.crawl.models import CrawlOptions, PageOutcome
-from engine.crawl.pages import failed_page, page_outcome_async
+from engine.crawl.pages import fetch_page
 from engine.model import JobType
 from engine.state import JobState
 
@@ -82,11 +81,7 @@ async def _unless_stopped(ctx: JobContext, work: Awaitable[PageOutcome]) -> Page
 
 async def scrape_one(ctx: JobContext, url: str, formats: set[str]) -> PageOutcome:
     """One URL fetched and, if it is an OK HTML page, extracted as the crawler does."""
-    try:
-        got = await fetch(ctx.session, url, ctx.fetch_settings)
-    except CrawlError as e:
-        return failed_page(url, 0, e)
-    return await page_outcome_async(url, 0, got, formats)
+    return await fetch_page(ctx.session, url, 0, ctx.fetch_settings, formats)
 
 
 async def crawl(ctx: JobContext) -> Outcome:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from engine.crawl.discovery import discover_sitemap_urls, load_robots
-from engine.crawl.errors import CrawlError, FetchFailed
-from engine.crawl.fetcher import FetchSettings, fetch
+from engine.crawl.fetcher import FetchSettings
 from engine.crawl.frontier import Frontier, FrontierItem, HostPacer
 from engine.crawl.models import CrawlOptions, CrawlSummary, PageOutcome
-from engine.crawl.pages import failed_page, page_outcome_async
+from engine.crawl.pages import fetch_page
 from engine.crawl.robots import RobotsPolicy
 from engine.crawl.urls import normalize_url, origin_of
 
@@ -305,11 +305,8 @@ class _CrawlRun:
         return not self._stop.is_set()
 
     async def _fetch_outcome(self, item: FrontierItem, host: str) -> PageOutcome:
-        try:
-            result = await fetch(self._session, item.url, self._settings)
-        except CrawlError as e:
-            if isinstance(e, FetchFailed) and e.status is not None:
-                self._pacer.on_status(host, e.status)
-            return failed_page(item.url, item.depth, e)
-        self._pacer.on_status(host, result.status)
-        return await page_outcome_async(item.url, item.depth, result, self._formats)
+        # The host's pacer adapts to each status the server answered with.
+        on_status = functools.partial(self._pacer.on_status, host)
+        return await fetch_page(
+            self._session, item.url, item.depth, self._settings, self._formats, on_status
+        )

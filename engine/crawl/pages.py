@@ -3,18 +3,44 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
+import aiohttp
 import msgspec
 
 from engine.crawl.errors import CrawlError, FetchFailed
 from engine.crawl.extract import decode_html, extract
-from engine.crawl.fetcher import FetchResult, is_html
+from engine.crawl.fetcher import FetchResult, FetchSettings, fetch, is_html
 from engine.crawl.models import PageOutcome
 
 # Extraction of big documents runs in a thread so the loop keeps serving other fetches.
 THREAD_EXTRACT_BYTES = 256 * 1024
+
+
+async def fetch_page(
+    session: aiohttp.ClientSession,
+    url: str,
+    depth: int,
+    settings: FetchSettings,
+    formats: Collection[str],
+    on_status: Callable[[int], None] | None = None,
+) -> PageOutcome:
+    """Fetch ``url`` (with :func:`fetch`'s retries) and turn the answer into its outcome.
+
+    A CrawlError gives :func:`failed_page`, a response :func:`page_outcome_async`.
+    ``on_status`` (e.g. a pacer) gets the status the server last answered with: the
+    response's, or that of a FetchFailed which has one; it is not called otherwise.
+    """
+    try:
+        result = await fetch(session, url, settings)
+    except CrawlError as e:
+        if on_status is not None and isinstance(e, FetchFailed) and e.status is not None:
+            on_status(e.status)
+        return failed_page(url, depth, e)
+    if on_status is not None:
+        on_status(result.status)
+    return await page_outcome_async(url, depth, result, formats)
 
 
 def failed_page(url: str, depth: int, error: CrawlError) -> PageOutcome:
