@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypedDict
 
 import msgspec
@@ -11,7 +11,8 @@ from ulid import ULID
 
 from engine.commands import AnyCommand, CreateJob
 from engine.decide import decide
-from engine.errors import ConcurrencyConflict, JobConflict
+from engine.errors import ConcurrencyConflict, EngineError, JobConflict
+from engine.events import AnyEvent
 from engine.state import JobState, fold
 from engine.store import EventStore
 
@@ -48,7 +49,8 @@ class Outcome(msgspec.Struct, frozen=True):
 
 
 class JobService:
-    """The write side. Stateless: every command folds the job from the log first."""
+    """The write side. Stateless: every command folds the job from the log first (or is
+    decided on the state its caller passes, which the append then proves current)."""
 
     def __init__(self, store: EventStore, *, clock: Callable[[], int] = now_ms) -> None:
         self.store = store
@@ -57,24 +59,47 @@ class JobService:
     async def execute(self, command: AnyCommand, known: JobState | None = None) -> Outcome:
         """Decide and append; on a concurrent writer reload and decide again.
 
-        `known` (the job as the caller last loaded it) spares reading the history it holds:
-        see `EventStore.load`.
+        `known` (the job as the caller last loaded it) spares reads: the command is decided on
+        it and appended only if the log holds nothing newer, which the append's sequence check
+        proves. When that append conflicts, or `known` refuses the command or yields nothing,
+        the job is brought up to date from `known` (see `EventStore.load`) and decided again,
+        so the outcome is the same as with a fresh load.
         """
         if isinstance(command, CreateJob):
             return await self._create(command)
+        if known is not None:
+            outcome = await self._on_known(command, known)
+            if outcome is not None:
+                return outcome
+        return await self._on_loaded(command, known)
+
+    async def _on_known(self, command: AnyCommand, known: JobState) -> Outcome | None:
+        """`command` carried out on `known` as it is; None unless that changed the job."""
+        try:
+            events = decide(known, command)
+        except EngineError:  # a stale `known` may refuse what the current job allows
+            return None
+        if not events:
+            return None
+        try:
+            seq = await self.store.append(events, expected=known.version)
+        except ConcurrencyConflict:  # `known` is stale
+            return None
+        return _outcome(known, events, seq)
+
+    async def _on_loaded(self, command: AnyCommand, known: JobState | None) -> Outcome:
+        """Load (from `known` on), decide, append; again after each concurrent writer."""
         for _ in range(_MAX_CONFLICTS):
             state = await self.store.load(command.job_id, known)
-            version = state.version if state is not None else 0
             events = decide(state, command)
             if not events:
-                return Outcome(state, version)
+                return Outcome(state, _version(state))
             try:
-                seq = await self.store.append(events, expected=version)
+                seq = await self.store.append(events, expected=_version(state))
             except ConcurrencyConflict:
                 known = state
                 continue
-            folded = fold([(version + i + 1, e) for i, e in enumerate(events)], state)
-            return Outcome(msgspec.structs.replace(folded, version=seq) if folded else None, seq)
+            return _outcome(state, events, seq)
         raise JobConflict(f"job {command.job_id} is changing too fast; try again")
 
     async def _create(self, command: CreateJob) -> Outcome:
@@ -84,3 +109,14 @@ class JobService:
         except ConcurrencyConflict as e:
             raise JobConflict(f"job {command.job_id} already exists") from e
         return Outcome(fold([(seq, events[0])]), seq)
+
+
+def _version(state: JobState | None) -> int:
+    return state.version if state is not None else 0
+
+
+def _outcome(state: JobState | None, events: Sequence[AnyEvent], seq: int) -> Outcome:
+    """The job after `events`, appended on `state` with the last at sequence `seq`."""
+    version = _version(state)
+    folded = fold([(version + i + 1, e) for i, e in enumerate(events)], state)
+    return Outcome(msgspec.structs.replace(folded, version=seq) if folded else None, seq)
