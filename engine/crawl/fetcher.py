@@ -249,10 +249,14 @@ async def _read_result(resp: aiohttp.ClientResponse, url: str, max_bytes: int) -
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> tuple[bytes, bool]:
-    buffer = bytearray()
+    # Chunks are joined once at the end (a single chunk is not copied at all).
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in resp.content.iter_chunked(_CHUNK):
-        buffer.extend(chunk)
-        if len(buffer) > max_bytes:
+        size += len(chunk)
+        if size > max_bytes:
             # Stop reading: the connection is released without draining the rest.
-            return bytes(buffer[:max_bytes]), True
-    return bytes(buffer), False
+            chunks.append(chunk[: len(chunk) - (size - max_bytes)])
+            return b"".join(chunks), True
+        chunks.append(chunk)
+    return b"".join(chunks), False
