@@ -29,13 +29,12 @@ from api.stream_tokens import StreamTokens, open_config, shared_secret
 from api.users import UserStore
 from api.webhook_routes import WebhookController, start_webhooks
 from api.work_routes import WorkController
-from engine.crawl.fetcher import FetchSettings
+from api.worker_cli import build_worker, open_work
 from engine.dispatcher import Dispatcher, open_dependents
 from engine.events import Codec
 from engine.results import ResultStore
 from engine.service import JobService
 from engine.store import EventStore, wait_for_jetstream
-from engine.work import ensure_work
 from engine.worker import Worker
 from projections.projector import Projector
 from projections.schema import open_db
@@ -74,19 +73,12 @@ async def start_runtime(
     stack: contextlib.AsyncExitStack, nc: NATS, service: JobService, settings: Settings
 ) -> ResultStore:
     """The dispatcher, and `settings.workers` in-process workers (0 = none)."""
-    js = nc.jetstream()
-    await ensure_work(js, settings.work_ack_wait_s)
-    results = ResultStore(js, nc.max_payload)
-    await results.ensure()
+    results = await open_work(nc, settings)
     dispatcher = Dispatcher(nc, service, await open_dependents(nc))
     await dispatcher.start()
     stack.push_async_callback(dispatcher.stop)
-    fetch = FetchSettings(allow_private=settings.allow_private_networks)
     for _ in range(settings.workers):
-        worker = Worker(
-            nc, service, results, fetch, concurrency=settings.worker_concurrency,
-            max_attempts=settings.max_attempts,
-        )  # fmt: skip
+        worker = build_worker(nc, service, results, settings)
         task = asyncio.create_task(worker.run())
         stack.push_async_callback(_drained, worker, task)
     return results

@@ -110,12 +110,12 @@ def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
 
 
 async def _worker(args: argparse.Namespace) -> int:
-    allow = args.allow_private_networks or env_flag("JOBSTREAM_ALLOW_PRIVATE")
-    work = Settings(**work_from_env())
-    return await run_worker(
-        args.concurrency, burst=args.burst, allow_private=allow,
-        ack_wait=work.work_ack_wait_s, max_attempts=work.max_attempts,
-    )  # fmt: skip
+    settings = Settings(
+        worker_concurrency=args.concurrency,
+        allow_private_networks=args.allow_private_networks or env_flag("JOBSTREAM_ALLOW_PRIVATE"),
+        **work_from_env(),
+    )
+    return await run_worker(settings, burst=args.burst)
 
 
 def _on_uvloop(work: Coroutine[Any, Any, int]) -> int:

@@ -22,6 +22,13 @@ def result_key(job_id: str, url: str) -> str:
     return f"results.{job_id}.{hashlib.sha256(url.encode()).hexdigest()[:24]}"
 
 
+async def open_results(js: JetStreamContext, max_payload: int) -> ResultStore:
+    """A store for a connection whose messages hold `max_payload` bytes, RESULTS ensured."""
+    results = ResultStore(js, max_payload)
+    await results.ensure()
+    return results
+
+
 class ResultStore:
     """Keeps the newest body per (job, URL); a retried URL replaces its failed attempt."""
 
