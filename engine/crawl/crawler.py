@@ -59,8 +59,7 @@ async def crawl_site(
     has handed out or still holds (within ``max_pages``): its total so far.
     """
     options.validate()
-    run = _CrawlRun(session, settings, options, on_page, on_skip, should_stop)
-    run.on_planned = on_planned
+    run = _CrawlRun(session, settings, options, on_page, on_skip, should_stop, on_planned)
     return await run.run(already_done, already_links or {})
 
 
@@ -75,10 +74,11 @@ class _CrawlRun:
         on_page: OnPage,
         on_skip: OnSkip,
         should_stop: Callable[[], bool],
+        on_planned: Callable[[int], None],
     ) -> None:
         self._session, self._settings, self._options = session, settings, options
         self._on_page, self._on_skip, self._should_stop = on_page, on_skip, should_stop
-        self.on_planned: Callable[[int], None] = lambda _: None
+        self._on_planned = on_planned
         self._pacer = HostPacer(options.delay_ms / 1000)
         self._robots: dict[str, asyncio.Task[RobotsPolicy]] = {}
         self._frontier = Frontier(  # raises InvalidUrl for a root that is not http(s)
@@ -266,7 +266,7 @@ class _CrawlRun:
             self._frontier.mark_done(item.url)
 
     async def _report(self, item: FrontierItem, outcome: PageOutcome) -> None:
-        self.on_planned(self._frontier.handed_out + self._frontier.remaining)
+        self._on_planned(self._frontier.handed_out + self._frontier.remaining)
         await self._on_page(outcome)
         self._counts["pages"] += 1
         self._counts["ok"] += outcome.ok

@@ -48,11 +48,10 @@ async def discover_sitemap_urls(
     settings: FetchSettings,
     *,
     should_stop: Callable[[], bool] = lambda: False,
-    max_files: int = MAX_SITEMAP_FILES,
 ) -> list[str]:
     """Page URLs listed by ``sitemaps`` and the sitemap indexes they nest, in order.
 
-    At most ``max_files`` sitemap files are fetched; unreachable or non-2xx
+    At most MAX_SITEMAP_FILES sitemap files are fetched; unreachable or non-2xx
     sitemaps are skipped silently. Returned URLs are normalised and deduplicated
     but not scope-checked.
     """
@@ -63,7 +62,7 @@ async def discover_sitemap_urls(
     queue = deque(sitemaps)
     visited: set[str] = set()
     found: dict[str, None] = {}
-    while queue and len(visited) < max_files and not should_stop():
+    while queue and len(visited) < MAX_SITEMAP_FILES and not should_stop():
         url = normalize_url(queue.popleft())
         if url is None or url in visited:
             continue

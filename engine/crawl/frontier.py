@@ -13,8 +13,6 @@ import msgspec
 from engine.crawl.errors import InvalidUrl
 from engine.crawl.urls import anchor_globs, host_in_scope, normalize_url, path_passes
 
-SKIP_REASONS = ("out_of_scope", "excluded", "robots", "depth")
-
 
 class FrontierItem(msgspec.Struct, frozen=True, kw_only=True):
     """A URL handed out for fetching; ``depth`` counts link hops from the root (root = 0)."""
@@ -241,7 +239,7 @@ class Frontier:
 
     @property
     def skipped(self) -> dict[str, int]:
-        """Number of skipped URLs per reason (reasons in :data:`SKIP_REASONS`)."""
+        """Number of skipped URLs per reason (out_of_scope, excluded, robots, depth)."""
         return dict(self._skip_counts)
 
     @property
