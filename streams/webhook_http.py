@@ -16,7 +16,7 @@ import msgspec
 from yarl import URL
 
 from engine.crawl.errors import BlockedAddress
-from engine.crawl.fetcher import parse_retry_after
+from engine.crawl.fetcher import parse_retry_after, transient_status
 from engine.crawl.netguard import GuardedResolver, check_literal
 from engine.events import (
     AnyEvent,
@@ -99,7 +99,7 @@ async def _post(
         retry_after = parse_retry_after(resp.headers.get("Retry-After"))
     if 200 <= status < 300:
         return Sent(delivered=True, retryable=False, status_code=status)
-    transient = status == 429 or status >= 500
+    transient = transient_status(status)
     error = f"HTTP {status}" + (": redirects are not followed" if 300 <= status < 400 else "")
     return Sent(
         delivered=False, retryable=transient, status_code=status, error=error,

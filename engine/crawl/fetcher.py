@@ -118,7 +118,8 @@ def backoff_delay(attempt: int, settings: FetchSettings, retry_after: float | No
     return ceiling * random.uniform(0.5, 1.0)
 
 
-def _transient_status(status: int) -> bool:
+def transient_status(status: int) -> bool:
+    """Whether an HTTP status is worth retrying: 429 Too Many Requests or any 5xx."""
     return status == 429 or status >= 500
 
 
@@ -149,7 +150,7 @@ async def fetch(
                 raise
             await sleep(backoff_delay(attempt, settings, None))
             continue
-        if not _transient_status(result.status):
+        if not transient_status(result.status):
             return result
         if last:
             raise FetchFailed(
