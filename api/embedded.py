@@ -32,9 +32,10 @@ def default_conf() -> Path | None:
     return conf if conf.exists() else None
 
 
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: the kernel sends SIGTERM to the child as soon
-    # as this process dies, even by SIGKILL, so no orphaned server keeps the store locked.
+def die_with_parent() -> None:
+    """A `preexec_fn` (Linux): the kernel sends the child SIGTERM as soon as its parent dies,
+    even by SIGKILL, so no orphaned child (a server keeping its store locked) outlives it."""
+    # Runs in the child between fork and exec.
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -53,21 +54,27 @@ async def embedded_nats(store_dir: Path, port: int, conf: Path | None) -> AsyncI
         stdout=log,
         stderr=log,
         start_new_session=True,  # Ctrl-C reaches us, and we stop the server after draining
-        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        preexec_fn=die_with_parent if sys.platform == "linux" else None,
     )
     try:
         yield f"nats://127.0.0.1:{port}"
     finally:
-        await _stop(proc)
+        await stop_process(proc, 10)
         log.close()
 
 
-async def _stop(proc: asyncio.subprocess.Process) -> None:
+async def stop_process(proc: asyncio.subprocess.Process, grace: float) -> bool:
+    """SIGTERM `proc`, SIGKILL it if it has not exited `grace` seconds later, and reap it;
+    True if it had to be killed. A process that already exited is left as it is."""
     if proc.returncode is not None:
-        return
-    proc.terminate()
+        return False
+    with contextlib.suppress(ProcessLookupError):  # exited, not yet reaped
+        proc.terminate()
     try:
-        await asyncio.wait_for(proc.wait(), 10)
+        await asyncio.wait_for(proc.wait(), grace)
+        return False
     except TimeoutError:
-        proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
         await proc.wait()
+        return True

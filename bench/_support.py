@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import functools
 import inspect
 import os
-import signal
 import socket
 import sys
 import time
@@ -23,7 +21,8 @@ from typing import Any
 
 import aiohttp
 
-_PR_SET_PDEATHSIG = 1
+from api.embedded import die_with_parent, stop_process
+
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 PROFILED_API = Path(__file__).resolve().with_name("_profiled_api.py")
 
@@ -32,12 +31,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def die_with_parent() -> None:
-    """Between fork and exec: SIGTERM the child as soon as we die, even by SIGKILL."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -165,7 +158,7 @@ async def api_process(
         yield api
     finally:
         t0 = time.perf_counter()
-        killed = await stop_process(proc)
+        killed = await stop_process(proc, 10.0)
         log.close()
     api.stop_seconds, api.killed = time.perf_counter() - t0, killed
 
@@ -193,22 +186,6 @@ def tail(path: Path, lines: int = 30) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return ""
-
-
-async def stop_process(proc: asyncio.subprocess.Process, grace: float = 10.0) -> bool:
-    """SIGTERM (graceful uvicorn shutdown), SIGKILL after `grace` seconds; True if killed."""
-    if proc.returncode is not None:
-        return False
-    with contextlib.suppress(ProcessLookupError):
-        proc.terminate()
-    try:
-        await asyncio.wait_for(proc.wait(), grace)
-        return False
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
-        return True
 
 
 async def wait_for_file(path: Path, timeout: float = 15.0) -> bool:

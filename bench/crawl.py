@@ -67,15 +67,13 @@ import html_to_markdown
 from protego import Protego
 from selectolax.lexbor import LexborHTMLParser
 
-from api.embedded import default_conf, embedded_nats
+from api.embedded import default_conf, die_with_parent, embedded_nats, stop_process
 from bench._support import (
     StepTimes,
     child_pid,
     cpu_seconds,
-    die_with_parent,
     free_port,
     jobstream_cli,
-    stop_process,
     tail,
     wait_healthy,
 )

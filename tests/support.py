@@ -19,7 +19,7 @@ import uvicorn
 from aiohttp import web
 
 from api.app import create_app
-from api.embedded import embedded_nats
+from api.embedded import embedded_nats, stop_process
 from api.settings import Settings
 from api.users import UserStore
 from engine.model import Tier
@@ -53,6 +53,15 @@ async def run_cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
         out, err = await proc.communicate()
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
+
+
+async def stopped(proc: asyncio.subprocess.Process, timeout: float = 15) -> int:
+    """SIGTERM `proc` (unless it exited already) and its exit status; TimeoutError when it
+    takes longer than `timeout` seconds (it is killed then)."""
+    if await stop_process(proc, timeout):
+        raise TimeoutError(f"pid {proc.pid} still ran {timeout} s after SIGTERM: killed")
+    assert proc.returncode is not None
+    return proc.returncode
 
 
 def free_port() -> int:

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 
-from tests.support import Client, cli_env, free_port, spawn, wait_until
-
-
-async def stopped(proc: asyncio.subprocess.Process, timeout: float = 15) -> int:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        return await asyncio.wait_for(proc.wait(), timeout)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
+from tests.support import Client, cli_env, free_port, spawn, stopped, wait_until
 
 
 class Served:

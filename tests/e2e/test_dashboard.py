@@ -13,9 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.e2e.processes import stopped
 from tests.sites.testsite import SiteHandle
-from tests.support import Client, Service, wait_until
+from tests.support import Client, Service, stopped, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = (

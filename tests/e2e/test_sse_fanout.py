@@ -9,10 +9,10 @@ from pathlib import Path
 import aiohttp
 
 from api.sse_client import SseEvent, sse_events
-from tests.e2e.processes import serve_process, stopped
+from tests.e2e.processes import serve_process
 from tests.integration.streams.helpers import crawl, expected_frames, log_of, one_for_one
 from tests.sites.testsite import serve_site
-from tests.support import Client, cli_env, spawn, wait_until
+from tests.support import Client, cli_env, spawn, stopped, wait_until
 
 CLIENTS = int(os.environ.get("FANOUT_CLIENTS", "1000"))
 

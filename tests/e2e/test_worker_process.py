@@ -7,9 +7,9 @@ import contextlib
 import signal
 from pathlib import Path
 
-from tests.e2e.processes import serve_process, stopped
+from tests.e2e.processes import serve_process
 from tests.sites.testsite import SiteHandle, serve_site
-from tests.support import Client, cli_env, finished, get_job, spawn, wait_until
+from tests.support import Client, cli_env, finished, get_job, spawn, stopped, wait_until
 
 
 async def test_a_separate_worker_process_crawls_and_drains_on_sigterm(tmp_path: Path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,7 +22,7 @@ from tests.integration.work.helpers import (
     wait_work_empty,
 )
 from tests.sites.testsite import SiteHandle
-from tests.support import Service, finished, run_service, wait_until
+from tests.support import Service, finished, run_service, stopped, wait_until
 
 ACK_WAIT_S = 2.0
 
@@ -56,11 +54,6 @@ async def _reached(store: EventStore, job_id: str, attempt: int, pages: int) -> 
     await wait_until(there, timeout=20, interval=0.01)
     assert state is not None
     return state
-
-
-async def _stop(proc: asyncio.subprocess.Process) -> int:
-    proc.send_signal(signal.SIGTERM)
-    return await asyncio.wait_for(proc.wait(), 10)
 
 
 async def test_a_crawl_survives_its_workers_being_killed(
@@ -106,7 +99,7 @@ async def test_a_crawl_survives_its_workers_being_killed(
         assert after["error"] == "job type NOVEL is not supported yet", after
         assert after["started_at"] >= job["finished_at"]
         await wait_work_empty(queue_only.app.state.nc)
-        assert await _stop(last) == 0
+        assert await stopped(last, 10) == 0
     finally:
         await workers.close()
 
@@ -152,7 +145,7 @@ async def test_a_job_whose_workers_keep_dying_fails_after_max_attempts(
         after = await finished(queue_only.admin, after["id"], timeout=5)
         assert after["error"] == f"dependency {job['id']} failed", after
         await wait_work_empty(nc)
-        assert await _stop(last) == 0
+        assert await stopped(last, 10) == 0
     finally:
         await sub.unsubscribe()
         await workers.close()
