@@ -190,15 +190,22 @@ class Follower:
             except _DROPPED as e:
                 if not self.connected:
                     raise self.api.unreachable(e) from e
-                lost_at = lost_at or time.monotonic()
-                if time.monotonic() - lost_at > self.patience_s:
-                    raise self.api.unreachable(e) from e
+                lost_at = self._patient(lost_at, e)
             except RequestFailed as e:
                 if e.status < 500 or not self.connected:
                     raise
-                lost_at = lost_at or time.monotonic()  # a restarting server answers 503 a while
+                lost_at = self._patient(lost_at, e)  # a restarting server answers 503 a while
             await asyncio.sleep(delay)  # backoff before reconnecting, not a synchronisation
             delay = min(delay * 2, 5.0)
+
+    def _patient(self, lost_at: float | None, e: Exception) -> float:
+        """When the connection was lost (`lost_at`, else now); `Unreachable` from `e` once
+        that is more than `patience_s` ago."""
+        now = time.monotonic()
+        lost_at = lost_at or now
+        if now - lost_at > self.patience_s:
+            raise self.api.unreachable(e) from e
+        return lost_at
 
     async def _read(self, on_frame: OnFrame) -> bool:
         """One connection: True once `on_frame` is satisfied, False to reconnect."""
