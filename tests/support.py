@@ -151,6 +151,12 @@ async def get_job(client: Client, job_id: str) -> dict[str, Any]:
     return dict(job)
 
 
+async def shows_status(client: Client, job_id: str, status: int) -> bool:
+    """Whether the read model shows the job with `status` (it may lag the log): a check for
+    `wait_until`."""
+    return bool((await get_job(client, job_id))["status"] == status)
+
+
 async def finished(client: Client, job_id: str, timeout: float = 30) -> dict[str, Any]:
     """The job once the read model shows it ended."""
     job: dict[str, Any] = {}

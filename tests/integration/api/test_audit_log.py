@@ -12,11 +12,10 @@ from tests.integration.api.helpers import (
     assert_error,
     create,
     engine,
-    get,
     log_of,
     start,
 )
-from tests.support import Client, Service, wait_until
+from tests.support import Client, Service, shows_status, wait_until
 
 
 async def _log_lines(svc: Service, job_id: str, n: int) -> int:
@@ -27,10 +26,6 @@ async def _log_lines(svc: Service, job_id: str, n: int) -> int:
         seq = await store.append_unchecked(line)
     await svc.app.state.projector.wait_for(seq)
     return seq
-
-
-async def _running(client: Client, job_id: str) -> bool:
-    return bool((await get(client, job_id))["status"] == 1)
 
 
 async def _page(client: Client, **params: Any) -> dict[str, Any]:
@@ -68,7 +63,7 @@ async def test_paging_walks_the_whole_log_in_order(api: Service) -> None:
     a, b = await create(user), await create(user, CHAPTERS, chapters=["c1", "c2"])
     await _log_lines(api, a["id"], 7)
     # the dispatcher spawns the batch's children, then starts the batch: its last event
-    await wait_until(lambda: _running(user, b["id"]))
+    await wait_until(lambda: shows_status(user, b["id"], 1))
     everything = await _all(api.admin, limit=1000)
     children = sorted({r["job_id"] for r in everything} - {a["id"], b["id"]})
     assert len(children) == 2

@@ -20,7 +20,7 @@ from tests.integration.api.helpers import (
     ms,
     start,
 )
-from tests.support import Service, wait_until
+from tests.support import Service, shows_status, wait_until
 
 
 async def test_cancel_a_pending_job_at_once(api: Service) -> None:
@@ -201,10 +201,6 @@ async def test_ending_a_child_leaves_a_plain_parent_alone(api: Service) -> None:
     # the dispatcher handles the log in order: once it has started a batch created after the
     # cancel, it has reacted to the cancel
     marker = await create(user, VOLUMES, volumes=["v1", "v2"])
-
-    async def marker_started() -> bool:
-        return (await get(user, marker["id"]))["status"] == 1
-
-    await wait_until(marker_started)
+    await wait_until(lambda: shows_status(user, marker["id"], 1))
     assert await get(user, parent["id"]) == parent
     assert await log_kinds(api, parent["id"]) == ["created"]

@@ -26,11 +26,7 @@ from tests.integration.api.helpers import (
     log_of,
     start,
 )
-from tests.support import Client, Service, wait_until
-
-
-async def _status(client: Client, job_id: str) -> int:
-    return int((await get(client, job_id))["status"])
+from tests.support import Client, Service, finished, shows_status, wait_until
 
 
 async def _body(svc: Service, subject: str) -> bytes | None:
@@ -56,7 +52,7 @@ async def _rows(svc: Service, job_ids: list[str]) -> dict[str, list[Any]]:
 async def _batch_with_results(svc: Service, owner: Client) -> tuple[str, list[str], str]:
     """A finished two-chapter batch: one child with a stored body, one failed."""
     batch = await create(owner, CHAPTERS, chapters=["c1", "c2"])
-    await wait_until(lambda: _running(owner, batch["id"]))
+    await wait_until(lambda: shows_status(owner, batch["id"], 1))
     _, kids = await owner.call("GET", "/api/jobs", params={"parent_job_id": batch["id"]})
     children = sorted(k["id"] for k in kids["items"])
     assert len(children) == 2
@@ -70,14 +66,6 @@ async def _batch_with_results(svc: Service, owner: Client) -> tuple[str, list[st
     await engine(svc).store.append_unchecked(page)
     await finish(svc, children[0], ok=True)
     return batch["id"], children, subject
-
-
-async def _running(client: Client, job_id: str) -> bool:
-    return await _status(client, job_id) == 1
-
-
-async def _finished(client: Client, job_id: str) -> bool:
-    return await _status(client, job_id) >= 2
 
 
 async def test_purge_erases_a_batch_and_the_read_model_follows_also_rebuilt(
@@ -94,7 +82,7 @@ async def test_purge_erases_a_batch_and_the_read_model_follows_also_rebuilt(
     assert children[1] in error["detail"]
     await start(api, children[1])
     await finish(api, children[1], ok=False, error="boom")
-    await wait_until(lambda: _finished(owner, batch))  # the dispatcher ends the batch
+    await finished(owner, batch, timeout=10)  # the dispatcher ends the batch
     before = {job_id: await log_of(api, job_id) for job_id in family}
     assert await _body(api, subject) is not None
 

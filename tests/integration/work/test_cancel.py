@@ -9,7 +9,7 @@ import pytest
 
 from api.settings import Settings
 from tests.integration.work.helpers import HoldSite, results, wait_work_empty
-from tests.support import Service, finished, get_job, run_service, wait_until
+from tests.support import Service, finished, get_job, run_service, shows_status, wait_until
 
 CANCELED = 4
 
@@ -28,11 +28,7 @@ async def two_slots(tmp_path: Path, nats_url: str) -> AsyncIterator[Service]:
 async def _cancel_soon(svc: Service, job_id: str) -> dict[str, object]:
     status, body = await svc.admin.call("POST", f"/api/job/{job_id}/cancel")
     assert status == 200, body
-
-    async def canceled() -> bool:
-        return (await get_job(svc.admin, job_id))["status"] == CANCELED
-
-    await wait_until(canceled, timeout=3)
+    await wait_until(lambda: shows_status(svc.admin, job_id, CANCELED), timeout=3)
     return await get_job(svc.admin, job_id)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,14 @@ from tests.integration.work.helpers import (
     wait_work_empty,
     work_left,
 )
-from tests.support import Service, finished, get_job, wait_consumed, wait_until
+from tests.support import (
+    Service,
+    finished,
+    get_job,
+    shows_status,
+    wait_consumed,
+    wait_until,
+)
 
 
 async def test_one_worker_takes_high_then_normal_then_low(
@@ -59,13 +65,6 @@ async def test_one_worker_takes_high_then_normal_then_low(
     assert hold_site.hits["/a"] == 3
 
 
-def _shows_status(svc: Service, job_id: str, status: int) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        return bool((await get_job(svc.admin, job_id))["status"] == status)
-
-    return check
-
-
 def _started(event: object) -> bool:
     return isinstance(event, JobStarted)
 
@@ -77,7 +76,9 @@ async def test_dependent_starts_only_after_its_dependency_succeeded(
     _, dep = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": [url]})
     dependent = await novel_after(working.admin, dep["id"], hold_site.url("/a"))
     await wait_until(lambda: hold_site.hits["/hold/1"] == 1)
-    await wait_until(_shows_status(working, dep["id"], 1))  # the read model may lag the log
+    await wait_until(
+        lambda: shows_status(working.admin, dep["id"], 1)
+    )  # the read model may lag the log
     # The dependency is running: the dependent must not have been queued, let alone started.
     await wait_consumed(working, "dispatcher")
     dependent = await get_job(working.admin, dependent["id"])
