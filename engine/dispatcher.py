@@ -53,7 +53,9 @@ log = logging.getLogger(__name__)
 
 DISPATCHER = "dispatcher"
 _RETRY_S = 1.0  # pause after a failed fetch; redelivery delay of a reaction the store refused
-_KINDS = ("created", "succeeded", "failed", "canceled", "cancel_requested", "retry_requested")
+# the events `react` handles; their tags (the subjects' last token) filter the consumer
+_REACTS_TO = (JobCreated, JobSucceeded, JobFailed, JobCanceled, CancelRequested, RetryRequested)
+_KINDS = tuple(str(t.__struct_config__.tag) for t in _REACTS_TO)
 _KEPT_BATCHES = 256  # unfinished batch parents kept between their children's roll-ups
 
 # batch type -> (child type, params key holding the items, child params key)
@@ -71,6 +73,11 @@ CHILD_OF: dict[JobType, tuple[JobType, str, str]] = {
 def child_id(parent_id: str, index: int) -> str:
     """Deterministic id of a batch's `index`-th child: re-spawning creates nothing new."""
     return str(ULID.from_int(int(ULID.from_str(parent_id)) + index + 1))
+
+
+def child_ids(parent_id: str, total: int) -> list[str]:
+    """The ids of all `total` children of batch `parent_id`, in index order."""
+    return [child_id(parent_id, index) for index in range(total)]
 
 
 def spawned_by(parent: JobState, job_id: str) -> bool:
@@ -197,8 +204,9 @@ class Dispatcher:
             if dep is not None and dep.is_done:
                 await self._release_dependents(dep)
 
-    async def _runnable(self, seq: int, job_id: str) -> None:
-        job = await self._store.load(job_id)
+    async def _runnable(self, seq: int, job_id: str, loaded: JobState | None = None) -> None:
+        """Enqueue the job, or spawn a batch's children; `loaded`: the job just loaded."""
+        job = loaded if loaded is not None else await self._store.load(job_id)
         if job is None or job.is_done or job.deleted:
             return
         if job.type in BATCH_TYPES:
@@ -210,7 +218,7 @@ class Dispatcher:
         items = parent.params.get(CHILD_OF[JobType(parent.type)][1], [])
         for index, item in enumerate(items):
             await self._do(self._create_child(parent, index, item))
-        await self._do(StartJob(**_env(parent.id), worker_id=DISPATCHER))
+        await self._do(StartJob(**_env(parent.id), worker_id=DISPATCHER), parent)
 
     def _create_child(self, parent: JobState, index: int, item: Any) -> CreateJob:
         child_type = CHILD_OF[JobType(parent.type)][0]
@@ -259,30 +267,29 @@ class Dispatcher:
             del self._batches[next(iter(self._batches))]
 
     async def _cascade_cancel(self, parent_id: str) -> None:
-        parent = await self._store.load(parent_id)
+        # type and total are fixed at creation (a batch parent gets no progress events)
+        parent = await self._store.created(parent_id)
         if parent is None or parent.type not in BATCH_TYPES:
             return
-        for index in range(parent.total):
-            cid = child_id(parent_id, index)
+        for cid in child_ids(parent_id, parent.total):
             await self._do(CancelJob(**_env(cid), reason=f"parent {parent_id} canceled"))
 
     async def _on_retry(self, seq: int, job_id: str) -> None:
         job = await self._store.load(job_id)
         if job is None or job.type not in BATCH_TYPES:
-            await self._runnable(seq, job_id)
+            await self._runnable(seq, job_id, job)
             return
-        for index in range(job.total):
-            cid = child_id(job_id, index)
+        for cid in child_ids(job_id, job.total):
             if cid not in job.children:
                 await self._do(RetryJob(**_env(cid)))
-        await self._do(StartJob(**_env(job_id), worker_id=DISPATCHER))
+        await self._do(StartJob(**_env(job_id), worker_id=DISPATCHER), job)
 
     async def _release_dependents(self, dep: JobState) -> None:
         for job_id in await self._dependents(dep.id):
             if dep.status == JobStatus.SUCCESS:
                 state = await self._store.load(job_id)
                 if state is not None:
-                    await self._runnable(state.version, job_id)
+                    await self._runnable(state.version, job_id, state)
             else:
                 await self._fail(job_id, _dep_error(dep.id, dep))
 

@@ -13,7 +13,7 @@ import msgspec
 from nats.aio.client import Client as NATS
 
 from engine.commands import PurgeJob
-from engine.dispatcher import child_id
+from engine.dispatcher import child_ids
 from engine.errors import JobConflict, JobNotFound
 from engine.model import BATCH_TYPES
 from engine.results import RESULTS_STREAM
@@ -43,7 +43,7 @@ async def _family(store: EventStore, job_id: str) -> list[JobState]:
         raise JobNotFound(f"job {job_id} not found")
     family = [job]
     if job.type in BATCH_TYPES:
-        children = [await store.load(child_id(job_id, i)) for i in range(job.total)]
+        children = [await store.load(cid) for cid in child_ids(job_id, job.total)]
         family = [c for c in children if c is not None] + family
     running = [s.id for s in family if not s.is_done]
     if running:
@@ -63,7 +63,7 @@ async def purge_job(service: JobService, nc: NATS, job_id: str, actor: str) -> P
     events = results = seq = 0
     family = await _family(service.store, job_id)
     for job in family:
-        outcome = await service.execute(PurgeJob(**envelope(job.id, actor)))
+        outcome = await service.execute(PurgeJob(**envelope(job.id, actor)), known=job)
         events += await service.store.purge(job.id, before=outcome.seq)
         results += await purge_results(nc, job.id)
         seq = outcome.seq
