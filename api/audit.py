@@ -17,7 +17,7 @@ from engine.store import Stored
 from projections.apply import row_of
 from projections.queries import EventFilter
 
-I64 = 2**63 - 1  # SQLite's INTEGER range
+I64 = 2**63 - 1  # SQLite's INTEGER range: larger numbers would fail in the query, not here
 MAX_EVENTS = 1000
 DEFAULT_EVENTS = 100
 

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 from api.cli_http import Api, CliError, NoToken, Unreachable, connect, connection_options
-from engine.model import JobStatus
+from api.live_state import status_name
 
 
 def add_events_command(sub: Any) -> None:
@@ -61,13 +61,6 @@ async def _timeline(console: Console, api: Api, job_id: str, limit: int) -> int:
         params["from_seq"] = page["next_seq"]
 
 
-def _status(value: Any) -> str:
-    try:
-        return JobStatus(int(value)).name.lower()
-    except (TypeError, ValueError):
-        return str(value)
-
-
 def _page(d: dict[str, Any], _: str) -> str:
     text = f"{'ok' if d.get('ok') else 'failed'} {d.get('status', 0)} {d.get('url', '')}"
     return f"{text} ({d['error']})" if d.get("error") else text
@@ -91,7 +84,7 @@ _SUMMARY: dict[str, Callable[[dict[str, Any], str], str]] = {
         f"{d.get('skipped', 0)} skipped"
     ),
     "log": lambda d, _: f"{d.get('level', 'info')}: {d.get('message', '')}",
-    "child_finished": lambda d, _: f"{d.get('child_id')} {_status(d.get('status'))}",
+    "child_finished": lambda d, _: f"{d.get('child_id')} {status_name(d.get('status'))}",
     "failed": lambda d, _: str(d.get("error", "")),
     "canceled": lambda d, actor: str(d.get("reason") or f"by {actor}"),
     "succeeded": lambda d, _: "",

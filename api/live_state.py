@@ -17,9 +17,9 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.model import BATCH_TYPES, JobStatus, JobType
+from streams.list_feed import SNAPSHOT_LIMIT
 
 MAX_CHILD_ROWS = 20
-CHILDREN_PAGE = 100  # the jobs feed's snapshot holds at most this many jobs
 _STYLE: dict[int, str] = {
     JobStatus.PENDING: "dim",
     JobStatus.RUNNING: "cyan",
@@ -139,15 +139,16 @@ def on_children_frame(state: WatchState, event: str, data: dict[str, Any]) -> Wa
 
 def children_settled(state: WatchState) -> bool:
     """The feed has shown the job's children (as many as its first page holds), all ended."""
-    expected = min(state.job.total, CHILDREN_PAGE) if state.is_batch else 0
+    expected = min(state.job.total, SNAPSHOT_LIMIT) if state.is_batch else 0
     children = state.children.values()
     return len(children) >= expected and all(c.is_done for c in children)
 
 
-def status_name(status: int) -> str:
+def status_name(status: Any) -> str:
+    """The status's name in lower case (`running`); the value as text when it is no status."""
     try:
-        return JobStatus(status).name.lower()
-    except ValueError:
+        return JobStatus(int(status)).name.lower()
+    except (TypeError, ValueError):
         return str(status)
 
 

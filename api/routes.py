@@ -10,7 +10,7 @@ from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
-from api.audit import event_query, parse_point, past_view
+from api.audit import I64, event_query, parse_point, past_view
 from api.includes import parse_include, view
 from api.jobs import JobsApi, NewJob
 from api.schemas import (
@@ -32,9 +32,8 @@ from engine.model import ALL_FORMATS, TIER_FORMATS, Category, JobType
 from engine.service import now_ms
 from projections.queries import JobFilter
 
-_I64 = 2**63 - 1  # SQLite's INTEGER range: larger numbers would fail in the query, not here
-Offset = Annotated[int, QueryParameter(ge=0, le=_I64, description="Records to skip.")]
-IntFilter = Annotated[int | None, QueryParameter(ge=-_I64, le=_I64)]
+Offset = Annotated[int, QueryParameter(ge=0, le=I64, description="Records to skip.")]
+IntFilter = Annotated[int | None, QueryParameter(ge=-I64, le=I64)]
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="At most 100.")]
 IdemKey = Annotated[
     str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=200)
