@@ -110,7 +110,7 @@ class JobsApi:
     async def get(self, user: User, job_id: str, *, audit: bool = False) -> JobRow:
         """The job if the user may see it; with `audit`, admins also see deleted jobs."""
         with_deleted = audit and user.is_admin
-        row = await queries.get_job(self.db, job_id, _viewer(user), with_deleted=with_deleted)
+        row = await queries.get_job(self.db, job_id, viewer_of(user), with_deleted=with_deleted)
         if row is None:
             raise JobNotFound(f"job {job_id} not found")
         return row
@@ -118,7 +118,7 @@ class JobsApi:
     async def list_jobs(
         self, user: User, f: JobFilter, offset: int, limit: int
     ) -> tuple[int, list[JobRow]]:
-        f = msgspec.structs.replace(f, viewer=_viewer(user))
+        f = msgspec.structs.replace(f, viewer=viewer_of(user))
         return await queries.list_jobs(self.db, f, offset, limit)
 
     async def events(
@@ -131,7 +131,7 @@ class JobsApi:
         """The audit log as `f` selects it, limited to what the user may see."""
         if f.job_id is not None:
             await self.get(user, f.job_id, audit=True)
-        f = msgspec.structs.replace(f, viewer=_viewer(user))
+        f = msgspec.structs.replace(f, viewer=viewer_of(user))
         return await queries.log_events(self.db, f, limit)
 
     async def job_at(
@@ -164,7 +164,7 @@ class JobsApi:
 
     async def _check_refs(self, user: User, new: NewJob) -> None:
         for field, ref in (("depends_on", new.depends_on), ("parent_job_id", new.parent_job_id)):
-            if ref is not None and await queries.get_job(self.db, ref, _viewer(user)) is None:
+            if ref is not None and await queries.get_job(self.db, ref, viewer_of(user)) is None:
                 raise InvalidCommand(f"{field}: job {ref} not found", field=field)
 
     async def _claim(self, user: User, key: str, job_id: str) -> tuple[str, JobRow | None]:
@@ -176,7 +176,7 @@ class JobsApi:
         except nats.js.errors.KeyWrongLastSequenceError:
             entry = await self.kv.get(kv_key)
         bound = (entry.value or b"").decode()
-        existing = await queries.get_job(self.db, bound, _viewer(user))
+        existing = await queries.get_job(self.db, bound, viewer_of(user))
         if existing is None:
             # The first request may have died between claiming the key and appending:
             # creating under the bound id finishes its work (a second create conflicts).
@@ -196,7 +196,8 @@ class JobsApi:
         return await self.get(user, job_id)
 
 
-def _viewer(user: User) -> str | None:
+def viewer_of(user: User) -> str | None:
+    """The read model's `viewer` for `user`: None (every job) for admins, else their id."""
     return None if user.is_admin else user.id
 
 

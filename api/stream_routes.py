@@ -15,7 +15,7 @@ from sse_starlette import EventSourceResponse
 
 from api.auth import current_user
 from api.includes import job_view
-from api.jobs import JobsApi
+from api.jobs import JobsApi, viewer_of
 from api.routes import CurrentUser, IntFilter, jobs_api
 from api.schemas import StreamToken
 from api.settings import Settings
@@ -134,7 +134,7 @@ class StreamController(Controller):
         """Server-sent events of every job the caller may see that matches the list filters:
         a `snapshot` of the first page, then `status`, `progress` and `removed` per job."""
         f = JobFilter(
-            viewer=None if user.is_admin else user.id, type=type, status=status,
+            viewer=viewer_of(user), type=type, status=status,
             priority=priority, parent_job_id=parent_job_id, is_done=is_done,
             category=category.value if category else None,
         )  # fmt: skip
