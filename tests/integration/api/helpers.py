@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import msgspec
@@ -50,10 +49,6 @@ def job_routes(job_id: str) -> list[tuple[str, str]]:
     ]
 
 
-def ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 async def raw(
     client: Client, method: str, path: str, **kwargs: Any
 ) -> tuple[int, CIMultiDictProxy[str], Any]:
@@ -81,13 +76,6 @@ def assert_error(status: int, body: Any, expected: int, field: str | None = None
 async def create(client: Client, path: str = NOVEL, **body: Any) -> dict[str, Any]:
     status, job = await client.call("POST", path, json=body or VALID_BODIES[path])
     assert status == 201, job
-    assert isinstance(job, dict)
-    return job
-
-
-async def get(client: Client, job_id: str) -> dict[str, Any]:
-    status, job = await client.call("GET", f"/api/job/{job_id}")
-    assert status == 200, job
     assert isinstance(job, dict)
     return job
 

@@ -9,13 +9,12 @@ from tests.integration.api.helpers import (
     assert_error,
     create,
     events,
-    get,
     job_routes,
     list_all,
     log_kinds,
     raw,
 )
-from tests.support import Client, Service
+from tests.support import Client, Service, get_job
 
 
 def endpoints(job_id: str) -> list[tuple[str, str, object]]:
@@ -69,7 +68,7 @@ async def test_other_users_jobs_do_not_exist_for_you(api: Service) -> None:
     alice = await api.add_user("alice")
     bob = await api.add_user("bob")
     job = await create(alice)
-    before = await get(alice, job["id"])
+    before = await get_job(alice, job["id"])
     for method, path in job_routes(job["id"]):
         status, error = await bob.call(method, path)
         assert_error(status, error, 404)
@@ -77,7 +76,7 @@ async def test_other_users_jobs_do_not_exist_for_you(api: Service) -> None:
     assert await list_all(bob) == []
     assert await list_all(bob, user_id=job["user_id"]) == []
     # alice's job is untouched: no cancel, no delete, no replay
-    assert await get(alice, job["id"]) == before
+    assert await get_job(alice, job["id"]) == before
     assert await log_kinds(api, job["id"]) == ["created"]
     assert ids_of(await list_all(alice)) == [job["id"]]
     assert len(await list_all(api.admin)) == 1
@@ -86,13 +85,13 @@ async def test_other_users_jobs_do_not_exist_for_you(api: Service) -> None:
 async def test_the_admin_can_act_on_any_job(api: Service) -> None:
     user = await api.add_user("u")
     job = await create(user)
-    assert await get(api.admin, job["id"]) == job
+    assert await get_job(api.admin, job["id"]) == job
     status, replay = await api.admin.call("POST", f"/api/job/{job['id']}/replay")
     assert status == 201
     assert replay["extra"] == {"replay_of": job["id"]}
     assert replay["user_id"] != job["user_id"]  # the replay belongs to whoever asked for it
     assert (await api.admin.call("POST", f"/api/job/{job['id']}/cancel")) == (200, True)
-    canceled = await get(user, job["id"])
+    canceled = await get_job(user, job["id"])
     assert canceled["status"] == 4
     admin_id = replay["user_id"]
     assert [e["actor"] for e in await events(user, job["id"])] == [job["user_id"], admin_id]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.model import Tier
+from engine.service import now_ms
 from tests.integration.api.helpers import (
     ARTIFACTS,
     CHAPTERS,
@@ -13,23 +14,21 @@ from tests.integration.api.helpers import (
     create,
     events,
     finish,
-    get,
     job_routes,
     list_all,
     log_kinds,
-    ms,
     start,
 )
-from tests.support import Service, shows_status, wait_until
+from tests.support import Service, get_job, shows_status, wait_until
 
 
 async def test_cancel_a_pending_job_at_once(api: Service) -> None:
     user = await api.add_user("u")
     job = await create(user)
-    before = ms()
+    before = now_ms()
     assert await user.call("POST", f"/api/job/{job['id']}/cancel") == (200, True)
-    after = ms()
-    got = await get(user, job["id"])
+    after = now_ms()
+    got = await get_job(user, job["id"])
     assert got["status"] == 4
     assert (got["is_done"], got["is_pending"], got["is_running"]) == (True, False, False)
     assert before <= got["finished_at"] <= after
@@ -44,16 +43,16 @@ async def test_cancel_a_running_job_asks_it_to_stop(api: Service) -> None:
     user = await api.add_user("u")
     job = await create(user)
     await start(api, job["id"])
-    running = await get(user, job["id"])
+    running = await get_job(user, job["id"])
     assert (running["status"], running["is_running"]) == (1, True)
     assert running["started_at"] is not None
     assert await user.call("POST", f"/api/job/{job['id']}/cancel") == (200, True)
     # cooperative: the job runs until its worker stops it
-    assert (await get(user, job["id"]))["status"] == 1
+    assert (await get_job(user, job["id"]))["status"] == 1
     assert await user.call("POST", f"/api/job/{job['id']}/cancel") == (200, True)
     assert await log_kinds(api, job["id"]) == ["created", "started", "cancel_requested"]
     await finish(api, job["id"], ok=True)
-    assert (await get(user, job["id"]))["status"] == 4
+    assert (await get_job(user, job["id"]))["status"] == 4
 
 
 async def test_cancel_a_finished_job_is_409_and_appends_nothing(api: Service) -> None:
@@ -66,11 +65,11 @@ async def test_cancel_a_finished_job_is_409_and_appends_nothing(api: Service) ->
     failed = await create(user, IMAGES, images=["i"])
     await start(api, failed["id"])
     await finish(api, failed["id"], ok=False, error="boom")
-    assert (await get(user, succeeded["id"]))["progress"] == 100
-    failed_job = await get(user, failed["id"])
+    assert (await get_job(user, succeeded["id"]))["progress"] == 100
+    failed_job = await get_job(user, failed["id"])
     assert (failed_job["status"], failed_job["error"]) == (3, "boom")
     for job, status in ((canceled, 4), (succeeded, 2), (failed, 3)):
-        before = await get(user, job["id"])
+        before = await get_job(user, job["id"])
         assert before["status"] == status
         count = len(await events(user, job["id"]))
         code, error = await user.call("POST", f"/api/job/{job['id']}/cancel")
@@ -78,7 +77,7 @@ async def test_cancel_a_finished_job_is_409_and_appends_nothing(api: Service) ->
         assert job["id"] in error["detail"]
         assert len(await events(user, job["id"])) == count
         assert len(await log_kinds(api, job["id"])) == count
-        assert await get(user, job["id"]) == before
+        assert await get_job(user, job["id"]) == before
 
 
 async def test_delete_hides_the_job_but_keeps_its_history(api: Service) -> None:
@@ -100,7 +99,7 @@ async def test_delete_hides_the_job_but_keeps_its_history(api: Service) -> None:
                 assert status == 200, error
                 continue
             assert_error(status, error, 404)
-        assert (await get(api.admin, job["id"]))["deleted"] is True
+        assert (await get_job(api.admin, job["id"]))["deleted"] is True
     assert [j["id"] for j in await list_all(user)] == [keep["id"]]
     assert [j["id"] for j in await list_all(api.admin)] == [keep["id"]]
     assert await list_all(user, status=4) == []
@@ -126,7 +125,7 @@ async def test_replay_makes_a_new_job_with_the_same_work(api: Service) -> None:
     user = await api.add_user("u")
     parent = await create(user)
     original = await create(user, CHAPTERS, chapters=["c1"], priority=2, parent_job_id=parent["id"])
-    snapshot = await get(user, original["id"])
+    snapshot = await get_job(user, original["id"])
 
     status, replay = await user.call("POST", f"/api/job/{original['id']}/replay")
     assert status == 201, replay
@@ -137,9 +136,9 @@ async def test_replay_makes_a_new_job_with_the_same_work(api: Service) -> None:
     assert replay["is_done"] is False
     assert replay["created_at"] >= original["created_at"]
     # read-your-writes, and the original is untouched
-    got = await get(user, replay["id"])
+    got = await get_job(user, replay["id"])
     assert got == replay
-    assert await get(user, original["id"]) == snapshot
+    assert await get_job(user, original["id"]) == snapshot
     first = (await events(user, original["id"]))[0]["data"]
     again = (await events(user, replay["id"]))[0]["data"]
     assert again["params"] == first["params"] == {"chapters": ["c1"]}
@@ -180,13 +179,13 @@ async def test_every_command_is_visible_to_the_next_read(api: Service) -> None:
         status, job = await user.call("POST", NOVEL, json={"url": f"https://example.com/{i}"})
         assert status == 201
         assert (await list_all(user))[0]["id"] == job["id"]
-        assert (await get(user, job["id"]))["status"] == 0
+        assert (await get_job(user, job["id"]))["status"] == 0
         assert (await user.call("POST", f"/api/job/{job['id']}/cancel"))[0] == 200
-        assert (await get(user, job["id"]))["status"] == 4
+        assert (await get_job(user, job["id"]))["status"] == 4
         assert (await list_all(user, status=4))[0]["id"] == job["id"]
         status, replay = await user.call("POST", f"/api/job/{job['id']}/replay")
         assert status == 201
-        assert (await get(user, replay["id"]))["extra"]["replay_of"] == job["id"]
+        assert (await get_job(user, replay["id"]))["extra"]["replay_of"] == job["id"]
         assert (await user.call("DELETE", f"/api/job/{replay['id']}"))[0] == 200
         assert (await user.call("GET", f"/api/job/{replay['id']}"))[0] == 404
         assert replay["id"] not in [j["id"] for j in await list_all(user)]
@@ -202,5 +201,5 @@ async def test_ending_a_child_leaves_a_plain_parent_alone(api: Service) -> None:
     # cancel, it has reacted to the cancel
     marker = await create(user, VOLUMES, volumes=["v1", "v2"])
     await wait_until(lambda: shows_status(user, marker["id"], 1))
-    assert await get(user, parent["id"]) == parent
+    assert await get_job(user, parent["id"]) == parent
     assert await log_kinds(api, parent["id"]) == ["created"]

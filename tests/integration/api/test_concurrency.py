@@ -12,12 +12,11 @@ from tests.integration.api.helpers import (
     VOLUMES,
     assert_error,
     create,
-    get,
     list_all,
     log_kinds,
     start,
 )
-from tests.support import Service
+from tests.support import Service, get_job
 
 BODY = VALID_BODIES[NOVEL]
 
@@ -128,7 +127,7 @@ async def test_concurrent_cancels_of_a_pending_job(api: Service) -> None:
         else:
             assert body is True
     assert await log_kinds(api, job["id"]) == ["created", "canceled"]
-    assert (await get(user, job["id"]))["status"] == 4
+    assert (await get_job(user, job["id"]))["status"] == 4
 
 
 async def test_concurrent_cancels_of_a_running_job(api: Service) -> None:
@@ -140,7 +139,7 @@ async def test_concurrent_cancels_of_a_running_job(api: Service) -> None:
     )
     assert replies == [(200, True)] * 20
     assert await log_kinds(api, job["id"]) == ["created", "started", "cancel_requested"]
-    assert (await get(user, job["id"]))["status"] == 1
+    assert (await get_job(user, job["id"]))["status"] == 1
 
 
 async def test_concurrent_deletes_and_cancels(api: Service) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from engine.model import BATCH_TYPES, Tier
+from engine.service import now_ms
 from tests.integration.api.helpers import (
     ARTIFACTS,
     CHAPTERS,
@@ -18,11 +19,9 @@ from tests.integration.api.helpers import (
     assert_error,
     create,
     events,
-    get,
     list_all,
-    ms,
 )
-from tests.support import Service
+from tests.support import Service, get_job
 
 CASES: list[tuple[str, dict[str, Any], int, int, str, dict[str, Any]]] = [
     # path, body, type, total, job_title, params
@@ -70,9 +69,9 @@ def _check_new_job(job: dict[str, Any], before: int, after: int) -> None:
 async def test_every_create_endpoint_makes_the_right_job(api: Service) -> None:
     user = await api.add_user("u")
     for path, body, job_type, total, title, params in CASES:
-        before = ms()
+        before = now_ms()
         status, job = await user.call("POST", path, json=body)
-        after = ms()
+        after = now_ms()
         assert status == 201, (path, body, job)
         _check_new_job(job, before, after)
         assert (job["type"], job["total"], job["job_title"]) == (job_type, total, title), body
@@ -81,7 +80,7 @@ async def test_every_create_endpoint_makes_the_right_job(api: Service) -> None:
         assert job["extra"] == {}
         assert job["category"] == ("export" if path == ARTIFACTS else "sync")
         # read-your-writes: the read model has it the moment the response arrives
-        got = await get(user, job["id"])
+        got = await get_job(user, job["id"])
         if job_type in BATCH_TYPES:
             assert got["status"] in (0, 1) and got["created_at"] == job["created_at"]
         else:
@@ -106,7 +105,7 @@ async def test_priority_comes_from_the_tier_unless_given(api: Service, path: str
         for given in (0, 1, 2):
             job = await create(client, path, **VALID_BODIES[path], priority=given)
             assert job["priority"] == given, (tier, given)
-            assert (await get(client, job["id"]))["priority"] == given
+            assert (await get_job(client, job["id"]))["priority"] == given
 
 
 @pytest.mark.parametrize("path", list(VALID_BODIES))
@@ -118,7 +117,7 @@ async def test_depends_on_and_parent_are_stored(api: Service, path: str) -> None
     job = await create(user, path, **body)
     assert job["depends_on"] == dependency["id"]
     assert job["parent_job_id"] == parent["id"]
-    assert await get(user, job["id"]) == job
+    assert await get_job(user, job["id"]) == job
     (created,) = await events(user, job["id"])
     assert created["data"]["depends_on"] == dependency["id"]
     assert created["data"]["parent_job_id"] == parent["id"]

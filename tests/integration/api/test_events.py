@@ -12,12 +12,11 @@ from tests.integration.api.helpers import (
     engine,
     events,
     finish,
-    get,
     list_all,
     log_of,
     start,
 )
-from tests.support import Service
+from tests.support import Service, get_job
 
 
 async def test_events_are_the_log_in_order(api: Service) -> None:
@@ -43,7 +42,7 @@ async def test_events_are_the_log_in_order(api: Service) -> None:
     assert canceled["data"] == {"reason": "canceled while running"}
     # envelope fields are not repeated inside data
     assert not {"event_id", "job_id", "at", "actor", "kind"} & set(created["data"])
-    final = await get(user, job["id"])
+    final = await get_job(user, job["id"])
     assert final["status"] == 4
     assert final["finished_at"] == canceled["time"]
     assert final["updated_at"] == canceled["time"]

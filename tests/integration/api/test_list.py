@@ -13,11 +13,10 @@ from tests.integration.api.helpers import (
     NOVEL,
     VOLUMES,
     create,
-    get,
     list_all,
     run,
 )
-from tests.support import Service, wait_until
+from tests.support import Service, get_job, wait_until
 
 DAY_MS = 86_400_000
 
@@ -62,7 +61,7 @@ async def test_every_filter(api: Service) -> None:
     assert ids(await list_all(user, is_done="true", type=0)) == []
     # each listed job is exactly what GET returns
     for job in await list_all(user):
-        assert await get(user, job["id"]) == job
+        assert await get_job(user, job["id"]) == job
 
 
 async def test_range_counts_back_from_now(api: Service) -> None:
@@ -78,7 +77,7 @@ async def test_range_counts_back_from_now(api: Service) -> None:
             params={"url": "https://example.com/old", "full": False},
         ),
     )  # fmt: skip
-    old = await get(user, old_id)
+    old = await get_job(user, old_id)
     assert old["created_at"] < recent["created_at"] - 9 * DAY_MS
     assert ids(await list_all(user)) == [recent["id"], old_id]
     for within in ("7d", "1d", "24h", "1h", "1w"):
@@ -159,4 +158,4 @@ async def test_users_see_their_own_jobs_and_the_admin_sees_all(api: Service) -> 
     assert ids(await list_all(api.admin, user_id=alice_id)) == ids(a)[::-1]
     assert ids(await list_all(api.admin, user_id=mine["user_id"])) == [mine["id"]]
     for job in a:
-        assert await get(api.admin, job["id"]) == job
+        assert await get_job(api.admin, job["id"]) == job

@@ -22,11 +22,10 @@ from tests.integration.api.helpers import (
     create,
     engine,
     finish,
-    get,
     log_of,
     start,
 )
-from tests.support import Client, Service, finished, shows_status, wait_until
+from tests.support import Client, Service, finished, get_job, shows_status, wait_until
 
 
 async def _body(svc: Service, subject: str) -> bytes | None:
@@ -112,7 +111,7 @@ async def test_purge_erases_a_batch_and_the_read_model_follows_also_rebuilt(
                 assert_error(status, error, 404)
         status, error = await api.admin.call("GET", "/api/events", params={"job_id": job_id})
         assert_error(status, error, 404)
-    assert await get(other, keep["id"]) == keep
+    assert await get_job(other, keep["id"]) == keep
 
     # a read model rebuilt from the log holds exactly what the live one holds
     live = await table_dump(api.app.state.jobs.db)
@@ -129,7 +128,7 @@ async def test_purging_a_deleted_job_and_purging_again(api: Service) -> None:
     owner = await api.add_user("owner")
     job = await create(owner)
     assert await owner.call("DELETE", f"/api/job/{job['id']}") == (200, True)
-    assert (await get(api.admin, job["id"]))["deleted"] is True
+    assert (await get_job(api.admin, job["id"]))["deleted"] is True
     path = f"/api/job/{job['id']}"
     status, report = await api.admin.call("DELETE", path, params={"purge": "true"})
     assert (status, report["job_ids"], report["events_erased"]) == (200, [job["id"]], 3)
@@ -156,4 +155,4 @@ async def test_a_malformed_purge_flag_is_refused(api: Service, value: str) -> No
     job = await create(api.admin)
     status, error = await api.admin.call("DELETE", f"/api/job/{job['id']}", params={"purge": value})
     assert 400 <= status < 500 and error["field"] == "purge", error
-    assert (await get(api.admin, job["id"]))["status"] == 0
+    assert (await get_job(api.admin, job["id"]))["status"] == 0

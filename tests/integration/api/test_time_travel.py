@@ -20,11 +20,10 @@ from tests.integration.api.helpers import (
     create,
     engine,
     finish,
-    get,
     log_of,
     start,
 )
-from tests.support import Client, Service
+from tests.support import Client, Service, get_job
 from tests.unit.strategies import JOB_IDS, KINDS, History, run_steps
 
 # two jobs created first, then anything (sometimes the third job too)
@@ -86,7 +85,7 @@ async def _check_job(svc: Service, owner: Client, history: History) -> None:
         expected = _expected(prefix) if now and prefix else None
         assert await _at(svc.admin, job_id, at=at) == expected, at
     if now is not None:
-        assert await get(svc.admin, job_id) == now  # the read model agrees with the log
+        assert await get_job(svc.admin, job_id) == now  # the read model agrees with the log
         visible = not now.get("deleted", False)
         assert (await _at(owner, job_id, as_of=seqs[-1]) == now) is visible
 
@@ -161,7 +160,7 @@ async def test_past_views_show_progress_and_logs_of_then(api: Service) -> None:
     assert then["progress"]["percentage"] == 0.0
     status, before = await user.call("GET", path, params={"as_of": seq - 1, "include": "logs"})
     assert (status, before["logs"]) == (200, [])
-    assert (await get(user, job["id"]))["status"] == 2
+    assert (await get_job(user, job["id"]))["status"] == 2
 
 
 async def test_only_the_owner_and_admins_travel_and_deleted_jobs_only_admins(
@@ -183,4 +182,4 @@ async def test_only_the_owner_and_admins_travel_and_deleted_jobs_only_admins(
     last = (await log_of(api, job["id"]))[-1].seq
     after = await _at(api.admin, job["id"], as_of=last)
     assert after["deleted"] is True and after["status"] == 4
-    assert await get(api.admin, job["id"]) == after
+    assert await get_job(api.admin, job["id"]) == after

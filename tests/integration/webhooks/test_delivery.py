@@ -9,10 +9,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from engine.store import EventStore
 from streams.errors import StreamsError
 from streams.webhook_store import Webhook
 from streams.webhooks import CONSUMER
+from tests.integration.api.helpers import engine
 from tests.integration.webhooks.conftest import fast
 from tests.integration.webhooks.helpers import (
     add_hook,
@@ -204,10 +204,8 @@ async def test_a_redelivered_event_is_not_sent_again(hooked: Service, receiver: 
     await drive(hooked, job_id, ok=True)
     await wait_until(lambda: len(receiver.of("once")) >= 1)
     await wait_settled(hooked)
-    store: EventStore = hooked.app.state.jobs.service.store
-    [done] = [
-        s for s in await store.history(job_id) if s.event.__struct_config__.tag == "succeeded"
-    ]
+    history = await engine(hooked).store.history(job_id)
+    [done] = [s for s in history if s.event.__struct_config__.tag == "succeeded"]
     async with second_deliverer(hooked) as other:
         assert await other.deliver(done.seq, done.event) is None
         assert await other.deliver(done.seq, done.event) is None

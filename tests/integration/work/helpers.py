@@ -12,7 +12,9 @@ from typing import Any
 
 from aiohttp import web
 from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
 
+from engine.results import RESULTS_STREAM
 from tests.support import Client, cli_env, serve_app, spawn, wait_until
 
 
@@ -117,6 +119,13 @@ async def novel_after(
 
 async def results(client: Client, job_id: str) -> list[dict[str, Any]]:
     return await client.all_items(f"/api/job/{job_id}/results")
+
+
+async def results_subjects(js: JetStreamContext, subjects: list[str]) -> None:
+    """Point RESULTS at other subjects (publishes to results.> then find no stream) or back."""
+    config = (await js.stream_info(RESULTS_STREAM)).config
+    config.subjects = subjects
+    await js.update_stream(config)
 
 
 async def work_left(nc: NATS) -> int:

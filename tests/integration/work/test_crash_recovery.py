@@ -13,6 +13,7 @@ from api.settings import Settings
 from engine.events import JobStarted, PageRecorded
 from engine.state import JobState
 from engine.store import EventStore
+from tests.integration.api.helpers import engine
 from tests.integration.work.helpers import (
     HoldSite,
     WorkerProcesses,
@@ -35,11 +36,6 @@ async def queue_only(tmp_path: Path, nats_url: str) -> AsyncIterator[Service]:
         yield svc
 
 
-def _store(svc: Service) -> EventStore:
-    store: EventStore = svc.app.state.jobs.service.store
-    return store
-
-
 async def _reached(store: EventStore, job_id: str, attempt: int, pages: int) -> JobState:
     """Wait until attempt `attempt` of the job has recorded `pages` pages in all."""
     state: JobState | None = None
@@ -59,7 +55,7 @@ async def _reached(store: EventStore, job_id: str, attempt: int, pages: int) -> 
 async def test_a_crawl_survives_its_workers_being_killed(
     queue_only: Service, site: SiteHandle, nats_url: str, tmp_path: Path
 ) -> None:
-    store = _store(queue_only)
+    store = engine(queue_only).store
     reachable = site.expected.ok | site.expected.failed
     workers = WorkerProcesses(nats_url, tmp_path / "logs")
     try:
@@ -107,7 +103,7 @@ async def test_a_crawl_survives_its_workers_being_killed(
 async def test_a_job_whose_workers_keep_dying_fails_after_max_attempts(
     queue_only: Service, hold_site: HoldSite, nats_url: str, tmp_path: Path
 ) -> None:
-    store = _store(queue_only)
+    store = engine(queue_only).store
     nc = queue_only.app.state.nc
     beats: list[str] = []
 

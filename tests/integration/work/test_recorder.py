@@ -10,9 +10,10 @@ from nats.aio.client import Client as NATS
 from engine.errors import StoreUnavailable
 from engine.events import Codec, LogWritten
 from engine.recorder import MAX_BATCH, Recorder
-from engine.results import RESULTS_STREAM, ResultStore, result_key
+from engine.results import ResultStore, result_key
 from engine.service import new_id, now_ms
 from engine.store import EventStore, wait_for_jetstream
+from tests.integration.work.helpers import results_subjects
 
 
 @pytest.fixture
@@ -67,10 +68,7 @@ async def test_a_batch_repeating_a_stored_message_id_stores_only_the_new_events(
 
 
 async def test_a_stream_that_stores_nothing_makes_add_and_flush_raise(nc: NATS) -> None:
-    js = nc.jetstream()
-    config = (await js.stream_info(RESULTS_STREAM)).config
-    config.subjects = ["elsewhere.>"]
-    await js.update_stream(config)
+    await results_subjects(nc.jetstream(), ["elsewhere.>"])
     job_id, recorder = new_id(), Recorder(nc, Codec(), timeout=2.0)
     try:
         await recorder.add(_line(job_id, 0), body=(result_key(job_id, "u"), b"{}"))

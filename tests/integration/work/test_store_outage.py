@@ -4,27 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 
-from nats.js import JetStreamContext
-
 from engine.events import JobFailed, JobStarted, PageRecorded
-from engine.results import RESULTS_STREAM
-from engine.store import EventStore
-from tests.integration.work.helpers import HoldSite, results
+from tests.integration.api.helpers import engine
+from tests.integration.work.helpers import HoldSite, results, results_subjects
 from tests.support import Service, finished, get_job, wait_until
-
-
-async def _results_subjects(js: JetStreamContext, subjects: list[str]) -> None:
-    """Point RESULTS at other subjects (publishes to results.> find no stream) or back."""
-    config = (await js.stream_info(RESULTS_STREAM)).config
-    config.subjects = subjects
-    await js.update_stream(config)
 
 
 async def test_pages_recorded_during_a_results_outage_are_resumed_not_failed(
     working: Service, hold_site: HoldSite
 ) -> None:
     js = working.app.state.nc.jetstream()
-    store: EventStore = working.app.state.jobs.service.store
+    store = engine(working).store
     body = {"url": hold_site.url("/"), "use_sitemap": False, "concurrency": 1}
     status, job = await working.admin.call("POST", "/api/job/create/crawl", json=body)
     assert status == 201, job
@@ -35,14 +25,14 @@ async def test_pages_recorded_during_a_results_outage_are_resumed_not_failed(
 
     await wait_until(three_recorded)
     await wait_until(lambda: hold_site.hits["/hold/1"] == 1)
-    await _results_subjects(js, ["results-paused.>"])
+    await results_subjects(js, ["results-paused.>"])
     hold_site.release("/hold/1")
     # The page cannot be stored: the worker waits, resumes the job and fetches it again.
     await wait_until(lambda: hold_site.hits["/hold/1"] >= 3, timeout=15)
     during = await get_job(working.admin, job["id"])
     assert during["status"] == 1 and during["error"] is None, during
 
-    await _results_subjects(js, ["results.>"])
+    await results_subjects(js, ["results.>"])
     job = await finished(working.admin, job["id"])
     assert job["status"] == 2, job
     pages = await results(working.admin, job["id"])
