@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
 from typing import Any
 
 import msgspec
@@ -22,6 +21,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.kv import KeyValue
 from ulid import ULID
 
+from engine.acks import settle
 from engine.commands import (
     AnyCommand,
     CancelJob,
@@ -158,21 +158,21 @@ class Dispatcher:
             event = self._store.codec.decode(msg.data)
         except msgspec.MsgspecError as e:
             log.error("dispatcher: dropped undecodable message on %s: %s", msg.subject, e)
-            await _settle(msg.term())
+            await settle(msg.term(), DISPATCHER)
             return
         try:
             await self.react(msg.metadata.sequence.stream, event)
         except (StoreUnavailable, nats.errors.Error) as e:
             log.warning("dispatcher: %s on %s, will retry: %s", type(e).__name__, msg.subject, e)
-            await _settle(msg.nak(delay=_RETRY_S))
+            await settle(msg.nak(delay=_RETRY_S), DISPATCHER)
             return
         except EngineError as e:
             log.warning("dispatcher: %s on %s: %s", type(e).__name__, msg.subject, e)
         except Exception:
             log.exception("dispatcher: reaction to %s failed; message dropped", msg.subject)
-            await _settle(msg.term())
+            await settle(msg.term(), DISPATCHER)
             return
-        await _settle(msg.ack())
+        await settle(msg.ack(), DISPATCHER)
 
     async def react(self, seq: int, event: AnyEvent) -> None:
         match event:
@@ -332,14 +332,6 @@ class Dispatcher:
 
 def _env(job_id: str) -> Envelope:
     return envelope(job_id, DISPATCHER)
-
-
-async def _settle(reply: Awaitable[None]) -> None:
-    """Send an ack/nak/term; if it is lost the message comes back, and reactions are idempotent."""
-    try:
-        await asyncio.shield(reply)
-    except nats.errors.Error as e:
-        log.warning("dispatcher: could not settle a message: %s", e)
 
 
 def _dep_error(dep_id: str, dep: JobState | None) -> str:

@@ -20,7 +20,6 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
@@ -29,6 +28,7 @@ import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
+from engine.acks import heartbeat, settle
 from engine.commands import FailJob, FinishJob, StartJob
 from engine.crawl.fetcher import FetchSettings, make_session
 from engine.crawl.models import PageOutcome
@@ -125,17 +125,17 @@ class Worker:
             item = msgspec.json.decode(msg.data, type=WorkItem)
         except msgspec.MsgspecError as e:
             log.error("worker %s: dropped an undecodable work item: %s", self.worker_id, e)
-            await _settle(msg.term())
+            await settle(msg.term(), f"worker {self.worker_id}")
             return
-        heartbeat = asyncio.create_task(_heartbeat(msg, self._heartbeat_s))
+        beating = asyncio.create_task(heartbeat(msg, self._heartbeat_s))
         try:
             await self._run_item(item, msg, session)
         except EngineError as e:
             log.warning("worker %s: job %s: %s", self.worker_id, item.job_id, e)
             return  # not acked: redelivered after ack_wait
         finally:
-            heartbeat.cancel()
-        await _settle(msg.ack())
+            beating.cancel()
+        await settle(msg.ack(), f"worker {self.worker_id}")  # if lost, the job is found finished
 
     async def _run_item(self, item: WorkItem, msg: Msg, session: aiohttp.ClientSession) -> None:
         deliveries = msg.metadata.num_delivered or 1
@@ -229,22 +229,6 @@ class Worker:
 
     def _env(self, job_id: str) -> Envelope:
         return envelope(job_id, self.worker_id)
-
-
-async def _settle(reply: Awaitable[None]) -> None:
-    """Send an ack or term; if it is lost the item comes back and finds its job finished."""
-    try:
-        await asyncio.shield(reply)
-    except nats.errors.Error as e:
-        log.warning("worker: could not settle a work item: %s", e)
-
-
-async def _heartbeat(msg: Msg, every_s: float) -> None:
-    """Tell JetStream the item is still being worked on, so it is not redelivered."""
-    while True:
-        await asyncio.sleep(every_s)
-        with contextlib.suppress(Exception):
-            await msg.in_progress()
 
 
 class RunContext:

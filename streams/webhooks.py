@@ -32,6 +32,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from engine.acks import heartbeat, settle
 from engine.errors import EngineError
 from engine.events import AnyEvent, JobCreated, kind_of, parse_subject
 from engine.service import now_ms
@@ -190,9 +191,9 @@ class Deliverer:
             event = self._store.codec.decode(msg.data)
         except msgspec.DecodeError:
             log.error("webhooks: undecodable event on %s; skipped", msg.subject)
-            await msg.term()
+            await settle(msg.term(), CONSUMER)
             return
-        heartbeat = asyncio.create_task(_heartbeat(msg, ACK_WAIT_S / 3))
+        beating = asyncio.create_task(heartbeat(msg, ACK_WAIT_S / 3))
         try:
             wait = await self.deliver(msg.metadata.sequence.stream, event)
         except (StreamsError, EngineError) as e:
@@ -202,11 +203,12 @@ class Deliverer:
             log.exception("webhooks: delivering %s failed", msg.subject)
             wait = ACK_WAIT_S
         except asyncio.CancelledError:
-            await asyncio.shield(msg.nak())
+            await settle(msg.nak(), CONSUMER)
             raise
         finally:
-            heartbeat.cancel()
-        await asyncio.shield(msg.ack() if wait is None else msg.nak(delay=wait))
+            beating.cancel()
+        # a lost ack or nak is logged: the event comes back, and delivery is idempotent
+        await settle(msg.ack() if wait is None else msg.nak(delay=wait), CONSUMER)
 
     async def deliver(self, seq: int, event: AnyEvent) -> float | None:
         """Attempt `event` (JOBS sequence `seq`) on each matching webhook not yet settled.
@@ -294,11 +296,3 @@ def _target(subject: str) -> tuple[str, str | None]:
     """The job id and webhook event type of a `jobs.<job id>.<kind>` subject."""
     parsed = parse_subject(subject)
     return ("", None) if parsed is None else (parsed[0], EVENT_TYPES.get(parsed[1]))
-
-
-async def _heartbeat(msg: Msg, every_s: float) -> None:
-    """Keep JetStream from redelivering an event still in hand."""
-    while True:
-        await asyncio.sleep(every_s)
-        with contextlib.suppress(Exception):
-            await msg.in_progress()
