@@ -146,30 +146,32 @@ class Deliverer:
                 log.warning("webhooks: fetch failed: %s", e)
                 await asyncio.sleep(1.0)
                 continue
-            for msg in await self._triage(msgs):
-                task = asyncio.create_task(self._handle(msg))
+            for msg, hooks in await self._triage(msgs):
+                task = asyncio.create_task(self._handle(msg, hooks))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
-    async def _triage(self, msgs: list[Msg]) -> list[Msg]:
-        """The fetched events some webhook may want; the others are acked here and now.
+    async def _triage(self, msgs: list[Msg]) -> list[tuple[Msg, list[Webhook] | None]]:
+        """The fetched events some webhook may want, each with its job's owner's webhooks;
+        the others are acked here and now.
 
         Reads each owner's webhooks once per fetched batch instead of once per event (a
         crawl's page events come by the hundred, and most owners have no webhook for them),
         and after the fetch, so no staler than a read per event would be. When a read
-        fails, every event goes on to `_handle`, which reads again and retries.
+        fails, every event goes on to `_handle` without webhooks (None): it reads them
+        itself, and retries.
         """
         targets = [_target(msg.subject) for msg in msgs]
         try:
             hooks = await self._hooks_of({job_id for job_id, _ in targets if job_id})
         except Exception as e:  # whatever it is, _handle meets it again and settles each event
             log.warning("webhooks: reading subscriptions failed: %r", e)
-            return msgs
-        wanted = []
+            return [(msg, None) for msg in msgs]
+        wanted: list[tuple[Msg, list[Webhook] | None]] = []
         for msg, (job_id, event_type) in zip(msgs, targets, strict=True):
             mine = hooks.get(job_id, []) if event_type else []  # no job: nobody to tell
             if any(event_type in h.events for h in mine):
-                wanted.append(msg)
+                wanted.append((msg, mine))
             else:
                 with contextlib.suppress(nats.errors.Error):  # unacked: triaged again later
                     await msg.ack()
@@ -185,8 +187,9 @@ class Deliverer:
         pairs = zip(ids, jobs, strict=True)
         return {job_id: by_owner[job.user_id] for job_id, job in pairs if job is not None}
 
-    async def _handle(self, msg: Msg) -> None:
-        """Deliver one event, then ack it or hand it back for the next retry."""
+    async def _handle(self, msg: Msg, hooks: list[Webhook] | None) -> None:
+        """Deliver one event (to `hooks`, see `deliver`), then ack it or hand it back for the
+        next retry."""
         try:
             event = self._store.codec.decode(msg.data)
         except msgspec.DecodeError:
@@ -195,7 +198,7 @@ class Deliverer:
             return
         beating = asyncio.create_task(heartbeat(msg, ACK_WAIT_S / 3))
         try:
-            wait = await self.deliver(msg.metadata.sequence.stream, event)
+            wait = await self.deliver(msg.metadata.sequence.stream, event, hooks)
         except (StreamsError, EngineError) as e:
             log.warning("webhooks: %s on %s: %s", type(e).__name__, msg.subject, e)
             wait = self.settings.backoff_s
@@ -210,25 +213,27 @@ class Deliverer:
         # a lost ack or nak is logged: the event comes back, and delivery is idempotent
         await settle(msg.ack() if wait is None else msg.nak(delay=wait), CONSUMER)
 
-    async def deliver(self, seq: int, event: AnyEvent) -> float | None:
+    async def deliver(
+        self, seq: int, event: AnyEvent, hooks: list[Webhook] | None = None
+    ) -> float | None:
         """Attempt `event` (JOBS sequence `seq`) on each matching webhook not yet settled.
 
         Returns None when every matching webhook has a final outcome, else the seconds until
         the earliest retry is due. Idempotent: calling it again sends nothing to a webhook
-        whose outcome is final, and nothing before a retry is due.
+        whose outcome is final, and nothing before a retry is due. `hooks`, when given, are
+        the webhooks of the job's owner as just read; else they are read here.
         """
         event_type = EVENT_TYPES.get(kind_of(event))
         job = await self._job(event.job_id) if event_type else None
         if event_type is None or job is None:
             return None
-        hooks = [
-            h for h in await self._webhooks.of_user(job.user_id)
-            if event_type in h.events and seq > h.from_seq
-        ]  # fmt: skip
-        if not hooks:
+        if hooks is None:
+            hooks = await self._webhooks.of_user(job.user_id)
+        matching = [h for h in hooks if event_type in h.events and seq > h.from_seq]
+        if not matching:
             return None
         body = payload(event, job)
-        waits = await asyncio.gather(*(self._deliver_to(h, seq, event, body) for h in hooks))
+        waits = await asyncio.gather(*(self._deliver_to(h, seq, event, body) for h in matching))
         due = [w for w in waits if w is not None]
         return min(due) if due else None
 
