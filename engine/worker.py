@@ -35,7 +35,7 @@ from engine.crawl.models import PageOutcome
 from engine.errors import EngineError, JobConflict, JobNotFound, StoreUnavailable
 from engine.events import CancelRequested, LogWritten, PageRecorded, ProgressReported
 from engine.handlers import Outcome, handler_for
-from engine.model import JobStatus
+from engine.model import JobStatus, JobType
 from engine.recorder import Recorder
 from engine.results import ResultStore, result_key
 from engine.service import Envelope, JobService, envelope, new_id, now_ms
@@ -54,6 +54,9 @@ PROGRESS_EVERY_S = 0.5
 STORE_RETRY_S = (0.5, 15.0)
 # Errors that mean the store, not the job, failed: the job is resumed, never failed for them.
 STORE_ERRORS = (StoreUnavailable, nats.errors.Error)
+# Job types whose handler resumes from `done_links` (a crawl follows links of pages it has):
+# only for these are an earlier attempt's page bodies read back on start.
+RESUMES_FROM_LINKS = frozenset({JobType.CRAWL})
 
 
 class Worker:
@@ -258,7 +261,8 @@ class RunContext:
         )
         if self.job.cancel_requested or await self._canceled_since_start():
             self._cancel.set()
-        await self._load_links()
+        if self.job.type in RESUMES_FROM_LINKS:
+            await self._load_links()
 
     async def _canceled_since_start(self) -> bool:
         """A cancel appended between the start and the subscription was not heard: look."""
