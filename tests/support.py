@@ -133,14 +133,19 @@ class Client:
     def as_user(self, token: str | None) -> Client:
         return Client(self.session, self.base, token)
 
-    async def all_items(self, path: str) -> list[dict[str, Any]]:
-        """Every item of a paged endpoint (`{total, items}`, offset/limit), in order."""
+    async def all_items(self, path: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        """Every item of a paged endpoint (`{total, items}`, offset/limit), in order, read
+        `limit` items a page; never more than the last page's `total` counts."""
         items: list[dict[str, Any]] = []
         while True:
-            status, page = await self.call("GET", path, params={"offset": len(items), "limit": 100})
+            params = {"offset": len(items), "limit": limit}
+            status, page = await self.call("GET", path, params=params)
             assert status == 200, page
             items += page["items"]
-            if not page["items"] or len(items) >= page["total"]:
+            if not page["items"]:
+                return items
+            if len(items) >= page["total"]:
+                assert len(items) == page["total"], page
                 return items
 
 

@@ -21,17 +21,8 @@ async def add_hook(client: Client, url: str, *events: str) -> dict[str, Any]:
 
 async def attempts(client: Client, hook_id: str) -> list[dict[str, Any]]:
     """Every recorded attempt of the webhook, paging through the endpoint."""
-    items: list[dict[str, Any]] = []
-    while True:
-        params = {"offset": len(items), "limit": 7}  # a small page, so paging is exercised
-        status, page = await client.call(
-            "GET", f"/api/webhooks/{hook_id}/deliveries", params=params
-        )
-        assert status == 200, page
-        items += page["items"]
-        if len(items) >= page["total"]:
-            assert len(items) == page["total"]
-            return items
+    path = f"/api/webhooks/{hook_id}/deliveries"
+    return await client.all_items(path, limit=7)  # a small page, so paging is exercised
 
 
 async def new_job(client: Client) -> str:
