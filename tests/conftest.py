@@ -4,8 +4,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from nats.aio.client import Client as NATS
 
 from api.settings import Settings
+from engine.store import wait_for_jetstream
+from tests.sites.testsite import SiteHandle, serve_site
 from tests.support import Service, nats_server, run_service
 
 
@@ -13,6 +16,21 @@ from tests.support import Service, nats_server, run_service
 async def nats_url(tmp_path: Path) -> AsyncIterator[str]:
     async with nats_server(tmp_path / "nats") as url:
         yield url
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[NATS]:
+    """A NATS connection to `nats_url`, JetStream ready."""
+    conn = await wait_for_jetstream(nats_url)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[SiteHandle]:
+    """The generated test site, 60 pages; a folder's conftest may serve another."""
+    async with serve_site(60, seed=3) as handle:
+        yield handle
 
 
 @pytest.fixture

@@ -14,18 +14,11 @@ from engine.commands import CreateJob
 from engine.events import Codec, LogWritten
 from engine.model import JobType
 from engine.service import JobService, envelope, new_id, now_ms
-from engine.store import EventStore, wait_for_jetstream
+from engine.store import EventStore
 from streams.feed import JobFeed
 from streams.frames import Frame
 from streams.hub import Hub
 from tests.support import wait_until
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NATS]:
-    conn = await wait_for_jetstream(nats_url)
-    yield conn
-    await conn.close()
 
 
 async def _job(store: EventStore, hub: Hub) -> str:

@@ -5,13 +5,6 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.integration.work.helpers import HoldSite, serve_hold_site
-from tests.sites.testsite import SiteHandle, serve_site
-
-
-@pytest.fixture
-async def site() -> AsyncIterator[SiteHandle]:
-    async with serve_site(60, seed=3) as handle:
-        yield handle
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from nats.aio.client import Client as NATS
 
@@ -12,17 +10,15 @@ from engine.events import Codec, LogWritten
 from engine.recorder import MAX_BATCH, Recorder
 from engine.results import ResultStore, result_key
 from engine.service import new_id, now_ms
-from engine.store import EventStore, wait_for_jetstream
+from engine.store import EventStore
 from tests.integration.work.helpers import results_subjects
 
 
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NATS]:
-    client = await wait_for_jetstream(nats_url)
-    await EventStore(client, Codec()).ensure()
-    await ResultStore(client.jetstream()).ensure()
-    yield client
-    await client.close()
+@pytest.fixture(autouse=True)
+async def streams(nc: NATS) -> None:
+    """JOBS and RESULTS, as the service makes them."""
+    await EventStore(nc, Codec()).ensure()
+    await ResultStore(nc.jetstream()).ensure()
 
 
 def _line(job_id: str, n: int) -> LogWritten:
