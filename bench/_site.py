@@ -16,22 +16,7 @@ import argparse
 
 from aiohttp import web
 
-from tests.sites.testsite import Handler, build_site
-
-
-def robots_override(crawl_delay: float | None) -> web.Middleware:
-    """Answer /robots.txt like the test site does, with the Crawl-delay line as asked."""
-
-    @web.middleware
-    async def robots(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path != "/robots.txt":
-            return await handler(request)
-        delay = f"Crawl-delay: {crawl_delay}\n" if crawl_delay else ""
-        origin = f"{request.scheme}://{request.host}"
-        text = f"User-agent: *\nDisallow: /private/\n{delay}Sitemap: {origin}/sitemap_index.xml\n"
-        return web.Response(text=text, content_type="text/plain")
-
-    return robots
+from tests.sites.testsite import build_site
 
 
 def main() -> None:
@@ -42,8 +27,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--crawl-delay", type=float, default=None)
     args = p.parse_args()
-    app = build_site(args.pages, seed=args.seed)
-    app.middlewares.insert(0, robots_override(args.crawl_delay))
+    app = build_site(args.pages, seed=args.seed, crawl_delay=args.crawl_delay or None)
     web.run_app(
         app,
         host=args.host,

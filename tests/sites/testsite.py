@@ -219,9 +219,10 @@ def _origin(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
 
-def _robots(request: web.Request) -> web.Response:
+def _robots(request: web.Request, crawl_delay: float | None) -> web.Response:
+    delay = "" if crawl_delay is None else f"Crawl-delay: {crawl_delay}\n"
     text = (
-        "User-agent: *\nDisallow: /private/\nCrawl-delay: 0.01\n"
+        f"User-agent: *\nDisallow: /private/\n{delay}"
         f"Sitemap: {_origin(request)}/sitemap_index.xml\n"
     )
     return web.Response(text=text, content_type="text/plain")
@@ -233,7 +234,7 @@ def _urlset(request: web.Request, paths: list[str]) -> str:
     return f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="{ns}">{entries}</urlset>'
 
 
-def _sitemap_routes(model: SiteModel) -> list[web.RouteDef]:
+def _sitemap_routes(model: SiteModel, crawl_delay: float | None) -> list[web.RouteDef]:
     async def index(request: web.Request) -> web.Response:
         locs = "".join(f"<sitemap><loc>{_origin(request)}{p}</loc></sitemap>" for p in INFRA[2:])
         xml = f'<?xml version="1.0"?><sitemapindex xmlns="x">{locs}</sitemapindex>'
@@ -249,7 +250,7 @@ def _sitemap_routes(model: SiteModel) -> list[web.RouteDef]:
         return web.Response(body=data, content_type="application/gzip")
 
     async def robots(request: web.Request) -> web.Response:
-        return _robots(request)
+        return _robots(request, crawl_delay)
 
     return [
         web.get("/robots.txt", robots),
@@ -310,8 +311,11 @@ async def _pdf(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="application/pdf")
 
 
-def build_site(n_pages: int = 300, *, seed: int = 0) -> web.Application:
-    """The test site as an aiohttp app; ``app[REQUESTS_KEY]`` logs requested paths."""
+def build_site(
+    n_pages: int = 300, *, seed: int = 0, crawl_delay: float | None = 0.01
+) -> web.Application:
+    """The test site as an aiohttp app; ``app[REQUESTS_KEY]`` logs requested paths.
+    robots.txt asks for ``crawl_delay`` seconds between requests (None: no Crawl-delay)."""
     model = SiteModel(n_pages, seed)
     requests: list[str] = []
 
@@ -323,7 +327,7 @@ def build_site(n_pages: int = 300, *, seed: int = 0) -> web.Application:
     app = web.Application(middlewares=[log_requests])
     app[REQUESTS_KEY] = requests
     app[MODEL_KEY] = model
-    app.add_routes([*_sitemap_routes(model), *_special_routes(model)])
+    app.add_routes([*_sitemap_routes(model, crawl_delay), *_special_routes(model)])
     return app
 
 
