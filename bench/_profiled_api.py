@@ -10,7 +10,6 @@ only as time awaited in the steps below.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import io
 import logging
@@ -31,6 +30,7 @@ from api.jobs import JobsApi
 from api.settings import Settings, nats_url_from_env
 from api.users import UserStore
 from bench._support import StepTimes
+from engine.dispatcher import Dispatcher
 from engine.service import JobService
 from engine.store import EventStore
 from projections.projector import Projector
@@ -45,11 +45,6 @@ class Phases(StepTimes):
     def __init__(self) -> None:
         super().__init__(active=False)
         self.items: dict[str, int] = defaultdict(int)
-
-    def wrap(self, owner: Any, name: str, label: str) -> None:
-        if getattr(owner, name, None) is None:  # the product moved on: time what still exists
-            return
-        super().wrap(owner, name, label)
 
     def add(self, label: str, t0: float, args: tuple[Any, ...]) -> None:
         super().add(label, t0, args)
@@ -124,10 +119,7 @@ def instrument(phases: Phases) -> None:
     phases.wrap(JobsApi, "get", "  JobsApi.get (SQLite read via aiosqlite)")
     phases.wrap(Projector, "_on_msg", "bg: Projector._on_msg (decode + queue put)")
     phases.wrap(projections.projector, "apply_batch", "projector apply_batch (bg, SQLite txn)")
-    with contextlib.suppress(ImportError):
-        from engine.dispatcher import Dispatcher
-
-        phases.wrap(Dispatcher, "react", "bg: Dispatcher.react (load + enqueue work)")
+    phases.wrap(Dispatcher, "react", "bg: Dispatcher.react (load + enqueue work)")
 
 
 class Session:

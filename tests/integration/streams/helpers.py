@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
-
 from api.sse_client import SseEvent, sse_events
 from tests.support import Client, wait_until
 
@@ -70,7 +68,3 @@ async def crawl(client: Client, base_url: str, **extra: Any) -> str:
     status, job = await client.call("POST", "/api/job/create/crawl", json=body)
     assert status == 201, job
     return str(job["id"])
-
-
-def no_timeout() -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(total=None, sock_read=60)
