@@ -14,10 +14,10 @@ import socket
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import aiohttp
 
@@ -125,41 +125,53 @@ def jobstream_cli() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "api.cli"]
 
 
-def _api_argv(data_dir: Path, port: int, profile_out: Path | None) -> list[str]:
+async def spawn(
+    argv: Sequence[str], log: IO[bytes], env: Mapping[str, str] | None = None, *,
+    pipe: bool = False, cwd: Path | None = None,
+) -> asyncio.subprocess.Process:  # fmt: skip
+    """`argv` in a session of its own (Ctrl-C reaches only us; we stop the children in order),
+    dying with us; its stderr, and its stdout unless piped, to `log`."""
+    return await asyncio.create_subprocess_exec(
+        *argv, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE if pipe else log, stderr=log, start_new_session=True,
+        preexec_fn=die_with_parent if sys.platform == "linux" else None,
+    )  # fmt: skip
+
+
+def _api_argv(
+    data_dir: Path, port: int, profile_out: Path | None, workers: int, options: Sequence[str]
+) -> list[str]:
     if profile_out is not None:
         return [sys.executable, str(PROFILED_API), "--data-dir", str(data_dir),
                 "--port", str(port), "--out", str(profile_out)]  # fmt: skip
-    argv = ["api", "--data-dir", str(data_dir), "--port", str(port), "--workers", "0"]
-    return [*jobstream_cli(), *argv]
+    argv = ["api", "--data-dir", str(data_dir), "--port", str(port), "--workers", str(workers)]
+    return [*jobstream_cli(), *argv, *options]
 
 
 @contextlib.asynccontextmanager
 async def api_process(
-    nats_url: str, data_dir: Path, *, profile_out: Path | None = None, timeout: float = 60.0
-) -> AsyncIterator[ApiProcess]:
-    """`jobstream api` (or the profiled runner) against `nats_url`, healthy, with its token."""
+    nats_url: str, data_dir: Path, *, profile_out: Path | None = None, timeout: float = 60.0,
+    workers: int = 0, options: Sequence[str] = (), env: Mapping[str, str] | None = None,
+    grace: float = 10.0,
+) -> AsyncIterator[ApiProcess]:  # fmt: skip
+    """`jobstream api --workers {workers} *options` against `nats_url` (or, with `profile_out`,
+    the profiled runner, which takes neither), healthy, with its token; `env` adds to our
+    environment. Stopped on exit: SIGTERM, SIGKILL after `grace` seconds."""
+    assert profile_out is None or (workers == 0 and not options), "the profiled API takes none"
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = data_dir / "api.log"
-    log = log_path.open("ab")
-    proc = await asyncio.create_subprocess_exec(
-        *_api_argv(data_dir, port, profile_out),
-        env={**os.environ, "NATS_URL": nats_url},
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=log,
-        stderr=log,
-        start_new_session=True,  # Ctrl-C reaches only us; we stop the server in order
-        preexec_fn=die_with_parent if sys.platform == "linux" else None,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        await wait_healthy(base, proc, log_path, timeout)
-        api = ApiProcess(proc, base, (data_dir / "admin-token").read_text().strip())
-        yield api
-    finally:
-        t0 = time.perf_counter()
-        killed = await stop_process(proc, 10.0)
-        log.close()
+    argv = _api_argv(data_dir, port, profile_out, workers, options)
+    with log_path.open("ab") as log:
+        proc = await spawn(argv, log, {**os.environ, "NATS_URL": nats_url, **(env or {})})
+        try:
+            base = f"http://127.0.0.1:{port}"
+            await wait_healthy(base, proc, log_path, timeout)
+            api = ApiProcess(proc, base, (data_dir / "admin-token").read_text().strip())
+            yield api
+        finally:
+            t0 = time.perf_counter()
+            killed = await stop_process(proc, grace)
     api.stop_seconds, api.killed = time.perf_counter() - t0, killed
 
 

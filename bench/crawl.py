@@ -67,15 +67,16 @@ import html_to_markdown
 from protego import Protego
 from selectolax.lexbor import LexborHTMLParser
 
-from api.embedded import default_conf, die_with_parent, embedded_nats, stop_process
+from api.embedded import default_conf, embedded_nats, stop_process
 from bench._support import (
     StepTimes,
+    api_process,
     child_pid,
     cpu_seconds,
     free_port,
     jobstream_cli,
+    spawn,
     tail,
-    wait_healthy,
 )
 from engine.store import wait_for_jetstream
 from engine.work import LANES, WORK_STREAM, consumer_name
@@ -120,16 +121,7 @@ async def child(
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """A child process (stderr, and stdout unless piped, to `log_path`), stopped on exit."""
     with log_path.open("ab") as log:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=ROOT,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE if pipe else log,
-            stderr=log,
-            start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
-            preexec_fn=die_with_parent if sys.platform == "linux" else None,
-        )
+        proc = await spawn(argv, log, env, pipe=pipe, cwd=ROOT)
         try:
             yield proc
         finally:
@@ -233,16 +225,21 @@ async def jobstream_stack(args: argparse.Namespace, work: Path) -> AsyncIterator
         )
         nc = await wait_for_jetstream(nats_url)
         await nc.close()
-        env = {**os.environ, "NATS_URL": nats_url, "JOBSTREAM_ALLOW_PRIVATE": "1"}
-        port = free_port()
-        inproc = "1" if args.mode == "inproc" else "0"
-        api_argv = [*jobstream_cli(), "api", "--data-dir", str(data), "--port", str(port)]
-        api_argv += ["--workers", inproc, "--allow-private-networks"]
-        api = await stack.enter_async_context(child(api_argv, data / "api.log", env))
-        base = f"http://127.0.0.1:{port}"
-        await wait_healthy(base, api, data / "api.log", 60)
-        pids: dict[str, int | None] = {"api": api.pid, "nats-server": child_pid("nats-server")}
-        waiter, waiter_log = api, data / "api.log"
+        private = {"JOBSTREAM_ALLOW_PRIVATE": "1"}
+        workers = 1 if args.mode == "inproc" else 0
+        api = await stack.enter_async_context(
+            api_process(
+                nats_url,
+                data,
+                workers=workers,
+                options=["--allow-private-networks"],
+                env=private,
+                grace=15.0,
+            )
+        )
+        pids: dict[str, int | None] = {"api": api.proc.pid, "nats-server": child_pid("nats-server")}
+        env = {**os.environ, "NATS_URL": nats_url, **private}
+        waiter, waiter_log = api.proc, data / "api.log"
         if args.mode == "separate":
             waiter_log = data / "worker.log"
             waiter = await stack.enter_async_context(
@@ -250,8 +247,7 @@ async def jobstream_stack(args: argparse.Namespace, work: Path) -> AsyncIterator
             )
             pids["worker"] = waiter.pid
         await _wait_worker_polling(nats_url, waiter, waiter_log)
-        token = (data / "admin-token").read_text().strip()
-        yield Jobstream(base, token, nats_url, pids)
+        yield Jobstream(api.base, api.token, nats_url, pids)
 
 
 async def run_jobstream(args: argparse.Namespace, site: Site, work: Path) -> list[Run]:
