@@ -401,7 +401,7 @@ def worker_child(args: argparse.Namespace) -> int:
     steps.wrap_crawls(handlers, "crawl_site")
     steps.wrap(crawler._CrawlRun, "_take", "wait for a URL from the frontier")
     steps.wrap(crawler._CrawlRun, "_robots_permit", "robots check")
-    steps.wrap(crawler, "fetch", "fetch (HTTP request + body, with retries)")
+    steps.wrap(pages, "fetch", "fetch (HTTP request + body, with retries)")
     steps.wrap(pages, "page_outcome", "extract: parse, links, markdown (CPU)")
     steps.wrap(crawler._CrawlRun, "_report", "report the page (on_page, then its links)")
     steps.wrap(worker.RunContext, "page", "  RunContext.page: queue it for the recorder")
