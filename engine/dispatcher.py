@@ -229,6 +229,14 @@ class Dispatcher:
         )  # fmt: skip
 
     async def _on_ended(self, event: AnyEvent) -> None:
+        """Roll an ended job up into its batch, cascade a batch's cancel, settle dependents.
+
+        Most jobs have none of these: their created event and the dependents bucket say so,
+        and a crawl's history (thousands of page events) is then not read at all.
+        """
+        created = await self._store.created(event.job_id)
+        if created is not None and not await self._acts_at_end(created):
+            return
         job = await self._store.load(event.job_id)
         if job is None:
             return
@@ -237,6 +245,12 @@ class Dispatcher:
         if job.type in BATCH_TYPES and job.status == JobStatus.CANCELED:
             await self._cascade_cancel(job.id)
         await self._release_dependents(job)
+
+    async def _acts_at_end(self, created: JobCreated) -> bool:
+        """Whether the end of this job changes another: a parent, children or dependents."""
+        if created.parent_job_id is not None or created.type in BATCH_TYPES:
+            return True
+        return bool(await self._dependents(created.job_id))
 
     async def _roll_up(self, child: JobState) -> None:
         """Count an ended child in its batch parent; finish the parent with its last child.
