@@ -164,10 +164,7 @@ class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def of(cls, row: EventRow) -> AuditEvent:
-        return cls(
-            seq=row.seq, job_id=row.job_id, kind=row.kind, at=row.at, actor=row.actor,
-            data=row.data,
-        )  # fmt: skip
+        return cls(**msgspec.structs.asdict(row))  # the same fields, served as they are stored
 
 
 class AuditPage(msgspec.Struct, frozen=True, kw_only=True):

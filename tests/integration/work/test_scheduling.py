@@ -76,9 +76,8 @@ async def test_dependent_starts_only_after_its_dependency_succeeded(
     _, dep = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": [url]})
     dependent = await novel_after(working.admin, dep["id"], hold_site.url("/a"))
     await wait_until(lambda: hold_site.hits["/hold/1"] == 1)
-    await wait_until(
-        lambda: shows_status(working.admin, dep["id"], 1)
-    )  # the read model may lag the log
+    # the read model may lag the log
+    await wait_until(lambda: shows_status(working.admin, dep["id"], 1))
     # The dependency is running: the dependent must not have been queued, let alone started.
     await wait_consumed(working, "dispatcher")
     dependent = await get_job(working.admin, dependent["id"])
