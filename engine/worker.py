@@ -36,11 +36,12 @@ from engine.errors import EngineError, JobConflict, JobNotFound, StoreUnavailabl
 from engine.events import CancelRequested, LogWritten, PageRecorded, ProgressReported
 from engine.handlers import Outcome, handler_for
 from engine.model import JobStatus, JobType
+from engine.pickup import Lanes
 from engine.recorder import Recorder
 from engine.results import ResultStore, result_key
 from engine.service import Envelope, JobService, envelope, new_id, now_ms
 from engine.state import JobState
-from engine.work import LANES, WORK_STREAM, WorkItem, consumer_name, work_ack_wait
+from engine.work import WorkItem, work_ack_wait
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,11 @@ PROGRESS_EVERY_S = 0.5
 STORE_RETRY_S = (0.5, 15.0)
 # Errors that mean the store, not the job, failed: the job is resumed, never failed for them.
 STORE_ERRORS = (StoreUnavailable, nats.errors.Error)
+# An idle slot wakes when a work item is published, and polls every lane at least every
+# IDLE_S anyway (redelivered items come without a publish); in burst mode (tests) a worker
+# ends after BURST_WAIT_S without work.
+IDLE_S = 1.0
+BURST_WAIT_S = 0.2
 # Job types whose handler resumes from `done_links` (a crawl follows links of pages it has):
 # only for these are an earlier attempt's page bodies read back on start.
 RESUMES_FROM_LINKS = frozenset({JobType.CRAWL})
@@ -65,7 +71,7 @@ class Worker:
     def __init__(
         self, nc: NATS, service: JobService, results: ResultStore, fetch_settings: FetchSettings,
         *, concurrency: int = CONCURRENCY, burst: bool = False, worker_id: str | None = None,
-        max_attempts: int = MAX_ATTEMPTS,
+        max_attempts: int = MAX_ATTEMPTS, idle_s: float = IDLE_S,
     ) -> None:  # fmt: skip
         self._nc = nc
         self._js = nc.jetstream()
@@ -78,25 +84,22 @@ class Worker:
         self._heartbeat_s = 10.0
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{new_id()[-6:]}"
         self._stopping = asyncio.Event()
-        self._subs: list[Any] = []
+        self.lanes = Lanes(nc, slots=concurrency, idle_s=idle_s)
 
     async def run(self) -> None:
         """Process work until `drain()` is called (or, in burst mode, until none is left)."""
         self._heartbeat_s = await work_ack_wait(self._js) / 3
-        for _, lane in LANES:
-            self._subs.append(await self._js.pull_subscribe_bind(consumer_name(lane), WORK_STREAM))
+        await self.lanes.open()
         try:
             async with make_session(self.fetch_settings) as session:
                 await asyncio.gather(*(self._slot(session) for _ in range(self.concurrency)))
         finally:
-            for sub in self._subs:
-                with contextlib.suppress(Exception):
-                    await sub.unsubscribe()
-            self._subs.clear()
+            await self.lanes.close()
 
     def drain(self) -> None:
         """Stop taking new work; jobs in hand finish (or stop at a cancel) and are acked."""
         self._stopping.set()
+        self.lanes.interrupt()
 
     async def _slot(self, session: aiohttp.ClientSession) -> None:
         while not self._stopping.is_set():
@@ -108,20 +111,21 @@ class Worker:
             await self._process(msg, session)
 
     async def _next(self) -> Msg | None:
-        """The oldest item of the highest non-empty lane, waiting up to ~1 s in all."""
-        for index, sub in enumerate(self._subs):
-            wait = 0.05 if index < len(self._subs) - 1 else (0.2 if self.burst else 1.0)
-            try:
-                msgs = await sub.fetch(1, timeout=wait)
-            except TimeoutError:  # nats-py raises its own subclass, or a plain one near expiry
-                continue
-            except nats.errors.Error as e:  # NATS unreachable: wait a little, then ask again
-                log.warning("worker %s: cannot fetch work: %s", self.worker_id, e)
-                await self._stopped_within(wait)
-                return None
-            if msgs:
-                return msgs[0]  # type: ignore[no-any-return]
-        return None
+        """The next item by priority, waiting up to `idle_s` (burst: BURST_WAIT_S) for one;
+        None when there is none or the worker is draining."""
+        wait = BURST_WAIT_S if self.burst else self.lanes.idle_s
+        try:
+            msg = await self.lanes.take(everything=self.burst)
+            if msg is None:
+                await self.lanes.wait(wait)
+                if self._stopping.is_set():
+                    return None
+                msg = await self.lanes.take(everything=self.burst)
+        except nats.errors.Error as e:  # NATS unreachable: wait a little, then ask again
+            log.warning("worker %s: cannot fetch work: %s", self.worker_id, e)
+            await self._stopped_within(wait)
+            return None
+        return msg
 
     async def _process(self, msg: Msg, session: aiohttp.ClientSession) -> None:
         try:

@@ -65,6 +65,28 @@ async def test_one_worker_takes_high_then_normal_then_low(
     assert hold_site.hits["/a"] == 3
 
 
+async def test_an_idle_worker_takes_each_published_item_at_once(
+    service: Service, hold_site: HoldSite
+) -> None:
+    """The worker's own poll of every lane comes only once a minute here: each job below can
+    start within the test's patience only because its publish woke the worker."""
+    worker = Worker(
+        service.app.state.nc, service.app.state.jobs.service, service.app.state.results,
+        FetchSettings(allow_private=True), concurrency=2, idle_s=60,
+    )  # fmt: skip
+    task = asyncio.create_task(worker.run())
+    try:
+        for priority in (0, 2, 1):  # low, high, normal: every lane rings
+            await wait_until(lambda: worker.lanes.quiet)  # all lanes found empty: waiting
+            body = {"urls": [hold_site.url("/a")], "priority": priority}
+            _, job = await service.admin.call("POST", "/api/job/create/scrape", json=body)
+            assert (await finished(service.admin, job["id"], timeout=15))["status"] == 2
+    finally:
+        worker.drain()
+        await asyncio.wait_for(task, 10)  # a drain wakes the waiting slots at once
+    assert hold_site.hits["/a"] == 3
+
+
 def _started(event: object) -> bool:
     return isinstance(event, JobStarted)
 

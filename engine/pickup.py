@@ -1,0 +1,104 @@
+"""Taking work items: high before normal before low, and at once when one is published.
+
+A JetStream pull request waits on one lane only, so a slot that long-polled its last lane
+saw an item published on another lane only when that poll expired (up to a second after
+the publish). Here each worker also follows `work.>` as plain NATS messages: every publish
+of a work item rings its lane. Per lane the worker keeps the ring count at the start of the
+last poll that came back empty; a lane rung since then (or never found empty) may hold
+something. A slot polls those lanes in priority order and, when none may, waits for a ring.
+Every lane is polled anyway at least every `idle_s` (by whichever slot comes first), for
+items that come back without a publish: redelivered after ack_wait, or nak'd with a delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from engine.work import LANES, WORK_STREAM, consumer_name
+
+_MAY_HOLD = -1  # a lane's empty mark when its last poll found an item
+
+
+class Lanes:
+    """One worker's priority lanes and its doorbell, shared by the worker's slots."""
+
+    def __init__(self, nc: NATS, *, slots: int, idle_s: float, poll_s: float = 0.05) -> None:
+        self._nc = nc
+        self.idle_s = idle_s
+        self._poll_s = poll_s
+        self._pulls: list[tuple[str, Any]] = []
+        self._rings = dict.fromkeys((lane for _, lane in LANES), 0)
+        self._empty_at = dict.fromkeys(self._rings, _MAY_HOLD)
+        self._swept_at = float("-inf")
+        # one wake-up per ring for a waiting slot; bounded, since a slot polls before waiting
+        self._wakeups: asyncio.Queue[None] = asyncio.Queue(maxsize=max(1, slots))
+        self._bell: Subscription | None = None
+
+    async def open(self) -> None:
+        """Listen for rings first, then bind the lanes: no item published after is missed."""
+        self._bell = await self._nc.subscribe("work.>", cb=self._ring)
+        js = self._nc.jetstream()
+        for _, lane in LANES:
+            sub = await js.pull_subscribe_bind(consumer_name(lane), WORK_STREAM)
+            self._pulls.append((lane, sub))
+
+    async def close(self) -> None:
+        subs = [sub for _, sub in self._pulls] + ([self._bell] if self._bell else [])
+        for sub in subs:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._pulls.clear()
+        self._bell = None
+
+    @property
+    def quiet(self) -> bool:
+        """Every lane was found empty and none has rung since."""
+        return all(self._rings[lane] == self._empty_at[lane] for lane in self._rings)
+
+    async def take(self, *, everything: bool = False) -> Msg | None:
+        """The oldest item of the highest lane that has one, or None.
+
+        Polls, for up to `poll_s` each, the lanes that may hold an item: all of them when
+        `everything`, or when no slot has polled them all for `idle_s`. Raises
+        nats.errors.Error when NATS cannot be reached.
+        """
+        now = asyncio.get_running_loop().time()
+        if everything or now - self._swept_at >= self.idle_s:
+            everything, self._swept_at = True, now
+        for lane, sub in self._pulls:
+            if not everything and self._rings[lane] == self._empty_at[lane]:
+                continue
+            rings = self._rings[lane]  # before the poll: a ring during it keeps the lane open
+            try:
+                msgs = await sub.fetch(1, timeout=self._poll_s)
+            except TimeoutError:  # nats-py raises its own subclass, or a plain one near expiry
+                self._empty_at[lane] = rings
+                continue
+            if msgs:
+                self._empty_at[lane] = _MAY_HOLD
+                return msgs[0]  # type: ignore[no-any-return]
+        return None
+
+    async def wait(self, timeout: float) -> None:
+        """Until an item is published, `interrupt` is called, or `timeout` seconds pass."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeups.get(), timeout)
+
+    def interrupt(self) -> None:
+        """Wake every waiting slot (the worker is draining)."""
+        with contextlib.suppress(asyncio.QueueFull):
+            while True:
+                self._wakeups.put_nowait(None)
+
+    async def _ring(self, msg: Msg) -> None:
+        lane = msg.subject.rpartition(".")[2]
+        if lane in self._rings:
+            self._rings[lane] += 1
+        with contextlib.suppress(asyncio.QueueFull):
+            self._wakeups.put_nowait(None)
