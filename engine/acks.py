@@ -1,4 +1,5 @@
-"""Settling JetStream messages held under explicit ack: heartbeats while in hand, then one reply."""
+"""Pull consumers' messages: taken as soon as one is there, heartbeats while in hand, then
+one reply that settles each."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable
+from typing import Any
 
 import nats.errors
 from nats.aio.msg import Msg
@@ -34,3 +36,37 @@ async def settle(reply: Awaitable[None], who: str) -> None:
         await asyncio.shield(reply)
     except nats.errors.Error as e:
         log.warning("%s: could not settle a message: %s", who, e)
+
+
+# After the first message, how long a pull waits for others already on their way.
+READY_S = 0.01
+
+
+async def fetch_ready(sub: Any, most: int, wait_s: float) -> list[Msg]:
+    """Up to `most` messages of the pull subscription `sub`, returned as soon as there is one
+    (an empty list after `wait_s` without any).
+
+    nats-py's `fetch(n)` holds what has arrived until n messages are in or its timeout has
+    passed, so a lone event would wait the whole timeout. Here what is ready is taken with
+    a short poll; when nothing is, one message is awaited alone, then whatever else is ready
+    is taken with it. NATS errors propagate.
+    """
+    ready = await _ready(sub, most)
+    if ready or most < 1:
+        return ready
+    try:
+        first: list[Msg] = await sub.fetch(1, timeout=wait_s)
+    except TimeoutError:  # nats-py raises its own subclass, or a plain one near expiry
+        return []
+    return first + await _ready(sub, most - 1)
+
+
+async def _ready(sub: Any, most: int) -> list[Msg]:
+    """Up to `most` messages already there (or arriving within READY_S)."""
+    if most < 1:
+        return []
+    try:
+        msgs: list[Msg] = await sub.fetch(most, timeout=READY_S)
+    except TimeoutError:
+        return []
+    return msgs

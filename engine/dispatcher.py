@@ -21,7 +21,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.kv import KeyValue
 from ulid import ULID
 
-from engine.acks import settle
+from engine.acks import fetch_ready, settle
 from engine.commands import (
     AnyCommand,
     CancelJob,
@@ -137,9 +137,7 @@ class Dispatcher:
     async def _run(self, sub: Any) -> None:
         while not self._stopping:
             try:
-                msgs = await sub.fetch(50, timeout=1.0)
-            except TimeoutError:  # nats-py raises its own subclass, or a plain one near expiry
-                continue
+                msgs = await fetch_ready(sub, 50, 1.0)
             except nats.errors.Error as e:  # connection trouble: the next fetch may succeed
                 log.warning("dispatcher: fetch failed: %s", e)
                 await asyncio.sleep(_RETRY_S)

@@ -32,7 +32,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from engine.acks import heartbeat, settle
+from engine.acks import fetch_ready, heartbeat, settle
 from engine.errors import EngineError
 from engine.events import AnyEvent, JobCreated, kind_of, parse_subject
 from engine.service import now_ms
@@ -139,9 +139,7 @@ class Deliverer:
                 await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
                 continue
             try:
-                msgs = await sub.fetch(free, timeout=1.0)
-            except TimeoutError:  # nats-py raises its own subclass, or a plain one near expiry
-                continue
+                msgs = await fetch_ready(sub, free, 1.0)
             except (nats.errors.Error, nats.js.errors.Error) as e:  # e.g. reconnecting
                 log.warning("webhooks: fetch failed: %s", e)
                 await asyncio.sleep(1.0)
