@@ -9,6 +9,7 @@ from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
 from engine.acks import fetch_ready
+from tests.support import wait_until
 
 
 async def _pull(nc: NATS) -> Any:
@@ -20,10 +21,15 @@ async def _pull(nc: NATS) -> Any:
 
 async def test_a_lone_message_is_not_held_for_a_fuller_batch(nc: NATS) -> None:
     sub = await _pull(nc)
-    taking = asyncio.create_task(fetch_ready(sub, 50, 60.0))  # a plain fetch(50) waits 60 s
+    taking = asyncio.create_task(fetch_ready(sub, 50, 60.0))
+    await wait_until(lambda: _waiting(nc))  # the pull is waiting before the message comes
     await nc.jetstream().publish("pulled.one", b"1")
     msgs = await asyncio.wait_for(taking, 20)
     assert [m.data for m in msgs] == [b"1"]
+
+
+async def _waiting(nc: NATS) -> bool:
+    return bool((await nc.jetstream().consumer_info("PULLED", "c")).num_waiting)
 
 
 async def test_a_backlog_comes_in_one_batch_and_nothing_means_empty(nc: NATS) -> None:
