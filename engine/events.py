@@ -11,6 +11,8 @@ from typing import Any
 
 import msgspec
 
+from engine.ids import job_token
+
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"):
     """Fields every event carries: ULID event id, job id, ms time and the actor."""
@@ -151,7 +153,8 @@ def kind_of(event: Event) -> str:
 
 
 def subject_of(event: Event) -> str:
-    return f"jobs.{event.job_id}.{kind_of(event)}"
+    """`jobs.<job id>.<kind>`; InvalidId when the event's job id is not a job id."""
+    return f"jobs.{job_token(event.job_id)}.{kind_of(event)}"
 
 
 def parse_subject(subject: str) -> tuple[str, str] | None:

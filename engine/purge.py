@@ -15,6 +15,7 @@ from nats.aio.client import Client as NATS
 from engine.commands import PurgeJob
 from engine.dispatcher import child_ids
 from engine.errors import JobConflict, JobNotFound
+from engine.ids import job_token
 from engine.model import BATCH_TYPES
 from engine.results import RESULTS_STREAM
 from engine.service import JobService, envelope
@@ -33,7 +34,7 @@ class PurgeReport(msgspec.Struct, frozen=True, kw_only=True):
 
 async def purge_results(nc: NATS, job_id: str) -> int:
     """Erase every stored page body of the job; returns how many."""
-    return await purge_subject(nc, RESULTS_STREAM, f"results.{job_id}.>")
+    return await purge_subject(nc, RESULTS_STREAM, f"results.{job_token(job_id)}.>")
 
 
 async def _family(store: EventStore, job_id: str) -> list[JobState]:

@@ -12,15 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import msgspec
 import nats.errors
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
+from engine.atomic import BatchRefused, Message, publish_atomic
 from engine.errors import StoreUnavailable
 from engine.events import Codec, Event, subject_of
 
@@ -30,8 +29,6 @@ MAX_BATCH = 256  # the server refuses atomic batches of more than 1000 messages
 MAX_PENDING = 1024
 MAX_PENDING_BYTES = 32 * 1024 * 1024
 ACK_TIMEOUT_S = 10.0
-
-Message = tuple[str, bytes, dict[str, str] | None]  # subject, payload, headers
 
 
 class _Entry(msgspec.Struct, frozen=True):
@@ -161,28 +158,11 @@ class Recorder:
         """Store messages bound for one stream: as an atomic batch, else one by one."""
         if len(messages) > 1:
             try:
-                await self._publish_batch(messages)
+                await publish_atomic(self._nc, messages, self._timeout)
                 return
-            except _BatchRefused as e:
+            except BatchRefused as e:
                 log.info("recorder: atomic batch refused (%s); publishing one by one", e)
         await self._publish_each(messages)
-
-    async def _publish_batch(self, messages: Sequence[Message]) -> None:
-        """One atomic batch: stored all together, or not at all (_BatchRefused)."""
-        batch_id = secrets.token_urlsafe(16)
-        try:
-            for seq, (subject, data, headers) in enumerate(messages[:-1], start=1):
-                await self._nc.publish(subject, data, headers=_in_batch(headers, batch_id, seq))
-            subject, data, headers = messages[-1]
-            commit = {**_in_batch(headers, batch_id, len(messages)), "Nats-Batch-Commit": "1"}
-            reply = await self._nc.request(subject, data, timeout=self._timeout, headers=commit)
-        except TimeoutError as e:
-            raise StoreUnavailable(f"no ack from JetStream within {self._timeout}s") from e
-        except nats.errors.Error as e:
-            raise StoreUnavailable(f"cannot publish to JetStream: {e!r}") from e
-        answer: dict[str, Any] = msgspec.json.decode(reply.data)
-        if "error" in answer:
-            raise _BatchRefused(answer["error"].get("description", answer["error"]))
 
     async def _publish_each(self, messages: Sequence[Message]) -> None:
         """Publish every message at once, then wait for all their acks."""
@@ -198,11 +178,3 @@ class Recorder:
         if failed is not None:
             subject = messages[results.index(failed)][0]
             raise StoreUnavailable(f"JetStream did not store {subject}: {failed!r}") from failed
-
-
-class _BatchRefused(Exception):
-    """JetStream refused an atomic batch as a whole; none of it was stored."""
-
-
-def _in_batch(headers: dict[str, str] | None, batch_id: str, seq: int) -> dict[str, str]:
-    return {**(headers or {}), "Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(seq)}

@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
 from engine.errors import StoreUnavailable
+from engine.ids import job_token
 from engine.store import ensure_stream
 
 RESULTS_STREAM = "RESULTS"
@@ -19,7 +20,7 @@ RESULTS_STREAM = "RESULTS"
 
 def result_key(job_id: str, url: str) -> str:
     """The subject holding the latest body of `url` in job `job_id`."""
-    return f"results.{job_id}.{hashlib.sha256(url.encode()).hexdigest()[:24]}"
+    return f"results.{job_token(job_id)}.{hashlib.sha256(url.encode()).hexdigest()[:24]}"
 
 
 async def open_results(js: JetStreamContext, max_payload: int) -> ResultStore:

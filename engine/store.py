@@ -16,13 +16,26 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 
+from engine.atomic import BatchRefused, Message, publish_atomic
 from engine.errors import ConcurrencyConflict, StoreUnavailable
 from engine.events import AnyEvent, Codec, Event, JobCreated, subject_of
+from engine.ids import job_token
 from engine.state import JobState, fold
 
 JOBS_STREAM = "JOBS"
 WRONG_LAST_SEQUENCE = 10071
+DUPLICATE_IN_BATCH = 10201
 _BATCH = 1000
+
+
+def _expecting(event: Event, expected: int | None) -> dict[str, str]:
+    """The headers that make an append conditional on the job's last sequence (if given)."""
+    if expected is None:
+        return {}
+    return {
+        "Nats-Expected-Last-Subject-Sequence": str(expected),
+        "Nats-Expected-Last-Subject-Sequence-Subject": f"jobs.{job_token(event.job_id)}.*",
+    }
 
 
 class Stored(msgspec.Struct, frozen=True):
@@ -91,17 +104,37 @@ class EventStore:
         """Append `events` in order; with `expected`, only if the job's last sequence is that.
 
         Returns the sequence of the last event. Raises ConcurrencyConflict when another writer
-        got there first. Every publish carries `Nats-Msg-Id` = event id, so a retry after a
-        lost acknowledgement never stores an event twice.
+        got there first. Several events go as one atomic batch: all are stored, or none (a
+        command is never half-applied, and a retry decides again from a log that holds none
+        of them). Every publish carries `Nats-Msg-Id` = event id, so a retry after a lost
+        acknowledgement never stores an event twice.
         """
-        seq = expected or 0
-        for event in events:
-            headers = {"Nats-Msg-Id": event.event_id}
-            if expected is not None:
-                headers["Nats-Expected-Last-Subject-Sequence"] = str(seq)
-                headers["Nats-Expected-Last-Subject-Sequence-Subject"] = f"jobs.{event.job_id}.*"
-            seq = await self._publish(subject_of(event), self._codec.encode(event), headers)
-        return seq
+        if len(events) > 1:
+            return await self._append_atomic(events, expected)
+        (event,) = events
+        headers = {"Nats-Msg-Id": event.event_id, **_expecting(event, expected)}
+        return await self._publish(subject_of(event), self._codec.encode(event), headers)
+
+    async def _append_atomic(self, events: Sequence[Event], expected: int | None) -> int:
+        # A batch refused by its sequence check leaves its message ids taken in the stream's
+        # duplicate window (nats-server 2.12-2.15), so the same ids sent again after a reload
+        # would be refused as duplicates for good. The id names the event *and* the sequence
+        # it was decided on: a resend of the same decision is still deduplicated, a decision
+        # made again on a newer job gets ids of its own.
+        on = "" if expected is None else f":{expected}"
+        messages: list[Message] = []
+        for i, event in enumerate(events):
+            headers = {"Nats-Msg-Id": event.event_id + on}
+            if i == 0:
+                headers.update(_expecting(event, expected))
+            messages.append((subject_of(event), self._codec.encode(event), headers))
+        try:
+            return await publish_atomic(self._nc, messages, self._timeout)
+        except BatchRefused as e:
+            if e.code in (WRONG_LAST_SEQUENCE, DUPLICATE_IN_BATCH):
+                # decided again on the reloaded job, the command yields what is still to do
+                raise ConcurrencyConflict(subject_of(events[0])) from e
+            raise StoreUnavailable(f"append to {subject_of(events[0])} refused: {e}") from e
 
     async def append_unchecked(self, event: Event, msg_id: str | None = None) -> int:
         """Append one event with no sequence check; `msg_id` (default: event id) dedupes."""
@@ -124,7 +157,7 @@ class EventStore:
         out: list[Stored] = []
         seq = from_seq
         while True:
-            batch, more = await self._direct_batch(f"jobs.{job_id}.>", seq)
+            batch, more = await self._direct_batch(f"jobs.{job_token(job_id)}.>", seq)
             out.extend(batch)
             if not more or not batch:
                 return out
@@ -141,7 +174,7 @@ class EventStore:
 
     async def created(self, job_id: str) -> JobCreated | None:
         """The job's `created` event alone (its fixed fields), without reading the rest."""
-        batch, _ = await self._direct_batch(f"jobs.{job_id}.created", 1)
+        batch, _ = await self._direct_batch(f"jobs.{job_token(job_id)}.created", 1)
         first = batch[0].event if batch else None
         return first if isinstance(first, JobCreated) else None
 
@@ -167,7 +200,7 @@ class EventStore:
         Returns how many were erased. Other jobs' events and the stream's sequence numbers
         stay as they were.
         """
-        subject = f"jobs.{job_id}.>"
+        subject = f"jobs.{job_token(job_id)}.>"
         return await purge_subject(self._nc, JOBS_STREAM, subject, before, self._timeout)
 
 

@@ -35,6 +35,7 @@ from engine.crawl.models import PageOutcome
 from engine.errors import EngineError, JobConflict, JobNotFound, StoreUnavailable
 from engine.events import CancelRequested, LogWritten, PageRecorded, ProgressReported
 from engine.handlers import Outcome, handler_for
+from engine.ids import job_token
 from engine.model import JobStatus, JobType
 from engine.pickup import Lanes
 from engine.recorder import Recorder
@@ -261,7 +262,7 @@ class RunContext:
             self._cancel.set()
 
         self._sub = await self.worker._nc.subscribe(
-            f"jobs.{self.job.id}.cancel_requested", cb=heard
+            f"jobs.{job_token(self.job.id)}.cancel_requested", cb=heard
         )
         if self.job.cancel_requested or await self._canceled_since_start():
             self._cancel.set()
