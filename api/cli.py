@@ -18,6 +18,7 @@ import uvicorn
 from api.app import create_app
 from api.cli_events import add_events_command, run_events
 from api.cli_live import LIVE_COMMANDS, add_live_commands, run_live
+from api.limits import limits_from_env
 from api.settings import (
     Settings,
     env_flag,
@@ -88,6 +89,7 @@ def _serve(args: argparse.Namespace) -> int:
         allow_private_networks=args.allow_private_networks or env_flag("JOBSTREAM_ALLOW_PRIVATE"),
         **work_from_env(),
         **webhooks_from_env(),
+        limits=limits_from_env(),
     )
     config = uvicorn.Config(
         create_app(settings),

@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from api.limits import Limits
 from engine.worker import CONCURRENCY, MAX_ATTEMPTS
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
@@ -37,6 +38,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_backoff_s: float = 1.0  # retry n waits backoff * 2**(n-1), or Retry-After if longer
     webhook_retry_after_cap_s: float = 300.0
     webhook_concurrency: int = 32  # events in delivery at once in this process
+    limits: Limits = Limits()  # per-user limits (api/limits.py), JOBSTREAM_* via limits_from_env
     create_admin: bool = True
     print_admin_token: bool = True
 
