@@ -21,6 +21,7 @@ from api.dashboard import dashboard_router
 from api.embedded import default_conf, embedded_nats
 from api.errors import exception_handlers
 from api.jobs import JobsApi, open_idempotency
+from api.limits import Limiter
 from api.routes import JobsController
 from api.schemas import Health
 from api.settings import Settings
@@ -134,7 +135,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.nc = nc
         app.state.users = users
         app.state.projector = projector
-        app.state.jobs = JobsApi(service, projector, read_db, await open_idempotency(js))
+        idempotency = await open_idempotency(js)
+        limiter = Limiter(settings.limits)
+        app.state.jobs = JobsApi(service, projector, read_db, idempotency, limiter)
         await start_streams(app, stack, store, projector, read_db)
         yield
 

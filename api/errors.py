@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException, SerializationException, Validatio
 from litestar.types import ExceptionHandlersMap
 
 from api.audit import BadQuery
+from api.limits import LimitExceeded
 from api.schemas import ErrorBody
 from api.users import UserExists
 from engine.errors import (
@@ -44,6 +45,7 @@ _STATUS: dict[type[Exception], int] = {
     InvalidWebhook: 400,
     WebhookNotFound: 404,
     TooManyWebhooks: 409,
+    LimitExceeded: 429,
     StreamsError: 503,  # any other: the webhook store kept changing or could not be reached
 }
 
@@ -59,7 +61,10 @@ def _body(status: int, detail: str, field: str | None = None) -> Response[ErrorB
 
 def _engine_error(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 500)
-    return _body(status, str(exc), getattr(exc, "field", None))
+    response = _body(status, str(exc), getattr(exc, "field", None))
+    if isinstance(exc, LimitExceeded):
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
 
 
 _FIELD_IN_MESSAGE = re.compile(r"(?:at `\$\.|field `)([A-Za-z_][A-Za-z0-9_]*)")

@@ -12,6 +12,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
+from api.limits import Limiter, LimitExceeded, Limits
 from api.users import User
 from engine.commands import CancelJob, CreateJob, DeleteJob, RetryJob
 from engine.errors import Forbidden, InvalidCommand, JobConflict, JobNotFound
@@ -51,20 +52,39 @@ class JobsApi:
     """What the routes call. Every write returns only after the read model reflects it."""
 
     def __init__(
-        self, service: JobService, projector: Projector, db: aiosqlite.Connection, kv: KeyValue
-    ) -> None:
+        self, service: JobService, projector: Projector, db: aiosqlite.Connection, kv: KeyValue,
+        limiter: Limiter | None = None,
+    ) -> None:  # fmt: skip
         self.service = service
         self.projector = projector
         self.db = db
         self.kv = kv
+        self.limiter = limiter if limiter is not None else Limiter(Limits())
 
     async def create(self, user: User, new: NewJob, idempotency_key: str | None = None) -> JobRow:
+        """Create the job, within the user's limits (LimitExceeded otherwise).
+
+        With `idempotency_key`, a key used before with the same request returns that job
+        without counting against the limits; with another request, InvalidCommand.
+        """
         await self._check_refs(user, new)
-        job_id = new_id()
+        claim = Claim(job_id=new_id())
         if idempotency_key:
-            job_id, existing = await self._claim(user, idempotency_key, job_id)
-            if existing is not None:
-                return existing
+            claim = await self._claim(user, idempotency_key, claim.job_id, fingerprint(new))
+            if claim.existing is not None:
+                return claim.existing
+        try:
+            async with self.limiter.creating(user, lambda: self._active(user)):
+                return await self._append(user, new, claim.job_id)
+        except LimitExceeded:
+            if claim.revision is not None:  # refused: the key stays free for a later try
+                await self.kv.delete(claim.kv_key, last=claim.revision)
+            raise
+
+    async def _active(self, user: User) -> int:
+        return await queries.count_unfinished_roots(self.db, user.id)
+
+    async def _append(self, user: User, new: NewJob, job_id: str) -> JobRow:
         priority = new.priority if new.priority is not None else TIER_PRIORITY[user.tier]
         command = CreateJob(
             **envelope(job_id, user.id), user_id=user.id,
@@ -167,21 +187,27 @@ class JobsApi:
             if ref is not None and await queries.get_job(self.db, ref, viewer_of(user)) is None:
                 raise InvalidCommand(f"{field}: job {ref} not found", field=field)
 
-    async def _claim(self, user: User, key: str, job_id: str) -> tuple[str, JobRow | None]:
-        """Bind the key to `job_id`, or return the job the key is already bound to."""
-        kv_key = f"{user.id}.{hashlib.sha256(key.encode()).hexdigest()[:48]}"
+    async def _claim(self, user: User, key: str, job_id: str, fingerprint: str) -> Claim:
+        """Bind the key to `job_id` and the request's fingerprint, or return the job the key
+        is already bound to; InvalidCommand when it was bound by a different request."""
+        kv_key = idempotency_kv_key(user.id, key)
+        binding = _Binding(job_id=job_id, fingerprint=fingerprint)
         try:
-            await self.kv.create(kv_key, job_id.encode())
-            return job_id, None
+            revision = await self.kv.create(kv_key, _encode_binding(binding))
+            return Claim(job_id=job_id, kv_key=kv_key, revision=revision)
         except nats.js.errors.KeyWrongLastSequenceError:
             entry = await self.kv.get(kv_key)
-        bound = (entry.value or b"").decode()
-        existing = await queries.get_job(self.db, bound, viewer_of(user))
-        if existing is None:
-            # The first request may have died between claiming the key and appending:
-            # creating under the bound id finishes its work (a second create conflicts).
-            return bound, None
-        return bound, existing
+        bound = decode_binding(entry.value or b"")
+        if bound.fingerprint is not None and bound.fingerprint != fingerprint:
+            raise InvalidCommand(
+                f"Idempotency-Key: already used for job {bound.job_id} with a different "
+                "request; use a new key for a different request",
+                field="Idempotency-Key",
+            )
+        # None: the first request may have died between claiming the key and appending;
+        # creating under the bound id finishes its work (a second create conflicts).
+        existing = await queries.get_job(self.db, bound.job_id, viewer_of(user))
+        return Claim(job_id=bound.job_id, kv_key=kv_key, existing=existing)
 
     async def _settled(self, user: User, job_id: str) -> JobRow:
         state = await self.service.store.load(job_id)
@@ -194,6 +220,47 @@ class JobsApi:
     async def _read_after(self, seq: int, user: User, job_id: str) -> JobRow:
         await self.projector.wait_for(seq)
         return await self.get(user, job_id)
+
+
+class Claim(msgspec.Struct, frozen=True, kw_only=True):
+    """An Idempotency-Key's job: `existing` when the key's job exists already; `revision`
+    when this request bound the key (the KV entry's revision, to release it on a refusal)."""
+
+    job_id: str
+    kv_key: str = ""
+    existing: JobRow | None = None
+    revision: int | None = None
+
+
+class _Binding(msgspec.Struct, frozen=True, kw_only=True):
+    """What an idempotency key is bound to. Entries written before fingerprints held the
+    job id alone, as plain text: they read as no fingerprint, which any request matches."""
+
+    job_id: str
+    fingerprint: str | None = None
+
+
+_encode_binding = msgspec.json.Encoder().encode
+_decode_binding = msgspec.json.Decoder(_Binding).decode
+_encode_sorted = msgspec.json.Encoder(order="sorted").encode
+
+
+def decode_binding(value: bytes) -> _Binding:
+    if value.startswith(b"{"):
+        return _decode_binding(value)
+    return _Binding(job_id=value.decode())
+
+
+def idempotency_kv_key(user_id: str, key: str) -> str:
+    """The idempotency bucket's key for `key` as sent by `user_id`."""
+    return f"{user_id}.{hashlib.sha256(key.encode()).hexdigest()[:48]}"
+
+
+def fingerprint(new: NewJob) -> str:
+    """What makes two creates the same request: type, params, priority, dependency, parent
+    (title, total and extra follow from these)."""
+    request = [int(new.type), new.params, new.priority, new.depends_on, new.parent_job_id]
+    return hashlib.sha256(_encode_sorted(request)).hexdigest()
 
 
 def viewer_of(user: User) -> str | None:

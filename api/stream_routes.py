@@ -79,7 +79,10 @@ class _EventSource(EventSourceResponse):
         await super()._send_with_timeout(send, message)
 
 
-def _response(request: Request[Any, Any, Any], chunks: AsyncGenerator[bytes, None]) -> ASGIApp:
+def _response(
+    request: Request[Any, Any, Any], user: User, chunks: AsyncGenerator[bytes, None]
+) -> ASGIApp:
+    """The SSE response, counted as one of the user's open streams (429 past the limit)."""
     settings: Settings = request.app.state.settings
     response = _EventSource(
         chunks,
@@ -87,7 +90,8 @@ def _response(request: Request[Any, Any, Any], chunks: AsyncGenerator[bytes, Non
         send_timeout=settings.sse_send_timeout_s,
         headers={"Cache-Control": "no-store"},
     )
-    return cast(ASGIApp, response)  # an ASGI app; its stubs name the scope types differently
+    app = cast(ASGIApp, response)  # an ASGI app; its stubs name the scope types differently
+    return jobs_api(request).limiter.stream(user, app)
 
 
 def _snapshot(state: JobState) -> dict[str, Any]:
@@ -117,7 +121,7 @@ class StreamController(Controller):
         jobs: JobsApi = jobs_api(request)
         await jobs.get(user, job_id)  # 404 for unknown jobs and other users' jobs
         feed: JobFeed = request.app.state.job_feed
-        return _response(request, feed.stream(job_id, after, _snapshot))
+        return _response(request, user, feed.stream(job_id, after, _snapshot))
 
     @get("/jobs/stream")
     async def jobs_stream(
@@ -140,7 +144,7 @@ class StreamController(Controller):
         )  # fmt: skip
         feed: ListFeed = request.app.state.list_feed
         frames = feed.frames(f, last_event_id(request), _render)
-        return _response(request, _sse(frames, wire.encode))
+        return _response(request, user, _sse(frames, wire.encode))
 
 
 @post("/api/stream-token", status_code=201, tags=["streams"])

@@ -143,6 +143,14 @@ async def get_job(
     return None if viewer is not None and job.user_id != viewer else job
 
 
+async def count_unfinished_roots(db: aiosqlite.Connection, user_id: str) -> int:
+    """How many of the user's root jobs are pending or running: a batch counts once (its
+    children have a parent), a deleted job while it still runs."""
+    sql = "SELECT count(*) FROM jobs WHERE user_id = ? AND parent_job_id IS NULL AND status < 2"
+    [row] = list(await db.execute_fetchall(sql, (user_id,)))
+    return int(row[0])
+
+
 async def job_events(
     db: aiosqlite.Connection, job_id: str, offset: int, limit: int
 ) -> tuple[int, list[EventRow]]:
