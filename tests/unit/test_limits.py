@@ -25,19 +25,10 @@ from api.limits import (
 )
 from api.users import User
 from engine.model import Tier
+from tests.clock import ManualClock
 
 ALICE = User(id="alice", name="alice")
 ADMIN = User(id="root", name="root", is_admin=True)
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _zero() -> Any:
@@ -83,7 +74,7 @@ def test_retry_after_is_exactly_when_a_token_is_back(
 
 
 async def test_the_create_rate_refuses_past_the_burst_then_refills_with_the_clock() -> None:
-    clock = Clock()
+    clock = ManualClock()
     limiter = Limiter(Limits(create_per_minute=3), clock=clock)
     for _ in range(3):
         async with limiter.creating(ALICE, _zero()):
@@ -107,7 +98,7 @@ async def test_the_create_rate_refuses_past_the_burst_then_refills_with_the_cloc
 
 async def test_active_jobs_are_capped_per_tier_and_a_refusal_spends_no_token() -> None:
     limits = Limits(create_per_minute=1, max_active_jobs=TierLimits(basic=2, premium=5, vip=0))
-    limiter = Limiter(limits, clock=Clock())
+    limiter = Limiter(limits, clock=ManualClock())
     active = 2
 
     async def count() -> int:
@@ -133,11 +124,11 @@ async def test_admins_are_exempt_unless_the_limits_say_otherwise() -> None:
     async def many() -> int:
         return 10
 
-    exempt = Limiter(strict, clock=Clock())
+    exempt = Limiter(strict, clock=ManualClock())
     for _ in range(5):
         async with exempt.creating(ADMIN, many):
             pass
-    bound = Limiter(msgspec.structs.replace(strict, admins_exempt=False), clock=Clock())
+    bound = Limiter(msgspec.structs.replace(strict, admins_exempt=False), clock=ManualClock())
     with pytest.raises(LimitExceeded, match="active jobs"):
         async with bound.creating(ADMIN, many):
             pass
