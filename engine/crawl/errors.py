@@ -13,7 +13,8 @@ class CrawlError(Exception):
 
 
 class InvalidUrl(CrawlError):
-    """A URL could not be parsed or uses a scheme other than http/https."""
+    """A URL could not be parsed, uses a scheme other than http/https, or has a host that is
+    not a valid name or IP address (an empty or over-long label, an out-of-range number)."""
 
 
 class InvalidOptions(CrawlError):
@@ -21,7 +22,8 @@ class InvalidOptions(CrawlError):
 
 
 class BlockedAddress(CrawlError):
-    """A host resolved to a private, loopback or otherwise non-public address."""
+    """A host is, or resolved to, a private, loopback or otherwise non-public address (in any
+    spelling of it), or a fetch was asked to use an HTTP session that bypasses the guard."""
 
 
 class TooLarge(CrawlError):

@@ -1,4 +1,9 @@
-"""HTTP fetching with redirects, size caps, retries and the private-address guard."""
+"""HTTP fetching with redirects, size caps, retries and the private-address guard.
+
+Every hop (the first request and each redirect) goes through
+:func:`engine.crawl.netguard.guard_url`, and sessions from :func:`make_session` resolve names
+through the guard's resolver; :func:`fetch` refuses a session made any other way.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,8 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from engine.crawl.errors import FetchFailed
-from engine.crawl.netguard import GuardedResolver, check_literal
+from engine.crawl.errors import FetchFailed, InvalidUrl
+from engine.crawl.netguard import GuardedConnector, NetPolicy, guard_url, require_guarded
 from engine.crawl.urls import normalize_url
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -35,6 +40,14 @@ class FetchSettings(msgspec.Struct, frozen=True, kw_only=True):
     backoff_max_s: float = 30.0
     user_agent: str = "jobstream/0.1 (+https://github.com/jobstream)"
     allow_private: bool = False
+    # CIDR networks allowed although not public (e.g. one intranet host), when allow_private
+    # is off; empty by default.
+    allow_networks: tuple[str, ...] = ()
+
+    @property
+    def net_policy(self) -> NetPolicy:
+        """Which addresses fetches may connect to."""
+        return NetPolicy(allow_private=self.allow_private, allow_networks=self.allow_networks)
 
 
 class FetchResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,12 +67,13 @@ class FetchResult(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def make_session(settings: FetchSettings) -> aiohttp.ClientSession:
-    """Create a ClientSession wired to :class:`GuardedResolver`; call inside a running loop.
+    """Create a ClientSession wired to the private-network guard; call inside a running loop.
 
-    The caller owns the session and must close it.
+    Its connector is a :class:`GuardedConnector` with ``settings.net_policy``. The caller
+    owns the session and must close it.
     """
-    connector = aiohttp.TCPConnector(
-        resolver=GuardedResolver(allow_private=settings.allow_private),
+    connector = GuardedConnector(
+        policy=settings.net_policy,
         limit=200,
         limit_per_host=32,
         ttl_dns_cache=60,
@@ -136,8 +150,10 @@ async def fetch(
     are retried up to ``settings.retries`` times, honouring Retry-After; 4xx
     come back as results. Raises FetchFailed(permanent=False) when retries run
     out (status set when the last attempt got a response), FetchFailed(permanent=True)
-    for redirect loops, too many redirects and invalid URLs, and BlockedAddress
-    when a hop targets a non-public address and ``allow_private`` is off. The
+    for redirect loops, too many redirects and invalid URLs (a malformed host too), and
+    BlockedAddress when a hop targets an address ``settings.net_policy`` does not permit
+    (whatever spelling of it the URL uses), or when ``session`` was not made by
+    :func:`make_session` with that policy. The
     body is read up to ``max_bytes`` (``truncated`` tells whether more was sent);
     ``duration_ms`` covers the last attempt including its redirects.
     """
@@ -202,9 +218,9 @@ async def _request(
 ) -> tuple[int, str, FetchResult | None]:
     """One hop: (status, Location, None) for a redirect, else (status, "", result)."""
     try:
-        target = URL(url, encoded=False)
-        if not settings.allow_private and target.host:
-            check_literal(target.host)
+        policy = settings.net_policy
+        target = guard_url(URL(url, encoded=False), policy)
+        require_guarded(session, policy)
         async with session.get(
             target,
             allow_redirects=False,
@@ -215,14 +231,14 @@ async def _request(
             if resp.status in _REDIRECTS and location:
                 return resp.status, location, None
             return resp.status, "", await _read_result(resp, url, settings.max_bytes)
-    except (aiohttp.ClientError, OSError, ValueError) as e:
-        # TimeoutError is an OSError; BlockedAddress from the resolver is not
-        # caught here and reaches the caller unchanged.
+    except (aiohttp.ClientError, OSError, ValueError, InvalidUrl) as e:
+        # TimeoutError is an OSError; BlockedAddress (from guard_url or the resolver) is
+        # not caught here and reaches the caller unchanged.
         raise _translate(e, url) from e
 
 
 def _translate(error: Exception, url: str) -> FetchFailed:
-    if isinstance(error, ValueError | aiohttp.InvalidURL):
+    if isinstance(error, ValueError | aiohttp.InvalidURL | InvalidUrl):
         return FetchFailed(f"invalid URL {url}: {error}", permanent=True)
     if isinstance(error, aiohttp.ClientConnectorDNSError):
         return FetchFailed(f"DNS lookup failed for {url}: {error}", permanent=True)
