@@ -6,7 +6,6 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import msgspec
 import nats.errors
@@ -20,6 +19,7 @@ from engine.atomic import BatchRefused, Message, publish_atomic
 from engine.errors import ConcurrencyConflict, StoreUnavailable
 from engine.events import AnyEvent, Codec, Event, JobCreated, subject_of
 from engine.ids import job_token
+from engine.nats_access import NatsAccess, NatsAccessError, connect, parse_access
 from engine.state import JobState, fold
 
 JOBS_STREAM = "JOBS"
@@ -230,13 +230,14 @@ def sequence_of(msg: Msg) -> int:
     return int((msg.headers or {})["Nats-Sequence"])
 
 
-async def _wait_for_port(url: str, end: float) -> None:
-    """Wait until something listens at `url`, so start-up does not log connection errors."""
-    parsed = urlsplit(url)
+async def _wait_for_port(access: NatsAccess, end: float) -> None:
+    """Wait until something listens at `access`' server, so start-up does not log connection
+    errors."""
+    host, port = access.address
     loop = asyncio.get_running_loop()
     while True:
         try:
-            _, writer = await asyncio.open_connection(parsed.hostname, parsed.port or 4222)
+            _, writer = await asyncio.open_connection(host, port)
         except OSError:
             if loop.time() > end:
                 return  # let the real connect attempt report the failure
@@ -247,23 +248,30 @@ async def _wait_for_port(url: str, end: float) -> None:
         return
 
 
-async def wait_for_jetstream(url: str, deadline_s: float = 20.0) -> NATS:
-    """Connect to `url` and return once JetStream answers, retrying until the deadline."""
+async def wait_for_jetstream(access: NatsAccess | str, deadline_s: float = 20.0) -> NATS:
+    """Connect with `access` (or to a URL, credentials in it) and return once JetStream
+    answers, retrying until the deadline: StoreUnavailable then. NatsAccessError at once for a
+    malformed URL or credentials the server refuses."""
+    if isinstance(access, str):
+        access = parse_access(access)
     loop = asyncio.get_running_loop()
     end = loop.time() + deadline_s
-    await _wait_for_port(url, end)
+    await _wait_for_port(access, end)
     while True:
         nc = NATS()
         try:
-            await nc.connect(
-                url, connect_timeout=1, max_reconnect_attempts=-1, allow_reconnect=True
+            await connect(
+                nc, access, connect_timeout=1, max_reconnect_attempts=-1, allow_reconnect=True
             )
             await nc.jetstream().account_info()
             return nc
+        except NatsAccessError:
+            await nc.close()
+            raise
         except (OSError, nats.errors.Error, nats.js.errors.Error) as e:
             await nc.close()
             if loop.time() > end:
-                raise StoreUnavailable(f"JetStream at {url} did not answer") from e
+                raise StoreUnavailable(f"JetStream at {access.url} did not answer") from e
             await asyncio.sleep(0.1)
 
 
