@@ -2,7 +2,8 @@
 
 Retried: network errors, timeouts, 429 and 5xx (with the receiver's Retry-After).
 Final: 2xx (delivered), redirects and other 4xx (the receiver refuses), an address the
-private-network guard refuses (checked on every connection, since DNS can change).
+private-network guard refuses (checked on every connection, since DNS can change, and for
+IP literals in any spelling before aiohttp sees the URL), a URL without a valid host.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from engine.crawl.errors import BlockedAddress
+from engine.crawl.errors import BlockedAddress, InvalidUrl
 from engine.crawl.fetcher import parse_retry_after, transient_status
-from engine.crawl.netguard import GuardedResolver, check_literal
+from engine.crawl.netguard import GuardedConnector, NetPolicy, guard_url, require_guarded
 from engine.events import (
     AnyEvent,
     JobCanceled,
@@ -53,9 +54,7 @@ class Sent(msgspec.Struct, frozen=True, kw_only=True):
 
 def make_session(*, allow_private: bool, limit: int) -> aiohttp.ClientSession:
     """A session whose every connection goes through the private-network guard."""
-    connector = aiohttp.TCPConnector(
-        resolver=GuardedResolver(allow_private=allow_private), limit=limit
-    )
+    connector = GuardedConnector(policy=NetPolicy(allow_private=allow_private), limit=limit)
     return aiohttp.ClientSession(
         connector=connector,
         headers={"User-Agent": USER_AGENT},
@@ -76,7 +75,7 @@ async def post(
         result = Sent(delivered=False, retryable=False, error=f"refused: {e}")
     except TimeoutError:
         result = Sent(delivered=False, retryable=True, error=f"timeout after {timeout_s:g} s")
-    except (aiohttp.InvalidURL, ValueError) as e:
+    except (aiohttp.InvalidURL, ValueError, InvalidUrl) as e:
         result = Sent(delivered=False, retryable=False, error=f"invalid URL: {e}")
     except (aiohttp.ClientError, OSError) as e:
         result = Sent(delivered=False, retryable=True, error=f"{type(e).__name__}: {e}")
@@ -88,9 +87,9 @@ async def _post(
     session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str],
     timeout_s: float, allow_private: bool,
 ) -> Sent:  # fmt: skip
-    target = URL(url)
-    if not allow_private and target.host:
-        check_literal(target.host)  # aiohttp does not ask the resolver about IP literals
+    policy = NetPolicy(allow_private=allow_private)
+    target = guard_url(URL(url), policy)  # IP literals, in any spelling, are checked here
+    require_guarded(session, policy)  # names are checked by the session's resolver
     async with session.post(
         target, data=body, headers=headers, allow_redirects=False,
         timeout=aiohttp.ClientTimeout(total=timeout_s),

@@ -16,8 +16,8 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 from ulid import ULID
 
-from engine.crawl.errors import BlockedAddress
-from engine.crawl.netguard import check_literal, check_public
+from engine.crawl.errors import BlockedAddress, InvalidUrl
+from engine.crawl.netguard import check_public, parse_host
 from engine.kv import open_bucket
 from streams.errors import StreamsError
 
@@ -80,7 +80,11 @@ def check_events(events: list[str]) -> list[str]:
 
 
 def check_url(url: str) -> tuple[str, int]:
-    """The host and port of an http(s) URL with a host; InvalidWebhook otherwise."""
+    """The host and port of an http(s) URL with a valid host; InvalidWebhook otherwise.
+
+    A valid host is an IP address (in any spelling) or a name whose labels are 1 to 63
+    characters, 253 at most in all.
+    """
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -90,16 +94,24 @@ def check_url(url: str) -> tuple[str, int]:
         raise InvalidWebhook("url: too long, or contains whitespace", field="url")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidWebhook("url: expected an http:// or https:// URL with a host", field="url")
+    try:
+        parse_host(parts.hostname)
+    except InvalidUrl as e:
+        raise InvalidWebhook(f"url: {e}", field="url") from e
     return parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
 async def check_reachable(url: str, *, allow_private: bool) -> None:
-    """Refuse a URL whose host is, or resolves to, a private, loopback or link-local address."""
+    """Refuse a URL whose host is, or resolves to, a private, loopback or link-local address.
+
+    IP literals count in every spelling a resolver accepts (``127.1``, ``0x7f000001``,
+    ``[::ffff:127.0.0.1]``...) and are never looked up; names are resolved and every
+    address is checked. InvalidWebhook (field ``url``) for any refusal.
+    """
     host, port = check_url(url)
     if allow_private:
         return
     try:
-        check_literal(host)
         await check_public(host, port)
     except BlockedAddress as e:
         raise InvalidWebhook(f"url: {e}; private networks are not allowed", field="url") from e
