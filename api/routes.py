@@ -8,9 +8,10 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from api.audit import I64, event_query, parse_point, past_view
+from api.ids import JobIdPath
 from api.includes import parse_include, view
 from api.jobs import JobsApi, NewJob
 from api.schemas import (
@@ -130,7 +131,7 @@ class JobsController(Controller):
 
     @get("/job/{job_id:str}")
     async def get_job(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str],
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath,
         include: FromQuery[str | None] = None, as_of: AsOf = None, at: AtMs = None,
     ) -> Job:  # fmt: skip
         """One job; poll it for progress. `include=stats,progress,logs` adds seed 003/004 data.
@@ -168,7 +169,7 @@ class JobsController(Controller):
         self,
         request: Request[Any, Any, Any],
         user: CurrentUser,
-        job_id: FromPath[str],
+        job_id: JobIdPath,
         offset: Offset = 0,
         limit: Limit = 20,
     ) -> Page[JobEvent]:
@@ -178,7 +179,7 @@ class JobsController(Controller):
 
     @post("/job/{job_id:str}/cancel", status_code=200)
     async def cancel_job(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath
     ) -> bool:
         """Cancel a pending (at once) or running (cooperatively) job; 409 when finished."""
         await jobs_api(request).cancel(user, job_id)
@@ -186,14 +187,14 @@ class JobsController(Controller):
 
     @post("/job/{job_id:str}/replay", status_code=201)
     async def replay_job(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath
     ) -> Job:
         """A new job with the same type and parameters, linked by `extra.replay_of`."""
         return Job.of(await jobs_api(request).replay(user, job_id))
 
     @delete("/job/{job_id:str}", status_code=200)
     async def delete_job(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str],
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath,
         purge: FromQuery[bool] = False,
     ) -> bool | Purged:  # fmt: skip
         """Hide the job from every read (stopping it first); its history stays in the log.

@@ -9,11 +9,12 @@ from typing import Annotated, Any, cast
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromQuery, QueryParameter
 from litestar.types import ASGIApp
 from sse_starlette import EventSourceResponse
 
 from api.auth import current_user
+from api.ids import JobIdPath
 from api.includes import job_view
 from api.jobs import JobsApi, viewer_of
 from api.routes import CurrentUser, IntFilter, jobs_api
@@ -52,7 +53,7 @@ def last_event_id(request: Request[Any, Any, Any]) -> int | None:
     raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # "²".isdigit() too
         raise InvalidCommand("Last-Event-ID: expected a sequence number", field="Last-Event-ID")
     return int(raw)
 
@@ -110,7 +111,7 @@ class StreamController(Controller):
 
     @get("/job/{job_id:str}/stream")
     async def job_stream(
-        self, request: Request[Any, Any, Any], user: StreamUser, job_id: FromPath[str]
+        self, request: Request[Any, Any, Any], user: StreamUser, job_id: JobIdPath
     ) -> ASGIApp:
         """Server-sent events: `snapshot`, then `page`, `progress`, `log`, `status`, `done`.
 

@@ -69,6 +69,8 @@ class StreamTokens:
     def verify(self, token: str) -> User:
         """The token's user; Unauthorized when forged, malformed or expired."""
         body, _, sig = token.partition(".")
+        if not token.isascii():  # compare_digest takes only ASCII strings
+            raise Unauthorized("invalid stream token")
         if not sig or not hmac.compare_digest(sig, self._sign(body)):
             raise Unauthorized("invalid stream token")
         try:

@@ -6,9 +6,10 @@ import contextlib
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from nats.aio.client import Client as NATS
 
+from api.ids import WebhookIdPath
 from api.routes import CurrentUser, Limit
 from api.schemas import NewWebhook, Page, WebhookBody, WebhookDelivery, WebhookView
 from api.settings import Settings
@@ -135,7 +136,7 @@ class WebhookController(Controller):
 
     @delete("/{webhook_id:str}", status_code=200)
     async def delete_webhook(
-        self, request: Request[Any, Any, Any], user: CurrentUser, webhook_id: FromPath[str]
+        self, request: Request[Any, Any, Any], user: CurrentUser, webhook_id: WebhookIdPath
     ) -> bool:
         """Remove the caller's webhook (404 for anyone else's) and its delivery record."""
         await webhooks_api(request).remove(user, webhook_id)
@@ -143,7 +144,7 @@ class WebhookController(Controller):
 
     @get("/{webhook_id:str}/deliveries")
     async def list_deliveries(
-        self, request: Request[Any, Any, Any], user: CurrentUser, webhook_id: FromPath[str],
+        self, request: Request[Any, Any, Any], user: CurrentUser, webhook_id: WebhookIdPath,
         offset: Offset = 0, limit: Limit = 20,
     ) -> Page[WebhookDelivery]:  # fmt: skip
         """Every delivery attempt in the order made: status or error, duration, next retry."""
