@@ -18,7 +18,7 @@ from nats.aio.client import Client as NATS
 
 from api.auth import current_user
 from api.dashboard import dashboard_router
-from api.embedded import default_conf, embedded_nats
+from api.embedded import default_conf, embedded_nats, ensure_credentials
 from api.errors import exception_handlers
 from api.jobs import JobsApi, open_idempotency
 from api.limits import Limiter
@@ -33,6 +33,7 @@ from api.work_routes import WorkController
 from api.worker_cli import build_worker, open_work
 from engine.dispatcher import Dispatcher, open_dependents
 from engine.events import Codec
+from engine.nats_access import NatsAccess
 from engine.results import ResultStore
 from engine.service import JobService
 from engine.store import EventStore, wait_for_jetstream
@@ -60,14 +61,15 @@ async def ensure_admin(users: UserStore, settings: Settings) -> None:
         print(f"Created user 'admin'. Token (shown once, saved to {path}):\n{token}", flush=True)
 
 
-@contextlib.asynccontextmanager
-async def nats_url(settings: Settings, stack: contextlib.AsyncExitStack) -> AsyncIterator[str]:
-    if settings.nats_url is not None:
-        yield settings.nats_url
-        return
+async def nats_access(settings: Settings, stack: contextlib.AsyncExitStack) -> NatsAccess:
+    """The server `settings` name; without one, an embedded server run on `stack` that admits
+    only the credentials kept in the data dir (made on the first start)."""
+    if (access := settings.nats_access) is not None:
+        return access
+    credentials = ensure_credentials(settings.data_dir)
     conf = settings.nats_conf or default_conf()
-    store = settings.data_dir / "nats"
-    yield await stack.enter_async_context(embedded_nats(store, settings.nats_port, conf))
+    server = embedded_nats(settings.data_dir / "nats", settings.nats_port, conf, credentials)
+    return credentials.access(await stack.enter_async_context(server))
 
 
 async def start_runtime(
@@ -113,8 +115,7 @@ async def _drained(worker: Worker, task: asyncio.Task[None]) -> None:
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     async with contextlib.AsyncExitStack() as stack:
-        url = await stack.enter_async_context(nats_url(settings, stack))
-        nc = await wait_for_jetstream(url)
+        nc = await wait_for_jetstream(await nats_access(settings, stack))
         stack.push_async_callback(nc.close)
         codec = Codec()
         store = EventStore(nc, codec)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
@@ -21,8 +20,9 @@ from api.cli_live import LIVE_COMMANDS, add_live_commands, run_live
 from api.limits import limits_from_env
 from api.settings import (
     Settings,
+    access_from_env,
     env_flag,
-    nats_url_from_env,
+    nats_url_set,
     webhooks_from_env,
     work_from_env,
 )
@@ -31,6 +31,7 @@ from api.worker_cli import run_worker
 from engine.errors import StoreUnavailable
 from engine.events import Codec
 from engine.model import Tier
+from engine.nats_access import NatsAccessError
 from engine.store import EventStore, wait_for_jetstream
 from engine.worker import CONCURRENCY as WORKER_CONCURRENCY
 from projections.projector import rebuild
@@ -44,8 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=text)
         s.add_argument("--host", default="127.0.0.1")
         s.add_argument("--port", type=int, default=8080)
-        s.add_argument("--data-dir", type=Path, default=Path("data"))
-        s.add_argument("--nats-port", type=int, default=4222)
+        _add_nats_options(s)
         s.add_argument(
             "--workers", type=int, default=1 if name == "serve" else 0,
             help="in-process workers (0 = none); more job slots: --worker-concurrency",
@@ -62,27 +62,39 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     wk.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     wk.add_argument("--allow-private-networks", action="store_true")
+    _add_nats_options(wk)
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
     add = user.add_parser("add", help="create a user and print its token")
     add.add_argument("name")
     add.add_argument("--admin", action="store_true")
     add.add_argument("--tier", choices=[t.value for t in Tier], default=Tier.BASIC.value)
+    _add_nats_options(add)
     proj = sub.add_parser("projections", help="read model maintenance")
     proj_sub = proj.add_subparsers(dest="action", required=True)
     rb = proj_sub.add_parser("rebuild", help="rebuild the read model from sequence 1")
-    rb.add_argument("--data-dir", type=Path, default=Path("data"))
+    _add_nats_options(rb)
     add_events_command(sub)
     add_live_commands(sub)
     return p
 
 
+def _add_nats_options(p: argparse.ArgumentParser) -> None:
+    """--data-dir and --nats-port: without NATS_URL, a command uses the embedded server of
+    `serve` with these, and the credentials it keeps in that data dir."""
+    p.add_argument("--data-dir", type=Path, default=Path("data"))
+    p.add_argument(
+        "--nats-port", type=int, default=4222,
+        help="the embedded NATS server's port (without NATS_URL)",
+    )  # fmt: skip
+
+
 def _serve(args: argparse.Namespace) -> int:
-    embedded = args.command == "serve" and not nats_url_from_env_set()
+    embedded = args.command == "serve" and not nats_url_set()
     settings = Settings(
         data_dir=args.data_dir,
         host=args.host,
         port=args.port,
-        nats_url=None if embedded else nats_url_from_env(),
+        nats_url=None if embedded else access_from_env(args.data_dir, args.nats_port),
         nats_port=args.nats_port,
         workers=args.workers,
         worker_concurrency=args.worker_concurrency,
@@ -117,7 +129,8 @@ async def _worker(args: argparse.Namespace) -> int:
         allow_private_networks=args.allow_private_networks or env_flag("JOBSTREAM_ALLOW_PRIVATE"),
         **work_from_env(),
     )
-    return await run_worker(settings, burst=args.burst)
+    access = access_from_env(args.data_dir, args.nats_port)
+    return await run_worker(access, settings, burst=args.burst)
 
 
 def _on_uvloop(work: Coroutine[Any, Any, int]) -> int:
@@ -129,12 +142,8 @@ def _on_uvloop(work: Coroutine[Any, Any, int]) -> int:
     return uvloop.run(work)
 
 
-def nats_url_from_env_set() -> bool:
-    return bool(os.environ.get("NATS_URL"))
-
-
 async def _user_add(args: argparse.Namespace) -> int:
-    nc = await wait_for_jetstream(nats_url_from_env(), deadline_s=5)
+    nc = await wait_for_jetstream(access_from_env(args.data_dir, args.nats_port), deadline_s=5)
     try:
         users = await UserStore.open(nc.jetstream())
         token = await users.add(args.name, admin=args.admin, tier=Tier(args.tier))
@@ -152,7 +161,7 @@ async def _rebuild(args: argparse.Namespace) -> int:
     fresh = target.with_suffix(".rebuild")
     for path in (fresh, Path(f"{fresh}-wal"), Path(f"{fresh}-shm")):
         path.unlink(missing_ok=True)
-    nc = await wait_for_jetstream(nats_url_from_env(), deadline_s=5)
+    nc = await wait_for_jetstream(access_from_env(args.data_dir, args.nats_port), deadline_s=5)
     try:
         await EventStore(nc, Codec()).ensure()
         db = await open_db(fresh)
@@ -184,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "user":
             return asyncio.run(_user_add(args))
         return asyncio.run(_rebuild(args))
-    except StoreUnavailable as e:
+    except (StoreUnavailable, NatsAccessError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

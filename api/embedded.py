@@ -1,19 +1,117 @@
-"""The embedded `nats-server` child of `jobstream serve`; it never outlives its parent."""
+"""The embedded `nats-server` child of `jobstream serve`; it never outlives its parent, and
+accepts only the one user whose credentials are kept in the data dir."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import ctypes
+import json
+import os
+import secrets
 import shutil
 import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import msgspec
+
 from engine.errors import StoreUnavailable
+from engine.nats_access import NatsAccess, NatsAccessError
 
 _PR_SET_PDEATHSIG = 1
+CREDENTIALS_FILE = "nats-credentials"  # in the data dir
+AUTH_CONF = "auth.conf"  # in the server's store dir, generated on every start
+USER = "jobstream"
+
+
+class Credentials(msgspec.Struct, frozen=True, kw_only=True):
+    """The embedded server's one user. Its repr never shows the password."""
+
+    user: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"Credentials(user={self.user!r}, password='***')"
+
+    def access(self, url: str) -> NatsAccess:
+        """Access to the server at `url` as this user."""
+        return NatsAccess(url=url, user=self.user, password=self.password)
+
+
+def ensure_credentials(data_dir: Path) -> Credentials:
+    """`data_dir`'s credentials, made on the first start: a random 256-bit password in
+    `<data_dir>/nats-credentials` (JSON, mode 0600). The file appears whole or not at all, and
+    when two processes make it at once, both end up with the one that was linked first."""
+    path = data_dir / CREDENTIALS_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        made = Credentials(user=USER, password=secrets.token_urlsafe(32))
+        _create(path, msgspec.json.encode(made))
+    return read_credentials(data_dir)
+
+
+def read_credentials(data_dir: Path) -> Credentials:
+    """The credentials `jobstream serve --data-dir data_dir` made; NatsAccessError if there
+    are none (it never ran there) or the file is not one."""
+    path = data_dir / CREDENTIALS_FILE
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=Credentials)
+    except FileNotFoundError as e:
+        raise NatsAccessError(
+            f"no NATS credentials in {path}: run `jobstream serve --data-dir {data_dir}` "
+            "first, or set NATS_URL"
+        ) from e
+    except (OSError, msgspec.DecodeError) as e:  # the message holds no content of the file
+        raise NatsAccessError(f"cannot read the NATS credentials in {path}: {e}") from e
+
+
+def _create(path: Path, content: bytes) -> None:
+    """Write `content` to `path`, mode 0600, unless `path` exists: into a private temporary
+    file first, then hard-linked into place (a link never replaces a file)."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    _write_private(tmp, content)
+    try:
+        with contextlib.suppress(FileExistsError):  # another process made it first: it stands
+            os.link(tmp, path)
+    finally:
+        tmp.unlink()
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    """A new file at `path`, readable by this user only from its creation on, synced."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(content)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_auth_conf(store_dir: Path, conf: Path | None, credentials: Credentials) -> Path:
+    """`<store_dir>/auth.conf` (mode 0600, replaced whole): `conf` included, and an
+    `authorization` block accepting `credentials` alone. nats-server resolves an `include`
+    against the including file's directory, even an absolute one, so `conf` is named by its
+    path relative to `store_dir`."""
+    path = store_dir.resolve() / AUTH_CONF
+    lines = []
+    if conf is not None:
+        lines.append(f"include {_quoted(os.path.relpath(conf.resolve(), path.parent))}")
+    lines += [
+        "authorization {",
+        f"  user: {_quoted(credentials.user)}",
+        f"  password: {_quoted(credentials.password)}",
+        "}",
+    ]
+    tmp = path.with_name(f".{AUTH_CONF}.{secrets.token_hex(8)}")
+    _write_private(tmp, ("\n".join(lines) + "\n").encode())
+    tmp.replace(path)
+    return path
+
+
+def _quoted(text: str) -> str:
+    """`text` as a double-quoted nats-server config string (its escapes are JSON's)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def nats_server_binary() -> str:
@@ -41,9 +139,15 @@ def die_with_parent() -> None:
 
 
 @contextlib.asynccontextmanager
-async def embedded_nats(store_dir: Path, port: int, conf: Path | None) -> AsyncIterator[str]:
-    """Run nats-server with JetStream on 127.0.0.1:`port`; yields its URL."""
+async def embedded_nats(
+    store_dir: Path, port: int, conf: Path | None, credentials: Credentials | None = None
+) -> AsyncIterator[str]:
+    """Run nats-server with JetStream on 127.0.0.1:`port`, configured by `conf`; yields its
+    URL. With `credentials` it accepts only them: they reach it in a generated config file,
+    never on its command line (which `ps` shows to anyone)."""
     store_dir.mkdir(parents=True, exist_ok=True)
+    if credentials is not None:
+        conf = write_auth_conf(store_dir, conf, credentials)
     args = ["-p", str(port), "-a", "127.0.0.1", "-sd", str(store_dir), "-js"]
     if conf is not None:
         args = ["-c", str(conf), *args]

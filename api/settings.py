@@ -8,10 +8,10 @@ from typing import Any
 
 import msgspec
 
+from api.embedded import read_credentials
 from api.limits import Limits
+from engine.nats_access import NatsAccess, parse_access
 from engine.worker import CONCURRENCY, MAX_ATTEMPTS
-
-DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -20,7 +20,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     data_dir: Path = Path("data")
     host: str = "127.0.0.1"
     port: int = 8080
-    nats_url: str | None = None
+    nats_url: str | NatsAccess | None = None  # a server: URL (credentials in it) or access
     nats_port: int = 4222
     nats_conf: Path | None = None
     workers: int = 0
@@ -49,6 +49,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def admin_token_path(self) -> Path:
         return self.data_dir / "admin-token"
+
+    @property
+    def nats_access(self) -> NatsAccess | None:
+        """The server `nats_url` names, credentials apart; None: start the embedded one."""
+        return parse_access(self.nats_url) if isinstance(self.nats_url, str) else self.nats_url
 
 
 def env_flag(name: str) -> bool:
@@ -82,5 +87,16 @@ def webhooks_from_env() -> dict[str, Any]:
     ))  # fmt: skip
 
 
-def nats_url_from_env() -> str:
-    return os.environ.get("NATS_URL") or DEFAULT_NATS_URL
+def nats_url_set() -> bool:
+    """Whether NATS_URL names a server (else `serve` embeds one)."""
+    return bool(os.environ.get("NATS_URL", "").strip())
+
+
+def access_from_env(data_dir: Path, nats_port: int) -> NatsAccess:
+    """NATS_URL (credentials in it, or in the NATS_CREDS file) when set; else the embedded
+    server of `jobstream serve --data-dir data_dir --nats-port nats_port`, as the user whose
+    credentials it keeps in `data_dir`. NatsAccessError when either is unusable."""
+    if url := os.environ.get("NATS_URL", "").strip():
+        creds = os.environ.get("NATS_CREDS", "").strip()
+        return parse_access(url, Path(creds) if creds else None)
+    return read_credentials(data_dir).access(f"nats://127.0.0.1:{nats_port}")

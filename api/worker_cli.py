@@ -1,5 +1,5 @@
-"""`jobstream worker`: workers alone against NATS_URL, drained on SIGTERM/SIGINT; and the
-start-up of a worker that `serve` shares."""
+"""`jobstream worker`: workers alone against NATS_URL (or the embedded server of a `serve`),
+drained on SIGTERM/SIGINT; and the start-up of a worker that `serve` shares."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import signal
 
 from nats.aio.client import Client as NATS
 
-from api.settings import Settings, nats_url_from_env
+from api.settings import Settings
 from engine.crawl.fetcher import FetchSettings
 from engine.events import Codec
+from engine.nats_access import NatsAccess
 from engine.results import ResultStore, open_results
 from engine.service import JobService
 from engine.store import EventStore, wait_for_jetstream
@@ -37,9 +38,10 @@ def build_worker(
     )  # fmt: skip
 
 
-async def run_worker(settings: Settings, *, burst: bool) -> int:
-    """One worker until drained (or, with `burst`, until the queue is empty); exit status 0."""
-    nc = await wait_for_jetstream(nats_url_from_env())
+async def run_worker(access: NatsAccess, settings: Settings, *, burst: bool) -> int:
+    """One worker on the server of `access` until drained (or, with `burst`, until the queue is
+    empty); exit status 0."""
+    nc = await wait_for_jetstream(access)
     try:
         store = EventStore(nc, Codec())
         await store.ensure()

@@ -27,7 +27,7 @@ import uvicorn
 import projections.projector
 from api.app import create_app
 from api.jobs import JobsApi
-from api.settings import Settings, nats_url_from_env
+from api.settings import Settings, access_from_env
 from api.users import UserStore
 from bench._support import StepTimes
 from engine.dispatcher import Dispatcher
@@ -179,7 +179,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings(
         data_dir=args.data_dir, host=args.host, port=args.port,
-        nats_url=nats_url_from_env(), workers=0,
+        nats_url=access_from_env(args.data_dir, 4222), workers=0,
     )  # fmt: skip
     phases = Phases()
     instrument(phases)

@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import msgspec
@@ -19,7 +20,7 @@ import uvicorn
 from aiohttp import web
 
 from api.app import create_app
-from api.embedded import embedded_nats, stop_process
+from api.embedded import embedded_nats, read_credentials, stop_process
 from api.settings import Settings
 from api.users import UserStore
 from engine.model import Tier
@@ -62,6 +63,14 @@ async def stopped(proc: asyncio.subprocess.Process, timeout: float = 15) -> int:
         raise TimeoutError(f"pid {proc.pid} still ran {timeout} s after SIGTERM: killed")
     assert proc.returncode is not None
     return proc.returncode
+
+
+def served_nats_url(data_dir: Path, port: int) -> str:
+    """NATS_URL for the embedded server of `jobstream serve --data-dir data_dir --nats-port
+    port`, with the credentials it keeps in `data_dir` (the user:password form)."""
+    credentials = read_credentials(data_dir)
+    user, password = quote(credentials.user, safe=""), quote(credentials.password, safe="")
+    return f"nats://{user}:{password}@127.0.0.1:{port}"
 
 
 def free_port() -> int:

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.support import Client, cli_env, free_port, spawn, stopped, wait_until
+from tests.support import (
+    Client,
+    cli_env,
+    free_port,
+    served_nats_url,
+    spawn,
+    stopped,
+    wait_until,
+)
 
 
 class Served:
@@ -24,7 +32,7 @@ async def serve_process(tmp_path: Path) -> AsyncIterator[Served]:
     """`jobstream serve --workers 0` with its embedded NATS, on free ports, until healthy."""
     port, nats_port = free_port(), free_port()
     data = tmp_path / "data"
-    data.mkdir()
+    data.mkdir(exist_ok=True)  # a second serve_process(tmp_path) restarts on the same data
     proc = await spawn(
         tmp_path / "serve.log", "serve", "--workers", "0", "--port", str(port),
         "--nats-port", str(nats_port), "--data-dir", str(data), env=cli_env(),
@@ -43,6 +51,6 @@ async def serve_process(tmp_path: Path) -> AsyncIterator[Served]:
 
             await wait_until(healthy, timeout=30, interval=0.1)
             token = (data / "admin-token").read_text().strip()
-            yield Served(Client(session, base, token), f"nats://127.0.0.1:{nats_port}", proc)
+            yield Served(Client(session, base, token), served_nats_url(data, nats_port), proc)
     finally:
         await stopped(proc)

@@ -18,7 +18,15 @@ from typing import Any
 
 import aiohttp
 
-from tests.support import JOBSTREAM, Client, cli_env, free_port, run_cli, wait_until
+from tests.support import (
+    JOBSTREAM,
+    Client,
+    cli_env,
+    free_port,
+    run_cli,
+    served_nats_url,
+    wait_until,
+)
 
 START_S = 40.0
 
@@ -62,7 +70,7 @@ class Server:
 
     @property
     def nats_url(self) -> str:
-        return f"nats://127.0.0.1:{self.nats_port}"
+        return served_nats_url(self.data_dir, self.nats_port)
 
     async def start(self) -> None:
         with self.log.open("ab") as out:
