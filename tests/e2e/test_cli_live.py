@@ -80,11 +80,11 @@ async def test_a_bad_token_or_no_server_exits_2_saying_so(
     bad = await jobstream("ls", "--url", working.admin.base, "--token", "js_not-a-token")
     assert bad.code == 2, bad
     assert bad.err.startswith("error: token rejected"), bad
-    gone = await jobstream("watch", "01J0000000000000000000000", "--token", "x",
+    gone = await jobstream("watch", "01J00000000000000000000000", "--token", "x",
                            "--url", f"http://127.0.0.1:{unused_tcp_port}")  # fmt: skip
     assert gone.code == 2, gone
     assert f"cannot reach http://127.0.0.1:{unused_tcp_port}" in gone.err, gone
-    missing = await jobstream("watch", "01J0000000000000000000000", *conn(working.admin))
+    missing = await jobstream("watch", "01J00000000000000000000000", *conn(working.admin))
     assert missing.code == 2 and "404" in missing.err, missing
 
 

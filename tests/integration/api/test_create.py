@@ -131,7 +131,7 @@ async def test_unknown_references_are_422_naming_the_field(api: Service, path: s
     gone = await create(user)
     assert (await user.call("DELETE", f"/api/job/{gone['id']}"))[0] == 200
     for field in ("depends_on", "parent_job_id"):
-        for ref in ("01NOSUCHJOB", foreign["id"], gone["id"]):
+        for ref in ("01HZZZZZZZZZZZZZZZZZZZZZZZ", foreign["id"], gone["id"]):
             status, body = await user.call("POST", path, json={**VALID_BODIES[path], field: ref})
             assert_error(status, body, 422, field)
             assert ref in body["detail"]

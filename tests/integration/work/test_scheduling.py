@@ -169,10 +169,10 @@ async def test_scrape_and_crawl_wait_for_their_dependency(
 async def test_an_unknown_dependency_is_refused_naming_depends_on(
     service: Service, kind: str, body: dict[str, object]
 ) -> None:
-    body = {**body, "depends_on": "01JNOSUCHJOB0000000000000"}
+    body = {**body, "depends_on": "01HZZZZZZZZZZZZZZZZZZZZZZZ"}
     status, error = await service.admin.call("POST", f"/api/job/create/{kind}", json=body)
     assert status == 422 and error["field"] == "depends_on", error
-    assert "01JNOSUCHJOB0000000000000" in error["detail"]
+    assert "01HZZZZZZZZZZZZZZZZZZZZZZZ" in error["detail"]
     _, jobs = await service.admin.call("GET", "/api/jobs")
     assert jobs["total"] == 0
 
