@@ -192,7 +192,8 @@ class _Writer:
         inner = self.children_inline(node, depth, keep_space=keep_space)
         if tag in INLINE:
             return f"<{tag}>{inner}</{tag}>" if inner.strip() else inner
-        return inner if tag not in BLOCKS and tag not in CELLS else f" {inner} "
+        # A block flattened into a line keeps a space on each side, so words do not run together.
+        return f" {inner} " if tag in _BLOCK_LEVEL or tag in CELLS else inner
 
     def _image(self, node: LexborNode) -> str:
         url = _image_url(node, self.base_url)

@@ -11,6 +11,7 @@ config is checked as a whole before it is used (:func:`load_config`). Example::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -36,6 +37,7 @@ Selector = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 Host = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
 MAX_TOC_PAGES = 100  # each round re-reads the pages so far: keep the square small
+_NAMED_FIELD = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
 _NOVEL_FIELDS = ("title", "authors", "cover", "synopsis", "tags", "chapter_links", "next_page")
 _SELECTOR_FIELDS = (*_NOVEL_FIELDS, "chapter_title", "chapter_body")
 
@@ -105,11 +107,14 @@ def check_config(config: SelectorsConfig) -> None:
 
 
 def _field_of(message: str) -> str | None:
-    """``title`` from msgspec's "... - at `$.title`"; None for the document itself."""
-    _, sep, path = message.rpartition("at `$")
-    if not sep:
-        return None
-    return path.rstrip("`").lstrip(".") or None
+    """The field a msgspec error is about: ``title`` from "... - at `$.title`" or from
+    "Object missing required field `title`"; None for the document as a whole."""
+    head, sep, path = message.partition(" - at `$")
+    path = path.rstrip("`").lstrip(".") if sep else ""
+    named = _NAMED_FIELD.search(head)
+    if named is None:
+        return path or None
+    return f"{path}.{named.group(1)}" if path else named.group(1)
 
 
 class SelectorsSource:
