@@ -5,7 +5,9 @@ further requests it needs (:meth:`Source.novel_requests`, e.g. an AJAX chapter l
 the answers so far, fetches those, and asks again until nothing new is asked for; then
 :meth:`Source.parse_novel` builds the :class:`NovelInfo` from the page and the answers.
 A request the caller could not complete is answered with None, so a source can fall back
-to another (Madara's ``admin-ajax.php``). :func:`gather` is that loop.
+to another (Madara's ``admin-ajax.php``). :func:`gather` is that loop. The built-in
+sources only ask for URLs on the novel page's own origin; the caller still fetches them
+through its guarded fetcher, as any URL.
 """
 
 from __future__ import annotations
@@ -92,6 +94,12 @@ def home_of(url: str) -> str:
     """``scheme://host[:port]/`` of ``url``."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}/"
+
+
+def same_origin(url: str, other: str) -> bool:
+    """Whether two URLs share scheme, host and port: the extra requests a page can make a
+    source ask for stay on the novel's own site."""
+    return home_of(url).lower() == home_of(other).lower()
 
 
 def absolute(href: str | None, base: str) -> str | None:

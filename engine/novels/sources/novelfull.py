@@ -31,6 +31,7 @@ from engine.novels.sources.base import (
     home_of,
     image_source,
     parse_html,
+    same_origin,
     text,
     texts,
 )
@@ -100,14 +101,16 @@ def _novel_id(tree: LexborHTMLParser, url: str) -> str:
 
 
 def _chapter_list_request(tree: LexborHTMLParser, url: str) -> Request:
-    """The chapter list's GET: the archive, or the option list a page script names."""
+    """The chapter list's GET: the archive, or the option list a page script names (on the
+    novel's site; elsewhere, the theme's usual path)."""
     novel_id = quote(_novel_id(tree, url), safe="")
     home = home_of(url)
     scripts = " ".join(node.text() for node in tree.css("script"))
     if "ajaxChapterOptionUrl" not in scripts:
         return Request(url=f"{home}{ARCHIVE_PATH}?novelId={novel_id}")
     match = _OPTION_URL.search(scripts)
-    endpoint = urljoin(home, match.group(1)) if match else home + OPTION_PATH
+    named = urljoin(home, match.group(1)).partition("?")[0] if match else ""
+    endpoint = named if named and same_origin(named, home) else home + OPTION_PATH
     return Request(url=f"{endpoint}?novelId={novel_id}")
 
 

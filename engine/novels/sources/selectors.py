@@ -29,6 +29,7 @@ from engine.novels.sources.base import (
     absolute,
     image_source,
     parse_html,
+    same_origin,
     text,
     texts,
 )
@@ -48,8 +49,8 @@ class SelectorsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     ``cover`` selects the cover image, read from the first of ``cover_attrs`` that holds
     a URL. ``chapter_links`` selects the table of contents' ``a[href]``\\s, listed in
     ``chapter_order`` (``desc``: newest first). ``next_page`` selects the link to the next
-    page of the table of contents, followed up to ``max_pages`` pages in all. The
-    chapter's text is ``chapter_body`` without what ``remove`` selects.
+    page of the table of contents on the same site, followed up to ``max_pages`` pages in
+    all. The chapter's text is ``chapter_body`` without what ``remove`` selects.
     """
 
     name: Name
@@ -189,7 +190,9 @@ class SelectorsSource:
             return None
         node = parse_html(html).css_first(self.config.next_page)
         nxt = absolute(node.attributes.get("href"), url) if node is not None else None
-        return None if nxt is None or nxt in seen else nxt
+        if nxt is None or nxt in seen or not same_origin(nxt, url):
+            return None
+        return nxt
 
     def _toc(self, url: str, html: str) -> list[ChapterLink]:
         links = []

@@ -49,3 +49,15 @@ def test_the_chapter_title_falls_back_to_the_heading() -> None:
     html = "<h2>Chapter 9: Plain</h2><div id='chapter-content'><p>Text</p></div>"
     content = SOURCE.parse_chapter("http://s.test/x/chapter-9.html", html)
     assert (content.title, content.html) == ("Chapter 9: Plain", "<p>Text</p>")
+
+
+@pytest.mark.parametrize(
+    "named",
+    ["http://169.254.169.254/latest", "//elsewhere.test/ajax/list", "https://novels.test/x"],
+)
+def test_an_option_list_on_another_site_is_not_asked_for(named: str) -> None:
+    site = novel_site("novelfull")
+    script = f"<script>var ajaxChapterOptionUrl = '{named}';</script></body>"
+    page = site.novel_page().replace("</body>", script)
+    (request,) = SOURCE.novel_requests(site.novel_url(), page, {})
+    assert request.url.startswith(f"{site.origin}/ajax-chapter-option?novelId=")

@@ -116,6 +116,13 @@ async def test_max_pages_and_a_failed_page_stop_the_walk() -> None:
     assert len(broken.chapters) == 3
 
 
+async def test_a_next_page_on_another_site_is_not_followed() -> None:
+    second = _toc_page(2, range(4, 7), 3).replace('href="/tale', 'href="http://elsewhere.test/tale')
+    novel, asked = await _read(load_config(CONFIG), {f"{ORIGIN}/tale?page=2": second})
+    assert asked == [f"{ORIGIN}/tale?page=2"]
+    assert len(novel.chapters) == 6
+
+
 async def test_a_newest_first_list_is_put_in_reading_order() -> None:
     novel, _ = await _read(load_config(CONFIG | {"chapter_order": "desc"}), dict(PAGES))
     assert [c.title for c in novel.chapters] == [f"Part {n}" for n in range(7, 0, -1)]
