@@ -10,8 +10,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from engine.crawl.errors import InvalidUrl
-from engine.crawl.urls import anchor_globs, host_in_scope, normalize_url, path_passes
+from engine.crawl.urls import anchor_globs, host_in_scope, normalize_url, parse_url, path_passes
 
 
 class FrontierItem(msgspec.Struct, frozen=True, kw_only=True):
@@ -52,9 +51,7 @@ class Frontier:
         *,
         robots_allowed: Callable[[str], bool] | None = None,
     ) -> None:
-        root = normalize_url(root_url)
-        if root is None:
-            raise InvalidUrl(f"not an http(s) URL: {root_url!r}")
+        root = parse_url(root_url)  # InvalidUrl says what is wrong with it
         parts = urlsplit(root)
         self.root_url = root
         # Split once here, not per URL; hostname is an IPv6 address without its brackets.
