@@ -10,9 +10,11 @@ import aiohttp
 import msgspec
 
 from engine.crawl.crawler import crawl_site
+from engine.crawl.errors import CrawlError
 from engine.crawl.fetcher import FetchSettings
 from engine.crawl.models import CrawlOptions, PageOutcome
 from engine.crawl.pages import fetch_page
+from engine.crawl.urls import parse_url
 from engine.model import JobType
 from engine.state import JobState
 
@@ -46,9 +48,14 @@ _STOP_POLL_S = 0.1
 
 
 async def scrape(ctx: JobContext) -> Outcome:
-    """SCRAPE: fetch each URL not yet recorded, extract the asked formats, record it."""
+    """SCRAPE: fetch each URL not yet recorded, extract the asked formats, record it.
+
+    Fails, naming the cause, when no URL was fetched successfully; a partial failure succeeds
+    (the job's counts show it).
+    """
     urls: list[str] = list(ctx.job.params.get("urls", []))
     formats = set(ctx.job.params.get("formats", ["markdown", "links"]))
+    causes = Causes(ctx)
     for url in urls:
         if ctx.should_stop():
             break
@@ -57,11 +64,10 @@ async def scrape(ctx: JobContext) -> Outcome:
         page = await _unless_stopped(ctx, scrape_one(ctx, url, formats))
         if page is None:
             break
-        await ctx.page(page)
-    failed = [u for u in urls if u not in ctx.ok_urls]
-    if not failed or ctx.should_stop():
+        await causes.page(page)
+    if ctx.should_stop() or any(u in ctx.ok_urls for u in urls):
         return Outcome(True)
-    return Outcome(False, f"{len(failed)} of {len(urls)} URLs failed")
+    return Outcome(False, causes.all_failed(len(urls), urls[0] if urls else None))
 
 
 async def _unless_stopped(ctx: JobContext, work: Awaitable[PageOutcome]) -> PageOutcome | None:
@@ -85,17 +91,61 @@ async def scrape_one(ctx: JobContext, url: str, formats: set[str]) -> PageOutcom
 
 
 async def crawl(ctx: JobContext) -> Outcome:
-    """CRAWL: a whole site, resuming after the URLs the log already holds."""
-    options = msgspec.convert(ctx.job.params, CrawlOptions)
-    done = ctx.ok_urls | ctx.failed_urls
+    """CRAWL: a whole site, resuming after the URLs the log already holds.
+
+    Fails, naming the cause, when no page was fetched successfully: parameters the crawler
+    refuses, a start URL robots.txt keeps it from, or every fetched URL failed (the start
+    URL's error first). A partial failure succeeds; the job's counts show it.
+    """
+    try:
+        options = msgspec.convert(ctx.job.params, CrawlOptions)
+        options.validate()
+        root = parse_url(options.url)
+    except (msgspec.ValidationError, CrawlError) as e:
+        return Outcome(False, f"invalid crawl parameters: {e}")
+    causes = Causes(ctx)
     summary = await crawl_site(
-        ctx.session, ctx.fetch_settings, options, on_page=ctx.page, on_skip=ctx.skipped,
-        should_stop=ctx.should_stop, already_done=done,
+        ctx.session, ctx.fetch_settings, options, on_page=causes.page, on_skip=ctx.skipped,
+        should_stop=ctx.should_stop, already_done=ctx.ok_urls | ctx.failed_urls,
         already_links=ctx.done_links, on_planned=ctx.planned,
     )  # fmt: skip
     await ctx.log("info", f"crawl finished: {summary.ok} ok, {summary.failed} failed, "
                   f"{summary.skipped} skipped")  # fmt: skip
-    return Outcome(True)
+    if ctx.ok_urls or ctx.should_stop():
+        return Outcome(True)
+    if summary.start_refused is not None and root not in ctx.failed_urls:
+        return Outcome(False, f"{root} not fetched: {summary.start_refused}")
+    return Outcome(False, causes.all_failed(len(ctx.failed_urls), root))
+
+
+class Causes:
+    """Passes a run's pages on to the job, keeping what each failed one met, so that a job
+    that fetched nothing can say why."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        self._ctx = ctx
+        self._errors: dict[str, str] = {}
+
+    async def page(self, page: PageOutcome) -> None:
+        if not page.ok:
+            self._errors.setdefault(page.url, cause_of(page))
+        await self._ctx.page(page)
+
+    def all_failed(self, failed: int, first: str | None) -> str:
+        """The error of a job none of whose ``failed`` URLs was fetched: the cause ``first``
+        (the start URL) met, else the first cause seen in this run."""
+        cause = self._errors.get(first or "") or next(iter(self._errors.values()), None)
+        if failed == 0:
+            return f"nothing was fetched from {first}" if first else "nothing to fetch"
+        if cause is None:  # every failure was recorded by an earlier attempt
+            return f"all {failed} URLs failed"
+        return cause if failed == 1 else f"all {failed} URLs failed; the first: {cause}"
+
+
+def cause_of(page: PageOutcome) -> str:
+    """A failed page's error, naming its URL (the fetcher's errors already do)."""
+    error = page.error or (f"HTTP {page.status}" if page.status else "failed")
+    return error if page.url in error else f"{page.url}: {error}"
 
 
 async def unsupported(ctx: JobContext) -> Outcome:

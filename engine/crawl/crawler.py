@@ -98,6 +98,7 @@ class _CrawlRun:
         self._resumed: set[str] = set()
         self._expanded: dict[str, int] = {}
         self._counts = {"pages": 0, "ok": 0, "skipped": 0, "sitemap_urls": 0}
+        self._start_refused: str | None = None
         # Links are always extracted: discovery and crash-resume both need them.
         self._formats = options.formats | {"links"}
 
@@ -119,6 +120,7 @@ class _CrawlRun:
             skipped=self._counts["skipped"],
             stopped=self._stop.is_set(),
             sitemap_urls=self._counts["sitemap_urls"],
+            start_refused=self._start_refused,
         )
 
     # -- seeding --------------------------------------------------------------
@@ -129,6 +131,8 @@ class _CrawlRun:
         robots = RobotsPolicy.allow_all()
         if self._options.respect_robots or self._options.use_sitemap:
             robots = await self._robots_for(origin)
+        if self._options.respect_robots:
+            self._start_refused = robots.refusal(self._root)
         self._discover(self._root, 0)
         if self._options.use_sitemap and not self._check_stop():
             sitemaps = robots.sitemaps() or [f"{origin}/sitemap.xml"]

@@ -31,7 +31,7 @@ async def load_robots(
     try:
         result = await fetch(session, f"{origin}/robots.txt", capped)
     except FetchFailed as e:
-        return RobotsPolicy.allow_all() if e.permanent else RobotsPolicy.disallow_all()
+        return RobotsPolicy.allow_all() if e.permanent else RobotsPolicy.disallow_all(str(e))
     except CrawlError:
         return RobotsPolicy.allow_all()
     if 200 <= result.status < 300:
@@ -39,7 +39,7 @@ async def load_robots(
         return RobotsPolicy.parse(text, settings.user_agent)
     if 400 <= result.status < 500:
         return RobotsPolicy.allow_all()
-    return RobotsPolicy.disallow_all()
+    return RobotsPolicy.disallow_all(f"HTTP {result.status}")
 
 
 async def discover_sitemap_urls(

@@ -81,7 +81,11 @@ class PageOutcome(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class CrawlSummary(msgspec.Struct, frozen=True, kw_only=True):
-    """Totals of one :func:`crawl_site` call (this run only, not resumed history)."""
+    """Totals of one :func:`crawl_site` call (this run only, not resumed history).
+
+    ``start_refused`` says why robots.txt kept the start URL from being fetched (None when
+    it did not): its rules, or the file could not be read (RFC 9309: then fetch nothing).
+    """
 
     pages: int
     ok: int
@@ -89,3 +93,4 @@ class CrawlSummary(msgspec.Struct, frozen=True, kw_only=True):
     skipped: int
     stopped: bool
     sitemap_urls: int
+    start_refused: str | None = None

@@ -9,13 +9,16 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from engine.crawl.errors import CrawlError, FetchFailed
+from engine.crawl.errors import BlockedAddress, CrawlError, FetchFailed
 from engine.crawl.extract import decode_html, extract
 from engine.crawl.fetcher import FetchResult, FetchSettings, fetch, is_html
 from engine.crawl.models import PageOutcome
 
 # Extraction of big documents runs in a thread so the loop keeps serving other fetches.
 THREAD_EXTRACT_BYTES = 256 * 1024
+# What to do about a fetch the private-network guard refused (FetchSettings.allow_private,
+# which the server and worker commands set from this flag).
+ALLOW_PRIVATE_HINT = "start the server with --allow-private-networks to allow it"
 
 
 async def fetch_page(
@@ -44,11 +47,20 @@ async def fetch_page(
 
 
 def failed_page(url: str, depth: int, error: CrawlError) -> PageOutcome:
-    """The outcome of a fetch that got no usable answer (after its retries)."""
+    """The outcome of a fetch that got no usable answer (after its retries); its error is
+    :func:`failure_text`."""
     status = error.status if isinstance(error, FetchFailed) else None
-    return PageOutcome(
-        url=url, final_url=url, depth=depth, status=status, ok=False, error=str(error)
-    )
+    text = failure_text(url, error)
+    return PageOutcome(url=url, final_url=url, depth=depth, status=status, ok=False, error=text)
+
+
+def failure_text(url: str, error: CrawlError) -> str:
+    """What a failed fetch of ``url`` met, for people: a refusal by the private-network
+    guard names the URL, the guard's reason and how to allow it; any other error is its
+    own message (the fetcher's name the URL)."""
+    if isinstance(error, BlockedAddress):
+        return f"{url} refused: {error}; {ALLOW_PRIVATE_HINT}"
+    return str(error)
 
 
 def page_outcome(

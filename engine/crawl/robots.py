@@ -17,12 +17,15 @@ class RobotsPolicy:
     object is immutable afterwards and does no I/O.
     """
 
-    __slots__ = ("_allow", "_parser", "_user_agent")
+    __slots__ = ("_allow", "_parser", "_unread", "_user_agent")
 
-    def __init__(self, parser: Any | None, user_agent: str, *, allow: bool = True) -> None:
+    def __init__(
+        self, parser: Any | None, user_agent: str, *, allow: bool = True, unread: str = ""
+    ) -> None:
         self._parser = parser
         self._user_agent = user_agent
         self._allow = allow
+        self._unread = unread
 
     @classmethod
     def parse(cls, text: str, user_agent: str) -> RobotsPolicy:
@@ -35,15 +38,24 @@ class RobotsPolicy:
         return cls(None, "*", allow=True)
 
     @classmethod
-    def disallow_all(cls) -> RobotsPolicy:
-        """A policy for a host whose robots.txt was unreachable (5xx / network error)."""
-        return cls(None, "*", allow=False)
+    def disallow_all(cls, why: str = "") -> RobotsPolicy:
+        """A policy for a host whose robots.txt was unreachable (5xx / network error);
+        ``why`` says what the fetch of it met, for :meth:`refusal`."""
+        return cls(None, "*", allow=False, unread=why)
 
     def allowed(self, url: str) -> bool:
         """Whether ``url`` may be fetched."""
         if self._parser is None:
             return self._allow
         return bool(self._parser.can_fetch(url, self._user_agent))
+
+    def refusal(self, url: str) -> str | None:
+        """Why ``url`` may not be fetched, in words; None when it may."""
+        if self.allowed(url):
+            return None
+        if self._parser is None:
+            return f"robots.txt could not be read ({self._unread or 'unreachable'})"
+        return "robots.txt disallows it"
 
     def crawl_delay(self) -> float | None:
         """The Crawl-delay in seconds for our user agent, or None when unset."""
