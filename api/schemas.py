@@ -7,15 +7,37 @@ from typing import Annotated, Any, Generic, TypeVar
 import msgspec
 from msgspec import Meta
 
+from engine.crawl.errors import InvalidUrl
+from engine.crawl.urls import parse_url
 from projections.queries import CrawlStats, EventRow, JobRow
 
 T = TypeVar("T")
 
-Url = Annotated[str, Meta(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=4096)]
+# The shape of an http(s) URL; a body holding one also checks it with `checked_url`.
+Url = Annotated[
+    str,
+    Meta(
+        pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=4096,
+        description="An http or https URL the crawler can parse: a host, a port 1-65535.",
+    ),
+]  # fmt: skip
 ItemId = Annotated[str, Meta(min_length=1, max_length=200)]
 JobId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 PriorityValue = Annotated[int, Meta(ge=0, le=2)]
 Items = Annotated[list[ItemId], Meta(min_length=1, max_length=10_000)]
+
+
+def checked_url(url: str, at: str, *, noun: str = "URL") -> str:
+    """`url` in canonical form, as the crawler's parser (`parse_url`) reads it.
+
+    When the parser refuses `url`, raises ValueError naming the JSON path `at` (e.g.
+    "urls[3]") in msgspec's words ("at `$.urls[3]`"): raised in a body's `__post_init__`,
+    msgspec reports it and api.errors answers a 422 for that field.
+    """
+    try:
+        return parse_url(url)
+    except InvalidUrl as e:
+        raise ValueError(f"invalid {noun} at `$.{at}`: {e}") from e
 
 
 class _Create(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -29,6 +51,9 @@ class _Create(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
 class FetchNovelBody(_Create, frozen=True, kw_only=True, forbid_unknown_fields=True):
     url: Url
     full: bool = False
+
+    def __post_init__(self) -> None:
+        checked_url(self.url, "url")
 
 
 class FetchVolumesBody(_Create, frozen=True, kw_only=True, forbid_unknown_fields=True):

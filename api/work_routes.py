@@ -12,10 +12,11 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta
 
+from api.bodies import strict_body
 from api.includes import log_entries
 from api.jobs import NewJob
 from api.routes import CurrentUser, IdemKey, Limit, Offset, jobs_api
-from api.schemas import Job, JobId, LogEntry, PriorityValue, Url
+from api.schemas import Job, JobId, LogEntry, PriorityValue, Url, checked_url
 from engine.crawl.errors import CrawlError
 from engine.crawl.models import MAX_CONCURRENCY, CrawlOptions
 from engine.errors import InvalidCommand
@@ -25,33 +26,47 @@ from projections import queries
 
 Format = Literal["markdown", "html", "text", "links"]
 Glob = Annotated[str, Meta(max_length=500)]
+Globs = Annotated[list[Glob], Meta(max_length=100, description="At most 100 path globs.")]
+Formats = Annotated[list[Format], Meta(min_length=1, max_length=4)]
+# Upper bounds of a crawl: beyond them a request is a mistake more likely than a plan.
+MAX_PAGES = 1_000_000
+MAX_DEPTH = 1_000
+MAX_DELAY_MS = 600_000
+
+
+def _formats() -> list[Format]:
+    return ["markdown", "links"]
 
 
 class ScrapeBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`POST /api/job/create/scrape`. Each URL must also pass the crawler's parser (a 422
+    for field `urls` names the index, e.g. `urls[3]`); numbers must be JSON numbers."""
+
     urls: Annotated[list[Url], Meta(min_length=1, max_length=10_000)]
-    formats: Annotated[list[Format], Meta(min_length=1)] = msgspec.field(
-        default_factory=lambda: ["markdown", "links"]
-    )
+    formats: Formats = msgspec.field(default_factory=_formats)
     priority: PriorityValue | None = None
     depends_on: JobId | None = None
 
 
 class CrawlBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`POST /api/job/create/crawl`: exactly one of `domain` (crawled from
+    `https://<domain>/`) and `url`, either checked by the crawler's parser; bounds as declared
+    (`max_pages` 0 means no limit, `max_depth` none means no limit); numbers and booleans
+    must be JSON ones."""
+
     domain: Annotated[str, Meta(max_length=253, pattern=r"^[A-Za-z0-9.-]+(:\d+)?$")] | None = None
     url: Url | None = None
     use_sitemap: bool = True
     find_links: bool = True
     include_subdomains: bool = False
-    max_pages: Annotated[int, Meta(ge=0)] = 0
-    max_depth: Annotated[int, Meta(ge=0)] | None = None
+    max_pages: Annotated[int, Meta(ge=0, le=MAX_PAGES, description="0: no limit.")] = 0
+    max_depth: Annotated[int, Meta(ge=0, le=MAX_DEPTH, description="Link hops.")] | None = None
     concurrency: Annotated[int, Meta(ge=1, le=MAX_CONCURRENCY)] = 20
-    include_paths: list[Glob] = []
-    exclude_paths: list[Glob] = []
+    include_paths: Globs = []
+    exclude_paths: Globs = []
     respect_robots: bool = True
-    delay_ms: Annotated[int, Meta(ge=0, le=600_000)] = 0
-    formats: Annotated[list[Format], Meta(min_length=1)] = msgspec.field(
-        default_factory=lambda: ["markdown", "links"]
-    )
+    delay_ms: Annotated[int, Meta(ge=0, le=MAX_DELAY_MS, description="Per host.")] = 0
+    formats: Formats = msgspec.field(default_factory=_formats)
     source_type: Annotated[str, Meta(max_length=100)] | None = None
     source_detail: Annotated[str, Meta(max_length=500)] | None = None
     priority: PriorityValue | None = None
@@ -84,10 +99,34 @@ class ResultsPage(msgspec.Struct, frozen=True, kw_only=True):
     items: list[PageResult]
 
 
+def _parsed(url: str, field: str, at: str | None = None, noun: str = "URL") -> str:
+    """`url` as the crawler's parser reads it; InvalidCommand (a 422) for `field` naming the
+    JSON path `at` (e.g. "urls[3]") when the parser refuses it.
+
+    The create routes call it once per URL on the body `strict_body` decoded: a
+    `__post_init__` would also run for the lax decode Litestar makes first.
+    """
+    try:
+        return checked_url(url, at or field, noun=noun)
+    except ValueError as e:
+        raise InvalidCommand(f"{field}: {e}", field=field) from e
+
+
+def _scrape_urls(body: ScrapeBody) -> list[str]:
+    """The body's URLs as given, once each has passed the crawler's parser."""
+    for index, url in enumerate(body.urls):
+        _parsed(url, "urls", f"urls[{index}]")
+    return body.urls
+
+
 def _crawl_params(body: CrawlBody) -> dict[str, Any]:
     if (body.domain is None) == (body.url is None):
         raise InvalidCommand("domain: give exactly one of domain or url", field="domain")
+    if body.url is not None:
+        _parsed(body.url, "url")
     root = body.url or f"https://{body.domain}/"
+    if body.domain is not None:
+        _parsed(root, "domain", noun="domain")
     params = {
         k: v
         for k, v in msgspec.to_builtins(body).items()
@@ -142,12 +181,14 @@ class WorkController(Controller):
         idempotency_key: IdemKey,
     ) -> Job:  # fmt: skip
         """SCRAPE for one URL, SCRAPE_BATCH (one child per URL) for several."""
-        many = len(data.urls) > 1
+        data = await strict_body(request, ScrapeBody)
+        urls = _scrape_urls(data)
+        many = len(urls) > 1
         new = NewJob(
             type=JobType.SCRAPE_BATCH if many else JobType.SCRAPE,
-            params={"urls": data.urls, "formats": data.formats},
-            title=f"{len(data.urls)} URLs" if many else data.urls[0],
-            total=len(data.urls), priority=data.priority, depends_on=data.depends_on,
+            params={"urls": urls, "formats": data.formats},
+            title=f"{len(urls)} URLs" if many else urls[0],
+            total=len(urls), priority=data.priority, depends_on=data.depends_on,
         )  # fmt: skip
         return Job.of(await jobs_api(request).create(user, new, idempotency_key))
 
@@ -157,6 +198,7 @@ class WorkController(Controller):
         idempotency_key: IdemKey,
     ) -> Job:  # fmt: skip
         """CRAWL a whole domain: sitemaps and links, robots.txt and politeness."""
+        data = await strict_body(request, CrawlBody)
         params = _crawl_params(data)
         extra = {k: v for k in ("source_type", "source_detail") if (v := getattr(data, k))}
         new = NewJob(
