@@ -9,6 +9,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from ulid import ULID
+
 from streams.errors import StreamsError
 from streams.webhook_store import Webhook
 from streams.webhooks import CONSUMER
@@ -181,9 +183,10 @@ async def test_the_guard_applies_again_at_delivery_time(
     port = receiver.origin.rsplit(":", 1)[1]
     targets = {"literal": f"http://127.0.0.1:{port}/hook/literal",
                "named": f"http://localhost:{port}/hook/named"}  # fmt: skip
+    ids = {name: f"wh_{ULID()}" for name in targets}
     for name, url in targets.items():
         hook = Webhook(
-            id=f"wh_{name}", user_id=admin.id, url=url, events=["job.completed"],
+            id=ids[name], user_id=admin.id, url=url, events=["job.completed"],
             secret="whsec_" + "A" * 44, created_at=0, from_seq=0,
         )  # fmt: skip
         await api_of(guarded).store.add(hook)
@@ -191,7 +194,7 @@ async def test_the_guard_applies_again_at_delivery_time(
     await wait_settled(guarded)
     assert receiver.received == []
     for name in targets:
-        [attempt] = await attempts(guarded.admin, f"wh_{name}")
+        [attempt] = await attempts(guarded.admin, ids[name])
         assert attempt["outcome"] == "failed" and attempt["status_code"] is None
         assert attempt["error"].startswith("refused:") and "public" in attempt["error"]
 
