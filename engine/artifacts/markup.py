@@ -69,17 +69,21 @@ def clean_html(html: str, image_hrefs: Collection[str]) -> str:
     has an ``alt``.
     """
     body = _body(html)
-    present = {node.tag for node in body.traverse(include_text=False)}
-    body.unwrap_tags([tag for tag in present if tag and tag not in _KEPT])
     for node in list(body.traverse(include_text=False)):
-        _clean_element(node, image_hrefs)
-    return body.inner_html or ""
+        if (node.tag or "") in _KEPT:
+            _clean_element(node, image_hrefs)
+        elif node.child is None:
+            node.decompose()  # lexbor does not unwrap an empty element
+        else:
+            node.unwrap()
+    return (body.inner_html or "").strip()
 
 
 def html_text(html: str) -> str:
     """The text of `html`: paragraphs (blocks) separated by a blank line, ``<br>`` as a line
-    break, runs of whitespace as one space, images and code left out."""
-    body = _body(html)
+    break, runs of whitespace as one space, images and code left out. The private-use
+    characters U+E000 and U+E001 are dropped (they mark the breaks here)."""
+    body = _body(html.replace(_PARAGRAPH, "").replace(_LINE, ""))
     for node in body.css(",".join(_BLOCKS)):
         node.insert_before(_PARAGRAPH)
         node.insert_after(_PARAGRAPH)
