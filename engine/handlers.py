@@ -111,11 +111,19 @@ async def crawl(ctx: JobContext) -> Outcome:
     )  # fmt: skip
     await ctx.log("info", f"crawl finished: {summary.ok} ok, {summary.failed} failed, "
                   f"{summary.skipped} skipped")  # fmt: skip
+    return _crawl_outcome(ctx, root, summary.start_refused, causes)
+
+
+def _crawl_outcome(ctx: JobContext, root: str, refused: str | None, causes: Causes) -> Outcome:
+    """Success once any page was fetched OK (or the crawl was stopped); else the failure,
+    led by why the start URL `root` was not fetched when robots.txt `refused` it."""
     if ctx.ok_urls or ctx.should_stop():
         return Outcome(True)
-    if summary.start_refused is not None and root not in ctx.failed_urls:
-        return Outcome(False, f"{root} not fetched: {summary.start_refused}")
-    return Outcome(False, causes.all_failed(len(ctx.failed_urls), root))
+    failed = len(ctx.failed_urls)
+    if refused is None or root in ctx.failed_urls:
+        return Outcome(False, causes.all_failed(failed, root))
+    others = f"; {failed} other URL{'s' if failed > 1 else ''} failed" if failed else ""
+    return Outcome(False, f"{root} not fetched: {refused}{others}")
 
 
 class Causes:

@@ -150,6 +150,19 @@ async def test_a_crawl_whose_start_url_robots_disallows_fails(
     assert job["error"] == f"{pages.origin}/ not fetched: robots.txt disallows it", job
     assert pages.hits == Counter({"/robots.txt": 1})
 
+    # Only the start URL is disallowed; the sitemap's pages may be fetched, and all fail.
+    sitemap = "".join(f"<url><loc>{pages.origin}/{p}</loc></url>" for p in ("a", "b"))
+    pages.pages = {
+        "/robots.txt": (200, "User-agent: *\nDisallow: /$\n"),
+        "/sitemap.xml": (200, f'<?xml version="1.0"?><urlset>{sitemap}</urlset>'),
+    }
+    job = await run(working, "crawl", {"url": pages.origin + "/"})
+    assert job["status"] == FAILED, job
+    assert job["error"] == (
+        f"{pages.origin}/ not fetched: robots.txt disallows it; 2 other URLs failed"
+    ), job
+    assert (job["done"], job["failed"]) == (0, 2), job
+
 
 async def test_a_crawl_whose_every_url_failed_fails_with_the_start_urls_error(
     working: Service, pages: Pages
