@@ -12,7 +12,6 @@ from typing import Any
 import aiosqlite
 from litestar import Litestar, Request, get
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 from litestar.response import Response
 from nats.aio.client import Client as NATS
 
@@ -22,6 +21,7 @@ from api.embedded import default_conf, embedded_nats, ensure_credentials
 from api.errors import exception_handlers
 from api.jobs import JobsApi, open_idempotency
 from api.limits import Limiter
+from api.openapi import openapi_config
 from api.routes import JobsController
 from api.schemas import Health
 from api.settings import Settings
@@ -175,7 +175,7 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={"user": Provide(current_user)},
         exception_handlers=exception_handlers(),
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(title="jobstream", version="0.1.0", path="/schema"),
+        openapi_config=openapi_config(),
     )
     app.state.settings = settings
     return app

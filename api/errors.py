@@ -59,8 +59,13 @@ def _body(status: int, detail: str, field: str | None = None) -> Response[ErrorB
     )
 
 
+def status_of(error: type[Exception]) -> int:
+    """The status errors of this class are answered with; 500 for any other class."""
+    return next((code for cls, code in _STATUS.items() if issubclass(error, cls)), 500)
+
+
 def _engine_error(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
-    status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 500)
+    status = status_of(type(exc))
     response = _body(status, str(exc), getattr(exc, "field", None))
     if isinstance(exc, LimitExceeded):
         response.headers["Retry-After"] = str(exc.retry_after_s)

@@ -12,6 +12,10 @@ import pytest
 from aiohttp import web
 
 from api.settings import Settings
+from engine.commands import CreateJob
+from engine.model import JobType
+from engine.service import envelope, new_id
+from tests.integration.api.helpers import run as execute
 from tests.integration.work.helpers import results
 from tests.sites.testsite import SiteHandle
 from tests.support import Service, finished, free_port, run_service, serve_app
@@ -190,3 +194,22 @@ async def test_a_partial_failure_succeeds_with_its_counts(working: Service, page
     by_url = {p["url"]: p for p in await results(working.admin, job["id"])}
     assert by_url[pages.origin + "/missing"]["error"] == "HTTP 404"
     assert by_url[pages.origin + "/broken"]["status_code"] == 410
+
+
+async def test_a_crawl_logged_with_a_url_the_crawler_refuses_fails_without_a_crash(
+    working: Service,
+) -> None:
+    """A job in the log from before the API checked URLs: it fails with the parser's reason."""
+    admin = await working.app.state.users.resolve(working.admin.token)
+    job_id = new_id()
+    create = CreateJob(
+        **envelope(job_id, "test"), user_id=admin.id, type=int(JobType.CRAWL), priority=1,
+        params={"url": "http://example.com:99999/"}, title="old",
+    )  # fmt: skip
+    await execute(working, create)  # as if logged before; waits for the read model
+    job = await finished(working.admin, job_id, timeout=60)
+    assert job["status"] == FAILED, job
+    assert job["error"] == (
+        "invalid crawl parameters: port '99999' is not a number from 1 to 65535: "
+        "'http://example.com:99999/'"
+    ), job
