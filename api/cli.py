@@ -17,6 +17,7 @@ import uvicorn
 from api.app import create_app
 from api.cli_events import add_events_command, run_events
 from api.cli_live import LIVE_COMMANDS, add_live_commands, run_live
+from api.http_protocol import JsonErrorsProtocol
 from api.limits import limits_from_env
 from api.settings import (
     Settings,
@@ -110,6 +111,7 @@ def _serve(args: argparse.Namespace) -> int:
         lifespan="on",
         log_level="info",
         access_log=False,  # a log line per request cost ~10% of create throughput (bench/)
+        http=JsonErrorsProtocol,  # unparseable requests get a JSON 400 too
     )
     server = uvicorn.Server(config)
     # uvicorn re-raises the SIGTERM it shut down on; with the default action the process would

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from api.app import create_app
 from api.embedded import embedded_nats, read_credentials, stop_process
+from api.http_protocol import JsonErrorsProtocol
 from api.settings import Settings
 from api.users import UserStore
 from engine.model import Tier
@@ -215,7 +216,10 @@ async def run_service(settings: Settings) -> AsyncIterator[Service]:
     """Serve `create_app(settings)` over real HTTP until the block ends."""
     port = free_port()
     settings = msgspec.structs.replace(settings, port=port, print_admin_token=False)
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+        http=JsonErrorsProtocol,
+    )  # fmt: skip
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
