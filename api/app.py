@@ -20,6 +20,7 @@ from api.dashboard import dashboard_router
 from api.embedded import default_conf, embedded_nats, ensure_credentials
 from api.errors import exception_handlers
 from api.jobs import JobsApi, open_idempotency
+from api.json_depth import BoundedRequest
 from api.limits import Limiter
 from api.openapi import openapi_config
 from api.routes import JobsController
@@ -176,6 +177,7 @@ def create_app(settings: Settings) -> Litestar:
         exception_handlers=exception_handlers(),
         lifespan=[lifespan],
         openapi_config=openapi_config(),
+        request_class=BoundedRequest,
     )
     app.state.settings = settings
     return app
