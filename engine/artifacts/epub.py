@@ -60,15 +60,20 @@ def _metadata(book: Book) -> epub.EpubBook:
     doc.set_identifier(book_identifier(book))
     doc.set_title(xml_safe(book.title))
     doc.set_language(book.language)
-    for number, author in enumerate(book.authors, 1):
-        doc.add_author(xml_safe(author), uid=f"creator{number}")
+    for number, author in enumerate(_nonblank(book.authors), 1):
+        doc.add_author(author, uid=f"creator{number}")
     if book.synopsis.strip():
         doc.add_metadata("DC", "description", xml_safe(book.synopsis.strip()))
-    for tag in book.tags:
-        doc.add_metadata("DC", "subject", xml_safe(tag))
+    for tag in _nonblank(book.tags):
+        doc.add_metadata("DC", "subject", tag)
     if book.source_url:
         doc.add_metadata("DC", "source", xml_safe(book.source_url))
     return doc
+
+
+def _nonblank(values: list[str]) -> list[str]:
+    # An empty dc:creator or dc:subject is invalid.
+    return [value for value in (" ".join(xml_safe(v).split()) for v in values) if value]
 
 
 def _add_images(doc: epub.EpubBook, book: Book) -> None:

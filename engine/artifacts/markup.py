@@ -25,8 +25,8 @@ _DROPPED = (
 _PLAIN = (
     "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "div", "span",
     "em", "strong", "i", "b", "u", "s", "sub", "sup", "small", "code", "q", "cite", "abbr",
-    "mark", "ruby", "rt", "rp", "ul", "ol", "li", "dl", "dt", "dd", "figure", "figcaption",
-    "table", "caption", "thead", "tbody", "tfoot", "tr", "body",
+    "mark", "ul", "ol", "li", "dl", "dt", "dd", "table",
+    "thead", "tbody", "tfoot", "tr", "body",
 )  # fmt: skip
 
 # Elements kept, each with the attributes it keeps; anything else is unwrapped (its children
@@ -38,6 +38,39 @@ _KEPT: dict[str, frozenset[str]] = {
     "a": frozenset({"href", "title"}),
     "img": frozenset({"src", "alt"}),
 }
+
+# The HTML parser leaves some nestings that XHTML's content models forbid (a <div> in a <b>,
+# an <li> outside a list); clean_html unwraps the offending element. Elements that may hold
+# phrasing content only, elements that are never phrasing content, elements that need a
+# certain parent, and containers that hold their items only:
+_PHRASING_ONLY = frozenset((
+    "p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "span", "em", "strong", "i", "b", "u", "s",
+    "sub", "sup", "small", "code", "q", "cite", "abbr", "mark", "a",
+))  # fmt: skip
+_FLOW_ONLY = frozenset((
+    "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "ul", "ol", "li", "dl",
+    "dt", "dd", "table", "caption", "thead", "tbody", "tfoot", "tr", "td", "th", "hr",
+))  # fmt: skip
+_PARENTS = {
+    "li": ("ul", "ol"),
+    "dt": ("dl",),
+    "dd": ("dl",),
+    **dict.fromkeys(("thead", "tbody", "tfoot"), ("table",)),
+    "tr": ("thead", "tbody", "tfoot"),
+    "td": ("tr",),
+    "th": ("tr",),
+}
+# Containers and the sequences of element children XHTML allows them (no text but
+# whitespace either); the parser puts every table row in a section. Captions are not kept:
+# the parser lets one follow the rows, or hold a table, and XHTML allows neither.
+_SEQUENCES = {
+    "ul": re.compile(r"(li )*"),
+    "ol": re.compile(r"(li )*"),
+    "dl": re.compile(r"((dt )+(dd )+)*"),
+    "table": re.compile(r"(thead )?(tbody )*(tfoot )?"),
+}
+# What keeps the content of an unwrapped item apart from its neighbours.
+_SEPARATORS = {"li": "br", "dt": "br", "dd": "br", "tr": "br", "td": " ", "th": " "}
 
 # Elements that start a new paragraph of text.
 _BLOCKS = (
@@ -66,17 +99,72 @@ def clean_html(html: str, image_hrefs: Collection[str]) -> str:
     Code, embedded content and comments are removed; unknown elements are unwrapped; links
     keep an ``href`` only when it is an absolute http(s) URL; an ``<img>`` stays only when
     its ``src`` is one of `image_hrefs` (the book's own ``images/<id>.<ext>``), and always
-    has an ``alt``.
+    has an ``alt``. Elements nested where XHTML forbids them are unwrapped: a phrasing
+    element holding a block, a list item or table part outside its list or table, a list
+    or table holding other things or in the wrong order (its items then kept apart by line
+    breaks, its cells by spaces).
     """
     body = _body(html)
-    for node in list(body.traverse(include_text=False)):
+    for node in _elements(body):
         if (node.tag or "") in _KEPT:
             _clean_element(node, image_hrefs)
-        elif node.child is None:
-            node.decompose()  # lexbor does not unwrap an empty element
         else:
-            node.unwrap()
+            _unwrap(node)
+    for node in _elements(body):
+        if _misplaced(node):
+            separator = _SEPARATORS.get(node.tag or "")
+            if separator is not None:
+                node.insert_before(_line_break() if separator == "br" else separator)
+            _unwrap(node)
     return (body.inner_html or "").strip()
+
+
+def _line_break() -> LexborNode:
+    br = LexborHTMLParser("<br>").css_first("br")
+    assert br is not None  # the parser always makes it
+    return br
+
+
+def _elements(body: LexborNode) -> list[LexborNode]:
+    # Document order, ancestors first; taken before any change, which only ever removes
+    # a node whose descendants were visited or that has none.
+    return list(body.traverse(include_text=False))[1:]
+
+
+def _unwrap(node: LexborNode) -> None:
+    if node.child is None:
+        node.decompose()  # lexbor does not unwrap an element without children
+    else:
+        node.unwrap()
+
+
+def _misplaced(node: LexborNode) -> bool:
+    tag = node.tag or ""
+    if tag in _PARENTS:
+        return node.parent is None or node.parent.tag not in _PARENTS[tag]
+    if tag in _SEQUENCES:
+        return not _holds_in_sequence(node, _SEQUENCES[tag])
+    if tag in _PHRASING_ONLY:
+        return any(inner.tag in _FLOW_ONLY for inner in _elements(node))
+    return False
+
+
+def _children(node: LexborNode) -> list[LexborNode]:
+    children, child = [], node.child
+    while child is not None:
+        children.append(child)
+        child = child.next
+    return children
+
+
+def _holds_in_sequence(node: LexborNode, sequence: re.Pattern[str]) -> bool:
+    tags = []
+    for child in _children(node):
+        if child.is_element_node:
+            tags.append(f"{child.tag} ")
+        elif (child.text_content or "").strip():
+            return False
+    return sequence.fullmatch("".join(tags)) is not None
 
 
 def html_text(html: str) -> str:
@@ -95,7 +183,8 @@ def html_text(html: str) -> str:
 
 
 def _body(html: str) -> LexborNode:
-    tree = LexborHTMLParser(xml_safe(html))
+    # A doctype puts the parser in standards mode, where a <table> ends a <p> as in XHTML.
+    tree = LexborHTMLParser("<!DOCTYPE html>" + xml_safe(html))
     for node in tree.css(",".join(_DROPPED)):
         node.decompose()
     body = tree.body

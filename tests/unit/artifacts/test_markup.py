@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from hypothesis import given
@@ -20,7 +21,9 @@ ALLOWED_ATTRIBUTES = {
 
 tags = st.sampled_from(
     ["p", "div", "b", "font", "script", "style", "a", "img", "table", "tr", "td", "span", "x-y",
-     "h2", "br", "iframe", "center", "ul", "li", "svg"]
+     "h2", "br", "iframe", "center", "ul", "ol", "li", "dl", "dt", "dd", "svg", "hr", "pre",
+     "blockquote", "ruby", "rt", "em", "figure", "caption", "thead", "tfoot", "tbody", "th",
+     "dl", "dt", "dd"]
 )  # fmt: skip
 attributes = st.sampled_from(
     ['class="c"', 'id="i"', 'style="color:red"', 'onclick="x()"', 'href="https://e.example/a"',
@@ -66,6 +69,73 @@ def test_links_and_images_never_leave_the_book(html: str) -> None:
     assert all(img.attrs.get("alt") is not None for img in cleaned.css("img"))
     for link in cleaned.css("a[href]"):
         assert (link.attrs.get("href") or "").startswith(("https://", "http://"))
+
+
+PHRASING_ONLY = set((
+    "p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "span", "em", "strong", "i", "b", "u", "s",
+    "sub", "sup", "small", "code", "q", "cite", "abbr", "mark", "a",
+))  # fmt: skip
+NEVER_PHRASING = set((
+    "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "ul", "ol", "li", "dl",
+    "dt", "dd", "table", "caption", "thead", "tbody", "tfoot", "tr", "td", "th", "hr",
+))  # fmt: skip
+PARENTS = {
+    "li": {"ul", "ol"},
+    "dt": {"dl"},
+    "dd": {"dl"},
+    "thead": {"table"},
+    "tbody": {"table"},
+    "tfoot": {"table"},
+    "tr": {"thead", "tbody", "tfoot"},
+    "td": {"tr"},
+    "th": {"tr"},
+}
+TABLE_ORDER = ["thead", "tbody", "tfoot"]
+
+
+@given(html_soup())
+def test_what_remains_nests_as_xhtml_allows(html: str) -> None:
+    body = LexborHTMLParser(clean_html(html, KNOWN)).body
+    assert body is not None
+    for node in list(body.traverse(include_text=False))[1:]:
+        tag, parent = node.tag or "", node.parent
+        if tag in PARENTS:
+            assert parent is not None and parent.tag in PARENTS[tag], tag
+        if tag in PHRASING_ONLY:
+            inner = {n.tag for n in list(node.traverse(include_text=False))[1:]}
+            assert not inner & NEVER_PHRASING, (tag, inner)
+        if tag in ("ul", "ol", "dl", "table", "tbody", "tr"):
+            assert not (node.text(deep=False) or "").strip(), tag
+            assert_children_in_order(tag, [c.tag or "" for c in node.iter(include_text=False)])
+
+
+def assert_children_in_order(tag: str, children: list[str]) -> None:
+    if tag in ("ul", "ol"):
+        assert set(children) <= {"li"}, children
+    elif tag == "dl":
+        assert re.fullmatch(r"(t+d+)*", "".join(c[1] for c in children)), children
+    elif tag == "table":
+        assert children == sorted(children, key=TABLE_ORDER.index), children
+        assert all(children.count(one) <= 1 for one in ("thead", "tfoot")), children
+
+
+def test_misplaced_elements_are_unwrapped_and_items_kept_apart() -> None:
+    assert clean_html("<b><p>a</p><p>b</p></b>", ()) == "<p>a</p><p>b</p>"
+    assert clean_html("<ul>t<li>a</li><li>b</li></ul>", ()) == "t<br>a<br>b"
+    assert clean_html("<h2><div>d</div></h2><span><hr></span>", ()) == "<div>d</div><hr>"
+    assert clean_html("<ol><li>ok</li></ol>", ()) == "<ol><li>ok</li></ol>"
+
+
+def test_tables_out_of_order_become_text_and_ordered_ones_stay() -> None:
+    late_head = "<table><tr><td>1</td><td>2</td></tr><tfoot><tr><td>f</td></tr></tfoot>"
+    assert clean_html(late_head + "<thead><tr><td>h</td></tr></thead>", ()) == (
+        "<br> 1 2<br> f<br> h"
+    )
+    ordered = "<table><thead><tr><th>h</th></tr></thead><tr><td>1</td></tr></table>"
+    assert clean_html(ordered, ()) == (
+        "<table><thead><tr><th>h</th></tr></thead><tbody><tr><td>1</td></tr></tbody></table>"
+    )
+    assert clean_html("<table><caption>c</caption><tr><td>1</td></tr></table>", ()) == "c<br> 1"
 
 
 def test_a_page_loses_code_and_keeps_its_text() -> None:
