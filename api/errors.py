@@ -30,6 +30,8 @@ from streams.webhook_store import InvalidWebhook, TooManyWebhooks, WebhookNotFou
 
 log = logging.getLogger(__name__)
 
+OUTAGE_RETRY_AFTER_S = 2
+
 # The first class that matches wins: subclasses before their bases.
 _STATUS: dict[type[Exception], int] = {
     JobNotFound: 404,
@@ -69,6 +71,8 @@ def _engine_error(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBo
     response = _body(status, str(exc), getattr(exc, "field", None))
     if isinstance(exc, LimitExceeded):
         response.headers["Retry-After"] = str(exc.retry_after_s)
+    elif status == 503:  # an outage: NATS or the read model is back within seconds, usually
+        response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_S)
     return response
 
 
@@ -89,8 +93,16 @@ def _field_of(exc: ValidationException) -> tuple[str | None, str]:
     return (str(key) if key and key != "data" else None), message
 
 
+def _path_ids(exc: ValidationException) -> list[str]:
+    """The path parameters (ids) the request got wrong: a malformed id names nothing."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    return [str(e.get("key")) for e in extra if isinstance(e, dict) and e.get("source") == "path"]
+
+
 def _validation_error(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     assert isinstance(exc, ValidationException)
+    if ids := _path_ids(exc):  # as for a well-formed id of nothing the caller may see
+        return _body(404, f"not found: the {ids[0]} in the path is not a well-formed id")
     field, message = _field_of(exc)
     if field is None and message == "'data'":  # Litestar's KeyError text for an empty body
         return _body(400, "request body is missing: expected a JSON object")

@@ -9,6 +9,7 @@ from msgspec import Meta
 
 from engine.crawl.errors import InvalidUrl
 from engine.crawl.urls import parse_url
+from engine.ids import JOB_ID_PATTERN
 from projections.queries import CrawlStats, EventRow, JobRow
 
 T = TypeVar("T")
@@ -22,7 +23,9 @@ Url = Annotated[
     ),
 ]  # fmt: skip
 ItemId = Annotated[str, Meta(min_length=1, max_length=200)]
-JobId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+JobId = Annotated[
+    str, Meta(min_length=26, max_length=26, pattern=JOB_ID_PATTERN, description="A job id (ULID).")
+]
 PriorityValue = Annotated[int, Meta(ge=0, le=2)]
 Items = Annotated[list[ItemId], Meta(min_length=1, max_length=10_000)]
 

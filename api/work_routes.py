@@ -9,10 +9,11 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 from msgspec import Meta
 
 from api.bodies import strict_body
+from api.ids import JobIdPath
 from api.includes import log_entries
 from api.jobs import NewJob
 from api.routes import CurrentUser, IdemKey, Limit, Offset, jobs_api
@@ -209,7 +210,7 @@ class WorkController(Controller):
 
     @get("/job/{job_id:str}/results")
     async def results(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str],
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath,
         offset: Offset = 0, limit: Limit = 20,
     ) -> ResultsPage:  # fmt: skip
         """Page results in crawl order, with their bodies."""
@@ -223,7 +224,7 @@ class WorkController(Controller):
 
     @get("/job/{job_id:str}/logs")
     async def logs(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath
     ) -> list[LogEntry]:
         """The job's log lines (info, warn, error) in order."""
         jobs = jobs_api(request)
@@ -232,14 +233,14 @@ class WorkController(Controller):
 
     @post("/job/{job_id:str}/retry", status_code=200)
     async def retry(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath
     ) -> Job:
         """Queue a finished job again for its failed URLs or children only; 400 if none."""
         return Job.of(await jobs_api(request).retry(user, job_id))
 
     @get("/job/{job_id:str}/stats")
     async def stats(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str]
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath
     ) -> queries.CrawlStats:
         """Seed 003's crawl statistics of the job."""
         jobs = jobs_api(request)
@@ -248,7 +249,7 @@ class WorkController(Controller):
 
     @get("/job/{job_id:str}/export", media_type="text/csv")
     async def export(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: FromPath[str],
+        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath,
         type: FromQuery[Literal["broken-links", "slow-pages"]],
     ) -> Response[str]:  # fmt: skip
         """Broken links or slow pages of a crawl, as CSV."""

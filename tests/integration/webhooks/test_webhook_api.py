@@ -40,7 +40,7 @@ async def test_users_see_and_delete_only_their_own(hooked: Service, receiver: Re
     for method, path in (
         ("DELETE", f"/api/webhooks/{hook['id']}"),
         ("GET", f"/api/webhooks/{hook['id']}/deliveries"),
-        ("DELETE", "/api/webhooks/wh_01HZZZZZZZZZZZZZZZZZZZZZZZ"),  # well-formed, unknown
+        ("DELETE", "/api/webhooks/wh_unknown"),
     ):
         status, body = await bob.call(method, path)
         assert_error(status, body, 404)
