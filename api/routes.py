@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from api.audit import I64, event_query, parse_point, past_view
+from api.bodies import strict_body
 from api.ids import JobIdPath
 from api.includes import parse_include, view
 from api.jobs import JobsApi, NewJob
@@ -221,6 +222,7 @@ class JobsController(Controller):
         idempotency_key: IdemKey,
     ) -> Job:
         """NOVEL, or FULL_NOVEL with `full: true`."""
+        data = await strict_body(request, FetchNovelBody)
         kind = JobType.FULL_NOVEL if data.full else JobType.NOVEL
         new = NewJob(type=kind, params={"url": data.url, "full": data.full}, title=data.url)
         return Job.of(await jobs_api(request).create(user, _with(new, data), idempotency_key))
@@ -233,6 +235,7 @@ class JobsController(Controller):
         data: JSONBody[FetchVolumesBody],
         idempotency_key: IdemKey,
     ) -> Job:
+        data = await strict_body(request, FetchVolumesBody)
         new = _single_or_batch(data.volumes, JobType.VOLUME, JobType.VOLUME_BATCH, "volume")
         return Job.of(await jobs_api(request).create(user, _with(new, data), idempotency_key))
 
@@ -244,6 +247,7 @@ class JobsController(Controller):
         data: JSONBody[FetchChaptersBody],
         idempotency_key: IdemKey,
     ) -> Job:
+        data = await strict_body(request, FetchChaptersBody)
         new = _single_or_batch(data.chapters, JobType.CHAPTER, JobType.CHAPTER_BATCH, "chapter")
         return Job.of(await jobs_api(request).create(user, _with(new, data), idempotency_key))
 
@@ -255,6 +259,7 @@ class JobsController(Controller):
         data: JSONBody[FetchImagesBody],
         idempotency_key: IdemKey,
     ) -> Job:
+        data = await strict_body(request, FetchImagesBody)
         new = _single_or_batch(data.images, JobType.IMAGE, JobType.IMAGE_BATCH, "image")
         return Job.of(await jobs_api(request).create(user, _with(new, data), idempotency_key))
 
@@ -267,6 +272,7 @@ class JobsController(Controller):
         idempotency_key: IdemKey,
     ) -> Job:
         """One ARTIFACT per format; several formats make an ARTIFACT_BATCH."""
+        data = await strict_body(request, MakeArtifactsBody)
         formats = list(dict.fromkeys(data.formats))
         _check_formats(user, formats)
         many = len(formats) > 1

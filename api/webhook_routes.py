@@ -9,6 +9,7 @@ from litestar import Controller, Request, delete, get, post
 from litestar.params import JSONBody, QueryParameter
 from nats.aio.client import Client as NATS
 
+from api.bodies import strict_body
 from api.ids import WebhookIdPath
 from api.routes import CurrentUser, Limit
 from api.schemas import NewWebhook, Page, WebhookBody, WebhookDelivery, WebhookView
@@ -121,6 +122,7 @@ class WebhookController(Controller):
         self, request: Request[Any, Any, Any], user: CurrentUser, data: JSONBody[WebhookBody]
     ) -> NewWebhook:
         """Subscribe a URL to job events; the answer carries the signing secret, shown once."""
+        data = await strict_body(request, WebhookBody)
         hook = await webhooks_api(request).create(user, data)
         return NewWebhook(
             id=hook.id, url=hook.url, events=hook.events, description=hook.description,
