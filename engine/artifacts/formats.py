@@ -121,7 +121,9 @@ async def build(
             await _write_native(book, spec, partial)
         else:
             await _convert(book, partial, epub, cancel=cancel, timeout=timeout)
-        return _publish(partial, directory / f"{stem}.{spec.extension}")
+        return partial.replace(directory / f"{stem}.{spec.extension}")
+    except OSError as e:  # the directory: missing, read-only, full
+        raise BuildFailed(f"building the {spec.name} file failed: {e}") from e
     finally:
         partial.unlink(missing_ok=True)  # gone once published; what a failure left behind
 
@@ -153,10 +155,3 @@ async def _calibre(
     await calibre.convert(
         source, target, title=book.title, authors=book.authors, cancel=cancel, timeout=timeout
     )
-
-
-def _publish(partial: Path, target: Path) -> Path:
-    try:
-        return partial.replace(target)
-    except OSError as e:
-        raise BuildFailed(f"moving the file into place failed: {e}") from e

@@ -86,3 +86,11 @@ async def test_a_missing_directory_is_a_build_failure(tmp_path: Path) -> None:
     with pytest.raises(BuildFailed, match="epub") as caught:
         await build(sample_book(), "epub", tmp_path / "missing")
     assert isinstance(caught.value.__cause__, OSError)
+
+
+async def test_a_conversion_into_a_missing_directory_is_a_build_failure(tmp_path: Path) -> None:
+    # Fails on the directory, before any converter runs: Calibre need not be installed.
+    epub = await build(sample_book(), "epub", tmp_path)
+    with pytest.raises(BuildFailed, match="pdf") as caught:
+        await build(sample_book(), "pdf", tmp_path / "missing", epub=epub)
+    assert isinstance(caught.value.__cause__, OSError)
