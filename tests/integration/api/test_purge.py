@@ -136,7 +136,7 @@ async def test_purging_a_deleted_job_and_purging_again(api: Service) -> None:
     status, report = await api.admin.call("DELETE", path, params={"purge": "true"})
     assert (status, report["events_erased"]) == (200, 1)
     assert [kind_of(s.event) for s in await log_of(api, job["id"])] == ["purged"]
-    status, error = await api.admin.call("DELETE", "/api/job/01HZZZZZZZZZZZZZZZZZZZZZZZ", params={"purge": "true"})
+    status, error = await api.admin.call("DELETE", "/api/job/nope", params={"purge": "true"})
     assert_error(status, error, 404)
 
 
