@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
-	$(BIN)/python -c "import api.cli, litestar, nats, aiosqlite, selectolax, pytest"
+	$(BIN)/python -c "import cli.main, litestar, nats, aiosqlite, selectolax, pytest"
 	touch $(STAMP)
 
 $(BENCH_STAMP): $(STAMP)

@@ -17,13 +17,13 @@ from nats.aio.client import Client as NATS
 
 from api.auth import current_user
 from api.dashboard import dashboard_router
-from api.embedded import default_conf, embedded_nats, ensure_credentials
 from api.errors import exception_handlers
 from api.jobs import JobsApi, open_idempotency
 from api.json_depth import BoundedRequest
 from api.limits import Limiter
 from api.openapi import openapi_config
 from api.routes import JobsController
+from api.runtime import build_worker, open_work
 from api.schemas import Health
 from api.settings import Settings
 from api.stream_routes import StreamController, stream_token
@@ -31,13 +31,13 @@ from api.stream_tokens import StreamTokens, open_config, shared_secret
 from api.users import UserStore
 from api.webhook_routes import WebhookController, start_webhooks
 from api.work_routes import WorkController
-from api.worker_cli import build_worker, open_work
 from engine.dispatcher import Dispatcher, open_dependents
-from engine.events import Codec
-from engine.nats_access import NatsAccess
-from engine.results import ResultStore
+from engine.domain.events import Codec
+from engine.jetstream.embedded import default_conf, embedded_nats, ensure_credentials
+from engine.jetstream.nats_access import NatsAccess
+from engine.jetstream.results import ResultStore
+from engine.jetstream.store import EventStore, wait_for_jetstream
 from engine.service import JobService
-from engine.store import EventStore, wait_for_jetstream
 from engine.worker import Worker
 from projections.projector import Projector
 from projections.schema import open_db

@@ -10,10 +10,10 @@ import msgspec
 
 from api.includes import job_view
 from api.schemas import Job, LogEntry
-from engine.errors import InvalidCommand
-from engine.events import EVENT_KINDS, LogWritten
-from engine.state import JobState
-from engine.store import Stored
+from engine.domain.errors import InvalidCommand
+from engine.domain.events import EVENT_KINDS, LogWritten
+from engine.domain.state import JobState
+from engine.jetstream.store import Stored
 from projections.apply import row_of
 from projections.queries import EventFilter
 

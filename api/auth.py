@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request
 
 from api.users import User, UserStore
-from engine.errors import Unauthorized
+from engine.domain.errors import Unauthorized
 
 
 async def current_user(request: Request[Any, Any, Any]) -> User:

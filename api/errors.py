@@ -14,7 +14,7 @@ from api.audit import BadQuery
 from api.limits import LimitExceeded
 from api.schemas import ErrorBody
 from api.users import UserExists
-from engine.errors import (
+from engine.domain.errors import (
     EngineError,
     Forbidden,
     InvalidCommand,

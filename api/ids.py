@@ -1,7 +1,7 @@
 """Id parameters of the routes: each checked against its own format before a handler runs.
 
 A malformed id is a 422 naming the parameter; a well-formed id of a thing the caller may not
-see is a 404. Job ids are ULIDs (`engine.ids`); webhook ids are `wh_` and a ULID.
+see is a 404. Job ids are ULIDs (`engine.domain.ids`); webhook ids are `wh_` and a ULID.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Annotated
 
 from litestar.params import Parameter
 
-from engine.ids import JOB_ID_PATTERN
+from engine.domain.ids import JOB_ID_PATTERN
 
 WEBHOOK_ID_PATTERN = "^wh_" + JOB_ID_PATTERN.removeprefix("^")
 

@@ -8,8 +8,8 @@ import aiosqlite
 import msgspec
 
 from api.schemas import Job, LogEntry, TaskProgress
-from engine.errors import InvalidCommand
-from engine.model import percentage
+from engine.domain.errors import InvalidCommand
+from engine.domain.model import percentage
 from projections import queries
 from projections.queries import CrawlStats, EventRow, JobRow
 

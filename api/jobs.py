@@ -14,14 +14,14 @@ from nats.js.kv import KeyValue
 
 from api.limits import Limiter, LimitExceeded, Limits
 from api.users import User
-from engine.commands import CancelJob, CreateJob, DeleteJob, RetryJob
-from engine.errors import Forbidden, InvalidCommand, JobConflict, JobNotFound
-from engine.kv import open_bucket
-from engine.model import TIER_PRIORITY, JobType
+from engine.domain.commands import CancelJob, CreateJob, DeleteJob, RetryJob
+from engine.domain.errors import Forbidden, InvalidCommand, JobConflict, JobNotFound
+from engine.domain.model import TIER_PRIORITY, JobType
+from engine.domain.state import JobState, fold, state_as_of
+from engine.jetstream.kv import open_bucket
+from engine.jetstream.store import Stored
 from engine.purge import PurgeReport, purge_job
 from engine.service import JobService, envelope, new_id
-from engine.state import JobState, fold, state_as_of
-from engine.store import Stored
 from projections import queries
 from projections.apply import row_of
 from projections.projector import Projector

@@ -21,8 +21,8 @@ import msgspec
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from api.users import User
-from engine.errors import EngineError
-from engine.model import Tier
+from engine.domain.errors import EngineError
+from engine.domain.model import Tier
 
 _EPSILON = 1e-9  # float refills that should reach a whole token may land just below it
 

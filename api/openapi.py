@@ -37,8 +37,8 @@ from api.openapi_types import (
 )
 from api.schemas import ErrorBody, Health
 from api.stream_routes import stream_user
-from engine.errors import Forbidden, JobConflict, JobNotFound, NothingToRetry
-from engine.events import EVENT_KINDS
+from engine.domain.errors import Forbidden, JobConflict, JobNotFound, NothingToRetry
+from engine.domain.events import EVENT_KINDS
 from streams.webhook_store import InvalidWebhook, TooManyWebhooks
 
 _CREATE = (JobConflict, LimitExceeded)  # an Idempotency-Key raced; a per-user limit

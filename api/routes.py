@@ -29,8 +29,8 @@ from api.schemas import (
     Purged,
 )
 from api.users import User
-from engine.errors import Forbidden, InvalidCommand
-from engine.model import ALL_FORMATS, TIER_FORMATS, Category, JobType
+from engine.domain.errors import Forbidden, InvalidCommand
+from engine.domain.model import ALL_FORMATS, TIER_FORMATS, Category, JobType
 from engine.service import now_ms
 from projections.queries import JobFilter
 

@@ -9,7 +9,7 @@ from msgspec import Meta
 
 from engine.crawl.errors import InvalidUrl
 from engine.crawl.urls import parse_url
-from engine.ids import JOB_ID_PATTERN
+from engine.domain.ids import JOB_ID_PATTERN
 from projections.queries import CrawlStats, EventRow, JobRow
 
 T = TypeVar("T")

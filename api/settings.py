@@ -8,9 +8,9 @@ from typing import Any
 
 import msgspec
 
-from api.embedded import read_credentials
 from api.limits import Limits
-from engine.nats_access import NatsAccess, parse_access
+from engine.jetstream.embedded import read_credentials
+from engine.jetstream.nats_access import NatsAccess, parse_access
 from engine.worker import CONCURRENCY, MAX_ATTEMPTS
 
 

@@ -22,9 +22,9 @@ from api.schemas import StreamToken
 from api.settings import Settings
 from api.stream_tokens import StreamTokens
 from api.users import User
-from engine.errors import InvalidCommand, Unauthorized
-from engine.model import Category
-from engine.state import JobState
+from engine.domain.errors import InvalidCommand, Unauthorized
+from engine.domain.model import Category
+from engine.domain.state import JobState
 from projections.apply import row_of
 from projections.queries import JobFilter, JobRow
 from streams import wire

@@ -19,8 +19,8 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from api.users import User
-from engine.errors import Unauthorized
-from engine.kv import open_bucket
+from engine.domain.errors import Unauthorized
+from engine.jetstream.kv import open_bucket
 
 CONFIG_BUCKET = "config"
 SECRET_KEY = "stream-secret"

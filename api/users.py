@@ -16,9 +16,9 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 from ulid import ULID
 
-from engine.errors import EngineError, Unauthorized
-from engine.kv import open_bucket
-from engine.model import Tier
+from engine.domain.errors import EngineError, Unauthorized
+from engine.domain.model import Tier
+from engine.jetstream.kv import open_bucket
 
 BUCKET = "users"
 _CACHE_S = 5.0

@@ -15,8 +15,8 @@ from api.routes import CurrentUser, Limit
 from api.schemas import NewWebhook, Page, WebhookBody, WebhookDelivery, WebhookView
 from api.settings import Settings
 from api.users import User
+from engine.jetstream.store import EventStore
 from engine.service import now_ms
-from engine.store import EventStore
 from streams.deliveries import Attempt, DeliveryLog
 from streams.signing import new_secret
 from streams.webhook_store import (

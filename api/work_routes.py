@@ -20,9 +20,9 @@ from api.routes import CurrentUser, IdemKey, Limit, Offset, jobs_api
 from api.schemas import Job, JobId, LogEntry, PriorityValue, Url, checked_url
 from engine.crawl.errors import CrawlError
 from engine.crawl.models import MAX_CONCURRENCY, CrawlOptions
-from engine.errors import InvalidCommand
-from engine.model import JobType
-from engine.results import ResultStore
+from engine.domain.errors import InvalidCommand
+from engine.domain.model import JobType
+from engine.jetstream.results import ResultStore
 from projections import queries
 
 Format = Literal["markdown", "html", "text", "links"]

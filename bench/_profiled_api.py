@@ -31,8 +31,8 @@ from api.settings import Settings, access_from_env
 from api.users import UserStore
 from bench._support import StepTimes
 from engine.dispatcher import Dispatcher
+from engine.jetstream.store import EventStore
 from engine.service import JobService
-from engine.store import EventStore
 from projections.projector import Projector
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,7 +175,7 @@ def main() -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args()
-    # As `jobstream api --workers 0` (api/cli.py): same logging, settings and uvicorn config.
+    # As `jobstream api --workers 0` (cli/main.py): same logging, settings and uvicorn config.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings(
         data_dir=args.data_dir, host=args.host, port=args.port,

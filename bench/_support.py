@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import aiohttp
 
-from api.embedded import die_with_parent, stop_process
+from engine.jetstream.embedded import die_with_parent, stop_process
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 PROFILED_API = Path(__file__).resolve().with_name("_profiled_api.py")
@@ -122,7 +122,7 @@ class ApiProcess:
 def jobstream_cli() -> list[str]:
     """The argv that runs the `jobstream` command of this interpreter's environment."""
     script = Path(sys.executable).with_name("jobstream")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "api.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "cli.main"]
 
 
 async def spawn(

@@ -36,7 +36,6 @@ import msgspec
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from api.embedded import default_conf, embedded_nats
 from bench._support import (
     ApiProcess,
     api_process,
@@ -46,11 +45,12 @@ from bench._support import (
     percentile,
     wait_for_file,
 )
-from engine.commands import CreateJob
-from engine.decide import decide
-from engine.events import Codec, subject_of
+from engine.domain.commands import CreateJob
+from engine.domain.decide import decide
+from engine.domain.events import Codec, subject_of
+from engine.jetstream.embedded import default_conf, embedded_nats
+from engine.jetstream.store import JOBS_STREAM, EventStore, wait_for_jetstream
 from engine.service import new_id, now_ms
-from engine.store import JOBS_STREAM, EventStore, wait_for_jetstream
 
 PROFILE_OUT = Path(__file__).resolve().with_name("profile-commands.txt")
 CREATE_PATH = "/api/job/create/fetch-chapters"

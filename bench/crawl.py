@@ -67,7 +67,6 @@ import html_to_markdown
 from protego import Protego
 from selectolax.lexbor import LexborHTMLParser
 
-from api.embedded import default_conf, embedded_nats, stop_process
 from bench._support import (
     StepTimes,
     api_process,
@@ -78,8 +77,9 @@ from bench._support import (
     spawn,
     tail,
 )
-from engine.store import wait_for_jetstream
-from engine.work import LANES, WORK_STREAM, consumer_name
+from engine.jetstream.embedded import default_conf, embedded_nats, stop_process
+from engine.jetstream.store import wait_for_jetstream
+from engine.jetstream.work import LANES, WORK_STREAM, consumer_name
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -394,8 +394,8 @@ def worker_child(args: argparse.Namespace) -> int:
     import engine.crawl.pages as pages
     import engine.handlers as handlers
     import engine.worker as worker
-    from api.cli import main as cli_main
-    from engine.recorder import Recorder
+    from cli.main import main as cli_main
+    from engine.jetstream.recorder import Recorder
 
     steps = Steps()
     steps.wrap_crawls(handlers, "crawl_site")

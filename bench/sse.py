@@ -28,7 +28,6 @@ from nats.aio.msg import Msg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.embedded import default_conf, embedded_nats
 from bench._support import (
     ApiProcess,
     api_process,
@@ -37,9 +36,10 @@ from bench._support import (
     percentile,
     wait_for_file,
 )
-from engine.events import Codec, LogWritten
+from engine.domain.events import Codec, LogWritten
+from engine.jetstream.embedded import default_conf, embedded_nats
+from engine.jetstream.store import EventStore, wait_for_jetstream
 from engine.service import new_id, now_ms
-from engine.store import EventStore, wait_for_jetstream
 
 CLIENTS = Path(__file__).resolve().with_name("_sse_clients.py")
 

@@ -22,11 +22,11 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
-from api.embedded import default_conf, embedded_nats
 from bench._support import free_port, percentile
-from engine.events import Codec, JobCreated, JobSucceeded
+from engine.domain.events import Codec, JobCreated, JobSucceeded
+from engine.jetstream.embedded import default_conf, embedded_nats
+from engine.jetstream.store import EventStore, wait_for_jetstream
 from engine.service import new_id, now_ms
-from engine.store import EventStore, wait_for_jetstream
 from streams.deliveries import DeliveryLog
 from streams.signing import new_secret
 from streams.webhook_http import headers_for

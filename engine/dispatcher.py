@@ -19,10 +19,9 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.kv import KeyValue
-from ulid import ULID
 
-from engine.acks import fetch_ready, settle
-from engine.commands import (
+from engine.domain.batches import CHILD_OF, child_id, child_ids, child_params, spawned_by
+from engine.domain.commands import (
     AnyCommand,
     CancelJob,
     CreateJob,
@@ -32,8 +31,8 @@ from engine.commands import (
     RetryJob,
     StartJob,
 )
-from engine.errors import EngineError, StoreUnavailable
-from engine.events import (
+from engine.domain.errors import EngineError, StoreUnavailable
+from engine.domain.events import (
     AnyEvent,
     CancelRequested,
     JobCanceled,
@@ -42,12 +41,13 @@ from engine.events import (
     JobSucceeded,
     RetryRequested,
 )
-from engine.kv import open_bucket
-from engine.model import BATCH_TYPES, JobStatus, JobType
+from engine.domain.model import BATCH_TYPES, JobStatus, JobType
+from engine.domain.state import JobState
+from engine.jetstream.acks import fetch_ready, settle
+from engine.jetstream.kv import open_bucket
+from engine.jetstream.store import JOBS_STREAM
+from engine.jetstream.work import enqueue
 from engine.service import Envelope, JobService, envelope
-from engine.state import JobState
-from engine.store import JOBS_STREAM
-from engine.work import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -57,42 +57,6 @@ _RETRY_S = 1.0  # pause after a failed fetch; redelivery delay of a reaction the
 _REACTS_TO = (JobCreated, JobSucceeded, JobFailed, JobCanceled, CancelRequested, RetryRequested)
 _KINDS = tuple(str(t.__struct_config__.tag) for t in _REACTS_TO)
 _KEPT_BATCHES = 256  # unfinished batch parents kept between their children's roll-ups
-
-# batch type -> (child type, params key holding the items, child params key)
-CHILD_OF: dict[JobType, tuple[JobType, str, str]] = {
-    JobType.NOVEL_BATCH: (JobType.NOVEL, "urls", "url"),
-    JobType.FULL_NOVEL_BATCH: (JobType.FULL_NOVEL, "urls", "url"),
-    JobType.CHAPTER_BATCH: (JobType.CHAPTER, "chapters", "chapters"),
-    JobType.VOLUME_BATCH: (JobType.VOLUME, "volumes", "volumes"),
-    JobType.IMAGE_BATCH: (JobType.IMAGE, "images", "images"),
-    JobType.ARTIFACT_BATCH: (JobType.ARTIFACT, "formats", "formats"),
-    JobType.SCRAPE_BATCH: (JobType.SCRAPE, "urls", "urls"),
-}
-
-
-def child_id(parent_id: str, index: int) -> str:
-    """Deterministic id of a batch's `index`-th child: re-spawning creates nothing new."""
-    return str(ULID.from_int(int(ULID.from_str(parent_id)) + index + 1))
-
-
-def child_ids(parent_id: str, total: int) -> list[str]:
-    """The ids of all `total` children of batch `parent_id`, in index order."""
-    return [child_id(parent_id, index) for index in range(total)]
-
-
-def spawned_by(parent: JobState, job_id: str) -> bool:
-    """Whether `job_id` is one of the children the dispatcher spawned for batch `parent`."""
-    if parent.type not in BATCH_TYPES:
-        return False
-    index = int(ULID.from_str(job_id)) - int(ULID.from_str(parent.id)) - 1
-    return 0 <= index < parent.total
-
-
-def child_params(parent: JobState, item: Any) -> dict[str, Any]:
-    _, items_key, child_key = CHILD_OF[JobType(parent.type)]
-    rest = {k: v for k, v in parent.params.items() if k != items_key}
-    value = item if child_key in ("url",) else [item]
-    return {**rest, child_key: value}
 
 
 class Dispatcher:

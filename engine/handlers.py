@@ -15,8 +15,8 @@ from engine.crawl.fetcher import FetchSettings
 from engine.crawl.models import CrawlOptions, PageOutcome
 from engine.crawl.pages import fetch_page
 from engine.crawl.urls import parse_url
-from engine.model import JobType
-from engine.state import JobState
+from engine.domain.model import JobType
+from engine.domain.state import JobState
 
 
 class Outcome(msgspec.Struct, frozen=True):

@@ -12,15 +12,15 @@ from __future__ import annotations
 import msgspec
 from nats.aio.client import Client as NATS
 
-from engine.commands import PurgeJob
-from engine.dispatcher import child_ids
-from engine.errors import JobConflict, JobNotFound
-from engine.ids import job_token
-from engine.model import BATCH_TYPES
-from engine.results import RESULTS_STREAM
+from engine.domain.batches import child_ids
+from engine.domain.commands import PurgeJob
+from engine.domain.errors import JobConflict, JobNotFound
+from engine.domain.ids import job_token
+from engine.domain.model import BATCH_TYPES
+from engine.domain.state import JobState
+from engine.jetstream.results import RESULTS_STREAM
+from engine.jetstream.store import EventStore, purge_subject
 from engine.service import JobService, envelope
-from engine.state import JobState
-from engine.store import EventStore, purge_subject
 
 
 class PurgeReport(msgspec.Struct, frozen=True, kw_only=True):

@@ -9,12 +9,12 @@ from typing import TypedDict
 import msgspec
 from ulid import ULID
 
-from engine.commands import AnyCommand, CreateJob
-from engine.decide import decide
-from engine.errors import ConcurrencyConflict, EngineError, JobConflict
-from engine.events import AnyEvent
-from engine.state import JobState, fold
-from engine.store import EventStore
+from engine.domain.commands import AnyCommand, CreateJob
+from engine.domain.decide import decide
+from engine.domain.errors import ConcurrencyConflict, EngineError, JobConflict
+from engine.domain.events import AnyEvent
+from engine.domain.state import JobState, fold
+from engine.jetstream.store import EventStore
 
 _MAX_CONFLICTS = 20
 

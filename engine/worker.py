@@ -28,21 +28,21 @@ import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
-from engine.acks import heartbeat, settle
-from engine.commands import FailJob, FinishJob, StartJob
 from engine.crawl.fetcher import FetchSettings, make_session
 from engine.crawl.models import PageOutcome
-from engine.errors import EngineError, JobConflict, JobNotFound, StoreUnavailable
-from engine.events import CancelRequested, LogWritten, PageRecorded, ProgressReported
+from engine.domain.commands import FailJob, FinishJob, StartJob
+from engine.domain.errors import EngineError, JobConflict, JobNotFound, StoreUnavailable
+from engine.domain.events import CancelRequested, LogWritten, PageRecorded, ProgressReported
+from engine.domain.ids import job_token
+from engine.domain.model import JobStatus, JobType
+from engine.domain.state import JobState
 from engine.handlers import Outcome, handler_for
-from engine.ids import job_token
-from engine.model import JobStatus, JobType
-from engine.pickup import Lanes
-from engine.recorder import Recorder
-from engine.results import ResultStore, result_key
+from engine.jetstream.acks import heartbeat, settle
+from engine.jetstream.pickup import Lanes
+from engine.jetstream.recorder import Recorder
+from engine.jetstream.results import ResultStore, result_key
+from engine.jetstream.work import WorkItem, work_ack_wait
 from engine.service import Envelope, JobService, envelope, new_id, now_ms
-from engine.state import JobState
-from engine.work import WorkItem, work_ack_wait
 
 log = logging.getLogger(__name__)
 

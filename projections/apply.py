@@ -9,10 +9,10 @@ from collections.abc import Sequence
 import aiosqlite
 import msgspec
 
-from engine.errors import InvalidHistory
-from engine.events import AnyEvent, PageRecorded, kind_of, to_builtins
-from engine.model import CATEGORY_OF, JobStatus, JobType
-from engine.state import JobState, fold
+from engine.domain.errors import InvalidHistory
+from engine.domain.events import AnyEvent, PageRecorded, kind_of, to_builtins
+from engine.domain.model import CATEGORY_OF, JobStatus, JobType
+from engine.domain.state import JobState, fold
 from projections.queries import _COLUMNS, _JSON_AT, _NAMES, JobRow
 from projections.schema import SCHEMA_VERSION
 

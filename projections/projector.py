@@ -12,8 +12,8 @@ import aiosqlite
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
-from engine.events import AnyEvent, Codec
-from engine.store import JOBS_STREAM, follow_log
+from engine.domain.events import AnyEvent, Codec
+from engine.jetstream.store import JOBS_STREAM, follow_log
 from projections.apply import apply_batch
 from projections.errors import NotReady
 from projections.schema import read_checkpoint

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
-from engine.events import AnyEvent
-from engine.state import JobState
+from engine.domain.events import AnyEvent
+from engine.domain.state import JobState
 from streams.frames import Frame, JobFrames
 from streams.mailbox import Mailbox
 

@@ -18,7 +18,7 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
-from engine.store import direct_batch, ensure_stream, sequence_of
+from engine.jetstream.store import direct_batch, ensure_stream, sequence_of
 from streams.errors import StreamsError
 
 DELIVERIES_STREAM = "DELIVERIES"

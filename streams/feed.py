@@ -11,8 +11,8 @@ import time
 from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import NamedTuple
 
-from engine.state import fold
-from engine.store import EventStore, Stored
+from engine.domain.state import fold
+from engine.jetstream.store import EventStore, Stored
 from streams.channel import JobChannel, Subscriber
 from streams.errors import HubStopped, SlowReader
 from streams.frames import Frame, JobFrames, Snapshot, is_final

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from engine.events import (
+from engine.domain.events import (
     AnyEvent,
     ChildFinished,
     LogWritten,
@@ -20,8 +20,8 @@ from engine.events import (
     ProgressReported,
     kind_of,
 )
-from engine.model import JobStatus, percentage
-from engine.state import Accumulator, JobState
+from engine.domain.model import JobStatus, percentage
+from engine.domain.state import Accumulator, JobState
 
 Snapshot = Callable[[JobState], dict[str, Any]]
 

@@ -18,8 +18,8 @@ import msgspec
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
-from engine.events import AnyEvent, Codec, JobCreated, parse_subject
-from engine.store import JOBS_STREAM, follow_log
+from engine.domain.events import AnyEvent, Codec, JobCreated, parse_subject
+from engine.jetstream.store import JOBS_STREAM, follow_log
 from streams.mailbox import Mailbox
 
 log = logging.getLogger(__name__)

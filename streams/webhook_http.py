@@ -16,10 +16,7 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from engine.crawl.errors import BlockedAddress, InvalidUrl
-from engine.crawl.fetcher import parse_retry_after, transient_status
-from engine.crawl.netguard import GuardedConnector, NetPolicy, guard_url, require_guarded
-from engine.events import (
+from engine.domain.events import (
     AnyEvent,
     JobCanceled,
     JobCreated,
@@ -28,6 +25,9 @@ from engine.events import (
     PageRecorded,
     kind_of,
 )
+from engine.net.errors import BlockedAddress, InvalidUrl
+from engine.net.netguard import GuardedConnector, NetPolicy, guard_url, require_guarded
+from engine.net.retry import parse_retry_after, transient_status
 from streams.signing import sign
 from streams.webhook_store import EVENT_TYPES
 

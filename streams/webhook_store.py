@@ -16,9 +16,9 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 from ulid import ULID
 
-from engine.crawl.errors import BlockedAddress, InvalidUrl
-from engine.crawl.netguard import check_public, parse_host
-from engine.kv import open_bucket
+from engine.jetstream.kv import open_bucket
+from engine.net.errors import BlockedAddress, InvalidUrl
+from engine.net.netguard import check_public, parse_host
 from streams.errors import StreamsError
 
 BUCKET = "webhooks"

@@ -32,11 +32,11 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from engine.acks import fetch_ready, heartbeat, settle
-from engine.errors import EngineError
-from engine.events import AnyEvent, JobCreated, kind_of, parse_subject
+from engine.domain.errors import EngineError
+from engine.domain.events import AnyEvent, JobCreated, kind_of, parse_subject
+from engine.jetstream.acks import fetch_ready, heartbeat, settle
+from engine.jetstream.store import JOBS_STREAM, EventStore
 from engine.service import now_ms
-from engine.store import JOBS_STREAM, EventStore
 from streams.deliveries import Attempt, DeliveryLog, Outcome
 from streams.errors import StreamsError
 from streams.webhook_http import Sent, headers_for, make_session, payload, post

@@ -7,7 +7,7 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from api.settings import Settings
-from engine.store import wait_for_jetstream
+from engine.jetstream.store import wait_for_jetstream
 from tests.sites.testsite import SiteHandle, serve_site
 from tests.support import Service, nats_server, run_service
 

@@ -20,12 +20,12 @@ import uvicorn
 from aiohttp import web
 
 from api.app import create_app
-from api.embedded import embedded_nats, read_credentials, stop_process
 from api.http_protocol import JsonErrorsProtocol
 from api.settings import Settings
 from api.users import UserStore
-from engine.model import Tier
-from engine.store import wait_for_jetstream
+from engine.domain.model import Tier
+from engine.jetstream.embedded import embedded_nats, read_credentials, stop_process
+from engine.jetstream.store import wait_for_jetstream
 
 JOBSTREAM = str(Path(sys.executable).parent / "jobstream")
 

@@ -1,4 +1,4 @@
-"""The fourteen e-book formats (``engine.model.ALL_FORMATS``): how each is made, and
+"""The fourteen e-book formats (``engine.domain.model.ALL_FORMATS``): how each is made, and
 `build`, the one entry point.
 
 epub, json, txt and tcr are written here (tcr because Calibre 6.13's TCR writer crashes,
@@ -27,7 +27,7 @@ from engine.artifacts.tcr import write_tcr
 
 
 class Format(msgspec.Struct, frozen=True, kw_only=True):
-    """A format: its name (as in ``engine.model.ALL_FORMATS``), the media type and file
+    """A format: its name (as in ``engine.domain.model.ALL_FORMATS``), the media type and file
     extension of its files, and whether it is written natively or converted by Calibre."""
 
     name: str

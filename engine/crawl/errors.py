@@ -7,23 +7,18 @@ these with ``raise ... from e`` so callers only need to catch ``CrawlError``.
 
 from __future__ import annotations
 
+# A crawl's errors are errors of talking to the outside: the crawl library's root is
+# `engine.net`'s, so catching CrawlError also catches the guard's and the URL parser's.
+from engine.net.errors import BlockedAddress, InvalidUrl
+from engine.net.errors import NetError as CrawlError
 
-class CrawlError(Exception):
-    """Root of every error raised by the crawl library."""
-
-
-class InvalidUrl(CrawlError):
-    """A URL could not be parsed, uses a scheme other than http/https, or has a host that is
-    not a valid name or IP address (an empty or over-long label, an out-of-range number)."""
+__all__ = [
+    "BlockedAddress", "CrawlError", "FetchFailed", "InvalidOptions", "InvalidUrl", "TooLarge",
+]  # fmt: skip
 
 
 class InvalidOptions(CrawlError):
     """Crawl or fetch options are out of their documented range."""
-
-
-class BlockedAddress(CrawlError):
-    """A host is, or resolved to, a private, loopback or otherwise non-public address (in any
-    spelling of it), or a fetch was asked to use an HTTP session that bypasses the guard."""
 
 
 class TooLarge(CrawlError):

@@ -1,7 +1,7 @@
 """HTTP fetching with redirects, size caps, retries and the private-address guard.
 
 Every hop (the first request and each redirect) goes through
-:func:`engine.crawl.netguard.guard_url`, and sessions from :func:`make_session` resolve names
+:func:`engine.net.netguard.guard_url`, and sessions from :func:`make_session` resolve names
 through the guard's resolver; :func:`fetch` refuses a session made any other way.
 """
 
@@ -11,16 +11,15 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import aiohttp
 import msgspec
 from yarl import URL
 
 from engine.crawl.errors import FetchFailed, InvalidUrl
-from engine.crawl.netguard import GuardedConnector, NetPolicy, guard_url, require_guarded
 from engine.crawl.urls import normalize_url
+from engine.net.netguard import GuardedConnector, NetPolicy, guard_url, require_guarded
+from engine.net.retry import parse_retry_after, transient_status
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -104,22 +103,6 @@ def cache_hit_from(headers: dict[str, str]) -> bool | None:
     return hit or (age is not None and age.strip().isdigit() and int(age.strip()) > 0)
 
 
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After value (delta-seconds or HTTP-date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
 def backoff_delay(attempt: int, settings: FetchSettings, retry_after: float | None) -> float:
     """Delay before retry ``attempt`` (0-based): Retry-After if given, else jittered exponential.
 
@@ -130,11 +113,6 @@ def backoff_delay(attempt: int, settings: FetchSettings, retry_after: float | No
         return min(retry_after, settings.backoff_max_s)
     ceiling = min(settings.backoff_max_s, settings.backoff_base_s * (2.0**attempt))
     return ceiling * random.uniform(0.5, 1.0)
-
-
-def transient_status(status: int) -> bool:
-    """Whether an HTTP status is worth retrying: 429 Too Many Requests or any 5xx."""
-    return status == 429 or status >= 500
 
 
 async def fetch(

@@ -10,10 +10,10 @@ import nats.errors
 import pytest
 from nats.aio.client import Client as NATS
 
-from api.embedded import AUTH_CONF, CREDENTIALS_FILE, Credentials, read_credentials
 from api.stream_tokens import open_config, shared_secret
-from engine.nats_access import parse_access
-from engine.store import wait_for_jetstream
+from engine.jetstream.embedded import AUTH_CONF, CREDENTIALS_FILE, Credentials, read_credentials
+from engine.jetstream.nats_access import parse_access
+from engine.jetstream.store import wait_for_jetstream
 from tests.e2e.processes import Served, serve_process
 from tests.e2e.test_serve_process import nats_pids
 from tests.support import cli_env, run_cli

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import aiohttp
 
-from api.sse_client import SseEvent, sse_events
+from cli.sse_client import SseEvent, sse_events
 from tests.e2e.processes import serve_process
 from tests.integration.streams.helpers import crawl, expected_frames, log_of, one_for_one
 from tests.sites.testsite import serve_site

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import strategies as st
 from ulid import ULID
 
-from engine.commands import (
+from engine.domain.commands import (
     AnyCommand,
     CancelJob,
     CreateJob,
@@ -20,10 +20,10 @@ from engine.commands import (
     RetryJob,
     StartJob,
 )
-from engine.decide import decide
-from engine.errors import EngineError
-from engine.events import AnyEvent, PageRecorded
-from engine.state import JobState, evolve
+from engine.domain.decide import decide
+from engine.domain.errors import EngineError
+from engine.domain.events import AnyEvent, PageRecorded
+from engine.domain.state import JobState, evolve
 
 JOB_IDS = [str(ULID.from_int(i << 80)) for i in range(1, 6)]
 URLS = [f"https://site.test/p/{i}" for i in range(6)]

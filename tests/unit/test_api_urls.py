@@ -20,7 +20,7 @@ from api.work_routes import CrawlBody, ScrapeBody, _crawl_params, _scrape_urls
 from engine.crawl.frontier import Frontier
 from engine.crawl.models import CrawlOptions
 from engine.crawl.urls import parse_url
-from engine.errors import InvalidCommand
+from engine.domain.errors import InvalidCommand
 
 URL_PATTERN = r"^https?://[^\s/$.?#][^\s]*$"  # the schema's shape of a URL (api.schemas.Url)
 

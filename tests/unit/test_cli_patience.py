@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from api.cli_http import Api, Follower, Unreachable
-from api.sse_client import SseEvent
+from cli.http import Api, Follower, Unreachable
+from cli.sse_client import SseEvent
 from tests.support import serve_app
 
 

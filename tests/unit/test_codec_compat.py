@@ -6,7 +6,7 @@ from pathlib import Path
 
 import msgspec
 
-from engine.events import EVENT_KINDS, Codec, kind_of
+from engine.domain.events import EVENT_KINDS, Codec, kind_of
 
 FIXTURE = Path(__file__).parent / "fixtures" / "events_v1.jsonl"
 # one line per tag added after v1 (the purge tombstone); v1's lines never change

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 import pytest
 
-from engine.commands import AnyCommand, CreateJob, FailJob, RetryJob, StartJob
-from engine.errors import ConcurrencyConflict, JobConflict
-from engine.events import Codec, Event
-from engine.model import JobStatus, JobType
+from engine.domain.commands import AnyCommand, CreateJob, FailJob, RetryJob, StartJob
+from engine.domain.errors import ConcurrencyConflict, JobConflict
+from engine.domain.events import Codec, Event
+from engine.domain.model import JobStatus, JobType
+from engine.domain.state import JobState
+from engine.jetstream.store import EventStore, Stored
 from engine.service import JobService, envelope
-from engine.state import JobState
-from engine.store import EventStore, Stored
 
 
 class MemoryStore(EventStore):

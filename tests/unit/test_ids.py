@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from ulid import ULID
 
-from engine.events import JobCreated, subject_of
-from engine.ids import InvalidId, is_job_id, job_token
+from engine.domain.events import JobCreated, subject_of
+from engine.domain.ids import InvalidId, is_job_id, job_token
 
 SUBJECT_SPECIALS = set(".*> \t\r\n\x00")
 

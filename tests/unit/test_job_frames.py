@@ -6,8 +6,8 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.events import AnyEvent, PageRecorded
-from engine.state import Accumulator, JobState, evolve, fold
+from engine.domain.events import AnyEvent, PageRecorded
+from engine.domain.state import Accumulator, JobState, evolve, fold
 from streams.frames import JobFrames, is_final, progress_data
 from tests.unit.strategies import JOB_IDS, URLS, by_job, run_steps, steps
 

@@ -24,7 +24,7 @@ from api.limits import (
     wait_s,
 )
 from api.users import User
-from engine.model import Tier
+from engine.domain.model import Tier
 from tests.clock import ManualClock
 
 ALICE = User(id="alice", name="alice")

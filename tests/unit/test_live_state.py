@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from api.live_state import (
+from cli.live_state import (
     Bar,
     WatchState,
     children_settled,
@@ -21,7 +21,7 @@ from api.live_state import (
     on_job_frame,
     view,
 )
-from engine.model import JobStatus, JobType
+from engine.domain.model import JobStatus, JobType
 
 JOB = "01JOBJOBJOBJOBJOBJOBJOBJOB"
 counts = st.integers(min_value=0, max_value=10_000)

@@ -13,9 +13,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.embedded import CREDENTIALS_FILE, ensure_credentials, read_credentials
 from api.settings import Settings, access_from_env
-from engine.nats_access import NatsAccess, NatsAccessError, mask_url, parse_access, refused
+from engine.jetstream.embedded import CREDENTIALS_FILE, ensure_credentials, read_credentials
+from engine.jetstream.nats_access import (
+    NatsAccess,
+    NatsAccessError,
+    mask_url,
+    parse_access,
+    refused,
+)
 
 SECRET = "s3cr/t:p@ss w0rd"  # needs percent-encoding in a URL
 

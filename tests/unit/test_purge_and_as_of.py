@@ -13,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.commands import CancelJob, CreateJob, DeleteJob, FinishJob, PurgeJob, StartJob
-from engine.decide import decide
-from engine.errors import JobConflict, JobNotFound
-from engine.events import AnyEvent, JobPurged, LogWritten, PageRecorded
-from engine.model import JobStatus
-from engine.state import JobState, evolve, fold, state_as_of
+from engine.domain.commands import CancelJob, CreateJob, DeleteJob, FinishJob, PurgeJob, StartJob
+from engine.domain.decide import decide
+from engine.domain.errors import JobConflict, JobNotFound
+from engine.domain.events import AnyEvent, JobPurged, LogWritten, PageRecorded
+from engine.domain.model import JobStatus
+from engine.domain.state import JobState, evolve, fold, state_as_of
 from projections.apply import apply_batch
 from projections.queries import table_dump
 from projections.schema import open_db

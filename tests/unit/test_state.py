@@ -5,12 +5,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.commands import CancelJob, CreateJob, DeleteJob, FinishJob, RetryJob, StartJob
-from engine.decide import decide
-from engine.errors import InvalidHistory, JobConflict, JobNotFound, NothingToRetry
-from engine.events import CancelRequested, Codec, JobCanceled, JobDeleted, PageRecorded
-from engine.model import JobStatus
-from engine.state import JobState, evolve, fold
+from engine.domain.commands import CancelJob, CreateJob, DeleteJob, FinishJob, RetryJob, StartJob
+from engine.domain.decide import decide
+from engine.domain.errors import InvalidHistory, JobConflict, JobNotFound, NothingToRetry
+from engine.domain.events import CancelRequested, Codec, JobCanceled, JobDeleted, PageRecorded
+from engine.domain.model import JobStatus
+from engine.domain.state import JobState, evolve, fold
 from tests.unit.strategies import JOB_IDS, by_job, cmd, run_steps, steps
 
 JOB = JOB_IDS[0]

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from api.stream_tokens import StreamTokens
 from api.users import User
-from engine.errors import Unauthorized
+from engine.domain.errors import Unauthorized
 
 USER = User(id="u1", name="alice")
 

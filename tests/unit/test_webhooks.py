@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.events import (
+from engine.domain.events import (
     JobCanceled,
     JobCreated,
     JobFailed,

@@ -7,10 +7,10 @@ from typing import Any
 import msgspec
 from multidict import CIMultiDictProxy
 
-from engine.commands import AnyCommand, FinishJob, StartJob
-from engine.events import kind_of
+from engine.domain.commands import AnyCommand, FinishJob, StartJob
+from engine.domain.events import kind_of
+from engine.jetstream.store import Stored
 from engine.service import JobService, new_id, now_ms
-from engine.store import Stored
 from tests.support import Client, Service
 
 # Every field of the seed's Job object.

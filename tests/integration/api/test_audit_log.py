@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.events import LogWritten, kind_of, to_builtins
+from engine.domain.events import LogWritten, kind_of, to_builtins
 from engine.service import new_id, now_ms
 from tests.integration.api.helpers import (
     CHAPTERS,

@@ -20,7 +20,7 @@ from litestar.routes import HTTPRoute
 from api.audit import I64
 from api.limits import Limits, TierLimits
 from api.settings import Settings
-from api.sse_client import sse_events
+from cli.sse_client import sse_events
 from tests.integration.api.helpers import VALID_BODIES, assert_error, create, finish, start
 from tests.support import Client, Service, run_service
 

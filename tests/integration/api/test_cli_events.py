@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
-from engine.events import LogWritten, PageRecorded, kind_of
+from engine.domain.events import LogWritten, PageRecorded, kind_of
 from engine.service import new_id, now_ms
 from tests.integration.api.helpers import create, engine, finish, log_of, start
 from tests.support import Service, cli_env, free_port, run_cli

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.model import Tier
+from engine.domain.model import Tier
 from engine.service import now_ms
 from tests.integration.api.helpers import (
     ARTIFACTS,

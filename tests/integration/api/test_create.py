@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from engine.model import BATCH_TYPES, Tier
+from engine.domain.model import BATCH_TYPES, Tier
 from engine.service import now_ms
 from tests.integration.api.helpers import (
     ARTIFACTS,

@@ -13,7 +13,9 @@ import nats.errors
 import pytest
 from nats.aio.client import Client as NATS
 
-from api.embedded import (
+from api.stream_tokens import open_config, shared_secret
+from api.users import UserStore
+from engine.jetstream.embedded import (
     AUTH_CONF,
     Credentials,
     default_conf,
@@ -21,10 +23,8 @@ from api.embedded import (
     ensure_credentials,
     nats_server_binary,
 )
-from api.stream_tokens import open_config, shared_secret
-from api.users import UserStore
-from engine.nats_access import NatsAccess, NatsAccessError
-from engine.store import wait_for_jetstream
+from engine.jetstream.nats_access import NatsAccess, NatsAccessError
+from engine.jetstream.store import wait_for_jetstream
 from tests.support import free_port
 
 

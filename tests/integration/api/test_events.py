@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from engine.events import LogWritten
+from engine.domain.events import LogWritten
 from engine.service import new_id, now_ms
 from tests.integration.api.helpers import (
     NOVEL,

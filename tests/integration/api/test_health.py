@@ -7,8 +7,8 @@ from pathlib import Path
 
 import aiohttp
 
-from api.embedded import nats_server_binary
 from api.settings import Settings
+from engine.jetstream.embedded import nats_server_binary
 from tests.support import free_port, run_service, wait_until
 
 

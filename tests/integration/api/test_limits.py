@@ -10,7 +10,7 @@ import pytest
 
 from api.limits import Limiter, Limits, TierLimits
 from api.settings import Settings
-from engine.model import Tier
+from engine.domain.model import Tier
 from tests.clock import ManualClock
 from tests.integration.api.helpers import (
     NOVEL,

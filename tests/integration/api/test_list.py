@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.commands import CreateJob
+from engine.domain.commands import CreateJob
 from engine.service import new_id, now_ms
 from tests.integration.api.helpers import (
     ARTIFACTS,

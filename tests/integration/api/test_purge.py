@@ -9,8 +9,8 @@ from typing import Any
 import nats.js.errors
 import pytest
 
-from engine.events import Codec, JobPurged, PageRecorded, kind_of, to_builtins
-from engine.results import RESULTS_STREAM
+from engine.domain.events import Codec, JobPurged, PageRecorded, kind_of, to_builtins
+from engine.jetstream.results import RESULTS_STREAM
 from engine.service import new_id, now_ms
 from projections.projector import rebuild
 from projections.queries import table_dump

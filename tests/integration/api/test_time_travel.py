@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from api.schemas import Job
 from api.users import User
-from engine.events import AnyEvent, LogWritten
+from engine.domain.events import AnyEvent, LogWritten
+from engine.domain.state import JobState, evolve
 from engine.service import new_id, now_ms
-from engine.state import JobState, evolve
 from projections.apply import row_of
 from tests.integration.api.helpers import (
     NOVEL,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.artifacts import formats
-from engine.model import ALL_FORMATS
+from engine.domain.model import ALL_FORMATS
 from tests.integration.artifacts.tools import (
     assert_valid_epub,
     has_cjk_font,

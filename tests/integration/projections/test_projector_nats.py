@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.events import Codec
-from engine.store import EventStore, wait_for_jetstream
+from engine.domain.events import Codec
+from engine.jetstream.store import EventStore, wait_for_jetstream
 from projections.projector import Projector, rebuild
 from projections.queries import table_dump
 from projections.schema import open_db

@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.events import AnyEvent
+from engine.domain.events import AnyEvent
 from projections.apply import apply_batch
 from projections.queries import table_dump
 from projections.schema import open_db, read_checkpoint

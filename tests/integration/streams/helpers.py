@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.sse_client import SseEvent, sse_events
+from cli.sse_client import SseEvent, sse_events
 from tests.support import Client, wait_until
 
 # How each event kind of the log shows on a job's stream (progress-only kinds are coalesced).

@@ -10,11 +10,11 @@ import msgspec
 import pytest
 from nats.aio.client import Client as NATS
 
-from engine.commands import CreateJob
-from engine.events import Codec, LogWritten
-from engine.model import JobType
+from engine.domain.commands import CreateJob
+from engine.domain.events import Codec, LogWritten
+from engine.domain.model import JobType
+from engine.jetstream.store import EventStore
 from engine.service import JobService, envelope, new_id, now_ms
-from engine.store import EventStore
 from streams.feed import JobFeed
 from streams.frames import Frame
 from streams.hub import Hub

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.sse_client import SseEvent, sse_events
+from cli.sse_client import SseEvent, sse_events
 from tests.integration.streams.helpers import crawl
 from tests.sites.testsite import SiteHandle
 from tests.support import Client, Service

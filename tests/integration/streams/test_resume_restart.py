@@ -9,11 +9,11 @@ from pathlib import Path
 
 from api.settings import Settings
 from engine.crawl.fetcher import FetchSettings
-from engine.events import Codec
-from engine.results import ResultStore
+from engine.domain.events import Codec
+from engine.jetstream.results import ResultStore
+from engine.jetstream.store import EventStore, wait_for_jetstream
+from engine.jetstream.work import ensure_work
 from engine.service import JobService
-from engine.store import EventStore, wait_for_jetstream
-from engine.work import ensure_work
 from engine.worker import Worker
 from tests.integration.streams.helpers import crawl, expected_frames, log_of, one_for_one, stream
 from tests.sites.testsite import SiteHandle

@@ -11,7 +11,7 @@ import pytest
 
 from api.limits import Limiter, Limits
 from api.settings import Settings
-from api.sse_client import SseEvent, sse_events
+from cli.sse_client import SseEvent, sse_events
 from tests.integration.api.helpers import NOVEL, assert_error, create, finish, raw, start
 from tests.support import Client, Service, run_service, wait_until
 

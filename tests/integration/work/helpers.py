@@ -14,7 +14,7 @@ from aiohttp import web
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from engine.results import RESULTS_STREAM
+from engine.jetstream.results import RESULTS_STREAM
 from tests.support import Client, cli_env, serve_app, spawn, wait_until
 
 

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 from nats.aio.client import Client as NATS
 
-from engine.commands import CancelJob, CreateJob, DeleteJob, StartJob
-from engine.errors import ConcurrencyConflict
-from engine.events import Codec, Event, LogWritten
+from engine.domain.commands import CancelJob, CreateJob, DeleteJob, StartJob
+from engine.domain.errors import ConcurrencyConflict
+from engine.domain.events import Codec, Event, LogWritten
+from engine.jetstream.store import EventStore
 from engine.service import JobService, envelope, new_id, now_ms
-from engine.store import EventStore
 
 ROUNDS = 300
 

@@ -10,9 +10,9 @@ import pytest
 from nats.aio.msg import Msg
 
 from api.settings import Settings
-from engine.events import JobStarted, PageRecorded
-from engine.state import JobState
-from engine.store import EventStore
+from engine.domain.events import JobStarted, PageRecorded
+from engine.domain.state import JobState
+from engine.jetstream.store import EventStore
 from tests.integration.api.helpers import engine
 from tests.integration.work.helpers import (
     HoldSite,

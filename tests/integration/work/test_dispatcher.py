@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.events import Codec, JobCreated, LogWritten
-from engine.model import JobType
+from engine.domain.events import Codec, JobCreated, LogWritten
+from engine.domain.model import JobType
 from engine.service import new_id, now_ms
 from tests.integration.work.helpers import results
 from tests.sites.testsite import SiteHandle

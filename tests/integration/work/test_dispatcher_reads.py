@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from engine.dispatcher import Dispatcher, open_dependents
-from engine.events import Codec
+from engine.domain.events import Codec
+from engine.jetstream.store import EventStore, Stored
 from engine.service import JobService
-from engine.store import EventStore, Stored
 from tests.integration.api.helpers import CHAPTERS, create, finish, log_of, start
 from tests.support import Service
 

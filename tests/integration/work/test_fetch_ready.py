@@ -8,7 +8,7 @@ from typing import Any
 from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
-from engine.acks import fetch_ready
+from engine.jetstream.acks import fetch_ready
 from tests.support import wait_until
 
 

@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 
 from api.settings import Settings
-from engine.commands import CreateJob
-from engine.model import JobType
+from engine.domain.commands import CreateJob
+from engine.domain.model import JobType
 from engine.service import envelope, new_id
 from tests.integration.api.helpers import run as execute
 from tests.integration.work.helpers import results

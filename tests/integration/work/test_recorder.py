@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from nats.aio.client import Client as NATS
 
-from engine.errors import StoreUnavailable
-from engine.events import Codec, LogWritten
-from engine.recorder import MAX_BATCH, Recorder
-from engine.results import ResultStore, result_key
+from engine.domain.errors import StoreUnavailable
+from engine.domain.events import Codec, LogWritten
+from engine.jetstream.recorder import MAX_BATCH, Recorder
+from engine.jetstream.results import ResultStore, result_key
+from engine.jetstream.store import EventStore
 from engine.service import new_id, now_ms
-from engine.store import EventStore
 from tests.integration.work.helpers import results_subjects
 
 

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 import pytest
 from nats.aio.client import Client as NATS
 
-from engine.events import Codec, LogWritten
-from engine.recorder import Recorder
+from engine.domain.events import Codec, LogWritten
+from engine.jetstream.recorder import Recorder
+from engine.jetstream.store import EventStore, wait_for_jetstream
 from engine.service import new_id, now_ms
-from engine.store import EventStore, wait_for_jetstream
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from engine.crawl.fetcher import FetchSettings
-from engine.events import JobStarted
-from engine.work import LANES, WORK_STREAM, consumer_name, ensure_work, work_ack_wait
+from engine.domain.events import JobStarted
+from engine.jetstream.work import LANES, WORK_STREAM, consumer_name, ensure_work, work_ack_wait
 from engine.worker import CONCURRENCY, Worker
 from tests.integration.work.helpers import (
     HoldSite,

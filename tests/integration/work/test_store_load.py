@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from engine.events import Codec
-from engine.state import fold
-from engine.store import EventStore, wait_for_jetstream
+from engine.domain.events import Codec
+from engine.domain.state import fold
+from engine.jetstream.store import EventStore, wait_for_jetstream
 from tests.unit.strategies import JOB_IDS, run_steps
 
 LIFE = [("create", 1), ("start", 0), ("page", 1), ("page", 0), ("page", 2), ("finish", 1)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from engine.events import JobFailed, JobStarted, PageRecorded
+from engine.domain.events import JobFailed, JobStarted, PageRecorded
 from tests.integration.api.helpers import engine
 from tests.integration.work.helpers import HoldSite, results, results_subjects
 from tests.support import Service, finished, get_job, wait_until

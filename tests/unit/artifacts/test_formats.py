@@ -12,7 +12,7 @@ import pytest
 from engine.artifacts import calibre
 from engine.artifacts.errors import BuildCanceled, BuildFailed, InvalidBook, UnknownFormat
 from engine.artifacts.formats import FORMATS, build, can_make, file_stem, format_of
-from engine.model import ALL_FORMATS
+from engine.domain.model import ALL_FORMATS
 from tests.unit.artifacts.books import marker, sample_book
 
 

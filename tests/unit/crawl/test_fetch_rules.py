@@ -14,8 +14,8 @@ from engine.crawl.fetcher import (
     backoff_delay,
     cache_hit_from,
     is_html,
-    parse_retry_after,
 )
+from engine.net.retry import parse_retry_after
 
 NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 

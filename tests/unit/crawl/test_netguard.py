@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from engine.crawl.errors import BlockedAddress, CrawlError
-from engine.crawl.netguard import GuardedResolver, check_literal, check_public, is_public_address
+from engine.net.netguard import GuardedResolver, check_literal, check_public, is_public_address
 
 
 @pytest.mark.parametrize(

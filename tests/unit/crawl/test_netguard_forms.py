@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from yarl import URL
 
 from engine.crawl.errors import BlockedAddress, InvalidUrl
-from engine.crawl.netguard import (
+from engine.net.netguard import (
     GuardedResolver,
     NetPolicy,
     check_literal,

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import msgspec
 
-from engine.errors import StoreUnavailable
-from engine.nats_access import NatsAccess, NatsAccessError
+from engine.domain.errors import StoreUnavailable
+from engine.jetstream.nats_access import NatsAccess, NatsAccessError
 
 _PR_SET_PDEATHSIG = 1
 CREDENTIALS_FILE = "nats-credentials"  # in the data dir
@@ -126,7 +126,7 @@ def nats_server_binary() -> str:
 
 
 def default_conf() -> Path | None:
-    conf = Path(__file__).resolve().parent.parent / "nats.conf"
+    conf = Path(__file__).resolve().parents[2] / "nats.conf"
     return conf if conf.exists() else None
 
 

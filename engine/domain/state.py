@@ -8,8 +8,8 @@ from typing import Any
 
 import msgspec
 
-from engine.errors import InvalidHistory
-from engine.events import (
+from engine.domain.errors import InvalidHistory
+from engine.domain.events import (
     AnyEvent,
     CancelRequested,
     ChildFinished,
@@ -26,7 +26,7 @@ from engine.events import (
     ProgressReported,
     RetryRequested,
 )
-from engine.model import JobStatus
+from engine.domain.model import JobStatus
 
 replace = msgspec.structs.replace
 

@@ -21,7 +21,7 @@ import aiohttp
 import msgspec
 
 from api.settings import Settings
-from api.sse_client import SseEvent, sse_events
+from cli.sse_client import SseEvent, sse_events
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 

@@ -7,8 +7,8 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 
-from engine.model import Priority
-from engine.store import ensure_stream
+from engine.domain.model import Priority
+from engine.jetstream.store import ensure_stream
 
 WORK_STREAM = "WORK"
 ACK_WAIT_S = 30.0

@@ -12,7 +12,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 import msgspec
 from nats.aio.client import Client as NATS
 
-from engine.errors import EngineError
+from engine.domain.errors import EngineError
 
 log = logging.getLogger(__name__)
 

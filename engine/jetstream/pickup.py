@@ -20,7 +20,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from engine.work import LANES, WORK_STREAM, consumer_name
+from engine.jetstream.work import LANES, WORK_STREAM, consumer_name
 
 _MAY_HOLD = -1  # a lane's empty mark when its last poll found an item
 

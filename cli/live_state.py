@@ -2,7 +2,7 @@
 
 Everything here is pure: `on_job_frame` and `on_children_frame` return a new state for one
 frame, `view` turns a state into a rich renderable, `final_line` and `exit_code` say how the
-watch ends. The command (api/cli_live.py) only moves frames from the network into these.
+watch ends. The command (cli/live.py) only moves frames from the network into these.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from engine.model import BATCH_TYPES, JobStatus, JobType
+from engine.domain.model import BATCH_TYPES, JobStatus, JobType
 from streams.list_feed import SNAPSHOT_LIMIT
 
 MAX_CHILD_ROWS = 20

@@ -17,8 +17,8 @@ import msgspec
 from rich.console import Console
 from rich.text import Text
 
-from api.cli_http import Api, CliError, NoToken, Unreachable, connect, connection_options
-from api.live_state import status_name
+from cli.http import Api, CliError, NoToken, Unreachable, connect, connection_options
+from cli.live_state import status_name
 
 
 def add_events_command(sub: Any) -> None:

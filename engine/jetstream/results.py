@@ -11,9 +11,9 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
-from engine.errors import StoreUnavailable
-from engine.ids import job_token
-from engine.store import ensure_stream
+from engine.domain.errors import StoreUnavailable
+from engine.domain.ids import job_token
+from engine.jetstream.store import ensure_stream
 
 RESULTS_STREAM = "RESULTS"
 

@@ -15,8 +15,6 @@ from typing import Any
 import uvicorn
 
 from api.app import create_app
-from api.cli_events import add_events_command, run_events
-from api.cli_live import LIVE_COMMANDS, add_live_commands, run_live
 from api.http_protocol import JsonErrorsProtocol
 from api.limits import limits_from_env
 from api.settings import (
@@ -28,12 +26,14 @@ from api.settings import (
     work_from_env,
 )
 from api.users import UserExists, UserStore
-from api.worker_cli import run_worker
-from engine.errors import StoreUnavailable
-from engine.events import Codec
-from engine.model import Tier
-from engine.nats_access import NatsAccessError
-from engine.store import EventStore, wait_for_jetstream
+from cli.events import add_events_command, run_events
+from cli.live import LIVE_COMMANDS, add_live_commands, run_live
+from cli.worker import run_worker
+from engine.domain.errors import StoreUnavailable
+from engine.domain.events import Codec
+from engine.domain.model import Tier
+from engine.jetstream.nats_access import NatsAccessError
+from engine.jetstream.store import EventStore, wait_for_jetstream
 from engine.worker import CONCURRENCY as WORKER_CONCURRENCY
 from projections.projector import rebuild
 from projections.schema import open_db

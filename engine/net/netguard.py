@@ -29,7 +29,7 @@ import msgspec
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from engine.crawl.errors import BlockedAddress, InvalidUrl
+from engine.net.errors import BlockedAddress, InvalidUrl
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

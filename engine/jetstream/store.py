@@ -15,12 +15,12 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 
-from engine.atomic import BatchRefused, Message, publish_atomic
-from engine.errors import ConcurrencyConflict, StoreUnavailable
-from engine.events import AnyEvent, Codec, Event, JobCreated, subject_of
-from engine.ids import job_token
-from engine.nats_access import NatsAccess, NatsAccessError, connect, parse_access
-from engine.state import JobState, fold
+from engine.domain.errors import ConcurrencyConflict, StoreUnavailable
+from engine.domain.events import AnyEvent, Codec, Event, JobCreated, subject_of
+from engine.domain.ids import job_token
+from engine.domain.state import JobState, fold
+from engine.jetstream.atomic import BatchRefused, Message, publish_atomic
+from engine.jetstream.nats_access import NatsAccess, NatsAccessError, connect, parse_access
 
 JOBS_STREAM = "JOBS"
 WRONG_LAST_SEQUENCE = 10071

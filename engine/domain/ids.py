@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from engine.errors import InvalidCommand
+from engine.domain.errors import InvalidCommand
 
 JOB_ID_PATTERN = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"
 _JOB_ID = re.compile(JOB_ID_PATTERN.removeprefix("^").removesuffix("$"))

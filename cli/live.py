@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from api.cli_http import Api, CliError, Follower, connect, connection_options
-from api.live_state import (
+from cli.http import Api, CliError, Follower, connect, connection_options
+from cli.live_state import (
     Bar,
     WatchState,
     children_settled,
@@ -31,8 +31,8 @@ from api.live_state import (
     type_name,
     view,
 )
-from api.sse_client import SseEvent
-from engine.model import Category, JobStatus
+from cli.sse_client import SseEvent
+from engine.domain.model import Category, JobStatus
 
 LIVE_COMMANDS = frozenset({"submit", "watch", "ls"})
 # After the job ends, how long its children's feed may take to show them all ended.

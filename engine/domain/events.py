@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from engine.ids import job_token
+from engine.domain.ids import job_token
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"):

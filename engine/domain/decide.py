@@ -6,7 +6,7 @@ from typing import TypedDict
 
 from ulid import ULID
 
-from engine.commands import (
+from engine.domain.commands import (
     AnyCommand,
     CancelJob,
     Command,
@@ -19,8 +19,8 @@ from engine.commands import (
     RetryJob,
     StartJob,
 )
-from engine.errors import JobConflict, JobNotFound, NothingToRetry
-from engine.events import (
+from engine.domain.errors import JobConflict, JobNotFound, NothingToRetry
+from engine.domain.events import (
     AnyEvent,
     CancelRequested,
     ChildFinished,
@@ -33,8 +33,8 @@ from engine.events import (
     JobSucceeded,
     RetryRequested,
 )
-from engine.model import JobStatus
-from engine.state import JobState
+from engine.domain.model import JobStatus
+from engine.domain.state import JobState
 
 
 class _Ids:
