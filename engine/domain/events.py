@@ -111,6 +111,117 @@ class JobPurged(Event, frozen=True, kw_only=True, tag="purged"):
     """An admin erased the job's history; this tombstone, left in its place, holds no user data."""
 
 
+# --- The library: what novel jobs learned. Bodies and files live outside the log (the
+# LIBRARY stream and the `library` object store); these events say what is where.
+
+
+class VolumeInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A volume of a novel: id `<novel id>-v<serial>`, serials from 1 in reading order."""
+
+    id: str
+    serial: int
+    title: str
+
+
+class ChapterInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A chapter in a table of contents: id derived from its URL, serials from 1."""
+
+    id: str
+    serial: int
+    title: str
+    url: str
+    volume_id: str
+
+
+class ImageInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """An image a chapter shows: id derived from its URL."""
+
+    id: str
+    url: str
+
+
+class NovelParsed(Event, frozen=True, kw_only=True, tag="novel_parsed"):
+    """A NOVEL or FULL_NOVEL job read a novel's metadata; its table of contents follows in
+    `chapters_listed` parts (`parts` of them)."""
+
+    novel_id: str
+    url: str
+    source: str
+    title: str
+    authors: list[str] = []
+    synopsis: str = ""
+    tags: list[str] = []
+    cover_url: str | None = None
+    volumes: list[VolumeInfo] = []
+    chapter_count: int = 0
+    parts: int = 0
+
+
+class ChaptersListed(Event, frozen=True, kw_only=True, tag="chapters_listed"):
+    """Part `part` (from 0) of a novel's table of contents, at most 500 chapters."""
+
+    novel_id: str
+    part: int
+    chapters: list[ChapterInfo] = []
+
+
+class ChapterStored(Event, frozen=True, kw_only=True, tag="chapter_stored"):
+    """A chapter's cleaned body is in the LIBRARY stream (its `page` event says how the fetch
+    went); `images` are the images it shows."""
+
+    novel_id: str
+    chapter_id: str
+    title: str = ""
+    bytes: int = 0
+    images: list[ImageInfo] = []
+
+
+class ImageStored(Event, frozen=True, kw_only=True, tag="image_stored"):
+    """An image (a chapter's, or the cover when `chapter_id` is None and `cover` is set) is in
+    the object store, or could not be fetched (`ok` false, `error` says why)."""
+
+    novel_id: str
+    image_id: str
+    url: str
+    ok: bool = True
+    chapter_id: str | None = None
+    cover: bool = False
+    content_type: str = ""
+    bytes: int = 0
+    error: str | None = None
+
+
+class ArtifactStored(Event, frozen=True, kw_only=True, tag="artifact_stored"):
+    """An ARTIFACT job's file is in the object store; the artifact id is the job's id."""
+
+    novel_id: str
+    artifact_id: str
+    format: str
+    file_name: str
+    content_type: str
+    bytes: int
+    chapters_missing: int = 0
+
+
+class ChildSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """A child a job fans out to: created with `child_id(parent, index)`; `after`, the index
+    of a sibling it waits for (run once that sibling finished, whatever its outcome)."""
+
+    type: int
+    params: dict[str, Any] = {}
+    title: str = ""
+    total: int = 1
+    after: int | None = None
+
+
+class JobExpanded(Event, frozen=True, kw_only=True, tag="expanded"):
+    """A running job fanned out: the dispatcher creates `children` and the job ends, like a
+    batch, when they all have; `units` is the planned progress total (e.g. chapters + 1)."""
+
+    children: list[ChildSpec] = []
+    units: int = 0
+
+
 AnyEvent = (
     JobCreated
     | JobStarted
@@ -125,6 +236,12 @@ AnyEvent = (
     | ChildFinished
     | RetryRequested
     | JobPurged
+    | NovelParsed
+    | ChaptersListed
+    | ChapterStored
+    | ImageStored
+    | ArtifactStored
+    | JobExpanded
 )
 
 # Every event tag (the last token of the subject), e.g. to validate a `kind` filter.

@@ -11,17 +11,23 @@ import msgspec
 from engine.domain.errors import InvalidHistory
 from engine.domain.events import (
     AnyEvent,
+    ArtifactStored,
     CancelRequested,
+    ChaptersListed,
+    ChapterStored,
     ChildFinished,
     Event,
+    ImageStored,
     JobCanceled,
     JobCreated,
     JobDeleted,
+    JobExpanded,
     JobFailed,
     JobPurged,
     JobStarted,
     JobSucceeded,
     LogWritten,
+    NovelParsed,
     PageRecorded,
     ProgressReported,
     RetryRequested,
@@ -160,7 +166,13 @@ def _transition(s: JobState, event: AnyEvent) -> JobState:  # noqa: C901 - one c
             return _child(s, event)
         case RetryRequested():
             return _retry(s)
-        case LogWritten():
+        case NovelParsed():
+            extra = {**s.extra, "novel_id": event.novel_id, "novel_title": event.title}
+            return replace(s, title=event.title or s.title, extra=extra)
+        case ArtifactStored():
+            made = {"artifact_id": event.artifact_id, "format": event.format}
+            return replace(s, extra={**s.extra, "novel_id": event.novel_id, **made})
+        case LogWritten() | ChaptersListed() | ChapterStored() | ImageStored() | JobExpanded():
             return s
         case JobPurged():
             return _purged(event)

@@ -9,7 +9,7 @@ import msgspec
 from engine.domain.events import EVENT_KINDS, Codec, kind_of
 
 FIXTURE = Path(__file__).parent / "fixtures" / "events_v1.jsonl"
-# one line per tag added after v1 (the purge tombstone); v1's lines never change
+# one line per tag added after v1 (the purge tombstone, the library events); v1's lines never change
 ADDED = Path(__file__).parent / "fixtures" / "events_v2.jsonl"
 
 
