@@ -9,7 +9,7 @@ import msgspec
 
 from api.schemas import Job, LogEntry, TaskProgress
 from engine.domain.errors import InvalidCommand
-from engine.domain.model import percentage
+from engine.domain.progress import progress
 from projections import queries
 from projections.queries import CrawlStats, EventRow, JobRow
 
@@ -28,10 +28,10 @@ def parse_include(value: str | None) -> frozenset[str]:
 
 
 def task_progress(row: JobRow) -> TaskProgress:
-    total, percent = percentage(row.status, row.done, row.failed, row.total)
+    p = progress(row.status, row.done, row.failed, row.total)
     return TaskProgress(
-        total_tasks=total, completed_tasks=row.done, failed_tasks=row.failed,
-        skipped_tasks=row.skipped, percentage=percent,
+        total_tasks=p.total, completed_tasks=row.done, failed_tasks=row.failed,
+        skipped_tasks=row.skipped, percentage=p.percentage,
     )  # fmt: skip
 
 

@@ -11,7 +11,8 @@ import msgspec
 
 from engine.domain.errors import InvalidHistory
 from engine.domain.events import AnyEvent, PageRecorded, kind_of, to_builtins
-from engine.domain.model import CATEGORY_OF, JobStatus, JobType
+from engine.domain.model import CATEGORY_OF, JobType
+from engine.domain.progress import progress
 from engine.domain.state import JobState, fold
 from projections.queries import _COLUMNS, _JSON_AT, _NAMES, JobRow
 from projections.schema import SCHEMA_VERSION
@@ -32,15 +33,6 @@ ON CONFLICT(id) DO UPDATE SET status=excluded.status, error=excluded.error,
 """
 
 
-def progress_of(s: JobState) -> int:
-    """Whole percent of the job's work that is finished (100 once it succeeded)."""
-    if s.status == JobStatus.SUCCESS:
-        return 100
-    if s.total <= 0:
-        return 0
-    return min(100, (100 * (s.done + s.failed)) // s.total)
-
-
 def category_of(job_type: int) -> str:
     try:
         return CATEGORY_OF[JobType(job_type)].value
@@ -50,11 +42,12 @@ def category_of(job_type: int) -> str:
 
 def row_of(s: JobState) -> JobRow:
     """The read-model row of a job state (what the projector would store for it)."""
+    whole = progress(s.status, s.done, s.failed, s.total).whole
     return JobRow(
         id=s.id, user_id=s.user_id, parent_job_id=s.parent_job_id, depends_on=s.depends_on,
         type=s.type, priority=s.priority, status=s.status, category=category_of(s.type),
         error=s.error, done=s.done, failed=s.failed, total=s.total, skipped=s.skipped,
-        progress=progress_of(s), job_title=s.title, started_at=s.started_at,
+        progress=whole, job_title=s.title, started_at=s.started_at,
         finished_at=s.finished_at, created_at=s.created_at, updated_at=s.updated_at,
         extra=s.extra, params=s.params, version=s.version, deleted=s.deleted,
     )  # fmt: skip

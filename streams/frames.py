@@ -20,7 +20,8 @@ from engine.domain.events import (
     ProgressReported,
     kind_of,
 )
-from engine.domain.model import JobStatus, percentage
+from engine.domain.model import JobStatus
+from engine.domain.progress import progress
 from engine.domain.state import Accumulator, JobState
 
 Snapshot = Callable[[JobState], dict[str, Any]]
@@ -35,10 +36,10 @@ class Frame(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def progress_data(s: JobState) -> dict[str, Any]:
-    total, percent = percentage(s.status, s.done, s.failed, s.total)
+    p = progress(s.status, s.done, s.failed, s.total)
     return {
         "job_id": s.id, "status": s.status, "done": s.done, "failed": s.failed,
-        "total": total, "skipped": s.skipped, "percentage": percent,
+        "total": p.total, "skipped": s.skipped, "percentage": p.percentage,
     }  # fmt: skip
 
 

@@ -35,15 +35,6 @@ class JobStatus(IntEnum):
         return self >= JobStatus.SUCCESS
 
 
-def percentage(status: int, done: int, failed: int, total: int) -> tuple[int, float]:
-    """A job's total (never below what it finished) and its percentage finished, to 0.1:
-    100 once it succeeded; what progress bars show."""
-    finished = done + failed
-    total = max(total, finished)
-    percent = 100.0 if status == JobStatus.SUCCESS else (100.0 * finished / total if total else 0.0)
-    return total, round(percent, 1)
-
-
 class Priority(IntEnum):
     LOW = 0
     NORMAL = 1
