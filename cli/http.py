@@ -20,7 +20,6 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from api.settings import Settings
 from cli.sse_client import SseEvent, sse_events
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -65,13 +64,18 @@ def connection_options() -> argparse.ArgumentParser:
     return common
 
 
+def admin_token_path(data_dir: Path) -> Path:
+    """Where `serve` saves the admin token under `data_dir` (the server's own rule)."""
+    return data_dir / "admin-token"
+
+
 def resolve_token(given: str | None, data_dir: Path) -> str:
     """`--token`, else JOBSTREAM_TOKEN, else the admin token saved in the data dir."""
     if given:
         return given
     if env := os.environ.get("JOBSTREAM_TOKEN", "").strip():
         return env
-    path = Settings(data_dir=data_dir).admin_token_path
+    path = admin_token_path(data_dir)
     try:
         return path.read_text().strip()
     except FileNotFoundError:

@@ -17,7 +17,6 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.domain.model import BATCH_TYPES, JobStatus, JobType
-from streams.list_feed import SNAPSHOT_LIMIT
 
 MAX_CHILD_ROWS = 20
 _STYLE: dict[int, str] = {
@@ -51,7 +50,9 @@ class WatchState(msgspec.Struct, frozen=True, kw_only=True):
     """A watched job, its batch children (when it has any) and where its stream stands.
 
     `last_id` is the id to resume the job stream from; `finished` is set by the `done` frame.
-    `children` is replaced, never mutated, on every change.
+    `children` is replaced, never mutated, on every change. `feed_page` is how many jobs the
+    children feed's snapshot holds at most, known once a snapshot came cut short (fewer items
+    than its total); None while every snapshot held all the children there were.
     """
 
     job: Bar
@@ -63,6 +64,7 @@ class WatchState(msgspec.Struct, frozen=True, kw_only=True):
     deleted: bool = False
     last_page: str | None = None
     last_log: str | None = None
+    feed_page: int | None = None
 
     @property
     def is_batch(self) -> bool:
@@ -124,7 +126,7 @@ def on_children_frame(state: WatchState, event: str, data: dict[str, Any]) -> Wa
     """The state after one frame of `/api/jobs/stream?parent_job_id=<the watched job>`."""
     match event:
         case "snapshot":
-            children = {b.id: b for b in map(bar_of_job, data.get("items", []))}
+            return _children_snapshot(state, data)
         case "status" | "progress":
             bar = bar_of_job(data)
             children = state.children | {bar.id: bar}
@@ -137,9 +139,23 @@ def on_children_frame(state: WatchState, event: str, data: dict[str, Any]) -> Wa
     return msgspec.structs.replace(state, children=children)
 
 
+def _children_snapshot(state: WatchState, data: dict[str, Any]) -> WatchState:
+    """The children a snapshot holds; a snapshot cut short tells the feed's page size.
+
+    Children created after a snapshot reach the feed as changes, but those beyond a cut
+    snapshot that never change again never do: `children_settled` expects no more of them.
+    """
+    items = data.get("items", [])
+    children = {b.id: b for b in map(bar_of_job, items)}
+    cut = len(items) < int(data.get("total", 0))
+    page = len(items) if cut else state.feed_page
+    return msgspec.structs.replace(state, children=children, feed_page=page)
+
+
 def children_settled(state: WatchState) -> bool:
-    """The feed has shown the job's children (as many as its first page holds), all ended."""
-    expected = min(state.job.total, SNAPSHOT_LIMIT) if state.is_batch else 0
+    """The feed has shown the job's children (as many as its snapshot holds), all ended."""
+    page = state.job.total if state.feed_page is None else state.feed_page
+    expected = min(state.job.total, page) if state.is_batch else 0
     children = state.children.values()
     return len(children) >= expected and all(c.is_done for c in children)
 
