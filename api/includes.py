@@ -1,4 +1,5 @@
-"""`include=stats,progress,logs` on job reads (seeds 003 and 004)."""
+"""`include=stats,progress,logs` on job reads (the domain-crawl jobs API's stats and
+progress, the categorised jobs API's logs)."""
 
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ def job_view(
     row: JobRow, *, progress: bool = False, stats: CrawlStats | None = None,
     logs: list[LogEntry] | None = None,
 ) -> Job:  # fmt: skip
-    """The job as served: seed 003's `progress` object when `progress`, and the stats and
-    logs given (each left out of the JSON when None)."""
+    """The job as served: the domain-crawl jobs API's `progress` object when `progress`, and
+    the stats and logs given (each left out of the JSON when None)."""
     job = Job.of(row)
     changes: dict[str, Any] = {}
     if progress:
@@ -60,7 +61,7 @@ async def view(db: aiosqlite.Connection, row: JobRow, include: frozenset[str]) -
 
 
 def log_entries(rows: list[EventRow]) -> list[LogEntry]:
-    """A job's `log` events from the read model as seed 004's entries."""
+    """A job's `log` events from the read model as the categorised jobs API's entries."""
     return [
         LogEntry(timestamp=e.at, level=str(e.data.get("level")), message=str(e.data.get("message")))
         for e in rows

@@ -1,4 +1,4 @@
-"""The Jobs API routes (seed 000): thin handlers over `JobsApi`."""
+"""lncrawl's Jobs API routes: thin handlers over `JobsApi`."""
 
 from __future__ import annotations
 
@@ -135,7 +135,8 @@ class JobsController(Controller):
         self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath,
         include: FromQuery[str | None] = None, as_of: AsOf = None, at: AtMs = None,
     ) -> Job:  # fmt: skip
-        """One job; poll it for progress. `include=stats,progress,logs` adds seed 003/004 data.
+        """One job; poll it for progress. `include=stats,progress,logs` adds
+        the domain-crawl jobs API's stats and progress and the categorised jobs API's logs.
 
         With `as_of` (a log sequence) or `at` (ms), the job as it was then, folded from the log.
         Admins also see deleted jobs (`deleted: true`).

@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP API (seed 000's Jobs API, field for field)."""
+"""Request and response bodies of the HTTP API (lncrawl's Jobs API, field for field)."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ class MakeArtifactsBody(_Create, frozen=True, kw_only=True, forbid_unknown_field
 
 
 class TaskProgress(msgspec.Struct, frozen=True, kw_only=True):
-    """Seed 003's progress object, served as `progress` when `include=progress` is asked."""
+    """The domain-crawl jobs API's progress object: `progress` with `include=progress`."""
 
     total_tasks: int
     completed_tasks: int
@@ -87,7 +87,7 @@ class TaskProgress(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class LogEntry(msgspec.Struct, frozen=True, kw_only=True):
-    """Seed 004's log entry."""
+    """A log entry as the categorised jobs API with logs serves it."""
 
     timestamp: int
     level: str
@@ -98,7 +98,8 @@ class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """A job as clients see it; timestamps are milliseconds since the epoch.
 
     `stats` and `logs` appear only when asked for with `include=`; with `include=progress`,
-    `progress` is seed 003's object instead of seed 000's whole percentage. `deleted`
+    `progress` is the domain-crawl jobs API's object instead of lncrawl's whole percentage.
+    `deleted`
     appears (true) only when an admin reads a deleted job.
     """
 

@@ -1,4 +1,8 @@
-"""Scrape and crawl jobs (seeds 001, 003), results, logs, retry and exports (seeds 001-004)."""
+"""Scrape and crawl jobs, results, logs, retry and exports.
+
+Scrapes follow Reader's batch mode, crawls the domain-crawl jobs API; results and retry are
+Reader's, logs the categorised jobs API's, stats and exports the domain-crawl API's.
+"""
 
 from __future__ import annotations
 
@@ -242,7 +246,7 @@ class WorkController(Controller):
     async def stats(
         self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath
     ) -> queries.CrawlStats:
-        """Seed 003's crawl statistics of the job."""
+        """The job's crawl statistics, as the domain-crawl jobs API serves them."""
         jobs = jobs_api(request)
         await jobs.get(user, job_id)
         return await queries.crawl_stats(jobs.db, job_id)

@@ -245,7 +245,7 @@ async def job_results(
 
 
 class CrawlStats(msgspec.Struct, frozen=True, kw_only=True):
-    """Seed 003's stats, derived from the job's page results."""
+    """The domain-crawl jobs API's stats, derived from the job's page results."""
 
     avg_response_time: int
     cache_hit_ratio: float

@@ -10,7 +10,7 @@ from engine.domain.model import JobStatus
 class Progress(msgspec.Struct, frozen=True, kw_only=True):
     """A job's progress: `total` is never below what it finished; `percentage` is the part
     finished to 0.1 (what progress bars show), `whole` the same in whole percent, rounded down
-    (seed 000's `progress`). Both are 0..100, and 100 once the job succeeded."""
+    (lncrawl's Jobs API `progress`). Both are 0..100, and 100 once the job succeeded."""
 
     total: int
     percentage: float

@@ -13,7 +13,7 @@ from engine.jetstream.store import Stored
 from engine.service import JobService, new_id, now_ms
 from tests.support import Client, Service
 
-# Every field of the seed's Job object.
+# Every field of the Job object of lncrawl's Jobs API.
 JOB_FIELDS = frozenset(
     {
         "id", "user_id", "parent_job_id", "depends_on", "type", "priority", "status",

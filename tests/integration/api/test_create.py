@@ -49,7 +49,7 @@ CASES: list[tuple[str, dict[str, Any], int, int, str, dict[str, Any]]] = [
 
 
 def _check_new_job(job: dict[str, Any], before: int, after: int) -> None:
-    """A job fresh from a create: every seed field, not finished, ms timestamps of the request."""
+    """A job fresh from a create: every Job field, not finished, ms timestamps of the request."""
     assert set(job) >= JOB_FIELDS, JOB_FIELDS - set(job)
     assert isinstance(job["id"], str) and job["id"]
     assert job["error"] is None and job["finished_at"] is None and job["is_done"] is False
