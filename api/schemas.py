@@ -99,8 +99,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
     `stats` and `logs` appear only when asked for with `include=`; with `include=progress`,
     `progress` is the domain-crawl jobs API's object instead of lncrawl's whole percentage.
-    `deleted`
-    appears (true) only when an admin reads a deleted job.
+    `deleted` appears (true) only when an admin reads a deleted job.
     """
 
     id: str
