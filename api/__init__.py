@@ -1,1 +1,2 @@
-"""The HTTP API (Litestar), authentication, and the `jobstream` command."""
+"""The HTTP API (Litestar): routes, authentication, errors, limits, and the composition root
+that opens what a server process runs (api/runtime.py)."""

@@ -15,13 +15,14 @@ from nats.js.kv import KeyValue
 from api.limits import Limiter, LimitExceeded, Limits
 from api.users import User
 from engine.domain.commands import CancelJob, CreateJob, DeleteJob, RetryJob
+from engine.domain.envelope import command_envelope
 from engine.domain.errors import Forbidden, InvalidCommand, JobConflict, JobNotFound
 from engine.domain.model import TIER_PRIORITY, JobType
 from engine.domain.state import JobState, fold, state_as_of
 from engine.jetstream.kv import open_bucket
 from engine.jetstream.store import Stored
 from engine.purge import PurgeReport, purge_job
-from engine.service import JobService, envelope, new_id
+from engine.service import JobService, new_id
 from projections import queries
 from projections.apply import row_of
 from projections.projector import Projector
@@ -87,7 +88,7 @@ class JobsApi:
     async def _append(self, user: User, new: NewJob, job_id: str) -> JobRow:
         priority = new.priority if new.priority is not None else TIER_PRIORITY[user.tier]
         command = CreateJob(
-            **envelope(job_id, user.id), user_id=user.id,
+            **command_envelope(job_id, user.id), user_id=user.id,
             type=int(new.type), priority=priority, params=new.params, title=new.title,
             parent_job_id=new.parent_job_id, depends_on=new.depends_on, extra=new.extra,
             total=new.total,
@@ -102,14 +103,14 @@ class JobsApi:
         return row_of(outcome.state)  # what the projector stored, without reading it back
 
     async def cancel(self, user: User, job_id: str) -> None:
-        await self._on_visible(user, CancelJob(**envelope(job_id, user.id)))
+        await self._on_visible(user, CancelJob(**command_envelope(job_id, user.id)))
 
     async def delete(self, user: User, job_id: str) -> None:
-        await self._on_visible(user, DeleteJob(**envelope(job_id, user.id)))
+        await self._on_visible(user, DeleteJob(**command_envelope(job_id, user.id)))
 
     async def retry(self, user: User, job_id: str) -> JobRow:
         """Queue a finished job again for its failed work only."""
-        await self._on_visible(user, RetryJob(**envelope(job_id, user.id)))
+        await self._on_visible(user, RetryJob(**command_envelope(job_id, user.id)))
         return await self.get(user, job_id)
 
     async def _on_visible(self, user: User, command: CancelJob | DeleteJob | RetryJob) -> None:

@@ -14,13 +14,13 @@ from litestar.types import ASGIApp
 from sse_starlette import EventSourceResponse
 
 from api.auth import current_user
+from api.deps import RuntimeDep, Tokens, Users
 from api.ids import JobIdPath
 from api.includes import job_view
-from api.jobs import JobsApi, viewer_of
-from api.routes import CurrentUser, IntFilter, jobs_api
+from api.jobs import viewer_of
+from api.routes import CurrentUser, IntFilter
+from api.runtime import Runtime
 from api.schemas import StreamToken
-from api.settings import Settings
-from api.stream_tokens import StreamTokens
 from api.users import User
 from engine.domain.errors import InvalidCommand, Unauthorized
 from engine.domain.model import Category
@@ -28,9 +28,7 @@ from engine.domain.state import JobState
 from projections.apply import row_of
 from projections.queries import JobFilter, JobRow
 from streams import wire
-from streams.feed import JobFeed
 from streams.frames import Frame
-from streams.list_feed import ListFeed
 
 TokenParam = Annotated[
     str | None, QueryParameter(description="A stream token, for clients that cannot set headers.")
@@ -38,13 +36,14 @@ TokenParam = Annotated[
 StreamUser = NamedDependency[User]
 
 
-async def stream_user(request: Request[Any, Any, Any], token: TokenParam = None) -> User:
+async def stream_user(
+    request: Request[Any, Any, Any], users: Users, stream_tokens: Tokens, token: TokenParam = None
+) -> User:
     """The caller, from the bearer header or else a `?token=` stream token; 401 otherwise."""
     if request.headers.get("authorization"):
-        return await current_user(request)
+        return await current_user(request, users)
     if token:
-        tokens: StreamTokens = request.app.state.stream_tokens
-        return tokens.verify(token)
+        return stream_tokens.verify(token)
     raise Unauthorized("missing bearer token or ?token= stream token")
 
 
@@ -80,11 +79,9 @@ class _EventSource(EventSourceResponse):
         await super()._send_with_timeout(send, message)
 
 
-def _response(
-    request: Request[Any, Any, Any], user: User, chunks: AsyncGenerator[bytes, None]
-) -> ASGIApp:
+def _response(runtime: Runtime, user: User, chunks: AsyncGenerator[bytes, None]) -> ASGIApp:
     """The SSE response, counted as one of the user's open streams (429 past the limit)."""
-    settings: Settings = request.app.state.settings
+    settings = runtime.settings
     response = _EventSource(
         chunks,
         ping=settings.sse_ping_s,
@@ -92,7 +89,7 @@ def _response(
         headers={"Cache-Control": "no-store"},
     )
     app = cast(ASGIApp, response)  # an ASGI app; its stubs name the scope types differently
-    return jobs_api(request).limiter.stream(user, app)
+    return runtime.jobs.limiter.stream(user, app)
 
 
 def _snapshot(state: JobState) -> dict[str, Any]:
@@ -111,24 +108,25 @@ class StreamController(Controller):
 
     @get("/job/{job_id:str}/stream")
     async def job_stream(
-        self, request: Request[Any, Any, Any], user: StreamUser, job_id: JobIdPath
-    ) -> ASGIApp:
+        self, request: Request[Any, Any, Any], user: StreamUser, runtime: RuntimeDep,
+        job_id: JobIdPath,
+    ) -> ASGIApp:  # fmt: skip
         """Server-sent events: `snapshot`, then `page`, `progress`, `log`, `status`, `done`.
 
         Each event's id is its log sequence; reconnect with `Last-Event-ID` to get exactly
         the events after it. A reader too slow to keep up gets an `error` event and is closed.
         """
         after = last_event_id(request)
-        jobs: JobsApi = jobs_api(request)
-        await jobs.get(user, job_id)  # 404 for unknown jobs and other users' jobs
-        feed: JobFeed = request.app.state.job_feed
-        return _response(request, user, feed.stream(job_id, after, _snapshot))
+        await runtime.jobs.get(user, job_id)  # 404 for unknown jobs and other users' jobs
+        frames = runtime.job_feed.stream(job_id, after, _snapshot)
+        return _response(runtime, user, frames)
 
     @get("/jobs/stream")
     async def jobs_stream(
         self,
         request: Request[Any, Any, Any],
         user: StreamUser,
+        runtime: RuntimeDep,
         type: IntFilter = None,
         status: IntFilter = None,
         priority: IntFilter = None,
@@ -143,17 +141,15 @@ class StreamController(Controller):
             priority=priority, parent_job_id=parent_job_id, is_done=is_done,
             category=category.value if category else None,
         )  # fmt: skip
-        feed: ListFeed = request.app.state.list_feed
-        frames = feed.frames(f, last_event_id(request), _render)
-        return _response(request, user, _sse(frames, wire.encode))
+        frames = runtime.list_feed.frames(f, last_event_id(request), _render)
+        return _response(runtime, user, _sse(frames, wire.encode))
 
 
 @post("/api/stream-token", status_code=201, tags=["streams"])
-async def stream_token(request: Request[Any, Any, Any], user: CurrentUser) -> StreamToken:
+async def stream_token(user: CurrentUser, stream_tokens: Tokens) -> StreamToken:
     """A short-lived token for `?token=` on the stream endpoints, scoped to the caller.
 
     Only a bearer token can ask for one, so a leaked stream token cannot renew itself.
     """
-    tokens: StreamTokens = request.app.state.stream_tokens
-    token, expires_at = tokens.issue(user)
+    token, expires_at = stream_tokens.issue(user)
     return StreamToken(token=token, expires_at=expires_at)

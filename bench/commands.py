@@ -47,10 +47,11 @@ from bench._support import (
 )
 from engine.domain.commands import CreateJob
 from engine.domain.decide import decide
+from engine.domain.envelope import command_envelope
 from engine.domain.events import Codec, subject_of
 from engine.jetstream.embedded import default_conf, embedded_nats
 from engine.jetstream.store import JOBS_STREAM, EventStore, wait_for_jetstream
-from engine.service import new_id, now_ms
+from engine.service import new_id
 
 PROFILE_OUT = Path(__file__).resolve().with_name("profile-commands.txt")
 CREATE_PATH = "/api/job/create/fetch-chapters"
@@ -131,8 +132,8 @@ def created_events(count: int, with_headers: bool) -> list[Message]:
     codec, user, out = Codec(), new_id(), []
     for _ in range(count):
         cmd = CreateJob(
-            command_id=new_id(), job_id=new_id(), at=now_ms(), actor=user, user_id=user,
-            type=3, priority=1, params={"chapters": [CHAPTER]}, title=f"Chapter {CHAPTER}",
+            **command_envelope(new_id(), user), user_id=user, type=3, priority=1,
+            params={"chapters": [CHAPTER]}, title=f"Chapter {CHAPTER}",
         )  # fmt: skip
         event = decide(None, cmd)[0]
         headers = None

@@ -36,10 +36,10 @@ from bench._support import (
     percentile,
     wait_for_file,
 )
+from engine.domain.envelope import event_envelope
 from engine.domain.events import Codec, LogWritten
 from engine.jetstream.embedded import default_conf, embedded_nats
 from engine.jetstream.store import EventStore, wait_for_jetstream
-from engine.service import new_id, now_ms
 
 CLIENTS = Path(__file__).resolve().with_name("_sse_clients.py")
 
@@ -83,8 +83,7 @@ async def append_events(nc: NATS, job_id: str, count: int, rate: float) -> None:
     start = time.perf_counter()
     for i in range(count):
         event = LogWritten(
-            event_id=new_id(), job_id=job_id, at=now_ms(), actor="bench",
-            message=f"bench {time.time_ns()}",
+            **event_envelope(job_id, "bench"), message=f"bench {time.time_ns()}",
         )  # fmt: skip
         await store.append_unchecked(event)
         delay = start + (i + 1) * interval - time.perf_counter()

@@ -31,6 +31,7 @@ from engine.domain.commands import (
     RetryJob,
     StartJob,
 )
+from engine.domain.envelope import command_envelope
 from engine.domain.errors import EngineError, StoreUnavailable
 from engine.domain.events import (
     AnyEvent,
@@ -47,7 +48,7 @@ from engine.jetstream.acks import fetch_ready, settle
 from engine.jetstream.kv import open_bucket
 from engine.jetstream.store import JOBS_STREAM
 from engine.jetstream.work import enqueue
-from engine.service import Envelope, JobService, envelope
+from engine.service import JobService
 
 log = logging.getLogger(__name__)
 
@@ -180,12 +181,13 @@ class Dispatcher:
         items = parent.params.get(CHILD_OF[JobType(parent.type)][1], [])
         for index, item in enumerate(items):
             await self._do(self._create_child(parent, index, item))
-        await self._do(StartJob(**_env(parent.id), worker_id=DISPATCHER), parent)
+        start = StartJob(**command_envelope(parent.id, DISPATCHER), worker_id=DISPATCHER)
+        await self._do(start, parent)
 
     def _create_child(self, parent: JobState, index: int, item: Any) -> CreateJob:
         child_type = CHILD_OF[JobType(parent.type)][0]
         return CreateJob(
-            **_env(child_id(parent.id, index)), user_id=parent.user_id,
+            **command_envelope(child_id(parent.id, index), DISPATCHER), user_id=parent.user_id,
             type=int(child_type), priority=parent.priority, params=child_params(parent, item),
             title=str(item), parent_job_id=parent.id, total=1,
         )  # fmt: skip
@@ -227,7 +229,8 @@ class Dispatcher:
         parent = await self._store.load(child.parent_job_id, kept)
         if parent is None or not spawned_by(parent, child.id):
             return
-        record = RecordChild(**_env(parent.id), child_id=child.id, status=child.status)
+        env = command_envelope(parent.id, DISPATCHER)
+        record = RecordChild(**env, child_id=child.id, status=child.status)
         parent = await self._do(record, parent) or parent
         if parent.is_done:
             return
@@ -235,7 +238,8 @@ class Dispatcher:
             self._keep(parent)
             return
         error = f"{parent.failed} of {parent.total} children failed" if parent.failed else None
-        await self._do(FinishJob(**_env(parent.id), ok=error is None, error=error), parent)
+        finish = FinishJob(**command_envelope(parent.id, DISPATCHER), ok=error is None, error=error)
+        await self._do(finish, parent)
 
     def _keep(self, batch: JobState) -> None:
         self._batches[batch.id] = batch
@@ -248,7 +252,8 @@ class Dispatcher:
         if parent is None or parent.type not in BATCH_TYPES:
             return
         for cid in child_ids(parent_id, parent.total):
-            await self._do(CancelJob(**_env(cid), reason=f"parent {parent_id} canceled"))
+            reason = f"parent {parent_id} canceled"
+            await self._do(CancelJob(**command_envelope(cid, DISPATCHER), reason=reason))
 
     async def _on_retry(self, seq: int, job_id: str) -> None:
         job = await self._store.load(job_id)
@@ -257,8 +262,9 @@ class Dispatcher:
             return
         for cid in child_ids(job_id, job.total):
             if cid not in job.children:
-                await self._do(RetryJob(**_env(cid)))
-        await self._do(StartJob(**_env(job_id), worker_id=DISPATCHER), job)
+                await self._do(RetryJob(**command_envelope(cid, DISPATCHER)))
+        start = StartJob(**command_envelope(job_id, DISPATCHER), worker_id=DISPATCHER)
+        await self._do(start, job)
 
     async def _release_dependents(self, dep: JobState) -> None:
         for job_id in await self._dependents(dep.id):
@@ -294,7 +300,7 @@ class Dispatcher:
                 return
 
     async def _fail(self, job_id: str, error: str) -> None:
-        await self._do(FailJob(**_env(job_id), error=error))
+        await self._do(FailJob(**command_envelope(job_id, DISPATCHER), error=error))
 
     async def _do(self, command: AnyCommand, known: JobState | None = None) -> JobState | None:
         """Carry out `command` (on `known`, see JobService.execute); the job after it, or None
@@ -304,10 +310,6 @@ class Dispatcher:
         except EngineError as e:  # already done, already exists: the reaction happened before
             log.debug("dispatcher: %s skipped: %s", type(command).__name__, e)
             return None
-
-
-def _env(job_id: str) -> Envelope:
-    return envelope(job_id, DISPATCHER)
 
 
 def _dep_error(dep_id: str, dep: JobState | None) -> str:

@@ -14,13 +14,14 @@ from nats.aio.client import Client as NATS
 
 from engine.domain.batches import child_ids
 from engine.domain.commands import PurgeJob
+from engine.domain.envelope import command_envelope
 from engine.domain.errors import JobConflict, JobNotFound
 from engine.domain.ids import job_token
 from engine.domain.model import BATCH_TYPES
 from engine.domain.state import JobState
 from engine.jetstream.results import RESULTS_STREAM
 from engine.jetstream.store import EventStore, purge_subject
-from engine.service import JobService, envelope
+from engine.service import JobService
 
 
 class PurgeReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,7 +65,7 @@ async def purge_job(service: JobService, nc: NATS, job_id: str, actor: str) -> P
     events = results = seq = 0
     family = await _family(service.store, job_id)
     for job in family:
-        outcome = await service.execute(PurgeJob(**envelope(job.id, actor)), known=job)
+        outcome = await service.execute(PurgeJob(**command_envelope(job.id, actor)), known=job)
         events += await service.store.purge(job.id, before=outcome.seq)
         results += await purge_results(nc, job.id)
         seq = outcome.seq

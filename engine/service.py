@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
-from typing import TypedDict
 
 import msgspec
-from ulid import ULID
 
 from engine.domain.commands import AnyCommand, CreateJob
 from engine.domain.decide import decide
+
+# the ids and times of envelopes (engine/domain/envelope.py), also imported from here
+from engine.domain.envelope import new_id as new_id
+from engine.domain.envelope import now_ms as now_ms
 from engine.domain.errors import ConcurrencyConflict, EngineError, JobConflict
 from engine.domain.events import AnyEvent
 from engine.domain.state import JobState, fold
 from engine.jetstream.store import EventStore
 
 _MAX_CONFLICTS = 20
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def new_id() -> str:
-    return str(ULID())
-
-
-class Envelope(TypedDict):
-    """The fields every command carries; spread it into a command: `CancelJob(**envelope(...))`."""
-
-    command_id: str
-    job_id: str
-    at: int
-    actor: str
-
-
-def envelope(job_id: str, actor: str) -> Envelope:
-    """A fresh command envelope: new ULID, current time."""
-    return {"command_id": new_id(), "job_id": job_id, "at": now_ms(), "actor": actor}
 
 
 class Outcome(msgspec.Struct, frozen=True):

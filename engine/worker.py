@@ -31,6 +31,13 @@ from nats.aio.msg import Msg
 from engine.crawl.fetcher import FetchSettings, make_session
 from engine.crawl.models import PageOutcome
 from engine.domain.commands import FailJob, FinishJob, StartJob
+from engine.domain.envelope import (
+    EventEnvelope,
+    command_envelope,
+    event_envelope,
+    new_id,
+    now_ms,
+)
 from engine.domain.errors import EngineError, JobConflict, JobNotFound, StoreUnavailable
 from engine.domain.events import CancelRequested, LogWritten, PageRecorded, ProgressReported
 from engine.domain.ids import job_token
@@ -42,7 +49,7 @@ from engine.jetstream.pickup import Lanes
 from engine.jetstream.recorder import Recorder
 from engine.jetstream.results import ResultStore, result_key
 from engine.jetstream.work import WorkItem, work_ack_wait
-from engine.service import Envelope, JobService, envelope, new_id, now_ms
+from engine.service import JobService
 
 log = logging.getLogger(__name__)
 
@@ -156,10 +163,9 @@ class Worker:
             return
         if state.status == JobStatus.RUNNING and deliveries == 1:
             return  # a duplicate item for a job another worker is running
+        start = StartJob(**command_envelope(item.job_id, self.worker_id), worker_id=self.worker_id)
         try:
-            started = await self.service.execute(
-                StartJob(**self._env(item.job_id), worker_id=self.worker_id), known=state
-            )
+            started = await self.service.execute(start, known=state)
         except (JobConflict, JobNotFound):
             return
         if started.state is None or started.state.is_done:
@@ -228,15 +234,14 @@ class Worker:
 
     async def _finish(self, job_id: str, outcome: Outcome) -> None:
         with contextlib.suppress(JobConflict):
-            cmd = FinishJob(**self._env(job_id), ok=outcome.ok, error=outcome.error)
+            env = command_envelope(job_id, self.worker_id)
+            cmd = FinishJob(**env, ok=outcome.ok, error=outcome.error)
             await self.service.execute(cmd)
 
     async def _fail(self, job_id: str, error: str) -> None:
         with contextlib.suppress(JobConflict, JobNotFound):
-            await self.service.execute(FailJob(**self._env(job_id), error=error))
-
-    def _env(self, job_id: str) -> Envelope:
-        return envelope(job_id, self.worker_id)
+            env = command_envelope(job_id, self.worker_id)
+            await self.service.execute(FailJob(**env, error=error))
 
 
 class RunContext:
@@ -301,7 +306,7 @@ class RunContext:
         meta["links"] = len(page.links)
         meta["scraped_at"] = now_ms()
         event = PageRecorded(
-            **self._env(), url=page.url, ok=page.ok, status=page.status or 0, error=page.error,
+            **self._envelope(), url=page.url, ok=page.ok, status=page.status or 0, error=page.error,
             attempt=self.job.attempts, meta=meta, result_key=key,
         )  # fmt: skip
         msg_id = f"{self.job.id}:{key}:{self.job.attempts}"
@@ -320,7 +325,7 @@ class RunContext:
         await self._progress()
 
     async def log(self, level: str, message: str) -> None:
-        await self._recorder.add(LogWritten(**self._env(), level=level, message=message))
+        await self._recorder.add(LogWritten(**self._envelope(), level=level, message=message))
 
     async def _progress(self, force: bool = False) -> None:
         now = asyncio.get_running_loop().time()
@@ -329,7 +334,7 @@ class RunContext:
         self._last_progress = now
         done, failed = len(self.ok_urls), len(self.failed_urls)
         event = ProgressReported(
-            **self._env(), done=done, failed=failed, skipped=self.skipped_count,
+            **self._envelope(), done=done, failed=failed, skipped=self.skipped_count,
             total=max(self.job.total, done + failed, self.planned_total),
         )  # fmt: skip
         await self._recorder.add(event)
@@ -343,10 +348,6 @@ class RunContext:
             if body is not None:
                 self.done_links[url] = list(body.get("links") or [])
 
-    def _env(self) -> dict[str, Any]:
-        return {
-            "event_id": new_id(),
-            "job_id": self.job.id,
-            "at": now_ms(),
-            "actor": self.worker.worker_id,
-        }
+    def _envelope(self) -> EventEnvelope:
+        """A new event's envelope: this job, by this worker."""
+        return event_envelope(self.job.id, self.worker.worker_id)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
-
 from ulid import ULID
 
 from engine.domain.commands import (
@@ -19,6 +17,7 @@ from engine.domain.commands import (
     RetryJob,
     StartJob,
 )
+from engine.domain.envelope import EventEnvelope, event_envelope
 from engine.domain.errors import JobConflict, JobNotFound, NothingToRetry
 from engine.domain.events import (
     AnyEvent,
@@ -41,24 +40,16 @@ class _Ids:
     """Event ids derived from the command id, so a retried command yields the same events."""
 
     def __init__(self, command: Command) -> None:
+        self._command = command
         self._base = int(ULID.from_str(command.command_id))
         self._n = 0
 
-    def next(self) -> str:
-        value = str(ULID.from_int(self._base + self._n))
+    def envelope(self) -> EventEnvelope:
+        """The next event's envelope: the next derived id, the command's job, time and actor."""
+        event_id = str(ULID.from_int(self._base + self._n))
         self._n += 1
-        return value
-
-
-class _Envelope(TypedDict):
-    event_id: str
-    job_id: str
-    at: int
-    actor: str
-
-
-def _env(cmd: Command, ids: _Ids) -> _Envelope:
-    return {"event_id": ids.next(), "job_id": cmd.job_id, "at": cmd.at, "actor": cmd.actor}
+        cmd = self._command
+        return event_envelope(cmd.job_id, cmd.actor, event_id=event_id, at=cmd.at)
 
 
 def _live(state: JobState | None, job_id: str) -> JobState:
@@ -79,7 +70,7 @@ def _create(state: JobState | None, cmd: CreateJob, ids: _Ids) -> list[AnyEvent]
         raise JobConflict(f"job {cmd.job_id} already exists")
     return [
         JobCreated(
-            **_env(cmd, ids),
+            **ids.envelope(),
             user_id=cmd.user_id,
             type=cmd.type,
             priority=cmd.priority,
@@ -93,12 +84,12 @@ def _create(state: JobState | None, cmd: CreateJob, ids: _Ids) -> list[AnyEvent]
     ]
 
 
-def _stop(s: JobState, cmd: Command, ids: _Ids, reason: str) -> list[AnyEvent]:
+def _stop(s: JobState, ids: _Ids, reason: str) -> list[AnyEvent]:
     """Events that stop a live job: at once when pending, cooperatively when running."""
     if s.status == JobStatus.PENDING:
-        return [JobCanceled(**_env(cmd, ids), reason=reason)]
+        return [JobCanceled(**ids.envelope(), reason=reason)]
     if s.status == JobStatus.RUNNING and not s.cancel_requested:
-        return [CancelRequested(**_env(cmd, ids))]
+        return [CancelRequested(**ids.envelope())]
     return []
 
 
@@ -106,13 +97,13 @@ def _cancel(state: JobState | None, cmd: CancelJob, ids: _Ids) -> list[AnyEvent]
     s = _live(state, cmd.job_id)
     if s.is_done:
         raise JobConflict(f"job {cmd.job_id} is already finished")
-    return _stop(s, cmd, ids, cmd.reason)
+    return _stop(s, ids, cmd.reason)
 
 
 def _delete(state: JobState | None, cmd: DeleteJob, ids: _Ids) -> list[AnyEvent]:
     s = _live(state, cmd.job_id)
-    stop = [] if s.is_done else _stop(s, cmd, ids, "deleted")
-    return [*stop, JobDeleted(**_env(cmd, ids))]
+    stop = [] if s.is_done else _stop(s, ids, "deleted")
+    return [*stop, JobDeleted(**ids.envelope())]
 
 
 def _start(state: JobState | None, cmd: StartJob, ids: _Ids) -> list[AnyEvent]:
@@ -120,8 +111,8 @@ def _start(state: JobState | None, cmd: StartJob, ids: _Ids) -> list[AnyEvent]:
     if s.is_done:
         raise JobConflict(f"job {cmd.job_id} is already finished")
     if s.cancel_requested:
-        return [JobCanceled(**_env(cmd, ids), reason="canceled before restart")]
-    started = JobStarted(**_env(cmd, ids), worker_id=cmd.worker_id, attempt=s.attempts + 1)
+        return [JobCanceled(**ids.envelope(), reason="canceled before restart")]
+    started = JobStarted(**ids.envelope(), worker_id=cmd.worker_id, attempt=s.attempts + 1)
     return [started]
 
 
@@ -129,7 +120,7 @@ def _finish(state: JobState | None, cmd: FinishJob, ids: _Ids) -> list[AnyEvent]
     state = _known(state, cmd.job_id)
     if state.is_done:
         raise JobConflict(f"job {cmd.job_id} is already finished")
-    env = _env(cmd, ids)
+    env = ids.envelope()
     if state.cancel_requested:
         return [JobCanceled(**env, reason="canceled while running")]
     if cmd.ok:
@@ -141,14 +132,14 @@ def _fail(state: JobState | None, cmd: FailJob, ids: _Ids) -> list[AnyEvent]:
     state = _known(state, cmd.job_id)
     if state.is_done:
         raise JobConflict(f"job {cmd.job_id} is already finished")
-    return [JobFailed(**_env(cmd, ids), error=cmd.error)]
+    return [JobFailed(**ids.envelope(), error=cmd.error)]
 
 
 def _record_child(state: JobState | None, cmd: RecordChild, ids: _Ids) -> list[AnyEvent]:
     state = _known(state, cmd.job_id)
     if state.children.get(cmd.child_id) == cmd.status:
         return []
-    event = ChildFinished(**_env(cmd, ids), child_id=cmd.child_id, status=cmd.status)
+    event = ChildFinished(**ids.envelope(), child_id=cmd.child_id, status=cmd.status)
     return [event]
 
 
@@ -158,7 +149,7 @@ def _retry(state: JobState | None, cmd: RetryJob, ids: _Ids) -> list[AnyEvent]:
         raise JobConflict(f"job {cmd.job_id} is still running")
     if s.failed == 0 and s.status != JobStatus.FAILED:
         raise NothingToRetry(f"job {cmd.job_id} has no failed work to retry")
-    return [RetryRequested(**_env(cmd, ids))]
+    return [RetryRequested(**ids.envelope())]
 
 
 def _purge(state: JobState | None, cmd: PurgeJob, ids: _Ids) -> list[AnyEvent]:
@@ -170,7 +161,7 @@ def _purge(state: JobState | None, cmd: PurgeJob, ids: _Ids) -> list[AnyEvent]:
         raise JobConflict(
             f"job {cmd.job_id} has not finished; cancel it and purge once it has stopped"
         )
-    return [JobPurged(**_env(cmd, ids))]
+    return [JobPurged(**ids.envelope())]
 
 
 def decide(state: JobState | None, command: AnyCommand) -> list[AnyEvent]:

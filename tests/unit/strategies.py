@@ -21,6 +21,7 @@ from engine.domain.commands import (
     StartJob,
 )
 from engine.domain.decide import decide
+from engine.domain.envelope import command_envelope, event_envelope
 from engine.domain.errors import EngineError
 from engine.domain.events import AnyEvent, PageRecorded
 from engine.domain.state import JobState, evolve
@@ -35,7 +36,7 @@ def _cid(n: int) -> str:
 
 
 def _command(kind: str, job_id: str, n: int, arg: int) -> AnyCommand:
-    env = {"command_id": _cid(n), "job_id": job_id, "at": 1_000 + n, "actor": f"u{arg % 2}"}
+    env = command_envelope(job_id, f"u{arg % 2}", command_id=_cid(n), at=1_000 + n)
     match kind:
         case "create":
             return CreateJob(**env, user_id="u0", type=arg % 3 * 10, priority=arg % 3)
@@ -65,7 +66,7 @@ steps = st.lists(
 
 def _page(job_id: str, n: int, arg: int) -> PageRecorded:
     return PageRecorded(
-        event_id=_cid(n), job_id=job_id, at=1_000 + n, actor="w1",
+        **event_envelope(job_id, "w1", event_id=_cid(n), at=1_000 + n),
         url=URLS[arg % len(URLS)], ok=arg % 3 != 0, status=200 if arg % 3 else 404,
     )  # fmt: skip
 
@@ -98,5 +99,5 @@ def by_job(log: list[AnyEvent]) -> dict[str, History]:
 
 def cmd(kind: type, n: int, **fields: object) -> Any:
     """A `kind` command by u0 on the first job, its id and time made from `n`."""
-    ids = {"command_id": f"01J0000000000000000000000{n}", "job_id": JOB_IDS[0], "at": n}
-    return kind(**ids, actor="u0", **fields)
+    env = command_envelope(JOB_IDS[0], "u0", command_id=f"01J0000000000000000000000{n}", at=n)
+    return kind(**env, **fields)

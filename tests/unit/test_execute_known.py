@@ -7,12 +7,13 @@ from collections.abc import Sequence
 import pytest
 
 from engine.domain.commands import AnyCommand, CreateJob, FailJob, RetryJob, StartJob
+from engine.domain.envelope import command_envelope
 from engine.domain.errors import ConcurrencyConflict, JobConflict
 from engine.domain.events import Codec, Event
 from engine.domain.model import JobStatus, JobType
 from engine.domain.state import JobState
 from engine.jetstream.store import EventStore, Stored
-from engine.service import JobService, envelope
+from engine.service import JobService
 
 
 class MemoryStore(EventStore):
@@ -45,7 +46,9 @@ JOB = "01J0000000000000000000JOB1"
 @pytest.fixture
 async def service() -> JobService:
     service = JobService(MemoryStore())
-    create = CreateJob(**envelope(JOB, "t"), user_id="u", type=int(JobType.SCRAPE), priority=1)
+    create = CreateJob(
+        **command_envelope(JOB, "t"), user_id="u", type=int(JobType.SCRAPE), priority=1
+    )
     await service.execute(create)
     return service
 
@@ -65,7 +68,7 @@ async def test_a_current_known_state_is_appended_to_without_a_read(service: JobS
     known = await service.store.load(JOB)
     assert known is not None
     reads = _reads(service)
-    started = await _run(service, StartJob(**envelope(JOB, "w"), worker_id="w"), known)
+    started = await _run(service, StartJob(**command_envelope(JOB, "w"), worker_id="w"), known)
     assert _reads(service) == reads
     assert started == await service.store.load(JOB)
     assert (started.status, started.attempts) == (JobStatus.RUNNING, 1)
@@ -73,8 +76,8 @@ async def test_a_current_known_state_is_appended_to_without_a_read(service: JobS
 
 async def test_a_stale_known_state_gives_the_outcome_of_a_fresh_load(service: JobService) -> None:
     stale = await service.store.load(JOB)
-    await _run(service, StartJob(**envelope(JOB, "w"), worker_id="w"))
-    again = await _run(service, StartJob(**envelope(JOB, "w"), worker_id="w"), stale)
+    await _run(service, StartJob(**command_envelope(JOB, "w"), worker_id="w"))
+    again = await _run(service, StartJob(**command_envelope(JOB, "w"), worker_id="w"), stale)
     assert again.attempts == 2  # decided on the job as the log holds it, not on `stale`
     assert again == await service.store.load(JOB)
 
@@ -82,15 +85,15 @@ async def test_a_stale_known_state_gives_the_outcome_of_a_fresh_load(service: Jo
 async def test_a_stale_known_state_refusing_the_command_does_not_refuse_it(
     service: JobService,
 ) -> None:
-    await _run(service, FailJob(**envelope(JOB, "t"), error="boom"))
+    await _run(service, FailJob(**command_envelope(JOB, "t"), error="boom"))
     failed = await service.store.load(JOB)
-    await _run(service, RetryJob(**envelope(JOB, "t")))
-    started = await _run(service, StartJob(**envelope(JOB, "w"), worker_id="w"), failed)
+    await _run(service, RetryJob(**command_envelope(JOB, "t")))
+    started = await _run(service, StartJob(**command_envelope(JOB, "w"), worker_id="w"), failed)
     assert started.status == JobStatus.RUNNING
 
 
 async def test_a_command_the_current_job_refuses_is_refused(service: JobService) -> None:
     pending = await service.store.load(JOB)
-    await _run(service, FailJob(**envelope(JOB, "t"), error="boom"))
+    await _run(service, FailJob(**command_envelope(JOB, "t"), error="boom"))
     with pytest.raises(JobConflict):
-        await service.execute(StartJob(**envelope(JOB, "w"), worker_id="w"), pending)
+        await service.execute(StartJob(**command_envelope(JOB, "w"), worker_id="w"), pending)

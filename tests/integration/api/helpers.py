@@ -8,9 +8,10 @@ import msgspec
 from multidict import CIMultiDictProxy
 
 from engine.domain.commands import AnyCommand, FinishJob, StartJob
+from engine.domain.envelope import command_envelope
 from engine.domain.events import kind_of
 from engine.jetstream.store import Stored
-from engine.service import JobService, new_id, now_ms
+from engine.service import JobService
 from tests.support import Client, Service
 
 # Every field of the Job object of lncrawl's Jobs API.
@@ -117,10 +118,10 @@ async def run(svc: Service, command: AnyCommand) -> None:
 
 
 async def start(svc: Service, job_id: str) -> None:
-    cmd = StartJob(command_id=new_id(), job_id=job_id, at=now_ms(), actor="w", worker_id="w1")
+    cmd = StartJob(**command_envelope(job_id, "w"), worker_id="w1")
     await run(svc, cmd)
 
 
 async def finish(svc: Service, job_id: str, *, ok: bool, error: str | None = None) -> None:
-    cmd = FinishJob(command_id=new_id(), job_id=job_id, at=now_ms(), actor="w", ok=ok, error=error)
+    cmd = FinishJob(**command_envelope(job_id, "w"), ok=ok, error=error)
     await run(svc, cmd)

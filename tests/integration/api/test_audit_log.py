@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.domain.envelope import event_envelope
 from engine.domain.events import LogWritten, kind_of, to_builtins
-from engine.service import new_id, now_ms
 from tests.integration.api.helpers import (
     CHAPTERS,
     NOVEL,
@@ -22,7 +22,7 @@ async def _log_lines(svc: Service, job_id: str, n: int) -> int:
     store = engine(svc).store
     seq = 0
     for i in range(n):
-        line = LogWritten(event_id=new_id(), job_id=job_id, at=now_ms(), actor="w", message=str(i))
+        line = LogWritten(**event_envelope(job_id, "w"), message=str(i))
         seq = await store.append_unchecked(line)
     await svc.app.state.projector.wait_for(seq)
     return seq

@@ -6,8 +6,8 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
+from engine.domain.envelope import event_envelope
 from engine.domain.events import LogWritten, PageRecorded, kind_of
-from engine.service import new_id, now_ms
 from tests.integration.api.helpers import create, engine, finish, log_of, start
 from tests.support import Service, cli_env, free_port, run_cli
 
@@ -26,11 +26,11 @@ async def _record_a_crawl(svc: Service, job_id: str) -> None:
     store = engine(svc).store
     for url, ok, status in (("https://example.com/a", True, 200), ("https://x.test/b", False, 404)):
         page = PageRecorded(
-            event_id=new_id(), job_id=job_id, at=now_ms(), actor="w1", url=url, ok=ok,
-            status=status, error=None if ok else "not found",
+            **event_envelope(job_id, "w1"), url=url, ok=ok, status=status,
+            error=None if ok else "not found",
         )  # fmt: skip
         await store.append_unchecked(page)
-    line = LogWritten(event_id=new_id(), job_id=job_id, at=now_ms(), actor="w1", message="hi")
+    line = LogWritten(**event_envelope(job_id, "w1"), message="hi")
     await store.append_unchecked(line)
     await finish(svc, job_id, ok=True)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from engine.domain.envelope import event_envelope
 from engine.domain.events import LogWritten
-from engine.service import new_id, now_ms
 from tests.integration.api.helpers import (
     NOVEL,
     create,
@@ -53,9 +53,7 @@ async def test_events_are_paginated(api: Service) -> None:
     job = await create(user)
     store = engine(api).store
     for i in range(7):
-        event = LogWritten(
-            event_id=new_id(), job_id=job["id"], at=now_ms(), actor="w", message=f"line {i}"
-        )
+        event = LogWritten(**event_envelope(job["id"], "w"), message=f"line {i}")
         seq = await store.append_unchecked(event)
     await api.app.state.projector.wait_for(seq)
     everything = await events(user, job["id"])
@@ -84,9 +82,7 @@ async def test_reads_stay_consistent_while_the_log_grows(api: Service) -> None:
 
     async def append_logs() -> None:
         for i in range(150):
-            event = LogWritten(
-                event_id=new_id(), job_id=job["id"], at=now_ms(), actor="w", message=str(i)
-            )
+            event = LogWritten(**event_envelope(job["id"], "w"), message=str(i))
             await store.append_unchecked(event)
 
     async def create_jobs() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.domain.commands import CreateJob
+from engine.domain.envelope import command_envelope
 from engine.service import new_id, now_ms
 from tests.integration.api.helpers import (
     ARTIFACTS,
@@ -72,7 +73,7 @@ async def test_range_counts_back_from_now(api: Service) -> None:
     await run(
         api,
         CreateJob(
-            command_id=new_id(), job_id=old_id, at=now_ms() - 10 * DAY_MS, actor="u",
+            **command_envelope(old_id, "u", at=now_ms() - 10 * DAY_MS),
             user_id=recent["user_id"], type=0, priority=0, title="old",
             params={"url": "https://example.com/old", "full": False},
         ),

@@ -9,9 +9,9 @@ from typing import Any
 import nats.js.errors
 import pytest
 
+from engine.domain.envelope import event_envelope
 from engine.domain.events import Codec, JobPurged, PageRecorded, kind_of, to_builtins
 from engine.jetstream.results import RESULTS_STREAM
-from engine.service import new_id, now_ms
 from projections.projector import rebuild
 from projections.queries import table_dump
 from projections.schema import open_db
@@ -59,8 +59,8 @@ async def _batch_with_results(svc: Service, owner: Client) -> tuple[str, list[st
     await svc.app.state.nc.jetstream().publish(subject, b'{"markdown": "private text"}')
     await start(svc, children[0])
     page = PageRecorded(
-        event_id=new_id(), job_id=children[0], at=now_ms(), actor="w", url="https://a.test/",
-        ok=True, status=200, result_key=subject,
+        **event_envelope(children[0], "w"), url="https://a.test/", ok=True, status=200,
+        result_key=subject,
     )  # fmt: skip
     await engine(svc).store.append_unchecked(page)
     await finish(svc, children[0], ok=True)

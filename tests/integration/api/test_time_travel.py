@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from api.schemas import Job
 from api.users import User
+from engine.domain.envelope import event_envelope
 from engine.domain.events import AnyEvent, LogWritten
 from engine.domain.state import JobState, evolve
 from engine.service import new_id, now_ms
@@ -149,7 +150,7 @@ async def test_past_views_show_progress_and_logs_of_then(api: Service) -> None:
     job = await create(user)
     await start(api, job["id"])
     store = engine(api).store
-    line = LogWritten(event_id=new_id(), job_id=job["id"], at=now_ms(), actor="w", message="one")
+    line = LogWritten(**event_envelope(job["id"], "w"), message="one")
     seq = await store.append_unchecked(line)
     await finish(api, job["id"], ok=True)
     path = f"/api/job/{job['id']}"

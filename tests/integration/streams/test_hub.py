@@ -11,10 +11,11 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from engine.domain.commands import CreateJob
+from engine.domain.envelope import command_envelope, event_envelope
 from engine.domain.events import Codec, LogWritten
 from engine.domain.model import JobType
 from engine.jetstream.store import EventStore
-from engine.service import JobService, envelope, new_id, now_ms
+from engine.service import JobService, new_id
 from streams.feed import JobFeed
 from streams.frames import Frame
 from streams.hub import Hub
@@ -25,7 +26,7 @@ async def _job(store: EventStore, hub: Hub) -> str:
     """A new job, once the hub has handed out its `created` event (so no reader queues it)."""
     job_id = new_id()
     create = CreateJob(
-        **envelope(job_id, "tester"), user_id="u1", type=int(JobType.SCRAPE), priority=1
+        **command_envelope(job_id, "tester"), user_id="u1", type=int(JobType.SCRAPE), priority=1
     )
     outcome = await JobService(store).execute(create)
     await wait_until(lambda: hub.position >= outcome.seq)
@@ -35,9 +36,7 @@ async def _job(store: EventStore, hub: Hub) -> str:
 async def _logs(store: EventStore, job_id: str, n: int) -> list[int]:
     seqs = []
     for i in range(n):
-        event = LogWritten(
-            event_id=new_id(), job_id=job_id, at=now_ms(), actor="w", message=f"line {i}"
-        )
+        event = LogWritten(**event_envelope(job_id, "w"), message=f"line {i}")
         seqs.append(await store.append_unchecked(event))
     return seqs
 

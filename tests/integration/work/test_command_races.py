@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from nats.aio.client import Client as NATS
 
 from engine.domain.commands import CancelJob, CreateJob, DeleteJob, StartJob
+from engine.domain.envelope import command_envelope, event_envelope
 from engine.domain.errors import ConcurrencyConflict
 from engine.domain.events import Codec, Event, LogWritten
 from engine.jetstream.store import EventStore
-from engine.service import JobService, envelope, new_id, now_ms
+from engine.service import JobService, new_id
 
 ROUNDS = 300
 
@@ -40,7 +41,7 @@ async def _busy_worker(store: EventStore, job_id: str, stop: asyncio.Event, burs
     real workers append in batches, with room between them.)"""
     n = 0
     while not stop.is_set() and n < burst:
-        line = LogWritten(event_id=new_id(), job_id=job_id, at=now_ms(), actor="w1", message="x")
+        line = LogWritten(**event_envelope(job_id, "w1"), message="x")
         await store.append_unchecked(line)
         n += 1
     return n
@@ -48,9 +49,9 @@ async def _busy_worker(store: EventStore, job_id: str, stop: asyncio.Event, burs
 
 async def _running_job(service: JobService) -> str:
     job_id = new_id()
-    env = envelope(job_id, "u1")
+    env = command_envelope(job_id, "u1")
     await service.execute(CreateJob(**env, user_id="u1", type=50, priority=1))
-    await service.execute(StartJob(**envelope(job_id, "w1"), worker_id="w1"))
+    await service.execute(StartJob(**command_envelope(job_id, "w1"), worker_id="w1"))
     return job_id
 
 
@@ -73,8 +74,8 @@ async def test_delete_and_cancel_of_a_busy_job_always_land_whole(nc: NATS) -> No
     for i in range(ROUNDS):
         job_id = await _running_job(service)
         if i % 3 == 0:  # a cancel first, then the delete has only its own event left to add
-            written += await _race(service, CancelJob(**envelope(job_id, "u1")), 1 + i % 5)
-        written += await _race(service, DeleteJob(**envelope(job_id, "u1")), 1 + i % 7)
+            written += await _race(service, CancelJob(**command_envelope(job_id, "u1")), 1 + i % 5)
+        written += await _race(service, DeleteJob(**command_envelope(job_id, "u1")), 1 + i % 7)
         state = await store.load(job_id)
         assert state is not None
         assert state.deleted, f"round {i}: the delete answered but the job is not deleted"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from engine.domain.envelope import event_envelope
 from engine.domain.events import Codec, JobCreated, LogWritten
 from engine.domain.model import JobType
-from engine.service import new_id, now_ms
+from engine.service import new_id
 from tests.integration.work.helpers import results
 from tests.sites.testsite import SiteHandle
 from tests.support import Service, finished, wait_consumed
@@ -15,10 +16,10 @@ async def test_garbage_on_a_created_subject_does_not_stop_the_dispatcher(
 ) -> None:
     js = working.app.state.nc.jetstream()
     codec = Codec()
-    stray = LogWritten(event_id=new_id(), job_id=new_id(), at=now_ms(), actor="x", message="?")
+    stray = LogWritten(**event_envelope(new_id(), "x"), message="?")
     broken_batch = JobCreated(
-        event_id=new_id(), job_id=new_id(), at=now_ms(), actor="x", user_id="x",
-        type=int(JobType.SCRAPE_BATCH), priority=1, params={"urls": 5},
+        **event_envelope(new_id(), "x"), user_id="x", type=int(JobType.SCRAPE_BATCH),
+        priority=1, params={"urls": 5},
     )  # fmt: skip
     for subject, data in (
         (f"jobs.{new_id()}.created", b"\xff\x00 not an event"),  # undecodable

@@ -13,8 +13,9 @@ from aiohttp import web
 
 from api.settings import Settings
 from engine.domain.commands import CreateJob
+from engine.domain.envelope import command_envelope
 from engine.domain.model import JobType
-from engine.service import envelope, new_id
+from engine.service import new_id
 from tests.integration.api.helpers import run as execute
 from tests.integration.work.helpers import results
 from tests.sites.testsite import SiteHandle
@@ -203,7 +204,7 @@ async def test_a_crawl_logged_with_a_url_the_crawler_refuses_fails_without_a_cra
     admin = await working.app.state.users.resolve(working.admin.token)
     job_id = new_id()
     create = CreateJob(
-        **envelope(job_id, "test"), user_id=admin.id, type=int(JobType.CRAWL), priority=1,
+        **command_envelope(job_id, "test"), user_id=admin.id, type=int(JobType.CRAWL), priority=1,
         params={"url": "http://example.com:99999/"}, title="old",
     )  # fmt: skip
     await execute(working, create)  # as if logged before; waits for the read model

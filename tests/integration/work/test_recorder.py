@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from nats.aio.client import Client as NATS
 
+from engine.domain.envelope import event_envelope
 from engine.domain.errors import StoreUnavailable
 from engine.domain.events import Codec, LogWritten
 from engine.jetstream.recorder import MAX_BATCH, Recorder
 from engine.jetstream.results import ResultStore, result_key
 from engine.jetstream.store import EventStore
-from engine.service import new_id, now_ms
+from engine.service import new_id
 from tests.integration.work.helpers import results_subjects
 
 
@@ -22,7 +23,7 @@ async def streams(nc: NATS) -> None:
 
 
 def _line(job_id: str, n: int) -> LogWritten:
-    return LogWritten(event_id=new_id(), job_id=job_id, at=now_ms(), actor="t", message=str(n))
+    return LogWritten(**event_envelope(job_id, "t"), message=str(n))
 
 
 async def _messages(nc: NATS, job_id: str) -> list[str]:

@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 import pytest
 from nats.aio.client import Client as NATS
 
+from engine.domain.envelope import event_envelope
 from engine.domain.events import Codec, LogWritten
 from engine.jetstream.recorder import Recorder
 from engine.jetstream.store import EventStore, wait_for_jetstream
-from engine.service import new_id, now_ms
+from engine.service import new_id
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ async def nc(nats_url: str) -> AsyncIterator[NATS]:
 async def _record_one(nc: NATS, recorder: Recorder) -> str:
     """Store one event (a batch of one: the one-by-one path); the job id it went to."""
     job_id = new_id()
-    event = LogWritten(event_id=new_id(), job_id=job_id, at=now_ms(), actor="t", message="x")
+    event = LogWritten(**event_envelope(job_id, "t"), message="x")
     try:
         await recorder.add(event)
         await recorder.flush()
