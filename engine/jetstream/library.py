@@ -1,0 +1,217 @@
+"""The library's content: chapter bodies in the LIBRARY stream, files in the `library` object
+store. The log (`JOBS`) holds only the facts that say what is here (`chapter_stored`,
+`image_stored`, `artifact_stored`).
+
+- Chapter bodies: one subject per chapter, `library.<novel id>.ch.<chapter id>`, newest kept,
+  never truncated (a body over the message limit is refused, not cut). Content is shared by
+  every job and user that fetches the same novel, and a job's purge leaves it.
+- Files: `<novel id>/cover`, `<novel id>/images/<image id>` and
+  `<novel id>/artifacts/<artifact id>`, each with its content type.
+
+Novel, chapter and image ids are 16 lower-case hex digits (`engine.novels.model.url_id`); an
+artifact id is the ARTIFACT job's id. Every id is checked before it becomes a subject or name.
+"""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import (
+    DiscardPolicy,
+    ObjectMeta,
+    ObjectStoreConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.object_store import ObjectStore
+
+from engine.domain.errors import InvalidCommand
+from engine.domain.ids import job_token
+from engine.jetstream.errors import StoreUnavailable
+from engine.jetstream.store import direct_batch, ensure_stream, sequence_of
+
+LIBRARY_STREAM = "LIBRARY"
+LIBRARY_BUCKET = "library"
+HEADROOM = 4096  # a chapter message also carries headers
+_ITEM_ID = re.compile(r"[0-9a-f]{16}")
+_CHUNK = 1024 * 1024  # object store chunks: each is one fsync'd publish
+
+
+class Chapter(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored chapter body: cleaned XHTML and the title it was stored under."""
+
+    title: str
+    html: str
+
+
+class Blob(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored file and its content type."""
+
+    data: bytes
+    content_type: str
+
+
+def item_token(value: str, field: str) -> str:
+    """`value` once checked to be a novel, chapter or image id; InvalidCommand otherwise."""
+    if not isinstance(value, str) or _ITEM_ID.fullmatch(value) is None:
+        raise InvalidCommand(f"{field}: {str(value)[:40]!r} is not a library id", field=field)
+    return value
+
+
+def chapter_subject(novel_id: str, chapter_id: str) -> str:
+    return f"library.{item_token(novel_id, 'novel_id')}.ch.{item_token(chapter_id, 'chapter_id')}"
+
+
+def cover_object(novel_id: str) -> str:
+    return f"{item_token(novel_id, 'novel_id')}/cover"
+
+
+def image_object(novel_id: str, image_id: str) -> str:
+    return f"{item_token(novel_id, 'novel_id')}/images/{item_token(image_id, 'image_id')}"
+
+
+def artifact_object(novel_id: str, artifact_id: str) -> str:
+    return f"{item_token(novel_id, 'novel_id')}/artifacts/{job_token(artifact_id, 'artifact_id')}"
+
+
+def library_stream_config() -> StreamConfig:
+    return StreamConfig(
+        name=LIBRARY_STREAM,
+        subjects=["library.>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_msgs_per_subject=1,
+        discard=DiscardPolicy.OLD,
+        allow_direct=True,
+        allow_atomic=True,
+        max_msg_size=16 * 1024 * 1024,
+    )
+
+
+class LibraryStore:
+    """Reads and writes the library's content; build it with `LibraryStore.open`."""
+
+    def __init__(self, nc: NATS, js: JetStreamContext, files: ObjectStore, timeout: float) -> None:
+        self._nc = nc
+        self._js = js
+        self._files = files
+        self._timeout = timeout
+        self._encode = msgspec.json.Encoder().encode
+        self._decode = msgspec.json.Decoder(Chapter).decode
+
+    @property
+    def max_chapter_bytes(self) -> int:
+        """The largest chapter (encoded) one message of this server holds."""
+        return int(self._nc.max_payload) - HEADROOM
+
+    @classmethod
+    async def open(cls, nc: NATS, *, timeout: float = 10.0) -> LibraryStore:
+        """The store, its stream and bucket created if missing (idempotent)."""
+        js = nc.jetstream(timeout=timeout)
+        try:
+            await ensure_stream(js, library_stream_config())
+            files = await _bucket(js)
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise StoreUnavailable(f"cannot open the library: {e!r}") from e
+        return cls(nc, js, files, timeout)
+
+    def chapter_message(
+        self, novel_id: str, chapter_id: str, chapter: Chapter
+    ) -> tuple[str, bytes]:
+        """The subject and payload that store `chapter` (for a recorder's body batch).
+
+        Raises InvalidCommand when the body is larger than one message may be.
+        """
+        data = self._encode(chapter)
+        if len(data) > self.max_chapter_bytes:
+            raise InvalidCommand(
+                f"chapter {chapter_id}: body of {len(data)} bytes is over the server's "
+                f"{self.max_chapter_bytes}-byte message limit", field="chapter_id",
+            )  # fmt: skip
+        return chapter_subject(novel_id, chapter_id), data
+
+    async def put_chapter(self, novel_id: str, chapter_id: str, chapter: Chapter) -> int:
+        """Store a chapter body (replacing an older one); its size in bytes."""
+        subject, data = self.chapter_message(novel_id, chapter_id, chapter)
+        try:
+            await self._js.publish(subject, data, stream=LIBRARY_STREAM)
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise StoreUnavailable(f"cannot store chapter {chapter_id}: {e!r}") from e
+        return len(data)
+
+    async def get_chapter(self, novel_id: str, chapter_id: str) -> Chapter | None:
+        subject = chapter_subject(novel_id, chapter_id)
+        try:
+            msg = await self._js.get_last_msg(LIBRARY_STREAM, subject, direct=True)
+        except nats.js.errors.NotFoundError:
+            return None
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise StoreUnavailable(f"cannot read chapter {chapter_id}: {e!r}") from e
+        return self._decode(msg.data or b"{}")
+
+    async def chapters(self, novel_id: str) -> dict[str, Chapter]:
+        """Every stored chapter body of the novel, by chapter id (paged direct gets)."""
+        prefix = f"library.{item_token(novel_id, 'novel_id')}.ch."
+        out: dict[str, Chapter] = {}
+        seq = 1
+        while True:
+            try:
+                msgs = await direct_batch(
+                    self._nc, LIBRARY_STREAM, prefix + "*", seq, self._timeout, batch=500
+                )
+            except nats.errors.TimeoutError as e:
+                raise StoreUnavailable(f"cannot read novel {novel_id}'s chapters") from e
+            for msg in msgs:  # a direct get's reply names the stored subject in a header
+                subject = (msg.headers or {}).get("Nats-Subject", "")
+                out[subject.removeprefix(prefix)] = self._decode(msg.data)
+            if len(msgs) < 500:
+                return out
+            seq = sequence_of(msgs[-1]) + 1
+
+    async def stored_chapter_ids(self, novel_id: str) -> set[str]:
+        """The ids of the novel's chapters that have a stored body."""
+        prefix = f"library.{item_token(novel_id, 'novel_id')}.ch."
+        try:
+            info = await self._js.stream_info(LIBRARY_STREAM, subjects_filter=prefix + "*")
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise StoreUnavailable(f"cannot list novel {novel_id}'s chapters: {e!r}") from e
+        subjects = info.state.subjects or {}
+        return {s.removeprefix(prefix) for s in subjects}
+
+    async def put_file(self, name: str, data: bytes, content_type: str) -> int:
+        """Store a file under `name` (from `cover_object`, `image_object`, `artifact_object`)."""
+        meta = ObjectMeta(name=name, description=content_type)
+        try:
+            await self._files.put(name, data, meta=meta)
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise StoreUnavailable(f"cannot store {name}: {e!r}") from e
+        return len(data)
+
+    async def get_file(self, name: str) -> Blob | None:
+        try:
+            result = await self._files.get(name)
+        except nats.js.errors.ObjectNotFoundError:
+            return None
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise StoreUnavailable(f"cannot read {name}: {e!r}") from e
+        content_type = (
+            (result.info.description or "application/octet-stream") if result.info else ""
+        )
+        return Blob(data=result.data or b"", content_type=content_type)
+
+
+async def _bucket(js: JetStreamContext) -> ObjectStore:
+    try:
+        return await js.object_store(LIBRARY_BUCKET)
+    except nats.js.errors.BucketNotFoundError:
+        config = ObjectStoreConfig(bucket=LIBRARY_BUCKET, storage=StorageType.FILE)
+        try:
+            return await js.create_object_store(LIBRARY_BUCKET, config)
+        except nats.js.errors.BadRequestError:  # another process created it meanwhile
+            return await js.object_store(LIBRARY_BUCKET)

@@ -1,0 +1,62 @@
+"""The library's content store on a real JetStream: chapter bodies, files, listings."""
+
+from __future__ import annotations
+
+import pytest
+from nats.aio.client import Client as NATS
+from ulid import ULID
+
+from engine.domain.errors import InvalidCommand
+from engine.jetstream.library import (
+    Chapter,
+    LibraryStore,
+    artifact_object,
+    chapter_subject,
+    cover_object,
+    image_object,
+)
+
+NOVEL = "0123456789abcdef"
+
+
+async def test_chapters_are_stored_whole_replaced_and_listed(nc: NATS) -> None:
+    store = await LibraryStore.open(nc)
+    again = await LibraryStore.open(nc)  # opening twice changes nothing
+    ids = [f"{i:016x}" for i in range(1, 1203)]  # more than two pages of direct gets
+    for i, cid in enumerate(ids):
+        await store.put_chapter(NOVEL, cid, Chapter(title=f"Chapter {i}", html=f"<p>{i}</p>"))
+    room = store.max_chapter_bytes - 100
+    big = "<p>" + "é" * (room // 2 - 10) + "</p>"  # multi-byte text, as large as a message holds
+    assert await store.put_chapter(NOVEL, ids[0], Chapter(title="Re", html=big)) > room - 100
+    assert await again.stored_chapter_ids(NOVEL) == set(ids)
+    assert await store.get_chapter(NOVEL, ids[0]) == Chapter(title="Re", html=big)
+    too_big = Chapter(title="X", html="a" * store.max_chapter_bytes)
+    with pytest.raises(InvalidCommand, match="message limit"):  # refused whole, never cut
+        await store.put_chapter(NOVEL, ids[1], too_big)
+    assert (await store.get_chapter(NOVEL, ids[1])) == Chapter(title="Chapter 1", html="<p>1</p>")
+    assert await store.get_chapter(NOVEL, "ffffffffffffffff") is None
+    everything = await store.chapters(NOVEL)
+    assert set(everything) == set(ids) and everything[ids[5]].html == "<p>5</p>"
+    assert await store.chapters("fedcba9876543210") == {}
+
+
+async def test_files_keep_their_bytes_and_content_type(nc: NATS) -> None:
+    store = await LibraryStore.open(nc)
+    data = bytes(range(256)) * 12_000  # about 3 MB: several chunks
+    name = image_object(NOVEL, "00112233445566aa")
+    assert await store.put_file(name, data, "image/png") == len(data)
+    blob = await store.get_file(name)
+    assert blob is not None and blob.data == data and blob.content_type == "image/png"
+    assert await store.get_file(cover_object(NOVEL)) is None
+    artifact = artifact_object(NOVEL, str(ULID()))
+    await store.put_file(artifact, b"PK", "application/epub+zip")
+    assert (await store.get_file(artifact)) is not None
+
+
+@pytest.mark.parametrize("bad", ["*", ">", "a.b", "0123456789ABCDEF", "0123", "g" * 16, ""])
+def test_ids_are_checked_before_they_become_subjects_or_names(bad: str) -> None:
+    for build in (lambda: chapter_subject(bad, NOVEL), lambda: chapter_subject(NOVEL, bad),
+                  lambda: image_object(NOVEL, bad), lambda: cover_object(bad),
+                  lambda: artifact_object(NOVEL, bad)):  # fmt: skip
+        with pytest.raises(InvalidCommand):
+            build()
