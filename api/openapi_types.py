@@ -95,12 +95,12 @@ class Parameter(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def parameters(route: Route) -> list[Parameter]:
-    """The route's parameters, its own and those of the dependencies it uses."""
+    """The route's parameters, its own and those of the dependencies it uses, and of theirs."""
     handler = route.handler
     fields = dict(handler.parsed_fn_signature.parameters)
     providers = handler.resolve_dependencies()
-    for name in list(fields):
-        if name in providers:
+    while provided := [name for name in fields if name in providers]:
+        for name in provided:
             del fields[name]
             fields.update(providers[name].parsed_fn_signature.parameters)
     found = (_parameter(name, f, route.path_parameters) for name, f in fields.items())

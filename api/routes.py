@@ -12,9 +12,10 @@ from litestar.params import FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from api.audit import I64, event_query, parse_point, past_view
 from api.bodies import strict_body
+from api.deps import Jobs, RuntimeDep
 from api.ids import JobIdPath
 from api.includes import parse_include, view
-from api.jobs import JobsApi, NewJob
+from api.jobs import NewJob
 from api.schemas import (
     AuditEvent,
     AuditPage,
@@ -88,12 +89,6 @@ def _with(new: NewJob, body: Any) -> NewJob:
     )
 
 
-def jobs_api(request: Request[Any, Any, Any]) -> JobsApi:
-    """The application service the lifespan put on the app."""
-    jobs: JobsApi = request.app.state.jobs
-    return jobs
-
-
 class JobsController(Controller):
     path = "/api"
     tags = ["jobs"]
@@ -101,8 +96,8 @@ class JobsController(Controller):
     @get("/jobs")
     async def list_jobs(
         self,
-        request: Request[Any, Any, Any],
         user: CurrentUser,
+        jobs: Jobs,
         offset: Offset = 0,
         limit: Limit = 20,
         type: IntFilter = None,
@@ -122,7 +117,6 @@ class JobsController(Controller):
             category=category.value if category else None, since_ms=_since(range),
         )  # fmt: skip
         extras = parse_include(include)
-        jobs = jobs_api(request)
         total, rows = await jobs.list_jobs(user, f, offset, limit)
         if extras:
             items = [await view(jobs.db, r, extras) for r in rows]
@@ -132,7 +126,7 @@ class JobsController(Controller):
 
     @get("/job/{job_id:str}")
     async def get_job(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath,
+        self, user: CurrentUser, jobs: Jobs, job_id: JobIdPath,
         include: FromQuery[str | None] = None, as_of: AsOf = None, at: AtMs = None,
     ) -> Job:  # fmt: skip
         """One job; poll it for progress. `include=stats,progress,logs` adds
@@ -143,7 +137,6 @@ class JobsController(Controller):
         """
         extras = parse_include(include)
         point = parse_point(as_of, at, extras)
-        jobs = jobs_api(request)
         if point is None:
             return await view(jobs.db, await jobs.get(user, job_id, audit=True), extras)
         state, history = await jobs.job_at(user, job_id, seq=point.seq, at=point.at)
@@ -151,7 +144,7 @@ class JobsController(Controller):
 
     @get("/events")
     async def log_events(
-        self, request: Request[Any, Any, Any], user: CurrentUser, from_seq: AuditParam = None,
+        self, user: CurrentUser, jobs: Jobs, from_seq: AuditParam = None,
         limit: AuditParam = None, job_id: AuditParam = None, kind: AuditParam = None,
     ) -> AuditPage:  # fmt: skip
         """The event log as audit records, ascending by sequence; `limit` at most 1000.
@@ -160,7 +153,7 @@ class JobsController(Controller):
         `from_seq=next_seq` while `has_more`; `next_seq` also serves to poll for new events.
         """
         f, size = event_query(from_seq, limit, job_id, kind)
-        rows = await jobs_api(request).log_events(user, f, size + 1)
+        rows = await jobs.log_events(user, f, size + 1)
         page = rows[:size]
         next_seq = page[-1].seq + 1 if page else f.from_seq
         items = [AuditEvent.of(r) for r in page]
@@ -169,34 +162,30 @@ class JobsController(Controller):
     @get("/job/{job_id:str}/events")
     async def job_events(
         self,
-        request: Request[Any, Any, Any],
         user: CurrentUser,
+        jobs: Jobs,
         job_id: JobIdPath,
         offset: Offset = 0,
         limit: Limit = 20,
     ) -> Page[JobEvent]:
         """The job's full history in log order: the audit trail."""
-        total, rows = await jobs_api(request).events(user, job_id, offset, limit)
+        total, rows = await jobs.events(user, job_id, offset, limit)
         return Page(total=total, offset=offset, limit=limit, items=[JobEvent.of(r) for r in rows])
 
     @post("/job/{job_id:str}/cancel", status_code=200)
-    async def cancel_job(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath
-    ) -> bool:
+    async def cancel_job(self, user: CurrentUser, jobs: Jobs, job_id: JobIdPath) -> bool:
         """Cancel a pending (at once) or running (cooperatively) job; 409 when finished."""
-        await jobs_api(request).cancel(user, job_id)
+        await jobs.cancel(user, job_id)
         return True
 
     @post("/job/{job_id:str}/replay", status_code=201)
-    async def replay_job(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath
-    ) -> Job:
+    async def replay_job(self, user: CurrentUser, jobs: Jobs, job_id: JobIdPath) -> Job:
         """A new job with the same type and parameters, linked by `extra.replay_of`."""
-        return Job.of(await jobs_api(request).replay(user, job_id))
+        return Job.of(await jobs.replay(user, job_id))
 
     @delete("/job/{job_id:str}", status_code=200)
     async def delete_job(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath,
+        self, user: CurrentUser, runtime: RuntimeDep, job_id: JobIdPath,
         purge: FromQuery[bool] = False,
     ) -> bool | Purged:  # fmt: skip
         """Hide the job from every read (stopping it first); its history stays in the log.
@@ -204,11 +193,11 @@ class JobsController(Controller):
         `purge=true` (admins only) instead erases a finished job's history and result bodies,
         with its batch's children; 409 while any of them has not finished.
         """
-        jobs = jobs_api(request)
+        jobs = runtime.jobs
         if not purge:
             await jobs.delete(user, job_id)
             return True
-        done = await jobs.purge(user, job_id, request.app.state.nc)
+        done = await jobs.purge(user, job_id, runtime.nc)
         return Purged(
             job_ids=done.job_ids, events_erased=done.events_erased,
             results_erased=done.results_erased,
@@ -219,6 +208,7 @@ class JobsController(Controller):
         self,
         request: Request[Any, Any, Any],
         user: CurrentUser,
+        jobs: Jobs,
         data: JSONBody[FetchNovelBody],
         idempotency_key: IdemKey,
     ) -> Job:
@@ -226,49 +216,53 @@ class JobsController(Controller):
         data = await strict_body(request, FetchNovelBody)
         kind = JobType.FULL_NOVEL if data.full else JobType.NOVEL
         new = NewJob(type=kind, params={"url": data.url, "full": data.full}, title=data.url)
-        return Job.of(await jobs_api(request).create(user, _with(new, data), idempotency_key))
+        return Job.of(await jobs.create(user, _with(new, data), idempotency_key))
 
     @post("/job/create/fetch-volumes", status_code=201)
     async def fetch_volumes(
         self,
         request: Request[Any, Any, Any],
         user: CurrentUser,
+        jobs: Jobs,
         data: JSONBody[FetchVolumesBody],
         idempotency_key: IdemKey,
     ) -> Job:
         data = await strict_body(request, FetchVolumesBody)
         new = _single_or_batch(data.volumes, JobType.VOLUME, JobType.VOLUME_BATCH, "volume")
-        return Job.of(await jobs_api(request).create(user, _with(new, data), idempotency_key))
+        return Job.of(await jobs.create(user, _with(new, data), idempotency_key))
 
     @post("/job/create/fetch-chapters", status_code=201)
     async def fetch_chapters(
         self,
         request: Request[Any, Any, Any],
         user: CurrentUser,
+        jobs: Jobs,
         data: JSONBody[FetchChaptersBody],
         idempotency_key: IdemKey,
     ) -> Job:
         data = await strict_body(request, FetchChaptersBody)
         new = _single_or_batch(data.chapters, JobType.CHAPTER, JobType.CHAPTER_BATCH, "chapter")
-        return Job.of(await jobs_api(request).create(user, _with(new, data), idempotency_key))
+        return Job.of(await jobs.create(user, _with(new, data), idempotency_key))
 
     @post("/job/create/fetch-images", status_code=201)
     async def fetch_images(
         self,
         request: Request[Any, Any, Any],
         user: CurrentUser,
+        jobs: Jobs,
         data: JSONBody[FetchImagesBody],
         idempotency_key: IdemKey,
     ) -> Job:
         data = await strict_body(request, FetchImagesBody)
         new = _single_or_batch(data.images, JobType.IMAGE, JobType.IMAGE_BATCH, "image")
-        return Job.of(await jobs_api(request).create(user, _with(new, data), idempotency_key))
+        return Job.of(await jobs.create(user, _with(new, data), idempotency_key))
 
     @post("/job/create/make-artifacts", status_code=201)
     async def make_artifacts(
         self,
         request: Request[Any, Any, Any],
         user: CurrentUser,
+        jobs: Jobs,
         data: JSONBody[MakeArtifactsBody],
         idempotency_key: IdemKey,
     ) -> Job:
@@ -283,4 +277,4 @@ class JobsController(Controller):
             title=f"{data.novel_id} · {', '.join(formats)}",
             total=len(formats),
         )
-        return Job.of(await jobs_api(request).create(user, _with(new, data), idempotency_key))
+        return Job.of(await jobs.create(user, _with(new, data), idempotency_key))

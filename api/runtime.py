@@ -1,15 +1,137 @@
-"""The composition root: what a process opens, starts and stops, wired in one place."""
+"""The composition root: what a process opens, starts and stops, wired in one place.
+
+`open_runtime(settings)` enters everything on one `AsyncExitStack` (so it all stops in the
+reverse order it started, also when start-up fails half-way) and yields one `Runtime`, the
+record the API's routes receive by dependency injection. `open_work` and `build_worker` are
+the parts a worker-only process (`jobstream worker`) shares with it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+
+import aiosqlite
+import msgspec
 from nats.aio.client import Client as NATS
 
+from api.jobs import JobsApi, open_idempotency
+from api.limits import Limiter
 from api.settings import Settings
+from api.stream_tokens import StreamTokens, open_config, shared_secret
+from api.users import UserStore
+from api.webhooks import WebhooksApi, delivery_settings
 from engine.crawl.fetcher import FetchSettings
+from engine.dispatcher import Dispatcher, open_dependents
+from engine.domain.events import Codec
+from engine.jetstream.embedded import default_conf, embedded_nats, ensure_credentials
+from engine.jetstream.nats_access import NatsAccess
 from engine.jetstream.results import ResultStore, open_results
+from engine.jetstream.store import EventStore, wait_for_jetstream
 from engine.jetstream.work import ensure_work
 from engine.service import JobService
 from engine.worker import Worker
+from projections.projector import Projector
+from projections.schema import open_db
+from streams.deliveries import DeliveryLog
+from streams.feed import JobFeed
+from streams.hub import Hub
+from streams.list_feed import ListFeed
+from streams.webhook_store import WebhookStore
+from streams.webhooks import Deliverer
+
+
+class Runtime(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything an API process serves from, started and owned by `open_runtime`.
+
+    The dispatcher, in-process workers and the webhook deliverer run too but are not here:
+    nothing serving a request calls them. The request limiter is `jobs.limiter`.
+    """
+
+    settings: Settings
+    nc: NATS
+    store: EventStore
+    users: UserStore
+    projector: Projector
+    results: ResultStore
+    jobs: JobsApi
+    webhooks: WebhooksApi
+    hub: Hub
+    job_feed: JobFeed
+    list_feed: ListFeed
+    stream_tokens: StreamTokens
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """Open and start what `settings` describe; on leaving, stop it all, newest first."""
+    async with contextlib.AsyncExitStack() as stack:
+        yield await _start(stack, settings)
+
+
+async def _start(stack: contextlib.AsyncExitStack, settings: Settings) -> Runtime:
+    nc = await wait_for_jetstream(await nats_access(settings, stack))
+    stack.push_async_callback(nc.close)
+    store = EventStore(nc, Codec())
+    await store.ensure()
+    users = await UserStore.open(nc.jetstream())
+    await ensure_admin(users, settings)
+    projector, read_db = await _read_model(stack, settings, nc, store.codec)
+    service = JobService(store)
+    results = await start_work(stack, nc, service, settings)
+    webhooks = await start_webhooks(stack, nc, store, settings)
+    idempotency = await open_idempotency(nc.jetstream())
+    jobs = JobsApi(service, projector, read_db, idempotency, Limiter(settings.limits))
+    hub = await _start_hub(stack, nc, store, settings)
+    interval, max_pending = settings.sse_progress_interval_s, settings.sse_max_pending
+    return Runtime(
+        settings=settings, nc=nc, store=store, users=users, projector=projector, results=results,
+        jobs=jobs, webhooks=webhooks, hub=hub,
+        job_feed=JobFeed(store, hub, progress_interval=interval, max_pending=max_pending),
+        list_feed=ListFeed(read_db, projector, hub, interval=interval),
+        stream_tokens=await _stream_tokens(nc, settings),
+    )  # fmt: skip
+
+
+async def nats_access(settings: Settings, stack: contextlib.AsyncExitStack) -> NatsAccess:
+    """The server `settings` name; without one, an embedded server run on `stack` that admits
+    only the credentials kept in the data dir (made on the first start)."""
+    if (access := settings.nats_access) is not None:
+        return access
+    credentials = ensure_credentials(settings.data_dir)
+    conf = settings.nats_conf or default_conf()
+    server = embedded_nats(settings.data_dir / "nats", settings.nats_port, conf, credentials)
+    return credentials.access(await stack.enter_async_context(server))
+
+
+async def ensure_admin(users: UserStore, settings: Settings) -> None:
+    """On a first start with no users, create `admin`, print its token once and save it."""
+    if not settings.create_admin or not await users.is_empty():
+        return
+    token = await users.add("admin", admin=True)
+    path = settings.admin_token_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    if settings.print_admin_token:
+        print(f"Created user 'admin'. Token (shown once, saved to {path}):\n{token}", flush=True)
+
+
+async def _read_model(
+    stack: contextlib.AsyncExitStack, settings: Settings, nc: NATS, codec: Codec
+) -> tuple[Projector, aiosqlite.Connection]:
+    """The projector, following the log into its own connection, and a connection to read."""
+    write_db = await open_db(settings.db_path)
+    stack.push_async_callback(write_db.close)
+    read_db = await open_db(settings.db_path)
+    stack.push_async_callback(read_db.close)
+    projector = Projector(write_db, nc, codec)
+    await projector.start()
+    stack.push_async_callback(projector.stop)
+    return projector, read_db
 
 
 async def open_work(nc: NATS, settings: Settings) -> ResultStore:
@@ -29,3 +151,54 @@ def build_worker(
         nc, service, results, FetchSettings(allow_private=settings.allow_private_networks),
         concurrency=settings.worker_concurrency, burst=burst, max_attempts=settings.max_attempts,
     )  # fmt: skip
+
+
+async def start_work(
+    stack: contextlib.AsyncExitStack, nc: NATS, service: JobService, settings: Settings
+) -> ResultStore:
+    """The dispatcher, and `settings.workers` in-process workers (0 = none), each drained
+    (its jobs finished or left for redelivery) when `stack` closes."""
+    results = await open_work(nc, settings)
+    dispatcher = Dispatcher(nc, service, await open_dependents(nc))
+    await dispatcher.start()
+    stack.push_async_callback(dispatcher.stop)
+    for _ in range(settings.workers):
+        worker = build_worker(nc, service, results, settings)
+        task = asyncio.create_task(worker.run())
+        stack.push_async_callback(_drained, worker, task)
+    return results
+
+
+async def _drained(worker: Worker, task: asyncio.Task[None]) -> None:
+    worker.drain()
+    await task
+
+
+async def start_webhooks(
+    stack: contextlib.AsyncExitStack, nc: NATS, events: EventStore, settings: Settings
+) -> WebhooksApi:
+    """Open the webhook bucket and the attempts stream, and start this process's deliverer."""
+    store = await WebhookStore.open(nc.jetstream())
+    deliveries = DeliveryLog(nc)
+    await deliveries.ensure()
+    deliverer = Deliverer(nc, events, store, deliveries, delivery_settings(settings))
+    await deliverer.start()
+    stack.push_async_callback(deliverer.stop)
+    allow_private = settings.allow_private_networks
+    return WebhooksApi(store, deliveries, events, deliverer, allow_private=allow_private)
+
+
+async def _start_hub(
+    stack: contextlib.AsyncExitStack, nc: NATS, store: EventStore, settings: Settings
+) -> Hub:
+    """This process's one subscription for live readers."""
+    hub = Hub(nc, store.codec, max_pending=settings.sse_max_pending)
+    await hub.start()
+    stack.push_async_callback(hub.stop)
+    return hub
+
+
+async def _stream_tokens(nc: NATS, settings: Settings) -> StreamTokens:
+    """Stream tokens signed with the secret every API node of the cluster shares."""
+    secret = await shared_secret(await open_config(nc.jetstream()))
+    return StreamTokens(secret, settings.stream_token_ttl_s)

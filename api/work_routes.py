@@ -17,10 +17,11 @@ from litestar.params import FromQuery, JSONBody
 from msgspec import Meta
 
 from api.bodies import strict_body
+from api.deps import Jobs, RuntimeDep
 from api.ids import JobIdPath
 from api.includes import log_entries
 from api.jobs import NewJob
-from api.routes import CurrentUser, IdemKey, Limit, Offset, jobs_api
+from api.routes import CurrentUser, IdemKey, Limit, Offset
 from api.schemas import Job, JobId, LogEntry, PriorityValue, Url, checked_url
 from engine.crawl.errors import CrawlError
 from engine.crawl.models import MAX_CONCURRENCY, CrawlOptions
@@ -182,8 +183,8 @@ class WorkController(Controller):
 
     @post("/job/create/scrape", status_code=201)
     async def create_scrape(
-        self, request: Request[Any, Any, Any], user: CurrentUser, data: JSONBody[ScrapeBody],
-        idempotency_key: IdemKey,
+        self, request: Request[Any, Any, Any], user: CurrentUser, jobs: Jobs,
+        data: JSONBody[ScrapeBody], idempotency_key: IdemKey,
     ) -> Job:  # fmt: skip
         """SCRAPE for one URL, SCRAPE_BATCH (one child per URL) for several."""
         data = await strict_body(request, ScrapeBody)
@@ -195,12 +196,12 @@ class WorkController(Controller):
             title=f"{len(urls)} URLs" if many else urls[0],
             total=len(urls), priority=data.priority, depends_on=data.depends_on,
         )  # fmt: skip
-        return Job.of(await jobs_api(request).create(user, new, idempotency_key))
+        return Job.of(await jobs.create(user, new, idempotency_key))
 
     @post("/job/create/crawl", status_code=201)
     async def create_crawl(
-        self, request: Request[Any, Any, Any], user: CurrentUser, data: JSONBody[CrawlBody],
-        idempotency_key: IdemKey,
+        self, request: Request[Any, Any, Any], user: CurrentUser, jobs: Jobs,
+        data: JSONBody[CrawlBody], idempotency_key: IdemKey,
     ) -> Job:  # fmt: skip
         """CRAWL a whole domain: sitemaps and links, robots.txt and politeness."""
         data = await strict_body(request, CrawlBody)
@@ -210,54 +211,45 @@ class WorkController(Controller):
             type=JobType.CRAWL, params=params, title=params["url"], total=0,
             priority=data.priority, depends_on=data.depends_on, extra=extra,
         )  # fmt: skip
-        return Job.of(await jobs_api(request).create(user, new, idempotency_key))
+        return Job.of(await jobs.create(user, new, idempotency_key))
 
     @get("/job/{job_id:str}/results")
     async def results(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath,
+        self, user: CurrentUser, runtime: RuntimeDep, job_id: JobIdPath,
         offset: Offset = 0, limit: Limit = 20,
     ) -> ResultsPage:  # fmt: skip
         """Page results in crawl order, with their bodies."""
-        jobs = jobs_api(request)
+        jobs = runtime.jobs
         await jobs.get(user, job_id)
         total, rows = await queries.job_results(jobs.db, job_id, offset, limit)
-        bodies = await _bodies(request.app.state.results, rows)
+        bodies = await _bodies(runtime.results, rows)
         items = [_page(r, b) for r, b in zip(rows, bodies, strict=True)]
         more = offset + len(items) < total
         return ResultsPage(total=total, offset=offset, limit=limit, has_more=more, items=items)
 
     @get("/job/{job_id:str}/logs")
-    async def logs(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath
-    ) -> list[LogEntry]:
+    async def logs(self, user: CurrentUser, jobs: Jobs, job_id: JobIdPath) -> list[LogEntry]:
         """The job's log lines (info, warn, error) in order."""
-        jobs = jobs_api(request)
         await jobs.get(user, job_id)
         return log_entries(await queries.job_logs(jobs.db, job_id))
 
     @post("/job/{job_id:str}/retry", status_code=200)
-    async def retry(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath
-    ) -> Job:
+    async def retry(self, user: CurrentUser, jobs: Jobs, job_id: JobIdPath) -> Job:
         """Queue a finished job again for its failed URLs or children only; 400 if none."""
-        return Job.of(await jobs_api(request).retry(user, job_id))
+        return Job.of(await jobs.retry(user, job_id))
 
     @get("/job/{job_id:str}/stats")
-    async def stats(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath
-    ) -> queries.CrawlStats:
+    async def stats(self, user: CurrentUser, jobs: Jobs, job_id: JobIdPath) -> queries.CrawlStats:
         """The job's crawl statistics, as the domain-crawl jobs API serves them."""
-        jobs = jobs_api(request)
         await jobs.get(user, job_id)
         return await queries.crawl_stats(jobs.db, job_id)
 
     @get("/job/{job_id:str}/export", media_type="text/csv")
     async def export(
-        self, request: Request[Any, Any, Any], user: CurrentUser, job_id: JobIdPath,
+        self, user: CurrentUser, jobs: Jobs, job_id: JobIdPath,
         type: FromQuery[Literal["broken-links", "slow-pages"]],
     ) -> Response[str]:  # fmt: skip
         """Broken links or slow pages of a crawl, as CSV."""
-        jobs = jobs_api(request)
         await jobs.get(user, job_id)
         rows = await queries.export_rows(jobs.db, job_id, type)
         out = io.StringIO()

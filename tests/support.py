@@ -20,9 +20,10 @@ import uvicorn
 from aiohttp import web
 
 from api.app import create_app
+from api.deps import RUNTIME_KEY
 from api.http_protocol import JsonErrorsProtocol
+from api.runtime import Runtime
 from api.settings import Settings
-from api.users import UserStore
 from engine.domain.model import Tier
 from engine.jetstream.embedded import embedded_nats, read_credentials, stop_process
 from engine.jetstream.store import wait_for_jetstream
@@ -194,15 +195,22 @@ class Service:
         self.admin = admin
         self.app = server.config.app
 
+    @property
+    def runtime(self) -> Runtime:
+        """What the app runs on: the record its lifespan built (it is up once served)."""
+        runtime = self.app.state[RUNTIME_KEY]
+        assert isinstance(runtime, Runtime)
+        return runtime
+
     async def add_user(self, name: str, *, tier: Tier = Tier.BASIC, admin: bool = False) -> Client:
-        users: UserStore = self.app.state.users
+        users = self.runtime.users
         return self.admin.as_user(await users.add(name, tier=tier, admin=admin))
 
 
 async def wait_consumed(svc: Service, consumer: str, timeout: float = 10.0) -> None:
     """Wait until the JOBS consumer `consumer` has handled every event logged so far: each was
     acked or terminated, none waits, is in hand or is due for a redelivery."""
-    js = svc.app.state.nc.jetstream()
+    js = svc.runtime.nc.jetstream()
 
     async def idle() -> bool:
         info = await js.consumer_info("JOBS", consumer)

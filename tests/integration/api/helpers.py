@@ -98,7 +98,7 @@ async def list_all(client: Client, **params: Any) -> list[dict[str, Any]]:
 
 
 def engine(svc: Service) -> JobService:
-    service: JobService = svc.app.state.jobs.service
+    service: JobService = svc.runtime.jobs.service
     return service
 
 
@@ -114,7 +114,7 @@ async def log_kinds(svc: Service, job_id: str) -> list[str]:
 async def run(svc: Service, command: AnyCommand) -> None:
     """Execute a command on the engine directly, as a worker would, and wait for the read model."""
     outcome = await engine(svc).execute(command)
-    await svc.app.state.projector.wait_for(outcome.seq)
+    await svc.runtime.projector.wait_for(outcome.seq)
 
 
 async def start(svc: Service, job_id: str) -> None:

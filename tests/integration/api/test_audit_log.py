@@ -24,7 +24,7 @@ async def _log_lines(svc: Service, job_id: str, n: int) -> int:
     for i in range(n):
         line = LogWritten(**event_envelope(job_id, "w"), message=str(i))
         seq = await store.append_unchecked(line)
-    await svc.app.state.projector.wait_for(seq)
+    await svc.runtime.projector.wait_for(seq)
     return seq
 
 

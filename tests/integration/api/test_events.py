@@ -55,7 +55,7 @@ async def test_events_are_paginated(api: Service) -> None:
     for i in range(7):
         event = LogWritten(**event_envelope(job["id"], "w"), message=f"line {i}")
         seq = await store.append_unchecked(event)
-    await api.app.state.projector.wait_for(seq)
+    await api.runtime.projector.wait_for(seq)
     everything = await events(user, job["id"])
     assert len(everything) == 8
     seen = []

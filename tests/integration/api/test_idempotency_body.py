@@ -49,7 +49,7 @@ async def test_a_key_bound_before_fingerprints_matches_any_request(api: Service)
     """Entries written by earlier versions hold the job id alone: no fingerprint, accepted."""
     alice = await api.add_user("alice")
     job = await create(alice, NOVEL, **BODY)
-    kv = api.app.state.jobs.kv
+    kv = api.runtime.jobs.kv
     await kv.put(idempotency_kv_key(job["user_id"], "legacy"), job["id"].encode())
     status, found = await _post(alice, "legacy", {"url": "https://example.com/else.html"})
     assert (status, found["id"]) == (201, job["id"])

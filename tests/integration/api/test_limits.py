@@ -43,7 +43,7 @@ async def limited(tmp_path: Path, nats_url: str, limits: Limits) -> AsyncIterato
 def clocked(svc: Service) -> ManualClock:
     """Give the service's limiter a clock the test moves."""
     clock = ManualClock()
-    svc.app.state.jobs.limiter = Limiter(svc.settings.limits, clock=clock)
+    svc.runtime.jobs.limiter = Limiter(svc.settings.limits, clock=clock)
     return clock
 
 

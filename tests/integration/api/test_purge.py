@@ -31,7 +31,7 @@ from tests.support import Client, Service, finished, get_job, shows_status, wait
 async def _body(svc: Service, subject: str) -> bytes | None:
     """The newest message on a RESULTS subject, straight from JetStream."""
     try:
-        msg = await svc.app.state.nc.jetstream().get_last_msg(RESULTS_STREAM, subject)
+        msg = await svc.runtime.nc.jetstream().get_last_msg(RESULTS_STREAM, subject)
     except nats.js.errors.NotFoundError:
         return None
     data: bytes = msg.data
@@ -39,7 +39,7 @@ async def _body(svc: Service, subject: str) -> bytes | None:
 
 
 async def _rows(svc: Service, job_ids: list[str]) -> dict[str, list[Any]]:
-    db = svc.app.state.jobs.db
+    db = svc.runtime.jobs.db
     marks = ",".join("?" * len(job_ids))
     return {
         table: list(await db.execute_fetchall(f"SELECT * FROM {table} WHERE {col} IN ({marks})",
@@ -56,7 +56,7 @@ async def _batch_with_results(svc: Service, owner: Client) -> tuple[str, list[st
     children = sorted(k["id"] for k in kids["items"])
     assert len(children) == 2
     subject = f"results.{children[0]}.page1"
-    await svc.app.state.nc.jetstream().publish(subject, b'{"markdown": "private text"}')
+    await svc.runtime.nc.jetstream().publish(subject, b'{"markdown": "private text"}')
     await start(svc, children[0])
     page = PageRecorded(
         **event_envelope(children[0], "w"), url="https://a.test/", ok=True, status=200,
@@ -97,7 +97,7 @@ async def test_purge_erases_a_batch_and_the_read_model_follows_also_rebuilt(
         "events_erased": sum(len(h) for h in before.values()),
         "results_erased": 1,
     }
-    admin_id = (await api.app.state.users.resolve(api.admin.token)).id
+    admin_id = (await api.runtime.users.resolve(api.admin.token)).id
     for job_id in family:  # one tombstone each, carrying no user data
         (only,) = await log_of(api, job_id)
         assert isinstance(only.event, JobPurged) and only.seq > before[job_id][-1].seq
@@ -114,10 +114,10 @@ async def test_purge_erases_a_batch_and_the_read_model_follows_also_rebuilt(
     assert await get_job(other, keep["id"]) == keep
 
     # a read model rebuilt from the log holds exactly what the live one holds
-    live = await table_dump(api.app.state.jobs.db)
+    live = await table_dump(api.runtime.jobs.db)
     fresh = await open_db(tmp_path / "rebuilt.sqlite3")
     try:
-        await rebuild(fresh, api.app.state.nc, Codec())
+        await rebuild(fresh, api.runtime.nc, Codec())
         assert await table_dump(fresh) == live
     finally:
         await fresh.close()

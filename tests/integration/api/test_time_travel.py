@@ -103,13 +103,13 @@ async def test_time_travel_equals_the_fold_of_every_prefix(
     """Record a history on the real log, then ask for the job at each of its sequences and
     at each of its event times: the answer is the fold of the log up to that point."""
     owner = await api.add_user(f"u{new_id()}")
-    me: User = await api.app.state.users.resolve(owner.token)
+    me: User = await api.runtime.users.resolve(owner.token)
     log = _fresh(run_steps(raw), me.id, skew)
     store = engine(api).store
     by_job: dict[str, History] = {}
     for event in log:
         by_job.setdefault(event.job_id, []).append((await store.append_unchecked(event), event))
-    await api.app.state.projector.wait_for(max(h[-1][0] for h in by_job.values()))
+    await api.runtime.projector.wait_for(max(h[-1][0] for h in by_job.values()))
     for history in by_job.values():
         assert [(s.seq, s.event) for s in await store.history(history[0][1].job_id)] == history
         await _check_job(api, owner, history)

@@ -29,7 +29,7 @@ async def worker_of(service: Service) -> AsyncIterator[None]:
     (private networks refused), running until the block ends."""
     allow = service.settings.allow_private_networks
     worker = Worker(
-        service.app.state.nc, service.app.state.jobs.service, service.app.state.results,
+        service.runtime.nc, service.runtime.jobs.service, service.runtime.results,
         FetchSettings(allow_private=allow), concurrency=4,
     )  # fmt: skip
     task = asyncio.create_task(worker.run())

@@ -88,7 +88,7 @@ async def test_a_client_that_hangs_up_leaves_no_reader_behind(
 ) -> None:
     client = working.admin
     job_id = await crawl(client, site.base_url, delay_ms=20)
-    hub = working.app.state.hub
+    hub = working.runtime.hub
     await stream(client, f"/api/job/{job_id}/stream", stop_after=3)
 
     await wait_until(lambda: hub.reader_count == 0, timeout=10)

@@ -25,7 +25,7 @@ async def limited(tmp_path: Path, nats_url: str) -> AsyncIterator[Service]:
 
 
 def limiter(svc: Service) -> Limiter:
-    found: Limiter = svc.app.state.jobs.limiter
+    found: Limiter = svc.runtime.jobs.limiter
     return found
 
 

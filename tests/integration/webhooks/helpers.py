@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from api.webhook_routes import WebhooksApi, delivery_settings
+from api.webhooks import WebhooksApi, delivery_settings
 from streams.webhooks import CONSUMER, Deliverer
 from tests.integration.api.helpers import CHAPTERS, create, finish, start
 from tests.support import Client, Service, wait_consumed
@@ -42,7 +42,7 @@ async def wait_settled(svc: Service, timeout: float = 15) -> None:
 
 
 def api_of(svc: Service) -> WebhooksApi:
-    api: WebhooksApi = svc.app.state.webhooks
+    api: WebhooksApi = svc.runtime.webhooks
     return api
 
 
@@ -51,7 +51,7 @@ async def second_deliverer(svc: Service) -> AsyncIterator[Deliverer]:
     """Another deliverer on the service's NATS, as a second API process would run it."""
     api = api_of(svc)
     other = Deliverer(
-        svc.app.state.nc, api.events, api.store, api.deliveries, delivery_settings(svc.settings)
+        svc.runtime.nc, api.events, api.store, api.deliveries, delivery_settings(svc.settings)
     )
     await other.start()
     try:

@@ -179,7 +179,7 @@ async def test_the_guard_applies_again_at_delivery_time(
 ) -> None:
     """Webhooks that passed the check when created (DNS can change) and now point at
     private addresses: the attempt is refused, recorded as failed, and nothing is sent."""
-    admin = await guarded.app.state.users.resolve(guarded.admin.token)
+    admin = await guarded.runtime.users.resolve(guarded.admin.token)
     port = receiver.origin.rsplit(":", 1)[1]
     targets = {"literal": f"http://127.0.0.1:{port}/hook/literal",
                "named": f"http://localhost:{port}/hook/named"}  # fmt: skip
@@ -288,7 +288,7 @@ async def test_a_failed_read_of_subscriptions_loses_no_event(
 
 def _no_pull_waiting(svc: Service) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
-        info = await svc.app.state.nc.jetstream().consumer_info("JOBS", CONSUMER)
+        info = await svc.runtime.nc.jetstream().consumer_info("JOBS", CONSUMER)
         return bool(info.num_waiting == 0)
 
     return check

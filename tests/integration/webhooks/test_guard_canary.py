@@ -101,7 +101,7 @@ async def test_hosts_no_resolver_takes_are_400_even_with_private_allowed(
 async def test_deliveries_to_stored_disguises_are_refused(guarded: Service, canary: Canary) -> None:
     """Webhooks that got into the store anyway (registered before this guard, or DNS that
     changed since): every attempt is refused and recorded, none is sent."""
-    admin = await guarded.app.state.users.resolve(guarded.admin.token)
+    admin = await guarded.runtime.users.resolve(guarded.admin.token)
     ids = []
     for host in DISGUISES:
         hook = Webhook(

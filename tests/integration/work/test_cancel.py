@@ -52,7 +52,7 @@ async def test_cancel_stops_a_running_crawl_and_keeps_its_pages(
     got = await results(working.admin, job["id"])
     assert sorted(r["url"] for r in got) == [hold_site.url(p) for p in ("/", "/a", "/b")]
     assert all(r["ok"] for r in got)
-    await wait_work_empty(working.app.state.nc)
+    await wait_work_empty(working.runtime.nc)
     await wait_until(lambda: hold_site.cancelled == ["/hold/1"])  # fetch abandoned
 
 
@@ -66,7 +66,7 @@ async def test_cancel_interrupts_a_scrape_waiting_on_its_page(
     job = await _cancel_soon(working, job["id"])
     assert job["done"] == 0 and job["failed"] == 0
     assert await results(working.admin, job["id"]) == []
-    await wait_work_empty(working.app.state.nc)
+    await wait_work_empty(working.runtime.nc)
     await wait_until(lambda: hold_site.cancelled == ["/hold/2"])
 
 
@@ -99,6 +99,6 @@ async def test_cancel_of_a_batch_cancels_running_and_pending_children(
     assert parent["status"] == CANCELED, parent
     assert parent["finished_at"] >= max(c["finished_at"] for c in children)
     assert (parent["done"], parent["failed"]) == (0, 5)
-    await wait_work_empty(two_slots.app.state.nc)
+    await wait_work_empty(two_slots.runtime.nc)
     held = sorted(p for p in paths if hold_site.hits[p])
     await wait_until(lambda: sorted(hold_site.cancelled) == held)  # no fetch finished

@@ -94,7 +94,7 @@ async def test_a_crawl_survives_its_workers_being_killed(
         after = await finished(queue_only.admin, after["id"], timeout=10)
         assert after["error"] == "job type NOVEL is not supported yet", after
         assert after["started_at"] >= job["finished_at"]
-        await wait_work_empty(queue_only.app.state.nc)
+        await wait_work_empty(queue_only.runtime.nc)
         assert await stopped(last, 10) == 0
     finally:
         await workers.close()
@@ -104,7 +104,7 @@ async def test_a_job_whose_workers_keep_dying_fails_after_max_attempts(
     queue_only: Service, hold_site: HoldSite, nats_url: str, tmp_path: Path
 ) -> None:
     store = engine(queue_only).store
-    nc = queue_only.app.state.nc
+    nc = queue_only.runtime.nc
     beats: list[str] = []
 
     async def heard(msg: Msg) -> None:

@@ -14,7 +14,7 @@ from tests.support import Service, finished, wait_consumed
 async def test_garbage_on_a_created_subject_does_not_stop_the_dispatcher(
     working: Service, site: SiteHandle
 ) -> None:
-    js = working.app.state.nc.jetstream()
+    js = working.runtime.nc.jetstream()
     codec = Codec()
     stray = LogWritten(**event_envelope(new_id(), "x"), message="?")
     broken_batch = JobCreated(

@@ -17,7 +17,7 @@ async def test_the_end_of_a_job_nothing_waits_on_reads_only_its_created_event(
     await start(service, job["id"])
     await finish(service, job["id"], ok=True)
     [*_, ended] = await log_of(service, job["id"])
-    nc = service.app.state.nc
+    nc = service.runtime.nc
     store = EventStore(nc, Codec())
     histories: list[str] = []
     history = store.history

@@ -201,7 +201,7 @@ async def test_a_crawl_logged_with_a_url_the_crawler_refuses_fails_without_a_cra
     working: Service,
 ) -> None:
     """A job in the log from before the API checked URLs: it fails with the parser's reason."""
-    admin = await working.app.state.users.resolve(working.admin.token)
+    admin = await working.runtime.users.resolve(working.admin.token)
     job_id = new_id()
     create = CreateJob(
         **command_envelope(job_id, "test"), user_id=admin.id, type=int(JobType.CRAWL), priority=1,

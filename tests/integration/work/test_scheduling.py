@@ -32,7 +32,7 @@ async def test_one_worker_takes_high_then_normal_then_low(
     service: Service, hold_site: HoldSite
 ) -> None:
     """Queued while no worker runs; one slot then takes them strictly by priority."""
-    nc = service.app.state.nc
+    nc = service.runtime.nc
     ids: dict[str, str] = {}
     for name, priority in (("low", 0), ("normal", 1), ("high", 2)):
         body = {"urls": [hold_site.url("/a")], "priority": priority}
@@ -44,9 +44,9 @@ async def test_one_worker_takes_high_then_normal_then_low(
         return await work_left(nc) == 3
 
     await wait_until(queued)
-    jobs_service = service.app.state.jobs.service
+    jobs_service = service.runtime.jobs.service
     worker = Worker(
-        nc, jobs_service, service.app.state.results, FetchSettings(allow_private=True),
+        nc, jobs_service, service.runtime.results, FetchSettings(allow_private=True),
         concurrency=1, burst=True,
     )  # fmt: skip
     await asyncio.wait_for(worker.run(), 20)
@@ -71,7 +71,7 @@ async def test_an_idle_worker_takes_each_published_item_at_once(
     """The worker's own poll of every lane comes only once a minute here: each job below can
     start within the test's patience only because its publish woke the worker."""
     worker = Worker(
-        service.app.state.nc, service.app.state.jobs.service, service.app.state.results,
+        service.runtime.nc, service.runtime.jobs.service, service.runtime.results,
         FetchSettings(allow_private=True), concurrency=2, idle_s=60,
     )  # fmt: skip
     task = asyncio.create_task(worker.run())
@@ -129,7 +129,7 @@ async def test_dependent_of_a_canceled_job_fails_naming_it(
     assert dependent["status"] == 3, dependent
     assert dependent["error"] == f"dependency {dep['id']} canceled"
     assert dependent["started_at"] is None
-    await wait_work_empty(working.app.state.nc)
+    await wait_work_empty(working.runtime.nc)
 
 
 async def test_scrape_and_crawl_wait_for_their_dependency(
@@ -188,7 +188,7 @@ async def test_a_worker_runs_sixteen_jobs_at_once_by_default(
         body = {"urls": [hold_site.url(path)]}
         _, job = await service.admin.call("POST", "/api/job/create/scrape", json=body)
         ids.append(job["id"])
-    js = service.app.state.nc.jetstream()
+    js = service.runtime.nc.jetstream()
     workers = WorkerProcesses(nats_url, tmp_path / "logs")
     try:
         await workers.start()
@@ -208,7 +208,7 @@ async def test_a_worker_runs_sixteen_jobs_at_once_by_default(
 async def test_ack_wait_is_applied_to_existing_consumers_only_when_given(
     service: Service,
 ) -> None:
-    js = service.app.state.nc.jetstream()
+    js = service.runtime.nc.jetstream()
     assert await work_ack_wait(js) == 30.0  # the default of a fresh stream
     await ensure_work(js, 2.5)
     for _, lane in LANES:

@@ -13,7 +13,7 @@ from tests.support import Service, finished, get_job, wait_until
 async def test_pages_recorded_during_a_results_outage_are_resumed_not_failed(
     working: Service, hold_site: HoldSite
 ) -> None:
-    js = working.app.state.nc.jetstream()
+    js = working.runtime.nc.jetstream()
     store = engine(working).store
     body = {"url": hold_site.url("/"), "use_sitemap": False, "concurrency": 1}
     status, job = await working.admin.call("POST", "/api/job/create/crawl", json=body)
