@@ -19,7 +19,9 @@ from engine.domain.model import JobType
 from engine.domain.state import JobState
 
 
-class Outcome(msgspec.Struct, frozen=True):
+class RunOutcome(msgspec.Struct, frozen=True):
+    """How a job's run ended, as its handler reports it: `ok`, or the `error` that fails it."""
+
     ok: bool
     error: str | None = None
 
@@ -41,13 +43,13 @@ class JobContext(Protocol):
     def planned(self, total: int) -> None: ...
 
 
-Handler = Callable[[JobContext], Awaitable[Outcome]]
+Handler = Callable[[JobContext], Awaitable[RunOutcome]]
 
 # How often a handler waiting on one fetch looks for a stop request.
 _STOP_POLL_S = 0.1
 
 
-async def scrape(ctx: JobContext) -> Outcome:
+async def scrape(ctx: JobContext) -> RunOutcome:
     """SCRAPE: fetch each URL not yet recorded, extract the asked formats, record it.
 
     Fails, naming the cause, when no URL was fetched successfully; a partial failure succeeds
@@ -66,8 +68,8 @@ async def scrape(ctx: JobContext) -> Outcome:
             break
         await causes.page(page)
     if ctx.should_stop() or any(u in ctx.ok_urls for u in urls):
-        return Outcome(True)
-    return Outcome(False, causes.all_failed(len(urls), urls[0] if urls else None))
+        return RunOutcome(True)
+    return RunOutcome(False, causes.all_failed(len(urls), urls[0] if urls else None))
 
 
 async def _unless_stopped(ctx: JobContext, work: Awaitable[PageOutcome]) -> PageOutcome | None:
@@ -90,7 +92,7 @@ async def scrape_one(ctx: JobContext, url: str, formats: set[str]) -> PageOutcom
     return await fetch_page(ctx.session, url, 0, ctx.fetch_settings, formats)
 
 
-async def crawl(ctx: JobContext) -> Outcome:
+async def crawl(ctx: JobContext) -> RunOutcome:
     """CRAWL: a whole site, resuming after the URLs the log already holds.
 
     Fails, naming the cause, when no page was fetched successfully: parameters the crawler
@@ -102,7 +104,7 @@ async def crawl(ctx: JobContext) -> Outcome:
         options.validate()
         root = parse_url(options.url)
     except (msgspec.ValidationError, CrawlError) as e:
-        return Outcome(False, f"invalid crawl parameters: {e}")
+        return RunOutcome(False, f"invalid crawl parameters: {e}")
     causes = Causes(ctx)
     summary = await crawl_site(
         ctx.session, ctx.fetch_settings, options, on_page=causes.page, on_skip=ctx.skipped,
@@ -114,16 +116,16 @@ async def crawl(ctx: JobContext) -> Outcome:
     return _crawl_outcome(ctx, root, summary.start_refused, causes)
 
 
-def _crawl_outcome(ctx: JobContext, root: str, refused: str | None, causes: Causes) -> Outcome:
+def _crawl_outcome(ctx: JobContext, root: str, refused: str | None, causes: Causes) -> RunOutcome:
     """Success once any page was fetched OK (or the crawl was stopped); else the failure,
     led by why the start URL `root` was not fetched when robots.txt `refused` it."""
     if ctx.ok_urls or ctx.should_stop():
-        return Outcome(True)
+        return RunOutcome(True)
     failed = len(ctx.failed_urls)
     if refused is None or root in ctx.failed_urls:
-        return Outcome(False, causes.all_failed(failed, root))
+        return RunOutcome(False, causes.all_failed(failed, root))
     others = f"; {failed} other URL{'s' if failed > 1 else ''} failed" if failed else ""
-    return Outcome(False, f"{root} not fetched: {refused}{others}")
+    return RunOutcome(False, f"{root} not fetched: {refused}{others}")
 
 
 class Causes:
@@ -156,9 +158,9 @@ def cause_of(page: PageOutcome) -> str:
     return error if page.url in error else f"{page.url}: {error}"
 
 
-async def unsupported(ctx: JobContext) -> Outcome:
+async def unsupported(ctx: JobContext) -> RunOutcome:
     name = JobType(ctx.job.type).name
-    return Outcome(False, f"job type {name} is not supported yet")
+    return RunOutcome(False, f"job type {name} is not supported yet")
 
 
 def handler_for(job_type: int) -> Handler:

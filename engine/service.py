@@ -20,7 +20,7 @@ from engine.jetstream.store import EventStore
 _MAX_CONFLICTS = 20
 
 
-class Outcome(msgspec.Struct, frozen=True):
+class CommandOutcome(msgspec.Struct, frozen=True):
     """The job after a command, and the log sequence that reflects it (0 if nothing changed)."""
 
     state: JobState | None
@@ -35,7 +35,7 @@ class JobService:
         self.store = store
         self.clock = clock
 
-    async def execute(self, command: AnyCommand, known: JobState | None = None) -> Outcome:
+    async def execute(self, command: AnyCommand, known: JobState | None = None) -> CommandOutcome:
         """Decide and append; on a concurrent writer reload and decide again.
 
         `known` (the job as the caller last loaded it) spares reads: the command is decided on
@@ -52,7 +52,7 @@ class JobService:
                 return outcome
         return await self._on_loaded(command, known)
 
-    async def _on_known(self, command: AnyCommand, known: JobState) -> Outcome | None:
+    async def _on_known(self, command: AnyCommand, known: JobState) -> CommandOutcome | None:
         """`command` carried out on `known` as it is; None unless that changed the job."""
         try:
             events = decide(known, command)
@@ -66,13 +66,13 @@ class JobService:
             return None
         return _outcome(known, events, seq)
 
-    async def _on_loaded(self, command: AnyCommand, known: JobState | None) -> Outcome:
+    async def _on_loaded(self, command: AnyCommand, known: JobState | None) -> CommandOutcome:
         """Load (from `known` on), decide, append; again after each concurrent writer."""
         for _ in range(_MAX_CONFLICTS):
             state = await self.store.load(command.job_id, known)
             events = decide(state, command)
             if not events:
-                return Outcome(state, _version(state))
+                return CommandOutcome(state, _version(state))
             try:
                 seq = await self.store.append(events, expected=_version(state))
             except ConcurrencyConflict:
@@ -81,21 +81,21 @@ class JobService:
             return _outcome(state, events, seq)
         raise JobConflict(f"job {command.job_id} is changing too fast; try again")
 
-    async def _create(self, command: CreateJob) -> Outcome:
+    async def _create(self, command: CreateJob) -> CommandOutcome:
         events = decide(None, command)
         try:
             seq = await self.store.append(events, expected=0)
         except ConcurrencyConflict as e:
             raise JobConflict(f"job {command.job_id} already exists") from e
-        return Outcome(fold([(seq, events[0])]), seq)
+        return CommandOutcome(fold([(seq, events[0])]), seq)
 
 
 def _version(state: JobState | None) -> int:
     return state.version if state is not None else 0
 
 
-def _outcome(state: JobState | None, events: Sequence[AnyEvent], seq: int) -> Outcome:
+def _outcome(state: JobState | None, events: Sequence[AnyEvent], seq: int) -> CommandOutcome:
     """The job after `events`, appended on `state` with the last at sequence `seq`."""
     version = _version(state)
     folded = fold([(version + i + 1, e) for i, e in enumerate(events)], state)
-    return Outcome(msgspec.structs.replace(folded, version=seq) if folded else None, seq)
+    return CommandOutcome(msgspec.structs.replace(folded, version=seq) if folded else None, seq)

@@ -43,7 +43,7 @@ from engine.domain.events import CancelRequested, LogWritten, PageRecorded, Prog
 from engine.domain.ids import job_token
 from engine.domain.model import JobStatus, JobType
 from engine.domain.state import JobState
-from engine.handlers import Outcome, handler_for
+from engine.handlers import RunOutcome, handler_for
 from engine.jetstream.acks import heartbeat, settle
 from engine.jetstream.pickup import Lanes
 from engine.jetstream.recorder import Recorder
@@ -212,7 +212,7 @@ class Worker:
             await asyncio.wait_for(self._stopping.wait(), seconds)
         return self._stopping.is_set()
 
-    async def _run_job(self, job: JobState, session: aiohttp.ClientSession) -> Outcome:
+    async def _run_job(self, job: JobState, session: aiohttp.ClientSession) -> RunOutcome:
         """Run the job's handler; its outcome once every event it made is stored."""
         ctx = RunContext(self, job, session)
         try:
@@ -223,16 +223,16 @@ class Worker:
         finally:
             await ctx.close()
 
-    async def _handle(self, ctx: RunContext) -> Outcome:
+    async def _handle(self, ctx: RunContext) -> RunOutcome:
         try:
             return await handler_for(ctx.job.type)(ctx)
         except STORE_ERRORS:
             raise
         except Exception as e:  # a handler bug must end the job, not the worker
             log.exception("job %s crashed", ctx.job.id)
-            return Outcome(False, f"internal error: {type(e).__name__}: {e}")
+            return RunOutcome(False, f"internal error: {type(e).__name__}: {e}")
 
-    async def _finish(self, job_id: str, outcome: Outcome) -> None:
+    async def _finish(self, job_id: str, outcome: RunOutcome) -> None:
         with contextlib.suppress(JobConflict):
             env = command_envelope(job_id, self.worker_id)
             cmd = FinishJob(**env, ok=outcome.ok, error=outcome.error)

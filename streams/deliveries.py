@@ -26,7 +26,9 @@ MAX_AGE_S = 7 * 24 * 3600.0
 MAX_MSGS = 1_000_000
 
 
-class Outcome(StrEnum):
+class DeliveryOutcome(StrEnum):
+    """What became of one attempt to deliver an event to a webhook."""
+
     DELIVERED = "delivered"  # 2xx: final
     RETRYING = "retrying"  # another attempt at `next_attempt_at`
     FAILED = "failed"  # final: a 4xx, a refused address, or attempts used up
@@ -45,7 +47,7 @@ class Attempt(msgspec.Struct, frozen=True, kw_only=True):
     status_code: int | None = None
     error: str | None = None
     duration_ms: int = 0
-    outcome: Outcome
+    outcome: DeliveryOutcome
     next_attempt_at: int | None = None  # ms, when RETRYING
 
 

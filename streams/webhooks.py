@@ -37,7 +37,7 @@ from engine.domain.events import AnyEvent, JobCreated, kind_of, parse_subject
 from engine.jetstream.acks import fetch_ready, heartbeat, settle
 from engine.jetstream.store import JOBS_STREAM, EventStore
 from engine.service import now_ms
-from streams.deliveries import Attempt, DeliveryLog, Outcome
+from streams.deliveries import Attempt, DeliveryLog, DeliveryOutcome
 from streams.errors import StreamsError
 from streams.webhook_http import Sent, headers_for, make_session, payload, post
 from streams.webhook_store import EVENT_KINDS, EVENT_TYPES, Webhook, WebhookStore
@@ -240,7 +240,7 @@ class Deliverer:
     ) -> float | None:
         msg_id = message_id(event.event_id, hook.id)
         last = await self._log.last(hook.id, msg_id)
-        if last is not None and last.outcome != Outcome.RETRYING:
+        if last is not None and last.outcome != DeliveryOutcome.RETRYING:
             return None
         if last is not None and last.next_attempt_at is not None:
             early_ms = last.next_attempt_at - now_ms()
@@ -270,16 +270,18 @@ class Deliverer:
             outcome=outcome, next_attempt_at=next_at,
         )  # fmt: skip
 
-    def _judge(self, sent: Sent, number: int, at: int) -> tuple[Outcome, str | None, int | None]:
+    def _judge(
+        self, sent: Sent, number: int, at: int
+    ) -> tuple[DeliveryOutcome, str | None, int | None]:
         """The attempt's outcome, error text and, when retrying, the ms time of the next."""
         if sent.delivered:
-            return Outcome.DELIVERED, None, None
+            return DeliveryOutcome.DELIVERED, None, None
         if not sent.retryable:
-            return Outcome.FAILED, sent.error, None
+            return DeliveryOutcome.FAILED, sent.error, None
         if number >= self.settings.max_attempts:
-            return Outcome.FAILED, f"gave up after {number} attempts: {sent.error}", None
+            return DeliveryOutcome.FAILED, f"gave up after {number} attempts: {sent.error}", None
         delay_ms = round(self.settings.delay_s(number, sent.retry_after_s) * 1000)
-        return Outcome.RETRYING, sent.error, at + sent.duration_ms + delay_ms
+        return DeliveryOutcome.RETRYING, sent.error, at + sent.duration_ms + delay_ms
 
     async def _job(self, job_id: str) -> JobCreated | None:
         """The job as created (owner, type, title): one read of its `created` event, cached."""
