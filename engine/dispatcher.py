@@ -33,6 +33,7 @@ from engine.domain.commands import (
 )
 from engine.domain.envelope import command_envelope
 from engine.domain.errors import EngineError, StoreUnavailable
+from engine.domain.eventlog import EventLog
 from engine.domain.events import (
     AnyEvent,
     CancelRequested,
@@ -67,7 +68,7 @@ class Dispatcher:
         self._nc = nc
         self._js = nc.jetstream()
         self._service = service
-        self._store = service.store
+        self._store: EventLog = service.store
         self._deps = dependents
         self._batches: dict[str, JobState] = {}  # see _roll_up; least recently used first
         self._task: asyncio.Task[None] | None = None

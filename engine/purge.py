@@ -16,11 +16,12 @@ from engine.domain.batches import child_ids
 from engine.domain.commands import PurgeJob
 from engine.domain.envelope import command_envelope
 from engine.domain.errors import JobConflict, JobNotFound
+from engine.domain.eventlog import EventLog
 from engine.domain.ids import job_token
 from engine.domain.model import BATCH_TYPES
 from engine.domain.state import JobState
 from engine.jetstream.results import RESULTS_STREAM
-from engine.jetstream.store import EventStore, purge_subject
+from engine.jetstream.store import purge_subject
 from engine.service import JobService
 
 
@@ -38,7 +39,7 @@ async def purge_results(nc: NATS, job_id: str) -> int:
     return await purge_subject(nc, RESULTS_STREAM, f"results.{job_token(job_id)}.>")
 
 
-async def _family(store: EventStore, job_id: str) -> list[JobState]:
+async def _family(store: EventLog, job_id: str) -> list[JobState]:
     """The job and the children its batch spawned, children first; all must have finished."""
     job = await store.load(job_id)
     if job is None:

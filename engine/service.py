@@ -13,9 +13,9 @@ from engine.domain.decide import decide
 from engine.domain.envelope import new_id as new_id
 from engine.domain.envelope import now_ms as now_ms
 from engine.domain.errors import ConcurrencyConflict, EngineError, JobConflict
+from engine.domain.eventlog import EventLog
 from engine.domain.events import AnyEvent
 from engine.domain.state import JobState, fold
-from engine.jetstream.store import EventStore
 
 _MAX_CONFLICTS = 20
 
@@ -31,7 +31,7 @@ class JobService:
     """The write side. Stateless: every command folds the job from the log first (or is
     decided on the state its caller passes, which the append then proves current)."""
 
-    def __init__(self, store: EventStore, *, clock: Callable[[], int] = now_ms) -> None:
+    def __init__(self, store: EventLog, *, clock: Callable[[], int] = now_ms) -> None:
         self.store = store
         self.clock = clock
 
@@ -41,7 +41,7 @@ class JobService:
         `known` (the job as the caller last loaded it) spares reads: the command is decided on
         it and appended only if the log holds nothing newer, which the append's sequence check
         proves. When that append conflicts, or `known` refuses the command or yields nothing,
-        the job is brought up to date from `known` (see `EventStore.load`) and decided again,
+        the job is brought up to date from `known` (see `EventLog.load`) and decided again,
         so the outcome is the same as with a fresh load.
         """
         if isinstance(command, CreateJob):

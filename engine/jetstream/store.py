@@ -7,7 +7,6 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import msgspec
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
@@ -16,7 +15,8 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 
 from engine.domain.errors import ConcurrencyConflict, StoreUnavailable
-from engine.domain.events import AnyEvent, Codec, Event, JobCreated, subject_of
+from engine.domain.eventlog import Stored as Stored  # re-exported: readers import it here
+from engine.domain.events import Codec, Event, JobCreated, subject_of
 from engine.domain.ids import job_token
 from engine.domain.state import JobState, fold
 from engine.jetstream.atomic import BatchRefused, Message, publish_atomic
@@ -36,13 +36,6 @@ def _expecting(event: Event, expected: int | None) -> dict[str, str]:
         "Nats-Expected-Last-Subject-Sequence": str(expected),
         "Nats-Expected-Last-Subject-Sequence-Subject": f"jobs.{job_token(event.job_id)}.*",
     }
-
-
-class Stored(msgspec.Struct, frozen=True):
-    """An event as the log holds it: stream sequence first."""
-
-    seq: int
-    event: AnyEvent
 
 
 def jobs_stream_config() -> StreamConfig:
