@@ -7,8 +7,8 @@ from typing import Any
 from litestar import Request
 from litestar.di import NamedDependency
 
+from api.refusals import Unauthorized
 from api.users import User, UserStore
-from engine.domain.errors import Unauthorized
 
 
 async def current_user(request: Request[Any, Any, Any], users: NamedDependency[UserStore]) -> User:

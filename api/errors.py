@@ -12,18 +12,19 @@ from litestar.types import ExceptionHandlersMap
 
 from api.audit import BadQuery
 from api.limits import LimitExceeded
+from api.refusals import ApiRefusal, Unauthorized
 from api.schemas import ErrorBody
 from api.users import UserExists
 from engine.domain.errors import (
-    EngineError,
     Forbidden,
     InvalidCommand,
+    InvalidHistory,
     JobConflict,
     JobNotFound,
     NothingToRetry,
-    StoreUnavailable,
-    Unauthorized,
+    Refusal,
 )
+from engine.jetstream.errors import StoreError, StoreUnavailable
 from projections.errors import NotReady
 from streams.errors import StreamsError
 from streams.webhook_store import InvalidWebhook, TooManyWebhooks, WebhookNotFound
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 
 OUTAGE_RETRY_AFTER_S = 2
 
-# The first class that matches wins: subclasses before their bases.
+# The first class that matches wins: subclasses before their bases. A class of a family below
+# that is not listed (ConcurrencyConflict, NatsAccessError, InvalidHistory) is a 500.
 _STATUS: dict[type[Exception], int] = {
     JobNotFound: 404,
     JobConflict: 409,
@@ -66,7 +68,7 @@ def status_of(error: type[Exception]) -> int:
     return next((code for cls, code in _STATUS.items() if issubclass(error, cls)), 500)
 
 
-def _engine_error(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+def _known_error(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     status = status_of(type(exc))
     response = _body(status, str(exc), getattr(exc, "field", None))
     if isinstance(exc, LimitExceeded):
@@ -126,9 +128,12 @@ def exception_handlers() -> ExceptionHandlersMap:
     return {
         ValidationException: _validation_error,
         HTTPException: _http_error,
-        EngineError: _engine_error,
-        NotReady: _engine_error,
-        UserExists: _engine_error,
-        StreamsError: _engine_error,
+        # each family raised on purpose: its status from _STATUS, its message as the detail
+        Refusal: _known_error,
+        InvalidHistory: _known_error,
+        StoreError: _known_error,
+        ApiRefusal: _known_error,
+        NotReady: _known_error,
+        StreamsError: _known_error,
         Exception: _unexpected,
     }

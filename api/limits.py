@@ -20,8 +20,8 @@ from typing import Any
 import msgspec
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from api.refusals import ApiRefusal
 from api.users import User
-from engine.domain.errors import EngineError
 from engine.domain.model import Tier
 
 _EPSILON = 1e-9  # float refills that should reach a whole token may land just below it
@@ -96,7 +96,7 @@ def _int(environ: Mapping[str, str], name: str) -> int:
     return int(raw)
 
 
-class LimitExceeded(EngineError):
+class LimitExceeded(ApiRefusal):
     """A per-user limit refuses the request for now: 429, with Retry-After in whole seconds."""
 
     def __init__(self, message: str, *, retry_after_s: float) -> None:

@@ -18,11 +18,12 @@ from api.deps import RuntimeDep, Tokens, Users
 from api.ids import JobIdPath
 from api.includes import job_view
 from api.jobs import viewer_of
+from api.refusals import Unauthorized
 from api.routes import CurrentUser, IntFilter
 from api.runtime import Runtime
 from api.schemas import StreamToken
 from api.users import User
-from engine.domain.errors import InvalidCommand, Unauthorized
+from engine.domain.errors import InvalidCommand
 from engine.domain.model import Category
 from engine.domain.state import JobState
 from projections.apply import row_of

@@ -18,8 +18,8 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
+from api.refusals import Unauthorized
 from api.users import User
-from engine.domain.errors import Unauthorized
 from engine.jetstream.kv import open_bucket
 
 CONFIG_BUCKET = "config"

@@ -16,7 +16,7 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 from ulid import ULID
 
-from engine.domain.errors import EngineError, Unauthorized
+from api.refusals import ApiRefusal, Unauthorized
 from engine.domain.model import Tier
 from engine.jetstream.kv import open_bucket
 
@@ -32,7 +32,7 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
     created_at: int = 0
 
 
-class UserExists(EngineError):
+class UserExists(ApiRefusal):
     """A user with that name exists already."""
 
 

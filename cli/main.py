@@ -29,9 +29,9 @@ from api.users import UserExists, UserStore
 from cli.events import add_events_command, run_events
 from cli.live import LIVE_COMMANDS, add_live_commands, run_live
 from cli.worker import run_worker
-from engine.domain.errors import StoreUnavailable
 from engine.domain.events import Codec
 from engine.domain.model import Tier
+from engine.jetstream.errors import StoreUnavailable
 from engine.jetstream.nats_access import NatsAccessError
 from engine.jetstream.store import EventStore, wait_for_jetstream
 from engine.worker import CONCURRENCY as WORKER_CONCURRENCY

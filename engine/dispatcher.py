@@ -32,7 +32,7 @@ from engine.domain.commands import (
     StartJob,
 )
 from engine.domain.envelope import command_envelope
-from engine.domain.errors import EngineError, StoreUnavailable
+from engine.domain.errors import InvalidHistory, Refusal
 from engine.domain.eventlog import EventLog
 from engine.domain.events import (
     AnyEvent,
@@ -46,6 +46,7 @@ from engine.domain.events import (
 from engine.domain.model import BATCH_TYPES, JobStatus, JobType
 from engine.domain.state import JobState
 from engine.jetstream.acks import fetch_ready, settle
+from engine.jetstream.errors import StoreError, StoreUnavailable
 from engine.jetstream.kv import open_bucket
 from engine.jetstream.store import JOBS_STREAM
 from engine.jetstream.work import enqueue
@@ -130,7 +131,7 @@ class Dispatcher:
             log.warning("dispatcher: %s on %s, will retry: %s", type(e).__name__, msg.subject, e)
             await settle(msg.nak(delay=_RETRY_S), DISPATCHER)
             return
-        except EngineError as e:
+        except (Refusal, InvalidHistory, StoreError) as e:
             log.warning("dispatcher: %s on %s: %s", type(e).__name__, msg.subject, e)
         except Exception:
             log.exception("dispatcher: reaction to %s failed; message dropped", msg.subject)
@@ -308,7 +309,7 @@ class Dispatcher:
         when `decide` refused it."""
         try:
             return (await self._service.execute(command, known)).state
-        except EngineError as e:  # already done, already exists: the reaction happened before
+        except (Refusal, InvalidHistory, StoreError) as e:  # already done, already exists
             log.debug("dispatcher: %s skipped: %s", type(command).__name__, e)
             return None
 

@@ -12,10 +12,11 @@ from engine.domain.decide import decide
 # the ids and times of envelopes (engine/domain/envelope.py), also imported from here
 from engine.domain.envelope import new_id as new_id
 from engine.domain.envelope import now_ms as now_ms
-from engine.domain.errors import ConcurrencyConflict, EngineError, JobConflict
+from engine.domain.errors import JobConflict, Refusal
 from engine.domain.eventlog import EventLog
 from engine.domain.events import AnyEvent
 from engine.domain.state import JobState, fold
+from engine.jetstream.errors import ConcurrencyConflict
 
 _MAX_CONFLICTS = 20
 
@@ -56,7 +57,7 @@ class JobService:
         """`command` carried out on `known` as it is; None unless that changed the job."""
         try:
             events = decide(known, command)
-        except EngineError:  # a stale `known` may refuse what the current job allows
+        except Refusal:  # a stale `known` may refuse what the current job allows
             return None
         if not events:
             return None

@@ -38,13 +38,14 @@ from engine.domain.envelope import (
     new_id,
     now_ms,
 )
-from engine.domain.errors import EngineError, JobConflict, JobNotFound, StoreUnavailable
+from engine.domain.errors import InvalidHistory, JobConflict, JobNotFound, Refusal
 from engine.domain.events import CancelRequested, LogWritten, PageRecorded, ProgressReported
 from engine.domain.ids import job_token
 from engine.domain.model import JobStatus, JobType
 from engine.domain.state import JobState
 from engine.handlers import RunOutcome, handler_for
 from engine.jetstream.acks import heartbeat, settle
+from engine.jetstream.errors import StoreError, StoreUnavailable
 from engine.jetstream.pickup import Lanes
 from engine.jetstream.recorder import Recorder
 from engine.jetstream.results import ResultStore, result_key
@@ -145,7 +146,7 @@ class Worker:
         beating = asyncio.create_task(heartbeat(msg, self._heartbeat_s))
         try:
             await self._run_item(item, msg, session)
-        except EngineError as e:
+        except (StoreError, Refusal, InvalidHistory) as e:
             log.warning("worker %s: job %s: %s", self.worker_id, item.job_id, e)
             return  # not acked: redelivered after ack_wait
         finally:

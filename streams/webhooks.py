@@ -32,9 +32,9 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from engine.domain.errors import EngineError
 from engine.domain.events import AnyEvent, JobCreated, kind_of, parse_subject
 from engine.jetstream.acks import fetch_ready, heartbeat, settle
+from engine.jetstream.errors import StoreError
 from engine.jetstream.store import JOBS_STREAM, EventStore
 from engine.service import now_ms
 from streams.deliveries import Attempt, DeliveryLog, DeliveryOutcome
@@ -197,7 +197,7 @@ class Deliverer:
         beating = asyncio.create_task(heartbeat(msg, ACK_WAIT_S / 3))
         try:
             wait = await self.deliver(msg.metadata.sequence.stream, event, hooks)
-        except (StreamsError, EngineError) as e:
+        except (StreamsError, StoreError) as e:
             log.warning("webhooks: %s on %s: %s", type(e).__name__, msg.subject, e)
             wait = self.settings.backoff_s
         except Exception:  # a bug must not stop delivery: this event comes back later

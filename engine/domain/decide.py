@@ -165,7 +165,7 @@ def _purge(state: JobState | None, cmd: PurgeJob, ids: _Ids) -> list[AnyEvent]:
 
 
 def decide(state: JobState | None, command: AnyCommand) -> list[AnyEvent]:
-    """Events that carry out `command` on `state`; raises an EngineError when it may not."""
+    """Events that carry out `command` on `state`; raises a Refusal when it may not."""
     ids = _Ids(command)
     match command:
         case CreateJob():

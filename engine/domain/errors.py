@@ -1,19 +1,25 @@
-"""Errors raised by the engine; the API maps each subclass to a status code."""
+"""Errors of the pure core: refusals of a command, and a history that cannot be folded.
+
+A `Refusal` is an answer, not a failure: the command may not be carried out on the job as it
+is (the API maps each to a 4xx). `InvalidHistory` is apart: a log that breaks the state
+machine's rules is corrupt data, never the caller's doing. The event store's own errors are in
+engine/jetstream/errors.py.
+"""
 
 
-class EngineError(Exception):
-    """Root of every error the engine raises on purpose."""
+class Refusal(Exception):
+    """Root of the refusals: `decide` (or a check before it) will not carry out the command."""
 
 
-class JobNotFound(EngineError):
+class JobNotFound(Refusal):
     """The job does not exist, was deleted, or belongs to someone else."""
 
 
-class JobConflict(EngineError):
+class JobConflict(Refusal):
     """The command does not fit the job's current state."""
 
 
-class InvalidCommand(EngineError):
+class InvalidCommand(Refusal):
     """The command's content is invalid; `field` names the offending input."""
 
     def __init__(self, message: str, *, field: str) -> None:
@@ -21,25 +27,13 @@ class InvalidCommand(EngineError):
         self.field = field
 
 
-class Forbidden(EngineError):
+class Forbidden(Refusal):
     """The caller may not do this (for example a format above their tier)."""
 
 
-class NothingToRetry(EngineError):
+class NothingToRetry(Refusal):
     """A retry was asked for a job with no failed work."""
 
 
-class InvalidHistory(EngineError):
+class InvalidHistory(Exception):
     """An event history cannot be folded (out of order, or no creation first)."""
-
-
-class ConcurrencyConflict(EngineError):
-    """Another writer appended to the job first; reload and decide again."""
-
-
-class StoreUnavailable(EngineError):
-    """The event store (NATS JetStream) did not answer."""
-
-
-class Unauthorized(EngineError):
-    """The token is missing or unknown."""

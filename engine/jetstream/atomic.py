@@ -10,7 +10,7 @@ import msgspec
 import nats.errors
 from nats.aio.client import Client as NATS
 
-from engine.domain.errors import StoreUnavailable
+from engine.jetstream.errors import StoreUnavailable
 
 Message = tuple[str, bytes, dict[str, str] | None]  # subject, payload, headers
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import msgspec
 
-from engine.domain.errors import StoreUnavailable
+from engine.jetstream.errors import StoreUnavailable
 from engine.jetstream.nats_access import NatsAccess, NatsAccessError
 
 _PR_SET_PDEATHSIG = 1

@@ -12,7 +12,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 import msgspec
 from nats.aio.client import Client as NATS
 
-from engine.domain.errors import EngineError
+from engine.jetstream.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _REFUSALS = ("authorization violation", "authentication")
 
 
-class NatsAccessError(EngineError):
+class NatsAccessError(StoreError):
     """NATS cannot be used as configured: a malformed URL, missing credentials, or credentials
     the server refuses. The message never holds a secret."""
 

@@ -19,9 +19,9 @@ import nats.errors
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from engine.domain.errors import StoreUnavailable
 from engine.domain.events import Codec, Event, subject_of
 from engine.jetstream.atomic import BatchRefused, Message, publish_atomic
+from engine.jetstream.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
-from engine.domain.errors import StoreUnavailable
 from engine.domain.ids import job_token
+from engine.jetstream.errors import StoreUnavailable
 from engine.jetstream.store import ensure_stream
 
 RESULTS_STREAM = "RESULTS"

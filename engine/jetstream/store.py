@@ -14,12 +14,12 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 
-from engine.domain.errors import ConcurrencyConflict, StoreUnavailable
 from engine.domain.eventlog import Stored as Stored  # re-exported: readers import it here
 from engine.domain.events import Codec, Event, JobCreated, subject_of
 from engine.domain.ids import job_token
 from engine.domain.state import JobState, fold
 from engine.jetstream.atomic import BatchRefused, Message, publish_atomic
+from engine.jetstream.errors import ConcurrencyConflict, StoreUnavailable
 from engine.jetstream.nats_access import NatsAccess, NatsAccessError, connect, parse_access
 
 JOBS_STREAM = "JOBS"

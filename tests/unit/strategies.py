@@ -22,7 +22,7 @@ from engine.domain.commands import (
 )
 from engine.domain.decide import decide
 from engine.domain.envelope import command_envelope, event_envelope
-from engine.domain.errors import EngineError
+from engine.domain.errors import Refusal
 from engine.domain.events import AnyEvent, PageRecorded
 from engine.domain.state import JobState, evolve
 
@@ -81,7 +81,7 @@ def run_steps(raw: list[tuple[str, str, int]]) -> list[AnyEvent]:
         else:
             try:
                 events = decide(states[job_id], _command(kind, job_id, n, arg))
-            except EngineError:
+            except Refusal:
                 continue
         for event in events:
             states[job_id] = evolve(states[job_id], event)

@@ -8,10 +8,11 @@ import pytest
 
 from engine.domain.commands import AnyCommand, CreateJob, FailJob, RetryJob, StartJob
 from engine.domain.envelope import command_envelope
-from engine.domain.errors import ConcurrencyConflict, JobConflict
+from engine.domain.errors import JobConflict
 from engine.domain.events import Codec, Event
 from engine.domain.model import JobStatus, JobType
 from engine.domain.state import JobState
+from engine.jetstream.errors import ConcurrencyConflict
 from engine.jetstream.store import EventStore, Stored
 from engine.service import JobService
 

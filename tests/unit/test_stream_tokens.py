@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from api.refusals import Unauthorized
 from api.stream_tokens import StreamTokens
 from api.users import User
-from engine.domain.errors import Unauthorized
 
 USER = User(id="u1", name="alice")
 

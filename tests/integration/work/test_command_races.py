@@ -14,8 +14,8 @@ from nats.aio.client import Client as NATS
 
 from engine.domain.commands import CancelJob, CreateJob, DeleteJob, StartJob
 from engine.domain.envelope import command_envelope, event_envelope
-from engine.domain.errors import ConcurrencyConflict
 from engine.domain.events import Codec, Event, LogWritten
+from engine.jetstream.errors import ConcurrencyConflict
 from engine.jetstream.store import EventStore
 from engine.service import JobService, new_id
 

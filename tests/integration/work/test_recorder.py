@@ -6,8 +6,8 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from engine.domain.envelope import event_envelope
-from engine.domain.errors import StoreUnavailable
 from engine.domain.events import Codec, LogWritten
+from engine.jetstream.errors import StoreUnavailable
 from engine.jetstream.recorder import MAX_BATCH, Recorder
 from engine.jetstream.results import ResultStore, result_key
 from engine.jetstream.store import EventStore
