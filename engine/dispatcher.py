@@ -32,7 +32,7 @@ from engine.domain.commands import (
     StartJob,
 )
 from engine.domain.envelope import command_envelope
-from engine.domain.errors import InvalidHistory, Refusal
+from engine.domain.errors import Refusal
 from engine.domain.eventlog import EventLog
 from engine.domain.events import (
     AnyEvent,
@@ -46,7 +46,7 @@ from engine.domain.events import (
 from engine.domain.model import BATCH_TYPES, JobStatus, JobType
 from engine.domain.state import JobState
 from engine.jetstream.acks import fetch_ready, settle
-from engine.jetstream.errors import StoreError, StoreUnavailable
+from engine.jetstream.errors import StoreError
 from engine.jetstream.kv import open_bucket
 from engine.jetstream.store import JOBS_STREAM
 from engine.jetstream.work import enqueue
@@ -127,11 +127,11 @@ class Dispatcher:
             return
         try:
             await self.react(msg.metadata.sequence.stream, event)
-        except (StoreUnavailable, nats.errors.Error) as e:
+        except (StoreError, nats.errors.Error) as e:
             log.warning("dispatcher: %s on %s, will retry: %s", type(e).__name__, msg.subject, e)
             await settle(msg.nak(delay=_RETRY_S), DISPATCHER)
             return
-        except (Refusal, InvalidHistory, StoreError) as e:
+        except Refusal as e:
             log.warning("dispatcher: %s on %s: %s", type(e).__name__, msg.subject, e)
         except Exception:
             log.exception("dispatcher: reaction to %s failed; message dropped", msg.subject)
@@ -306,10 +306,11 @@ class Dispatcher:
 
     async def _do(self, command: AnyCommand, known: JobState | None = None) -> JobState | None:
         """Carry out `command` (on `known`, see JobService.execute); the job after it, or None
-        when `decide` refused it."""
+        when `decide` refused it. A store error propagates: `_handle` naks the event, and the
+        reaction is tried again (a swallowed outage here would leave a batch child uncreated)."""
         try:
             return (await self._service.execute(command, known)).state
-        except (Refusal, InvalidHistory, StoreError) as e:  # already done, already exists
+        except Refusal as e:  # already done, already exists: the reaction happened before
             log.debug("dispatcher: %s skipped: %s", type(command).__name__, e)
             return None
 
