@@ -20,6 +20,8 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -92,6 +94,12 @@ class Worker:
         self.max_attempts = max_attempts
         self._heartbeat_s = 10.0
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{new_id()[-6:]}"
+        # one JetStream context for every run's recorder (see Recorder's `js`)
+        recorder = partial(Recorder, nc, service.store.codec, js=self._js)
+        self._run_deps = RunDeps(
+            nc=nc, service=service, results=results, fetch_settings=fetch_settings,
+            worker_id=self.worker_id, recorder=recorder,
+        )  # fmt: skip
         self._stopping = asyncio.Event()
         self.lanes = Lanes(nc, slots=concurrency, idle_s=idle_s)
 
@@ -215,7 +223,7 @@ class Worker:
 
     async def _run_job(self, job: JobState, session: aiohttp.ClientSession) -> RunOutcome:
         """Run the job's handler; its outcome once every event it made is stored."""
-        ctx = RunContext(self, job, session)
+        ctx = RunContext(self._run_deps, job, session)
         try:
             await ctx.open()
             outcome = await self._handle(ctx)
@@ -245,20 +253,37 @@ class Worker:
             await self.service.execute(FailJob(**env, error=error))
 
 
+class RunDeps(msgspec.Struct, frozen=True, kw_only=True):
+    """What every run of one worker shares, handed to each RunContext.
+
+    `nc` hears the job's cancel requests; `service.store` reads the job's events since its
+    start; `results` encodes page bodies and reads those of an earlier attempt; `recorder`
+    makes a run's Recorder; `fetch_settings` go to the handler; `worker_id` is the actor of
+    the run's events.
+    """
+
+    nc: NATS
+    service: JobService
+    results: ResultStore
+    fetch_settings: FetchSettings
+    worker_id: str
+    recorder: Callable[[], Recorder]
+
+
 class RunContext:
     """One job run: records page, log and progress events in order; hears cancel requests."""
 
-    def __init__(self, worker: Worker, job: JobState, session: aiohttp.ClientSession) -> None:
-        self.worker = worker
+    def __init__(self, deps: RunDeps, job: JobState, session: aiohttp.ClientSession) -> None:
+        self._deps = deps
         self.job = job
         self.session = session
-        self.fetch_settings = worker.fetch_settings
+        self.fetch_settings = deps.fetch_settings
         self.ok_urls: set[str] = set(job.ok_urls)
         self.failed_urls: set[str] = set(job.failed_urls)
         self.done_links: dict[str, list[str]] = {}
         self.skipped_count = job.skipped
         self.planned_total = 0
-        self._recorder = Recorder(worker._nc, worker.service.store.codec, js=worker._js)
+        self._recorder = deps.recorder()
         self._cancel = asyncio.Event()
         self._sub: Any = None
         self._last_progress = 0.0
@@ -267,7 +292,7 @@ class RunContext:
         async def heard(_: Msg) -> None:
             self._cancel.set()
 
-        self._sub = await self.worker._nc.subscribe(
+        self._sub = await self._deps.nc.subscribe(
             f"jobs.{job_token(self.job.id)}.cancel_requested", cb=heard
         )
         if self.job.cancel_requested or await self._canceled_since_start():
@@ -277,7 +302,7 @@ class RunContext:
 
     async def _canceled_since_start(self) -> bool:
         """A cancel appended between the start and the subscription was not heard: look."""
-        later = await self.worker.service.store.history(self.job.id, self.job.version + 1)
+        later = await self._deps.service.store.history(self.job.id, self.job.version + 1)
         return any(isinstance(s.event, CancelRequested) for s in later)
 
     async def flush(self) -> None:
@@ -311,7 +336,7 @@ class RunContext:
             attempt=self.job.attempts, meta=meta, result_key=key,
         )  # fmt: skip
         msg_id = f"{self.job.id}:{key}:{self.job.attempts}"
-        await self._recorder.add(event, msg_id, body=(key, self.worker.results.encode(body)))
+        await self._recorder.add(event, msg_id, body=(key, self._deps.results.encode(body)))
         (self.ok_urls if page.ok else self.failed_urls).add(page.url)
         if page.ok:
             self.failed_urls.discard(page.url)
@@ -345,10 +370,10 @@ class RunContext:
         if not self.ok_urls:
             return
         for url in self.ok_urls:
-            body = await self.worker.results.get(result_key(self.job.id, url))
+            body = await self._deps.results.get(result_key(self.job.id, url))
             if body is not None:
                 self.done_links[url] = list(body.get("links") or [])
 
     def _envelope(self) -> EventEnvelope:
         """A new event's envelope: this job, by this worker."""
-        return event_envelope(self.job.id, self.worker.worker_id)
+        return event_envelope(self.job.id, self._deps.worker_id)
