@@ -1,7 +1,8 @@
 """The event log the write side depends on: a protocol, and the record it reads back.
 
-`engine.jetstream.store.EventStore` implements it over the `JOBS` stream; the service and the
-dispatcher depend on this protocol alone. The contract an implementation keeps:
+`engine.jetstream.store.EventStore` implements it over the `JOBS` stream, and
+`engine.memory_log.MemoryEventLog` in memory, so the service's logic runs without NATS. Both
+keep one contract (tests/contract/test_event_log.py runs it on each):
 
 - Sequences number every event of every job, strictly increasing in append order; a job's
   history is its events in that order. A purge leaves the numbers of what remains as they were.
