@@ -4,12 +4,19 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from nats.aio.client import Client as NATS
 
 from api.settings import Settings
 from engine.jetstream.store import wait_for_jetstream
 from tests.sites.testsite import SiteHandle, serve_site
 from tests.support import Service, nats_server, run_service
+
+# Property tests judge behaviour, not speed: on a busy two-core machine, Hypothesis's time
+# limits (a 200 ms deadline per example, the "generation is slow" health check) fail tests
+# whose properties hold. The number of examples stays each test's own.
+settings.register_profile("jobstream", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("jobstream")
 
 
 @pytest.fixture
