@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 import aiohttp
@@ -15,8 +15,12 @@ from engine.crawl.fetcher import FetchSettings
 from engine.crawl.models import CrawlOptions, PageOutcome
 from engine.crawl.pages import fetch_page
 from engine.crawl.urls import parse_url
+from engine.domain.eventlog import Stored
+from engine.domain.events import Event
 from engine.domain.model import JobType
 from engine.domain.state import JobState
+from engine.jetstream.library import LibraryStore
+from engine.novels.artifact_job import ArtifactFailed, make_artifact
 
 
 class RunOutcome(msgspec.Struct, frozen=True):
@@ -41,6 +45,14 @@ class JobContext(Protocol):
     async def log(self, level: str, message: str) -> None: ...
     def should_stop(self) -> bool: ...
     def planned(self, total: int) -> None: ...
+    @property
+    def worker_id(self) -> str: ...
+    @property
+    def library(self) -> LibraryStore: ...
+    @property
+    def artifact_builds(self) -> asyncio.Semaphore: ...
+    async def history(self, job_id: str) -> Sequence[Stored]: ...
+    async def record(self, event: Event, msg_id: str) -> None: ...
 
 
 Handler = Callable[[JobContext], Awaitable[RunOutcome]]
@@ -163,11 +175,23 @@ async def unsupported(ctx: JobContext) -> RunOutcome:
     return RunOutcome(False, f"job type {name} is not supported yet")
 
 
+async def artifact(ctx: JobContext) -> RunOutcome:
+    """ARTIFACT: one e-book of a novel, made from the library (engine/novels/artifact_job.py);
+    fails with the reason it cannot be made."""
+    try:
+        await make_artifact(ctx)
+    except ArtifactFailed as e:
+        return RunOutcome(False, str(e))
+    return RunOutcome(True)
+
+
 def handler_for(job_type: int) -> Handler:
     match job_type:
         case JobType.SCRAPE:
             return scrape
         case JobType.CRAWL:
             return crawl
+        case JobType.ARTIFACT:
+            return artifact
         case _:
             return unsupported

@@ -41,13 +41,21 @@ from engine.domain.envelope import (
     now_ms,
 )
 from engine.domain.errors import InvalidHistory, JobConflict, JobNotFound, Refusal
-from engine.domain.events import CancelRequested, LogWritten, PageRecorded, ProgressReported
+from engine.domain.eventlog import Stored
+from engine.domain.events import (
+    CancelRequested,
+    Event,
+    LogWritten,
+    PageRecorded,
+    ProgressReported,
+)
 from engine.domain.ids import job_token
 from engine.domain.model import JobStatus, JobType
 from engine.domain.state import JobState
 from engine.handlers import RunOutcome, handler_for
 from engine.jetstream.acks import heartbeat, settle
 from engine.jetstream.errors import StoreError, StoreUnavailable
+from engine.jetstream.library import LibraryStore
 from engine.jetstream.pickup import Lanes
 from engine.jetstream.recorder import Recorder
 from engine.jetstream.results import ResultStore, result_key
@@ -98,7 +106,7 @@ class Worker:
         recorder = partial(Recorder, nc, service.store.codec, js=self._js)
         self._run_deps = RunDeps(
             nc=nc, service=service, results=results, fetch_settings=fetch_settings,
-            worker_id=self.worker_id, recorder=recorder,
+            worker_id=self.worker_id, recorder=recorder, artifact_builds=asyncio.Semaphore(1),
         )  # fmt: skip
         self._stopping = asyncio.Event()
         self.lanes = Lanes(nc, slots=concurrency, idle_s=idle_s)
@@ -106,6 +114,8 @@ class Worker:
     async def run(self) -> None:
         """Process work until `drain()` is called (or, in burst mode, until none is left)."""
         self._heartbeat_s = await work_ack_wait(self._js) / 3
+        library = await LibraryStore.open(self._nc)
+        self._run_deps = msgspec.structs.replace(self._run_deps, library=library)
         await self.lanes.open()
         try:
             async with make_session(self.fetch_settings) as session:
@@ -259,7 +269,8 @@ class RunDeps(msgspec.Struct, frozen=True, kw_only=True):
     `nc` hears the job's cancel requests; `service.store` reads the job's events since its
     start; `results` encodes page bodies and reads those of an earlier attempt; `recorder`
     makes a run's Recorder; `fetch_settings` go to the handler; `worker_id` is the actor of
-    the run's events.
+    the run's events; `library` (opened when the worker runs) holds novels' content;
+    `artifact_builds` lets one e-book build run at a time.
     """
 
     nc: NATS
@@ -268,6 +279,8 @@ class RunDeps(msgspec.Struct, frozen=True, kw_only=True):
     fetch_settings: FetchSettings
     worker_id: str
     recorder: Callable[[], Recorder]
+    artifact_builds: asyncio.Semaphore
+    library: LibraryStore | None = None
 
 
 class RunContext:
@@ -319,6 +332,29 @@ class RunContext:
 
     def should_stop(self) -> bool:
         return self._cancel.is_set()
+
+    @property
+    def worker_id(self) -> str:
+        return self._deps.worker_id
+
+    @property
+    def library(self) -> LibraryStore:
+        if self._deps.library is None:
+            raise StoreUnavailable("the library is opened when the worker runs")
+        return self._deps.library
+
+    @property
+    def artifact_builds(self) -> asyncio.Semaphore:
+        return self._deps.artifact_builds
+
+    async def history(self, job_id: str) -> list[Stored]:
+        """Every event of job `job_id` (any job, e.g. the one whose facts this run reads)."""
+        return await self._deps.service.store.history(job_id)
+
+    async def record(self, event: Event, msg_id: str) -> None:
+        """Queue a fact of this run, in order with its pages and logs, stored once per
+        `msg_id` (make it name the job, the item and the attempt)."""
+        await self._recorder.add(event, msg_id)
 
     async def page(self, page: PageOutcome) -> None:
         """Queue the page: its body for RESULTS, then its event, exactly once (see Recorder).
