@@ -29,7 +29,8 @@ ON CONFLICT(id) DO UPDATE SET status=excluded.status, error=excluded.error,
     done=excluded.done, failed=excluded.failed, total=excluded.total, skipped=excluded.skipped,
     progress=excluded.progress, started_at=excluded.started_at,
     finished_at=excluded.finished_at, updated_at=excluded.updated_at, deleted=excluded.deleted,
-    version=excluded.version, state=excluded.state
+    job_title=excluded.job_title, extra=excluded.extra, version=excluded.version,
+    state=excluded.state
 """
 
 
