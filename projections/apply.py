@@ -14,6 +14,7 @@ from engine.domain.events import AnyEvent, PageRecorded, kind_of, to_builtins
 from engine.domain.model import CATEGORY_OF, JobType
 from engine.domain.progress import progress
 from engine.domain.state import JobState, fold
+from projections.library_apply import apply_library
 from projections.queries import _COLUMNS, _JSON_AT, _NAMES, JobRow
 from projections.schema import SCHEMA_VERSION
 
@@ -140,6 +141,7 @@ async def apply_batch(db: aiosqlite.Connection, batch: Sequence[tuple[int, AnyEv
         folded = [_fold_job(states.get(job_id), evs) for job_id, evs in by_job.items()]
         stored = await _write_jobs(db, folded)
         kept = [(seq, e) for seq, e in batch if e.job_id in stored]
+        await apply_library(db, kept, folded)
         events = [_event_row(seq, e) for seq, e in kept]
         await db.executemany("INSERT OR IGNORE INTO job_events VALUES (?,?,?,?,?,?)", events)
         pages = [_result_row(seq, e) for seq, e in kept if isinstance(e, PageRecorded)]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import aiosqlite
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -62,6 +62,85 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (job_id, url)
 );
 CREATE INDEX IF NOT EXISTS results_by_job ON results (job_id, seq);
+CREATE TABLE IF NOT EXISTS library_facts (
+    seq INTEGER PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    novel_id TEXT NOT NULL,
+    event BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS library_facts_by_novel ON library_facts (novel_id, seq);
+CREATE INDEX IF NOT EXISTS library_facts_by_job ON library_facts (job_id);
+CREATE TABLE IF NOT EXISTS novels (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    source TEXT NOT NULL,
+    title TEXT NOT NULL,
+    authors TEXT NOT NULL,
+    synopsis TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    cover_image_id TEXT,
+    toc_job_id TEXT NOT NULL,
+    volume_count INTEGER NOT NULL,
+    chapter_count INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS novels_by_title ON novels (title COLLATE NOCASE, id);
+CREATE TABLE IF NOT EXISTS novel_access (
+    novel_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (novel_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS novel_access_by_user ON novel_access (user_id, novel_id);
+CREATE TABLE IF NOT EXISTS volumes (
+    id TEXT PRIMARY KEY,
+    novel_id TEXT NOT NULL,
+    serial INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    chapter_count INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS volumes_by_novel ON volumes (novel_id, serial);
+CREATE TABLE IF NOT EXISTS chapters (
+    novel_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    volume_id TEXT,
+    serial INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    url TEXT NOT NULL,
+    in_toc INTEGER NOT NULL,
+    fetched INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    images TEXT NOT NULL,
+    PRIMARY KEY (novel_id, id)
+);
+CREATE INDEX IF NOT EXISTS chapters_by_id ON chapters (id);
+CREATE INDEX IF NOT EXISTS chapters_in_toc ON chapters (novel_id, in_toc, serial);
+CREATE TABLE IF NOT EXISTS images (
+    novel_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    chapter_id TEXT,
+    url TEXT NOT NULL,
+    fetched INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    error TEXT,
+    cover INTEGER NOT NULL,
+    PRIMARY KEY (novel_id, id)
+);
+CREATE INDEX IF NOT EXISTS images_by_id ON images (id);
+CREATE TABLE IF NOT EXISTS artifacts (
+    id TEXT PRIMARY KEY,
+    novel_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    format TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS artifacts_by_novel ON artifacts (novel_id, created_at);
 CREATE TABLE IF NOT EXISTS checkpoint (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     seq INTEGER NOT NULL,
@@ -72,7 +151,9 @@ CREATE TABLE IF NOT EXISTS checkpoint (
 
 _DROP = """
 DROP TABLE IF EXISTS jobs; DROP TABLE IF EXISTS job_events; DROP TABLE IF EXISTS results;
-DROP TABLE IF EXISTS checkpoint;
+DROP TABLE IF EXISTS checkpoint; DROP TABLE IF EXISTS library_facts; DROP TABLE IF EXISTS novels;
+DROP TABLE IF EXISTS novel_access; DROP TABLE IF EXISTS volumes; DROP TABLE IF EXISTS chapters;
+DROP TABLE IF EXISTS images; DROP TABLE IF EXISTS artifacts;
 """
 
 
