@@ -2,6 +2,8 @@
 
 Pure: a batch's children are a function of the batch alone, so the dispatcher re-spawning a
 batch (after a redelivery) creates nothing new, and purge and the roll-up find the same ids.
+An expanded job (a handler fanned it out, see `JobExpanded`) has children the same way: its
+expansion's `children[i]` is `child_id(job, i)`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,23 @@ CHILD_OF: dict[JobType, tuple[JobType, str, str]] = {
 }
 
 
+# Job types whose handler may expand the job: only for these does the dispatcher read a
+# job's history to learn whether it has children (a crawl's history is long and has none).
+EXPANDING_TYPES = frozenset({JobType.FULL_NOVEL})
+
+
+def is_parent(job: JobState) -> bool:
+    """Whether the job has children that the dispatcher makes: a batch or an expanded job."""
+    return job.type in BATCH_TYPES or job.expanded > 0
+
+
+def child_count(job: JobState) -> int:
+    """How many children the job has: its expansion's, a batch's `total`, else none."""
+    if job.expanded:
+        return job.expanded
+    return job.total if job.type in BATCH_TYPES else 0
+
+
 def child_id(parent_id: str, index: int) -> str:
     """Deterministic id of a batch's `index`-th child: re-spawning creates nothing new."""
     return str(ULID.from_int(int(ULID.from_str(parent_id)) + index + 1))
@@ -36,11 +55,10 @@ def child_ids(parent_id: str, total: int) -> list[str]:
 
 
 def spawned_by(parent: JobState, job_id: str) -> bool:
-    """Whether `job_id` is one of the children the dispatcher spawned for batch `parent`."""
-    if parent.type not in BATCH_TYPES:
-        return False
+    """Whether `job_id` is one of the children the dispatcher made for `parent` (a batch or
+    an expanded job)."""
     index = int(ULID.from_str(job_id)) - int(ULID.from_str(parent.id)) - 1
-    return 0 <= index < parent.total
+    return 0 <= index < child_count(parent)
 
 
 def child_params(parent: JobState, item: Any) -> dict[str, Any]:
@@ -48,3 +66,9 @@ def child_params(parent: JobState, item: Any) -> dict[str, Any]:
     rest = {k: v for k, v in parent.params.items() if k != items_key}
     value = item if child_key in ("url",) else [item]
     return {**rest, child_key: value}
+
+
+def planned_units(item: Any) -> int:
+    """The progress total a batch item's child starts with: a volume's chapters, else 1."""
+    chapters = item.get("chapters") if isinstance(item, dict) else None
+    return len(chapters) if isinstance(chapters, list) and chapters else 1

@@ -6,6 +6,8 @@ from typing import Any
 
 import msgspec
 
+from engine.domain.events import ChildSpec
+
 
 class Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="name"):
     """Envelope of every command: a ULID id (events derive their ids from it), job, time, actor."""
@@ -26,6 +28,9 @@ class CreateJob(Command, frozen=True, kw_only=True, tag="create"):
     depends_on: str | None = None
     extra: dict[str, Any] = {}
     total: int = 1
+    # with `depends_on`: run once the dependency finished, whatever its outcome (else only
+    # once it succeeded; a dependency that failed or was canceled fails this job)
+    after_finished: bool = False
 
 
 class CancelJob(Command, frozen=True, kw_only=True, tag="cancel"):
@@ -58,6 +63,14 @@ class RecordChild(Command, frozen=True, kw_only=True, tag="record_child"):
     status: int
 
 
+class ExpandJob(Command, frozen=True, kw_only=True, tag="expand"):
+    """A running job hands its work to `children` (created by the dispatcher) and ends, like
+    a batch, when they all have; `units` is its planned progress total (e.g. chapters + 1)."""
+
+    children: list[ChildSpec]
+    units: int = 0
+
+
 class RetryJob(Command, frozen=True, kw_only=True, tag="retry"):
     pass
 
@@ -74,6 +87,7 @@ AnyCommand = (
     | FinishJob
     | FailJob
     | RecordChild
+    | ExpandJob
     | RetryJob
     | PurgeJob
 )

@@ -10,6 +10,7 @@ from engine.domain.commands import (
     Command,
     CreateJob,
     DeleteJob,
+    ExpandJob,
     FailJob,
     FinishJob,
     PurgeJob,
@@ -18,14 +19,16 @@ from engine.domain.commands import (
     StartJob,
 )
 from engine.domain.envelope import EventEnvelope, event_envelope
-from engine.domain.errors import JobConflict, JobNotFound, NothingToRetry
+from engine.domain.errors import InvalidCommand, JobConflict, JobNotFound, NothingToRetry
 from engine.domain.events import (
     AnyEvent,
     CancelRequested,
     ChildFinished,
+    ChildSpec,
     JobCanceled,
     JobCreated,
     JobDeleted,
+    JobExpanded,
     JobFailed,
     JobPurged,
     JobStarted,
@@ -80,6 +83,7 @@ def _create(state: JobState | None, cmd: CreateJob, ids: _Ids) -> list[AnyEvent]
             depends_on=cmd.depends_on,
             extra=cmd.extra,
             total=cmd.total,
+            after_finished=cmd.after_finished,
         )
     ]
 
@@ -110,6 +114,8 @@ def _start(state: JobState | None, cmd: StartJob, ids: _Ids) -> list[AnyEvent]:
     s = _live(state, cmd.job_id)
     if s.is_done:
         raise JobConflict(f"job {cmd.job_id} is already finished")
+    if s.expanded and s.status == JobStatus.RUNNING:
+        raise JobConflict(f"job {cmd.job_id} was handed to its children")
     if s.cancel_requested:
         return [JobCanceled(**ids.envelope(), reason="canceled before restart")]
     started = JobStarted(**ids.envelope(), worker_id=cmd.worker_id, attempt=s.attempts + 1)
@@ -120,6 +126,8 @@ def _finish(state: JobState | None, cmd: FinishJob, ids: _Ids) -> list[AnyEvent]
     state = _known(state, cmd.job_id)
     if state.is_done:
         raise JobConflict(f"job {cmd.job_id} is already finished")
+    if len(state.children) < state.expanded:
+        raise JobConflict(f"job {cmd.job_id} ends when its children have")
     env = ids.envelope()
     if state.cancel_requested:
         return [JobCanceled(**env, reason="canceled while running")]
@@ -132,6 +140,8 @@ def _fail(state: JobState | None, cmd: FailJob, ids: _Ids) -> list[AnyEvent]:
     state = _known(state, cmd.job_id)
     if state.is_done:
         raise JobConflict(f"job {cmd.job_id} is already finished")
+    if state.expanded:
+        raise JobConflict(f"job {cmd.job_id} ends when its children have")
     return [JobFailed(**ids.envelope(), error=cmd.error)]
 
 
@@ -141,6 +151,28 @@ def _record_child(state: JobState | None, cmd: RecordChild, ids: _Ids) -> list[A
         return []
     event = ChildFinished(**ids.envelope(), child_id=cmd.child_id, status=cmd.status)
     return [event]
+
+
+def _expand(state: JobState | None, cmd: ExpandJob, ids: _Ids) -> list[AnyEvent]:
+    """Once, while the job runs and no cancel was asked for: a redelivered or resumed run
+    asking again is refused, so the children are planned exactly once."""
+    s = _live(state, cmd.job_id)
+    if s.expanded:
+        raise JobConflict(f"job {cmd.job_id} is already expanded")
+    if s.status != JobStatus.RUNNING or s.cancel_requested:
+        raise JobConflict(f"job {cmd.job_id} is not running")
+    _check_children(cmd.children)
+    return [JobExpanded(**ids.envelope(), children=cmd.children, units=cmd.units)]
+
+
+def _check_children(children: list[ChildSpec]) -> None:
+    """At least one child, each waiting (`after`) only for a sibling listed before it."""
+    if not children:
+        raise InvalidCommand("an expansion needs at least one child", field="children")
+    for index, spec in enumerate(children):
+        if spec.after is not None and not 0 <= spec.after < index:
+            message = f"child {index} waits for {spec.after}, not a sibling listed before it"
+            raise InvalidCommand(message, field=f"children[{index}].after")
 
 
 def _retry(state: JobState | None, cmd: RetryJob, ids: _Ids) -> list[AnyEvent]:
@@ -164,7 +196,7 @@ def _purge(state: JobState | None, cmd: PurgeJob, ids: _Ids) -> list[AnyEvent]:
     return [JobPurged(**ids.envelope())]
 
 
-def decide(state: JobState | None, command: AnyCommand) -> list[AnyEvent]:
+def decide(state: JobState | None, command: AnyCommand) -> list[AnyEvent]:  # noqa: C901 - one case per command kind
     """Events that carry out `command` on `state`; raises a Refusal when it may not."""
     ids = _Ids(command)
     match command:
@@ -182,6 +214,8 @@ def decide(state: JobState | None, command: AnyCommand) -> list[AnyEvent]:
             return _fail(state, command, ids)
         case RecordChild():
             return _record_child(state, command, ids)
+        case ExpandJob():
+            return _expand(state, command, ids)
         case RetryJob():
             return _retry(state, command, ids)
         case PurgeJob():

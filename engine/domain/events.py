@@ -35,6 +35,7 @@ class JobCreated(Event, frozen=True, kw_only=True, tag="created"):
     depends_on: str | None = None
     extra: dict[str, Any] = {}
     total: int = 1
+    after_finished: bool = False  # run once `depends_on` finished, whatever its outcome
 
 
 class JobStarted(Event, frozen=True, kw_only=True, tag="started"):

@@ -42,6 +42,11 @@ class JobState(msgspec.Struct, frozen=True, kw_only=True):
 
     A purged job is a tombstone: `purged` and `deleted` set, status CANCELED (finished, so
     nothing waits on it), and none of the job's data; later events leave it unchanged.
+
+    An expanded job (`expanded` > 0, the number of children its `expanded` event planned)
+    counts like a batch from then on: `done`/`failed` are its children that succeeded or
+    not, `total` is `expanded`; `units` is the planned total of the work below it (e.g. a
+    FULL_NOVEL's chapters + 1), which the read model sums from its descendants.
     """
 
     id: str
@@ -71,6 +76,9 @@ class JobState(msgspec.Struct, frozen=True, kw_only=True):
     ok_urls: frozenset[str] = frozenset()
     failed_urls: frozenset[str] = frozenset()
     children: dict[str, int] = {}
+    after_finished: bool = False
+    expanded: int = 0
+    units: int = 0
 
     @property
     def is_done(self) -> bool:
@@ -91,6 +99,7 @@ def _created(e: JobCreated) -> JobState:
         total=e.total,
         created_at=e.at,
         updated_at=e.at,
+        after_finished=e.after_finished,
     )
 
 
@@ -140,7 +149,16 @@ def _retry(s: JobState) -> JobState:
 
 
 def _progress(s: JobState, e: ProgressReported) -> JobState:
+    if s.expanded:  # the run before the expansion reports last; children count from then on
+        return s
     return replace(s, total=max(e.total, s.done + s.failed), skipped=e.skipped)
+
+
+def _expanded(s: JobState, e: JobExpanded) -> JobState:
+    if s.expanded:  # `decide` expands a job once; a log that holds two keeps the first
+        return s
+    n = len(e.children)
+    return replace(s, expanded=n, units=e.units, total=n, done=0, failed=0, children={})
 
 
 def _transition(s: JobState, event: AnyEvent) -> JobState:  # noqa: C901 - one case per event kind
@@ -172,7 +190,9 @@ def _transition(s: JobState, event: AnyEvent) -> JobState:  # noqa: C901 - one c
         case ArtifactStored():
             made = {"artifact_id": event.artifact_id, "format": event.format}
             return replace(s, extra={**s.extra, "novel_id": event.novel_id, **made})
-        case LogWritten() | ChaptersListed() | ChapterStored() | ImageStored() | JobExpanded():
+        case JobExpanded():
+            return _expanded(s, event)
+        case LogWritten() | ChaptersListed() | ChapterStored() | ImageStored():
             return s
         case JobPurged():
             return _purged(event)
