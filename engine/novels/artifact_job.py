@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -87,13 +87,34 @@ async def make_artifact(run: ArtifactRun, *, timeout: float = calibre.DEFAULT_TI
         await run.log("info", "the artifact was stored by an earlier run of this attempt")
         return
     bound = await _bound(run, params)
-    async with run.artifact_builds:
-        if run.should_stop():
+    async with _build_turn(run) as turn:
+        if not turn:
             return
         built = await _build(run, bound.book, params.formats[0], timeout)
     if built is None:
         return
     await _store(run, params, bound, built)
+
+
+@contextlib.asynccontextmanager
+async def _build_turn(run: ArtifactRun) -> AsyncIterator[bool]:
+    """Hold the worker's build slot for the block: True once held, False (holding nothing)
+    when the run is asked to stop before, or while waiting for another build to end."""
+    slot = run.artifact_builds
+    if slot.locked():
+        await run.log("info", "waiting for another e-book build of this worker to end")
+    while not run.should_stop():
+        try:
+            async with asyncio.timeout(STOP_POLL_S):
+                await slot.acquire()
+        except TimeoutError:
+            continue
+        try:
+            yield True
+        finally:
+            slot.release()
+        return
+    yield False
 
 
 def job_params(job: JobState) -> ArtifactParams:
