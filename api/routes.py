@@ -15,7 +15,7 @@ from api.bodies import strict_body
 from api.deps import Jobs, RuntimeDep
 from api.ids import JobIdPath
 from api.includes import parse_include, view
-from api.jobs import NewJob
+from api.jobs import JobsApi, NewJob, viewer_of
 from api.schemas import (
     AuditEvent,
     AuditPage,
@@ -30,9 +30,13 @@ from api.schemas import (
     Purged,
 )
 from api.users import User
+from engine.artifacts.formats import can_make
 from engine.domain.errors import Forbidden, InvalidCommand
 from engine.domain.model import ALL_FORMATS, TIER_FORMATS, Category, JobType
+from engine.novels.errors import NovelError
+from engine.novels.sources.registry import Registry, SourceInfo
 from engine.service import now_ms
+from projections.library import get_novel, latest_toc_job
 from projections.queries import JobFilter
 
 Offset = Annotated[int, QueryParameter(ge=0, le=I64, description="Records to skip.")]
@@ -80,6 +84,63 @@ def _check_formats(user: CurrentUser, formats: list[str]) -> None:
     above = [f for f in formats if f not in allowed]
     if above:
         raise Forbidden(f"formats: {above[0]!r} is not available on the {user.tier.value} tier")
+
+
+def _check_makeable(formats: list[str]) -> None:
+    """422 for a format this server cannot make now (a Calibre one without ebook-convert)."""
+    cannot = [f for f in formats if not can_make(f)]
+    if cannot:
+        raise InvalidCommand(
+            f"formats: this server cannot make {cannot[0]!r} (it needs Calibre's "
+            "ebook-convert, which is not installed); epub, json, txt and tcr can be made",
+            field="formats",
+        )
+
+
+async def _artifact_job(jobs: JobsApi, user: User, novel_id: str, formats: list[str]) -> NewJob:
+    """The ARTIFACT (one format) or ARTIFACT_BATCH of a novel `user` sees, built from the
+    novel's current table of contents (`toc_job_id`); 422 naming `novel_id` otherwise."""
+    novel = await get_novel(jobs.db, novel_id, viewer_of(user))
+    toc_job_id = await latest_toc_job(jobs.db, novel_id) if novel is not None else None
+    if novel is None or toc_job_id is None:
+        raise InvalidCommand(f"novel_id: no novel {novel_id[:40]!r} in your library",
+                             field="novel_id")  # fmt: skip
+    many = len(formats) > 1
+    return NewJob(
+        type=JobType.ARTIFACT_BATCH if many else JobType.ARTIFACT,
+        params={"novel_id": novel.id, "formats": formats, "toc_job_id": toc_job_id},
+        title=f"{novel.title} · {', '.join(formats)}",
+        total=len(formats),
+    )
+
+
+def _source_name(sources: Registry, url: str, name: str | None, at: str) -> str:
+    """The name of the source that reads `url` (the one called `name` if given); 422
+    naming `source` for an unknown name, else the URL's field (`at`: "url" or "urls[i]"),
+    saying how to add a source for its host."""
+    try:
+        return sources.for_url(url, source=name).name
+    except NovelError as e:
+        field = "source" if name is not None else at.partition("[")[0]
+        raise InvalidCommand(f"{at}: {e}", field=field) from e
+
+
+def _novel_job(sources: Registry, body: FetchNovelBody) -> NewJob:
+    """NOVEL (FULL_NOVEL) for `url`, or a NOVEL_BATCH (FULL_NOVEL_BATCH) of `urls`, each
+    novel's source resolved now: `source` in a single job's params, `sources` (by URL) in a
+    batch's, which its children inherit."""
+    if body.url is not None:
+        kind = JobType.FULL_NOVEL if body.full else JobType.NOVEL
+        source = _source_name(sources, body.url, body.source, "url")
+        params = {"url": body.url, "full": body.full, "source": source}
+        return NewJob(type=kind, params=params, title=body.url)
+    urls = list(dict.fromkeys(body.urls or ()))
+    by_url = {u: _source_name(sources, u, body.source, f"urls[{i}]") for i, u in enumerate(urls)}
+    return NewJob(
+        type=JobType.FULL_NOVEL_BATCH if body.full else JobType.NOVEL_BATCH,
+        params={"urls": urls, "full": body.full, "sources": by_url},
+        title=f"{len(urls)} novels", total=len(urls),
+    )  # fmt: skip
 
 
 def _with(new: NewJob, body: Any) -> NewJob:
@@ -208,15 +269,24 @@ class JobsController(Controller):
         self,
         request: Request[Any, Any, Any],
         user: CurrentUser,
-        jobs: Jobs,
+        runtime: RuntimeDep,
         data: JSONBody[FetchNovelBody],
         idempotency_key: IdemKey,
     ) -> Job:
-        """NOVEL, or FULL_NOVEL with `full: true`."""
+        """NOVEL for `url` (FULL_NOVEL with `full: true`); with `urls`, a NOVEL_BATCH
+        (FULL_NOVEL_BATCH) of one child per URL. The source reading each novel is resolved
+        now, by its host or by `source`: 422 naming `url` (`urls`, `source`) when none
+        would, saying how to add one (see `GET /api/sources`)."""
         data = await strict_body(request, FetchNovelBody)
-        kind = JobType.FULL_NOVEL if data.full else JobType.NOVEL
-        new = NewJob(type=kind, params={"url": data.url, "full": data.full}, title=data.url)
-        return Job.of(await jobs.create(user, _with(new, data), idempotency_key))
+        new = _novel_job(runtime.sources, data)
+        return Job.of(await runtime.jobs.create(user, _with(new, data), idempotency_key))
+
+    @get("/sources", tags=["novels"])
+    async def list_sources(self, user: CurrentUser, runtime: RuntimeDep) -> list[SourceInfo]:
+        """The novel sources this server reads with: name, the hosts bound to it (a source
+        with none is used only when a fetch-novel names it), and where it comes from
+        (`builtin`, `plugin` or `config`)."""
+        return runtime.sources.describe()
 
     @post("/job/create/fetch-volumes", status_code=201)
     async def fetch_volumes(
@@ -266,15 +336,13 @@ class JobsController(Controller):
         data: JSONBody[MakeArtifactsBody],
         idempotency_key: IdemKey,
     ) -> Job:
-        """One ARTIFACT per format; several formats make an ARTIFACT_BATCH."""
+        """E-books of a novel in the caller's library: one ARTIFACT per format, several
+        formats make an ARTIFACT_BATCH. The finished ARTIFACT's `extra.artifact_id` names the
+        file. 422 for an unknown novel or format, or one this server cannot make; 403 for a
+        format above the caller's tier."""
         data = await strict_body(request, MakeArtifactsBody)
         formats = list(dict.fromkeys(data.formats))
         _check_formats(user, formats)
-        many = len(formats) > 1
-        new = NewJob(
-            type=JobType.ARTIFACT_BATCH if many else JobType.ARTIFACT,
-            params={"novel_id": data.novel_id, "formats": formats},
-            title=f"{data.novel_id} · {', '.join(formats)}",
-            total=len(formats),
-        )
+        _check_makeable(formats)
+        new = await _artifact_job(jobs, user, data.novel_id, formats)
         return Job.of(await jobs.create(user, _with(new, data), idempotency_key))

@@ -145,7 +145,7 @@ async def make_jobs(admin: Api, alice: Api) -> list[str]:
         await admin.ok("POST", c + "fetch-chapters", {"chapters": ["c1"], "priority": 2}),
         await admin.ok("POST", c + "fetch-images", {"images": ["i1"]}),
         await admin.ok("POST", c + "fetch-volumes", {"volumes": ["v1"]}),
-        await alice.ok("POST", c + "make-artifacts", {"novel_id": "n", "formats": ["pdf"]}),
+        await alice.ok("POST", c + "scrape", {"urls": ["https://example.com/alice"]}),
     ]
     ids = [j["id"] for j in made]
     dependent = {"url": "https://example.com/d", "depends_on": ids[0]}

@@ -7,12 +7,14 @@ from typing import Any
 import msgspec
 from multidict import CIMultiDictProxy
 
-from engine.domain.commands import AnyCommand, FinishJob, StartJob
-from engine.domain.envelope import command_envelope
+from engine.domain.commands import AnyCommand, CreateJob, FinishJob, StartJob
+from engine.domain.envelope import command_envelope, new_id
 from engine.domain.events import kind_of
+from engine.domain.model import TIER_PRIORITY, JobType
 from engine.jetstream.store import Stored
 from engine.service import JobService
-from tests.support import Client, Service
+from tests.integration.novels.shelf import NOVEL_ID, Shelved, put_novel
+from tests.support import Client, Service, get_job
 
 # Every field of the Job object of lncrawl's Jobs API.
 JOB_FIELDS = frozenset(
@@ -35,7 +37,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     VOLUMES: {"volumes": ["v1"]},
     CHAPTERS: {"chapters": ["c1"]},
     IMAGES: {"images": ["i1"]},
-    ARTIFACTS: {"novel_id": "n1", "formats": ["epub"]},
+    ARTIFACTS: {"novel_id": NOVEL_ID, "formats": ["epub"]},  # see `in_library`
 }
 
 
@@ -125,3 +127,39 @@ async def start(svc: Service, job_id: str) -> None:
 async def finish(svc: Service, job_id: str, *, ok: bool, error: str | None = None) -> None:
     cmd = FinishJob(**command_envelope(job_id, "w"), ok=ok, error=error)
     await run(svc, cmd)
+
+
+async def in_library(svc: Service, client: Client) -> Shelved:
+    """Put a novel in `client`'s library, as a finished NOVEL job of theirs would (its facts
+    in the log, no content), once the read model has it: make-artifacts takes only novels of
+    the caller's library (VALID_BODIES[ARTIFACTS] names this one, NOVEL_ID). The NOVEL job
+    (`toc_job_id`) is one of the client's jobs."""
+    assert client.token is not None
+    user = await svc.runtime.users.resolve(client.token)
+    shelf = await put_novel(svc.runtime.store, user.id)
+    await svc.runtime.projector.wait_for(shelf.seq)
+    return shelf
+
+
+def artifact_params(*formats: str) -> dict[str, Any]:
+    """An ARTIFACT (or, with several formats, ARTIFACT_BATCH) job's params as make-artifacts
+    makes them, for a novel and table of contents no test built: for `create_directly`."""
+    toc_job_id = "01J0000000000000000000TOC0"
+    return {"novel_id": NOVEL_ID, "formats": list(formats), "toc_job_id": toc_job_id}
+
+
+async def create_directly(
+    svc: Service, client: Client, job_type: JobType, params: dict[str, Any]
+) -> dict[str, Any]:
+    """A pending job of `client`'s, created through the engine as a create route would after
+    its checks, for tests about jobs in general (make-artifacts' own route also wants a novel
+    of the caller's library); the job as GET shows it."""
+    assert client.token is not None
+    user = await svc.runtime.users.resolve(client.token)
+    job_id = new_id()
+    command = CreateJob(
+        **command_envelope(job_id, user.id), user_id=user.id, type=int(job_type),
+        priority=TIER_PRIORITY[user.tier], params=params, title=f"{job_type.name} job",
+    )  # fmt: skip
+    await run(svc, command)
+    return await get_job(client, job_id)

@@ -21,7 +21,15 @@ from api.audit import I64
 from api.limits import Limits, TierLimits
 from api.settings import Settings
 from cli.sse_client import sse_events
-from tests.integration.api.helpers import VALID_BODIES, assert_error, create, finish, start
+from tests.integration.api.helpers import (
+    ARTIFACTS,
+    VALID_BODIES,
+    assert_error,
+    create,
+    finish,
+    in_library,
+    start,
+)
 from tests.support import Client, Service, run_service
 
 Actor = Literal["no token", "bad token", "other user", "owner", "admin"]
@@ -46,6 +54,11 @@ class Case(msgspec.Struct, frozen=True, kw_only=True):
 
 _HOOK = {"url": "http://127.0.0.1:9/hook", "events": ["job.page"]}
 _CREATES = {f"POST {path}": [Case(ok=201, body=body)] for path, body in VALID_BODIES.items()}
+# The novel is in the owner's library only: another user's make-artifacts names no novel of
+# theirs (a 422 naming `novel_id`, which tells nothing of whose it is).
+_CREATES[f"POST {ARTIFACTS}"] = [
+    Case(ok=201, body=VALID_BODIES[ARTIFACTS], expect={"other user": 422})
+]
 CASES: dict[str, list[Case]] = {
     **_CREATES,
     "POST /api/job/create/scrape": [Case(ok=201, body={"urls": ["https://example.com/a"]})],
@@ -217,6 +230,7 @@ async def test_every_route_has_a_case(served: Service) -> None:
 
 async def test_the_authorization_matrix(served: Service) -> None:
     owner = await served.add_user("owner")
+    await in_library(served, owner)
     world = World(served, owner, await served.add_user("other"))
     await world.thing("job", fresh=False)  # so the owner's id is known from the start
     keys = route_keys(served)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from engine.domain.model import Tier
+from engine.domain.model import JobType, Tier
 from engine.service import now_ms
 from tests.integration.api.helpers import (
-    ARTIFACTS,
     CHAPTERS,
     IMAGES,
     NOVEL,
     VOLUMES,
+    artifact_params,
     assert_error,
     create,
+    create_directly,
     events,
     finish,
     job_routes,
@@ -86,7 +87,7 @@ async def test_delete_hides_the_job_but_keeps_its_history(api: Service) -> None:
     pending = await create(user)
     running = await create(user, VOLUMES, volumes=["v"])
     await start(api, running["id"])
-    done = await create(user, ARTIFACTS, novel_id="n", formats=["txt"])
+    done = await create_directly(api, user, JobType.ARTIFACT, artifact_params("txt"))
     assert (await user.call("POST", f"/api/job/{done['id']}/cancel"))[0] == 200
 
     for job in (pending, running, done):
@@ -156,8 +157,8 @@ async def test_replay_of_every_kind_of_job(api: Service) -> None:
         await create(user, NOVEL, url="https://example.com/n", full=True),
         await create(user, CHAPTERS, chapters=["c"]),
         await create(user, IMAGES, images=["i"]),
-        await create(user, ARTIFACTS, novel_id="n", formats=["pdf"]),
-        await create(user, ARTIFACTS, novel_id="n", formats=["pdf", "epub"]),
+        await create_directly(api, user, JobType.ARTIFACT, artifact_params("pdf")),
+        await create_directly(api, user, JobType.ARTIFACT_BATCH, artifact_params("pdf", "epub")),
         await create(user, VOLUMES, volumes=["v1", "v2"]),
     ]
     for job in jobs:

@@ -19,8 +19,10 @@ from tests.integration.api.helpers import (
     assert_error,
     create,
     events,
+    in_library,
     list_all,
 )
+from tests.integration.novels.shelf import NOVEL_ID, TITLE
 from tests.support import Service, get_job
 
 CASES: list[tuple[str, dict[str, Any], int, int, str, dict[str, Any]]] = [
@@ -38,13 +40,14 @@ CASES: list[tuple[str, dict[str, Any], int, int, str, dict[str, Any]]] = [
     (IMAGES, {"images": ["i1"]}, 30, 1, "Image i1", {"images": ["i1"]}),
     (IMAGES, {"images": ["i1", "i2", "i3", "i4"]}, 31, 4, "4 images",
      {"images": ["i1", "i2", "i3", "i4"]}),
-    (ARTIFACTS, {"novel_id": "n1", "formats": ["epub"]}, 40, 1, "n1 · epub",
-     {"novel_id": "n1", "formats": ["epub"]}),
-    (ARTIFACTS, {"novel_id": "n1", "formats": ["epub", "txt", "json"]}, 41, 3,
-     "n1 · epub, txt, json", {"novel_id": "n1", "formats": ["epub", "txt", "json"]}),
+    # make-artifacts names the novel's table of contents (`toc_job_id`) too: added below
+    (ARTIFACTS, {"novel_id": NOVEL_ID, "formats": ["epub"]}, 40, 1, f"{TITLE} · epub",
+     {"novel_id": NOVEL_ID, "formats": ["epub"]}),
+    (ARTIFACTS, {"novel_id": NOVEL_ID, "formats": ["epub", "txt", "json"]}, 41, 3,
+     f"{TITLE} · epub, txt, json", {"novel_id": NOVEL_ID, "formats": ["epub", "txt", "json"]}),
     # a repeated format is one artifact
-    (ARTIFACTS, {"novel_id": "n1", "formats": ["epub", "epub"]}, 40, 1, "n1 · epub",
-     {"novel_id": "n1", "formats": ["epub"]}),
+    (ARTIFACTS, {"novel_id": NOVEL_ID, "formats": ["epub", "epub"]}, 40, 1, f"{TITLE} · epub",
+     {"novel_id": NOVEL_ID, "formats": ["epub"]}),
 ]  # fmt: skip
 
 
@@ -68,7 +71,10 @@ def _check_new_job(job: dict[str, Any], before: int, after: int) -> None:
 
 async def test_every_create_endpoint_makes_the_right_job(api: Service) -> None:
     user = await api.add_user("u")
+    shelf = await in_library(api, user)
     for path, body, job_type, total, title, params in CASES:
+        if path == ARTIFACTS:
+            params = {**params, "toc_job_id": shelf.toc_job_id}
         before = now_ms()
         status, job = await user.call("POST", path, json=body)
         after = now_ms()
@@ -91,7 +97,7 @@ async def test_every_create_endpoint_makes_the_right_job(api: Service) -> None:
         assert created["data"]["params"] == params
         assert created["data"]["type"] == job_type
         assert created["time"] == job["created_at"]
-    ids = [j["id"] for j in await list_all(user)]
+    ids = [j["id"] for j in await list_all(user) if j["id"] != shelf.toc_job_id]
     assert len(ids) == len(CASES) == len(set(ids))
 
 
@@ -100,6 +106,7 @@ async def test_priority_comes_from_the_tier_unless_given(api: Service, path: str
     expected = {Tier.BASIC: 0, Tier.PREMIUM: 1, Tier.VIP: 2}
     for tier, priority in expected.items():
         client = await api.add_user(f"user-{tier.value}", tier=tier)
+        await in_library(api, client)
         job = await create(client, path, **VALID_BODIES[path])
         assert job["priority"] == priority, tier
         for given in (0, 1, 2):
@@ -111,6 +118,7 @@ async def test_priority_comes_from_the_tier_unless_given(api: Service, path: str
 @pytest.mark.parametrize("path", list(VALID_BODIES))
 async def test_depends_on_and_parent_are_stored(api: Service, path: str) -> None:
     user = await api.add_user("u")
+    await in_library(api, user)
     parent = await create(user)
     dependency = await create(user)
     body = {**VALID_BODIES[path], "depends_on": dependency["id"], "parent_job_id": parent["id"]}
@@ -127,6 +135,7 @@ async def test_depends_on_and_parent_are_stored(api: Service, path: str) -> None
 async def test_unknown_references_are_422_naming_the_field(api: Service, path: str) -> None:
     user = await api.add_user("u")
     other = await api.add_user("other")
+    shelf = await in_library(api, user)
     foreign = await create(other)  # exists, but not visible to `user`
     gone = await create(user)
     assert (await user.call("DELETE", f"/api/job/{gone['id']}"))[0] == 200
@@ -135,7 +144,7 @@ async def test_unknown_references_are_422_naming_the_field(api: Service, path: s
             status, body = await user.call("POST", path, json={**VALID_BODIES[path], field: ref})
             assert_error(status, body, 422, field)
             assert ref in body["detail"]
-    assert await list_all(user) == []
+    assert [j["id"] for j in await list_all(user)] == [shelf.toc_job_id]
 
 
 async def test_admin_may_reference_any_users_job(api: Service) -> None:
@@ -158,13 +167,14 @@ async def test_formats_follow_the_tier(
     api: Service, tier: Tier, allowed: list[str], refused: list[str]
 ) -> None:
     user = await api.add_user("u", tier=tier)
-    job = await create(user, ARTIFACTS, novel_id="n", formats=allowed)
+    shelf = await in_library(api, user)
+    job = await create(user, ARTIFACTS, novel_id=NOVEL_ID, formats=allowed)
     assert (job["type"], job["total"]) == (41, len(allowed))
     for fmt in refused:
         for formats in ([fmt], ["epub", fmt]):
             status, body = await user.call(
-                "POST", ARTIFACTS, json={"novel_id": "n", "formats": formats}
+                "POST", ARTIFACTS, json={"novel_id": NOVEL_ID, "formats": formats}
             )
             assert_error(status, body, 403)
             assert "formats" in body["detail"] and fmt in body["detail"]
-    assert len(await list_all(user)) == 1
+    assert {j["id"] for j in await list_all(user)} == {job["id"], shelf.toc_job_id}

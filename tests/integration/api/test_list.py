@@ -6,14 +6,16 @@ from typing import Any
 
 from engine.domain.commands import CreateJob
 from engine.domain.envelope import command_envelope
+from engine.domain.model import JobType
 from engine.service import new_id, now_ms
 from tests.integration.api.helpers import (
-    ARTIFACTS,
     CHAPTERS,
     IMAGES,
     NOVEL,
     VOLUMES,
+    artifact_params,
     create,
+    create_directly,
     list_all,
     run,
 )
@@ -32,7 +34,7 @@ async def test_every_filter(api: Service) -> None:
     full = await create(user, NOVEL, url="https://example.com/b", full=True)
     chapter = await create(user, CHAPTERS, chapters=["c1"], priority=2)
     image = await create(user, IMAGES, images=["i1"], priority=1)
-    artifact = await create(user, ARTIFACTS, novel_id="n", formats=["epub"])
+    artifact = await create_directly(api, user, JobType.ARTIFACT, artifact_params("epub"))
     canceled = await create(user, VOLUMES, volumes=["v1"])
     assert (await user.call("POST", f"/api/job/{canceled['id']}/cancel"))[0] == 200
     newest_first = [canceled, artifact, image, chapter, full, novel]

@@ -12,6 +12,7 @@ from tests.integration.api.helpers import (
     VALID_BODIES,
     VOLUMES,
     assert_error,
+    in_library,
     list_all,
     raw,
 )
@@ -32,6 +33,7 @@ LAX: list[tuple[str, dict[str, Any], str, Any]] = [
 
 
 async def test_a_string_for_a_number_or_boolean_is_422_naming_the_field(api: Service) -> None:
+    shelf = await in_library(api, api.admin)  # the novel VALID_BODIES[ARTIFACTS] names
     for path, body, field, value in LAX:
         status, _, answer = await raw(api.admin, "POST", path, json={**body, field: value})
         assert_error(status, answer, 422, field)
@@ -40,7 +42,8 @@ async def test_a_string_for_a_number_or_boolean_is_422_naming_the_field(api: Ser
         typed = msgspec_value(value)
         status, _, answer = await raw(api.admin, "POST", path, json={**body, field: typed})
         assert status == 201, (path, field, answer)
-    assert len(await list_all(api.admin)) == len(LAX)
+    made = [j for j in await list_all(api.admin) if j["id"] != shelf.toc_job_id]
+    assert len(made) == len(LAX)
 
 
 def msgspec_value(text: str) -> Any:
