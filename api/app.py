@@ -15,6 +15,7 @@ from api.dashboard import dashboard_router
 from api.deps import RUNTIME_KEY, dependencies
 from api.errors import exception_handlers
 from api.json_depth import BoundedRequest
+from api.library_routes import LibraryController
 from api.openapi import openapi_config
 from api.routes import JobsController
 from api.runtime import Runtime, open_runtime
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> Litestar:
             JobsController,
             WorkController,
             WebhookController,
+            LibraryController,
             StreamController,
             stream_token,
             health,

@@ -25,6 +25,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 
 from api.audit import DEFAULT_EVENTS, I64, MAX_EVENTS, BadQuery
 from api.errors import status_of
+from api.library import ARTIFACT_TYPES, IMAGE_TYPES
 from api.limits import LimitExceeded
 from api.openapi_types import (
     REF_TEMPLATE,
@@ -62,6 +63,19 @@ RAISES: dict[str, tuple[type[Exception], ...]] = {
     "GET /api/jobs/stream": (LimitExceeded,),
 }
 EVENT_STREAMS = frozenset({"GET /api/job/{job_id}/stream", "GET /api/jobs/stream"})
+# Routes answering with a file: the media types they may send.
+FILES: dict[str, tuple[str, ...]] = {
+    "GET /api/image/{image_id}": IMAGE_TYPES,
+    "GET /api/artifact/{artifact_id}/download": ARTIFACT_TYPES,
+}
+_ATTACHMENT = {
+    "Content-Disposition": {
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "`attachment` with the file name (RFC 5987 `filename*` when not ASCII).",
+    }
+}
+FILE_HEADERS: dict[str, dict[str, Any]] = {"GET /api/artifact/{artifact_id}/download": _ATTACHMENT}
 
 _SEQUENCE = {"type": "integer", "minimum": 0, "maximum": I64}
 _INCLUDE = {"type": "string", "pattern": "^(stats|progress|logs)(,(stats|progress|logs))*$"}
@@ -122,6 +136,7 @@ SECURITY_SCHEMES = {
     },
 }
 _SSE = {"type": "string", "description": "Server-sent events; each id is a log sequence."}
+_FILE = {"type": "string", "format": "binary"}
 
 
 def error_statuses(route: Route, has_parameters: bool) -> set[int]:
@@ -203,6 +218,9 @@ def _complete(op: dict[str, Any], route: Route, exact: _Exact) -> None:
     content = answers[success].setdefault("content", {})
     if route.key in EVENT_STREAMS:
         answers[success]["content"] = {"text/event-stream": {"schema": _SSE}}
+    elif route.key in FILES:
+        answers[success]["content"] = {t: {"schema": _FILE} for t in FILES[route.key]}
+        answers[success]["headers"] = copy.deepcopy(FILE_HEADERS.get(route.key, {}))
     elif "application/json" in content and (result := exact.get(route.key, "result")):
         content["application/json"] = {"schema": result}
     statuses = error_statuses(route, bool(op.get("parameters")))

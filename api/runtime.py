@@ -27,6 +27,7 @@ from engine.crawl.fetcher import FetchSettings
 from engine.dispatcher import Dispatcher, open_dependents
 from engine.domain.events import Codec
 from engine.jetstream.embedded import default_conf, embedded_nats, ensure_credentials
+from engine.jetstream.library import LibraryStore
 from engine.jetstream.nats_access import NatsAccess
 from engine.jetstream.results import ResultStore, open_results
 from engine.jetstream.store import EventStore, wait_for_jetstream
@@ -62,6 +63,7 @@ class Runtime(msgspec.Struct, frozen=True, kw_only=True):
     job_feed: JobFeed
     list_feed: ListFeed
     stream_tokens: StreamTokens
+    library: LibraryStore
 
 
 @contextlib.asynccontextmanager
@@ -91,7 +93,7 @@ async def _start(stack: contextlib.AsyncExitStack, settings: Settings) -> Runtim
         jobs=jobs, webhooks=webhooks, hub=hub,
         job_feed=JobFeed(store, hub, progress_interval=interval, max_pending=max_pending),
         list_feed=ListFeed(read_db, projector, hub, interval=interval),
-        stream_tokens=await _stream_tokens(nc, settings),
+        stream_tokens=await _stream_tokens(nc, settings), library=await LibraryStore.open(nc),
     )  # fmt: skip
 
 

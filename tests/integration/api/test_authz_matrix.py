@@ -30,11 +30,13 @@ from tests.integration.api.helpers import (
     in_library,
     start,
 )
+from tests.integration.api.library_seed import Shelf, seed_novel
 from tests.support import Client, Service, run_service
 
 Actor = Literal["no token", "bad token", "other user", "owner", "admin"]
 ACTORS: tuple[Actor, ...] = ("no token", "bad token", "other user", "owner", "admin")
-Thing = Literal["job", "failed job", "finished job", "webhook"]
+# "novel": the owner's library (a novel, its chapter and image, and an artifact of theirs)
+Thing = Literal["job", "failed job", "finished job", "webhook", "novel"]
 
 
 class Case(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,6 +96,13 @@ CASES: dict[str, list[Case]] = {
     # user's no more than any other user does.
     "DELETE /api/webhooks/{webhook_id}": [Case(names="webhook", fresh=True, expect={"admin": 404})],
     "GET /api/webhooks/{webhook_id}/deliveries": [Case(names="webhook", expect={"admin": 404})],
+    "GET /api/novels": [Case()],
+    "GET /api/novel/{novel_id}": [Case(names="novel")],
+    "GET /api/novel/{novel_id}/chapters": [Case(names="novel")],
+    "GET /api/chapter/{chapter_id}": [Case(names="novel")],
+    "GET /api/image/{image_id}": [Case(names="novel")],
+    "GET /api/artifact/{artifact_id}": [Case(names="novel")],
+    "GET /api/artifact/{artifact_id}/download": [Case(names="novel")],
     "GET /health": [Case(public=True)],
     "GET /": [Case(public=True)],
     "GET /ui/{file_path}": [Case(public=True)],
@@ -140,14 +149,26 @@ class World:
         self.owner = owner
         self.owner_id = ""
         self._kept: dict[Thing, str] = {}
+        self._shelf: Shelf | None = None
 
     async def thing(self, kind: Thing | None, fresh: bool) -> dict[str, str]:
         """Placeholders of the path and query: the owner's thing of `kind`."""
         if kind is None:  # any route: Litestar's OPTIONS answer names ids too
             ids = {"job_id": await self._keep("job"), "webhook_id": await self._keep("webhook")}
-            return {"file_path": "app.js", "path": "nothing.json", **ids}
+            return {"file_path": "app.js", "path": "nothing.json", **ids, **await self._library()}
+        if kind == "novel":
+            return await self._library()
         made = await self._make(kind) if fresh else await self._keep(kind)
         return {"webhook_id" if kind == "webhook" else "job_id": made}
+
+    async def _library(self) -> dict[str, str]:
+        if self._shelf is None:
+            self._shelf = await seed_novel(self.svc, self.owner, title="Owned")
+        s = self._shelf
+        return {
+            "novel_id": s.novel_id, "chapter_id": s.fetched_id, "image_id": s.image_id,
+            "artifact_id": s.artifact_id,
+        }  # fmt: skip
 
     async def _keep(self, kind: Thing) -> str:
         if kind not in self._kept:
