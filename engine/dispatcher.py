@@ -20,7 +20,19 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.kv import KeyValue
 
-from engine.domain.batches import CHILD_OF, child_id, child_ids, child_params, spawned_by
+from engine.domain.batches import (
+    CHILD_OF,
+    EXPANDING_TYPES,
+    child_count,
+    child_id,
+    child_ids,
+    child_params,
+    children_of,
+    expansion_child_id,
+    is_parent,
+    planned_units,
+    spawned_by,
+)
 from engine.domain.commands import (
     AnyCommand,
     CancelJob,
@@ -37,8 +49,10 @@ from engine.domain.eventlog import EventLog
 from engine.domain.events import (
     AnyEvent,
     CancelRequested,
+    ChildSpec,
     JobCanceled,
     JobCreated,
+    JobExpanded,
     JobFailed,
     JobSucceeded,
     RetryRequested,
@@ -57,13 +71,16 @@ log = logging.getLogger(__name__)
 DISPATCHER = "dispatcher"
 _RETRY_S = 1.0  # pause after a failed fetch; redelivery delay of a reaction the store refused
 # the events `react` handles; their tags (the subjects' last token) filter the consumer
-_REACTS_TO = (JobCreated, JobSucceeded, JobFailed, JobCanceled, CancelRequested, RetryRequested)
+_REACTS_TO = (
+    JobCreated, JobSucceeded, JobFailed, JobCanceled, CancelRequested, RetryRequested, JobExpanded,
+)  # fmt: skip
 _KINDS = tuple(str(t.__struct_config__.tag) for t in _REACTS_TO)
 _KEPT_BATCHES = 256  # unfinished batch parents kept between their children's roll-ups
 
 
 class Dispatcher:
-    """Makes jobs runnable: dependencies, batch children, roll-ups, cancel cascades."""
+    """Makes jobs runnable: dependencies, batch and expansion children, roll-ups, cancel
+    cascades."""
 
     def __init__(self, nc: NATS, service: JobService, dependents: KeyValue) -> None:
         self._nc = nc
@@ -149,6 +166,8 @@ class Dispatcher:
                 await self._cascade_cancel(event.job_id)
             case RetryRequested():
                 await self._on_retry(seq, event.job_id)
+            case JobExpanded():
+                await self._on_expanded(event)
 
     async def _on_created(self, seq: int, event: JobCreated) -> None:
         if event.depends_on is None and event.type not in BATCH_TYPES:
@@ -159,10 +178,10 @@ class Dispatcher:
             await self._runnable(seq, event.job_id)
             return
         dep = await self._store.load(event.depends_on)
-        if dep is None or dep.status in (JobStatus.FAILED, JobStatus.CANCELED):
-            await self._fail(event.job_id, _dep_error(event.depends_on, dep))
-        elif dep.status == JobStatus.SUCCESS:
+        if dep is not None and _releases(dep, event.after_finished):
             await self._runnable(seq, event.job_id)
+        elif dep is None or dep.is_done:
+            await self._fail(event.job_id, _dep_error(event.depends_on, dep))
         else:
             await self._add_dependent(event.depends_on, event.job_id)
             dep = await self._store.load(event.depends_on)  # it may have ended meanwhile
@@ -191,7 +210,29 @@ class Dispatcher:
         return CreateJob(
             **command_envelope(child_id(parent.id, index), DISPATCHER), user_id=parent.user_id,
             type=int(child_type), priority=parent.priority, params=child_params(parent, item),
-            title=str(item), parent_job_id=parent.id, total=1,
+            title=str(item), parent_job_id=parent.id, total=planned_units(item),
+        )  # fmt: skip
+
+    async def _on_expanded(self, event: JobExpanded) -> None:
+        """Create the children an expansion planned (a redelivery creates none twice), then
+        pass on a cancel that reached the job meanwhile."""
+        parent = await self._store.load(event.job_id)
+        if parent is None or not parent.expanded:
+            return
+        for index, spec in enumerate(event.children):
+            await self._do(self._expansion_child(parent, index, spec))
+        parent = await self._store.load(parent.id, parent)
+        if parent is not None and (parent.cancel_requested or parent.status == JobStatus.CANCELED):
+            await self._cascade_cancel(parent.id)
+
+    def _expansion_child(self, parent: JobState, index: int, spec: ChildSpec) -> CreateJob:
+        after = None if spec.after is None else expansion_child_id(parent.id, spec.after)
+        job_id = expansion_child_id(parent.id, index)
+        return CreateJob(
+            **command_envelope(job_id, DISPATCHER), user_id=parent.user_id,
+            type=spec.type, priority=parent.priority, params=spec.params, title=spec.title,
+            parent_job_id=parent.id, total=spec.total, depends_on=after,
+            after_finished=after is not None,
         )  # fmt: skip
 
     async def _on_ended(self, event: AnyEvent) -> None:
@@ -208,18 +249,19 @@ class Dispatcher:
             return
         if job.parent_job_id is not None:
             await self._roll_up(job)
-        if job.type in BATCH_TYPES and job.status == JobStatus.CANCELED:
+        if is_parent(job) and job.status == JobStatus.CANCELED:
             await self._cascade_cancel(job.id)
         await self._release_dependents(job)
 
     async def _acts_at_end(self, created: JobCreated) -> bool:
         """Whether the end of this job changes another: a parent, children or dependents."""
-        if created.parent_job_id is not None or created.type in BATCH_TYPES:
+        if created.parent_job_id is not None or created.type in BATCH_TYPES | EXPANDING_TYPES:
             return True
         return bool(await self._dependents(created.job_id))
 
     async def _roll_up(self, child: JobState) -> None:
-        """Count an ended child in its batch parent; finish the parent with its last child.
+        """Count an ended child in its parent (a batch or an expanded job); finish the parent
+        with its last child.
 
         Only children the dispatcher spawned count: a job merely created with
         `parent_job_id` pointing somewhere leaves that job alone. An unfinished parent is
@@ -236,10 +278,11 @@ class Dispatcher:
         parent = await self._do(record, parent) or parent
         if parent.is_done:
             return
-        if len(parent.children) < parent.total:
+        count = child_count(parent)
+        if len(parent.children) < count:
             self._keep(parent)
             return
-        error = f"{parent.failed} of {parent.total} children failed" if parent.failed else None
+        error = f"{parent.failed} of {count} children failed" if parent.failed else None
         finish = FinishJob(**command_envelope(parent.id, DISPATCHER), ok=error is None, error=error)
         await self._do(finish, parent)
 
@@ -249,20 +292,31 @@ class Dispatcher:
             del self._batches[next(iter(self._batches))]
 
     async def _cascade_cancel(self, parent_id: str) -> None:
-        # type and total are fixed at creation (a batch parent gets no progress events)
-        parent = await self._store.created(parent_id)
-        if parent is None or parent.type not in BATCH_TYPES:
-            return
-        for cid in child_ids(parent_id, parent.total):
+        """Cancel the job's children; a child with children of its own passes it on when its
+        cancel request (or its end, canceled) comes back to the dispatcher."""
+        for cid in await self._children_of(parent_id):
             reason = f"parent {parent_id} canceled"
             await self._do(CancelJob(**command_envelope(cid, DISPATCHER), reason=reason))
 
+    async def _children_of(self, job_id: str) -> list[str]:
+        """The ids of the job's children. A batch's follow from its created event (type and
+        total are fixed at creation); only a job that may expand has its history read."""
+        created = await self._store.created(job_id)
+        if created is None:
+            return []
+        if created.type in BATCH_TYPES:
+            return child_ids(job_id, created.total)
+        if created.type not in EXPANDING_TYPES:
+            return []
+        job = await self._store.load(job_id)
+        return children_of(job) if job is not None else []
+
     async def _on_retry(self, seq: int, job_id: str) -> None:
         job = await self._store.load(job_id)
-        if job is None or job.type not in BATCH_TYPES:
+        if job is None or not is_parent(job):
             await self._runnable(seq, job_id, job)
             return
-        for cid in child_ids(job_id, job.total):
+        for cid in children_of(job):
             if cid not in job.children:
                 await self._do(RetryJob(**command_envelope(cid, DISPATCHER)))
         start = StartJob(**command_envelope(job_id, DISPATCHER), worker_id=DISPATCHER)
@@ -270,11 +324,10 @@ class Dispatcher:
 
     async def _release_dependents(self, dep: JobState) -> None:
         for job_id in await self._dependents(dep.id):
-            if dep.status == JobStatus.SUCCESS:
-                state = await self._store.load(job_id)
-                if state is not None:
-                    await self._runnable(state.version, job_id, state)
-            else:
+            state = await self._store.load(job_id)
+            if state is not None and _releases(dep, state.after_finished):
+                await self._runnable(state.version, job_id, state)
+            elif state is not None:
                 await self._fail(job_id, _dep_error(dep.id, dep))
 
     async def _dependents(self, dep_id: str) -> list[str]:
@@ -313,6 +366,14 @@ class Dispatcher:
         except Refusal as e:  # already done, already exists: the reaction happened before
             log.debug("dispatcher: %s skipped: %s", type(command).__name__, e)
             return None
+
+
+def _releases(dep: JobState, after_finished: bool) -> bool:
+    """Whether `dep`, as it is, lets its dependent run: once it succeeded, or (for an
+    `after_finished` dependent) once it finished, whatever the outcome, unless deleted."""
+    if dep.status == JobStatus.SUCCESS:
+        return True
+    return after_finished and dep.is_done and not dep.deleted
 
 
 def _dep_error(dep_id: str, dep: JobState | None) -> str:

@@ -16,7 +16,7 @@ from engine.crawl.models import CrawlOptions, PageOutcome
 from engine.crawl.pages import fetch_page
 from engine.crawl.urls import parse_url
 from engine.domain.eventlog import Stored
-from engine.domain.events import Event
+from engine.domain.events import ChildSpec, Event
 from engine.domain.model import JobType
 from engine.domain.state import JobState
 from engine.jetstream.library import LibraryStore
@@ -24,10 +24,13 @@ from engine.novels.artifact_job import ArtifactFailed, make_artifact
 
 
 class RunOutcome(msgspec.Struct, frozen=True):
-    """How a job's run ended, as its handler reports it: `ok`, or the `error` that fails it."""
+    """How a job's run ended, as its handler reports it: `ok`, or the `error` that fails it;
+    `handed_off` when the job was expanded (`JobContext.expand`): the worker then leaves it
+    running, and the dispatcher ends it once its children have."""
 
     ok: bool
     error: str | None = None
+    handed_off: bool = False
 
 
 class JobContext(Protocol):
@@ -53,6 +56,7 @@ class JobContext(Protocol):
     def artifact_builds(self) -> asyncio.Semaphore: ...
     async def history(self, job_id: str) -> Sequence[Stored]: ...
     async def record(self, event: Event, msg_id: str) -> None: ...
+    async def expand(self, children: list[ChildSpec], units: int) -> bool: ...
 
 
 Handler = Callable[[JobContext], Awaitable[RunOutcome]]

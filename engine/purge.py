@@ -12,13 +12,12 @@ from __future__ import annotations
 import msgspec
 from nats.aio.client import Client as NATS
 
-from engine.domain.batches import child_ids
+from engine.domain.batches import children_of
 from engine.domain.commands import PurgeJob
 from engine.domain.envelope import command_envelope
 from engine.domain.errors import JobConflict, JobNotFound
 from engine.domain.eventlog import EventLog
 from engine.domain.ids import job_token
-from engine.domain.model import BATCH_TYPES
 from engine.domain.state import JobState
 from engine.jetstream.results import RESULTS_STREAM
 from engine.jetstream.store import purge_subject
@@ -40,14 +39,12 @@ async def purge_results(nc: NATS, job_id: str) -> int:
 
 
 async def _family(store: EventLog, job_id: str) -> list[JobState]:
-    """The job and the children its batch spawned, children first; all must have finished."""
+    """The job and every job below it (the children of a batch or an expansion, theirs in
+    turn), each after its own children; all must have finished."""
     job = await store.load(job_id)
     if job is None:
         raise JobNotFound(f"job {job_id} not found")
-    family = [job]
-    if job.type in BATCH_TYPES:
-        children = [await store.load(cid) for cid in child_ids(job_id, job.total)]
-        family = [c for c in children if c is not None] + family
+    family = await _tree(store, job)
     running = [s.id for s in family if not s.is_done]
     if running:
         raise JobConflict(
@@ -56,8 +53,18 @@ async def _family(store: EventLog, job_id: str) -> list[JobState]:
     return family
 
 
+async def _tree(store: EventLog, job: JobState) -> list[JobState]:
+    """`job` after every job below it, each after its own children."""
+    below: list[JobState] = []
+    for cid in children_of(job):
+        child = await store.load(cid)
+        if child is not None:
+            below += await _tree(store, child)
+    return [*below, job]
+
+
 async def purge_job(service: JobService, nc: NATS, job_id: str, actor: str) -> PurgeReport:
-    """Erase the job, and a batch's children, from the log and the result bodies.
+    """Erase the job and every job below it from the log and the result bodies.
 
     Refuses (JobConflict) while any of them has not finished: a running worker would keep
     writing pages after the erasure. A job purged before is purged again (a new tombstone

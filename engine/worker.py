@@ -32,7 +32,7 @@ from nats.aio.msg import Msg
 
 from engine.crawl.fetcher import FetchSettings, make_session
 from engine.crawl.models import PageOutcome
-from engine.domain.commands import FailJob, FinishJob, StartJob
+from engine.domain.commands import ExpandJob, FailJob, FinishJob, StartJob
 from engine.domain.envelope import (
     EventEnvelope,
     command_envelope,
@@ -44,6 +44,7 @@ from engine.domain.errors import InvalidHistory, JobConflict, JobNotFound, Refus
 from engine.domain.eventlog import Stored
 from engine.domain.events import (
     CancelRequested,
+    ChildSpec,
     Event,
     LogWritten,
     PageRecorded,
@@ -178,8 +179,8 @@ class Worker:
             await self._fail(item.job_id, error)
             return
         state = await self.service.store.load(item.job_id)
-        if state is None or state.is_done or state.deleted:
-            return
+        if state is None or state.is_done or state.deleted or state.expanded:
+            return  # an expanded job's item is done: its children carry the work
         if state.status == JobStatus.RUNNING and deliveries == 1:
             return  # a duplicate item for a job another worker is running
         start = StartJob(**command_envelope(item.job_id, self.worker_id), worker_id=self.worker_id)
@@ -252,6 +253,8 @@ class Worker:
             return RunOutcome(False, f"internal error: {type(e).__name__}: {e}")
 
     async def _finish(self, job_id: str, outcome: RunOutcome) -> None:
+        if outcome.handed_off:  # expanded: the dispatcher ends the job after its children
+            return
         with contextlib.suppress(JobConflict):
             env = command_envelope(job_id, self.worker_id)
             cmd = FinishJob(**env, ok=outcome.ok, error=outcome.error)
@@ -355,6 +358,19 @@ class RunContext:
         """Queue a fact of this run, in order with its pages and logs, stored once per
         `msg_id` (make it name the job, the item and the attempt)."""
         await self._recorder.add(event, msg_id)
+
+    async def expand(self, children: list[ChildSpec], units: int) -> bool:
+        """Hand the job over to `children` (see ExpandJob) once every event of the run so far
+        is stored; then return RunOutcome(handed_off=True). True when the job is expanded, by
+        this call or an earlier attempt; False when it may not be (a cancel was asked for)."""
+        await self.flush()
+        env = command_envelope(self.job.id, self._deps.worker_id)
+        try:
+            await self._deps.service.execute(ExpandJob(**env, children=children, units=units))
+        except JobConflict:
+            state = await self._deps.service.store.load(self.job.id)
+            return state is not None and state.expanded > 0
+        return True
 
     async def page(self, page: PageOutcome) -> None:
         """Queue the page: its body for RESULTS, then its event, exactly once (see Recorder).

@@ -3,11 +3,12 @@
 Pure: a batch's children are a function of the batch alone, so the dispatcher re-spawning a
 batch (after a redelivery) creates nothing new, and purge and the roll-up find the same ids.
 An expanded job (a handler fanned it out, see `JobExpanded`) has children the same way: its
-expansion's `children[i]` is `child_id(job, i)`.
+expansion's `children[i]` is `expansion_child_id(job, i)`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from ulid import ULID
@@ -54,9 +55,31 @@ def child_ids(parent_id: str, total: int) -> list[str]:
     return [child_id(parent_id, index) for index in range(total)]
 
 
+def expansion_child_id(parent_id: str, index: int) -> str:
+    """Deterministic id of an expanded job's `index`-th child: the parent's time, and 80 bits
+    of a hash of (parent, index) where a ULID has its random part.
+
+    Not `child_id`: an expansion's child may be a batch, and parent + 1's first child would
+    be parent + 2, its own sibling; a batch's children may expand, and the first child's
+    children would be the batch's next ones. Hashed ids fall anywhere in the random space.
+    """
+    digest = hashlib.sha256(f"{parent_id}:{index}".encode()).digest()
+    parent_time = int(ULID.from_str(parent_id)) >> 80 << 80
+    return str(ULID.from_int(parent_time | int.from_bytes(digest[:10], "big")))
+
+
+def children_of(job: JobState) -> list[str]:
+    """The ids of the job's children, in index order: an expansion's, a batch's, or none."""
+    if job.expanded:
+        return [expansion_child_id(job.id, index) for index in range(job.expanded)]
+    return child_ids(job.id, job.total) if job.type in BATCH_TYPES else []
+
+
 def spawned_by(parent: JobState, job_id: str) -> bool:
     """Whether `job_id` is one of the children the dispatcher made for `parent` (a batch or
     an expanded job)."""
+    if parent.expanded:
+        return job_id in children_of(parent)
     index = int(ULID.from_str(job_id)) - int(ULID.from_str(parent.id)) - 1
     return 0 <= index < child_count(parent)
 

@@ -8,7 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ulid import ULID
 
-from engine.domain.batches import child_count, child_id, is_parent, planned_units, spawned_by
+from engine.domain.batches import (
+    child_count,
+    child_id,
+    expansion_child_id,
+    is_parent,
+    planned_units,
+    spawned_by,
+)
 from engine.domain.commands import (
     AnyCommand,
     CancelJob,
@@ -127,7 +134,7 @@ def test_an_expansion_names_the_children_it_cannot_plan(
 
 def _child(n: int, index: int, status: JobStatus) -> RecordChild:
     env = command_envelope(JOB, "dispatcher", command_id=_cid(n), at=1_000 + n)
-    return RecordChild(**env, child_id=child_id(JOB, index), status=int(status))
+    return RecordChild(**env, child_id=expansion_child_id(JOB, index), status=int(status))
 
 
 def test_a_redelivered_worker_cannot_restart_an_expanded_job() -> None:
@@ -172,10 +179,23 @@ def test_after_finished_is_created_with_the_job() -> None:
 def test_the_children_of_an_expanded_job_are_its_own() -> None:
     running = _running()
     assert not is_parent(running) and child_count(running) == 0
-    assert not spawned_by(running, child_id(JOB, 0))
+    assert not spawned_by(running, expansion_child_id(JOB, 0))
     state, _ = _run([_create(), _start(1), _expand(2)])
     assert state is not None and is_parent(state) and child_count(state) == 2
-    assert [spawned_by(state, child_id(JOB, i)) for i in range(3)] == [True, True, False]
+    ids = [expansion_child_id(JOB, i) for i in range(3)]
+    assert [spawned_by(state, i) for i in ids] == [True, True, False]
+    assert not spawned_by(state, child_id(JOB, 0))  # a batch's first child's id is not theirs
+
+
+def test_expansion_ids_stay_clear_of_batch_ids_above_and_below() -> None:
+    """A batch's children are parent + 1, + 2...; an expansion's must not land there, nor
+    may the children of an expansion's batch child land on its siblings."""
+    ids = [expansion_child_id(JOB, i) for i in range(4)]
+    assert len(set(ids)) == 4 and ids == [expansion_child_id(JOB, i) for i in range(4)]
+    near = {child_id(JOB, i) for i in range(1000)} | {JOB}
+    below_first = {child_id(ids[0], i) for i in range(1000)}
+    assert not near & set(ids) and not below_first & set(ids)
+    assert all(i[:10] == JOB[:10] for i in ids)  # the parent's time
 
 
 def test_a_volume_child_starts_with_its_chapters_as_total() -> None:
