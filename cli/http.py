@@ -27,6 +27,8 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 # Streams send a keep-alive comment every 15 s by default; four missed ones mean a dead link.
 STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
 CALL_TIMEOUT = aiohttp.ClientTimeout(total=30)
+# A file may be large: no total, but a connection that stops sending for a minute is dead.
+DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
 _DROPPED = (aiohttp.ClientError, TimeoutError)
 
 
@@ -145,6 +147,18 @@ class Api:
             return msgspec.json.decode(body) if body else None
         except msgspec.DecodeError as e:
             raise RequestFailed(f"{path} answered {resp.status} with no JSON", resp.status) from e
+
+    async def fetch(self, path: str) -> tuple[bytes, dict[str, str]]:
+        """The raw body of a GET and its headers (a file); CliError as `call` raises it."""
+        try:
+            async with self.session.get(
+                self.base + path, headers=self._headers(), timeout=DOWNLOAD_TIMEOUT
+            ) as resp:
+                body = await resp.read()
+        except _DROPPED as e:
+            raise self.unreachable(e) from e
+        self._check(resp.status, body)
+        return body, dict(resp.headers)
 
     @contextlib.asynccontextmanager
     async def stream(

@@ -27,6 +27,7 @@ from api.settings import (
 )
 from api.users import UserExists, UserStore
 from cli.events import add_events_command, run_events
+from cli.library import LIBRARY_COMMANDS, add_library_commands, run_library
 from cli.live import LIVE_COMMANDS, add_live_commands, run_live
 from cli.worker import run_worker
 from engine.domain.events import Codec
@@ -76,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_nats_options(rb)
     add_events_command(sub)
     add_live_commands(sub)
+    add_library_commands(sub)
     return p
 
 
@@ -190,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_events(args)
         if args.command in LIVE_COMMANDS:
             return run_live(args)
+        if args.command in LIBRARY_COMMANDS:
+            return run_library(args)
         if args.command == "worker":
             return _on_uvloop(_worker(args))
         if args.command == "user":
