@@ -16,6 +16,7 @@ from engine.domain.progress import progress
 from engine.domain.state import JobState, fold
 from projections.library_apply import apply_library
 from projections.queries import _COLUMNS, _JSON_AT, _NAMES, JobRow
+from projections.rollup import roll_up
 from projections.schema import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ async def apply_batch(db: aiosqlite.Connection, batch: Sequence[tuple[int, AnyEv
         states = await _load_states(db, list(by_job))
         folded = [_fold_job(states.get(job_id), evs) for job_id, evs in by_job.items()]
         stored = await _write_jobs(db, folded)
+        await roll_up(db, [s for s in folded if s is not None and s.id in stored])
         kept = [(seq, e) for seq, e in batch if e.job_id in stored]
         await apply_library(db, kept, folded)
         events = [_event_row(seq, e) for seq, e in kept]

@@ -45,6 +45,17 @@ def child_count(job: JobState) -> int:
     return job.total if job.type in BATCH_TYPES else 0
 
 
+# Batches whose progress counts the work units of their children (a VOLUME's chapters)
+# rather than the children: with expanded jobs, what the read model rolls up (`rolls_up_units`).
+UNIT_BATCHES = frozenset({JobType.VOLUME_BATCH})
+
+
+def rolls_up_units(job: JobState) -> bool:
+    """Whether the job's progress is the sum of its children's units: an expanded job, or a
+    batch of volumes (a FULL_NOVEL's progress then moves chapter by chapter)."""
+    return job.expanded > 0 or job.type in UNIT_BATCHES
+
+
 def child_id(parent_id: str, index: int) -> str:
     """Deterministic id of a batch's `index`-th child: re-spawning creates nothing new."""
     return str(ULID.from_int(int(ULID.from_str(parent_id)) + index + 1))

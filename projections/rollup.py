@@ -1,0 +1,71 @@
+"""Progress of jobs whose work is done below them, summed from their children's rows.
+
+A FULL_NOVEL's work is its VOLUMEs' chapters and its epub, two and three levels below it; its
+own log only says which children ended. So the read model keeps its counters as the sum of
+its children's (`rolls_up_units`: expanded jobs and volume batches), each child counted in its
+own units: a VOLUME in chapters (fetched ones done or failed, ones already in the library
+done too), a leaf that ended without counting anything (an ARTIFACT) as its `total`, done if
+it succeeded and failed if it failed. The parent's `total` is the larger of its planned
+`units` and the children's totals, so progress moves chapter by chapter and reaches 100 when
+the job succeeds.
+
+Whenever a job's row is written, its roll-up ancestors are computed again in the same
+transaction, bottom up; the sums depend only on the children's rows, so a rebuild from the
+log gives the same numbers. The job's own fold (`state`, what time travel and its SSE stream
+show) still counts its direct children.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+import aiosqlite
+import msgspec
+
+from engine.domain.batches import children_of, rolls_up_units
+from engine.domain.model import JobStatus
+from engine.domain.progress import progress
+from engine.domain.state import JobState
+
+_decode_state = msgspec.json.Decoder(JobState).decode
+_MAX_DEPTH = 8  # FULL_NOVEL_BATCH > FULL_NOVEL > VOLUME_BATCH > VOLUME: a tree is never deeper
+_SUMS = f"""
+SELECT
+  coalesce(sum(CASE WHEN done + failed + skipped = 0 AND status = {JobStatus.SUCCESS}
+      THEN total ELSE done + skipped END), 0),
+  coalesce(sum(CASE WHEN done + failed + skipped = 0 AND status = {JobStatus.FAILED}
+      THEN total ELSE failed END), 0),
+  coalesce(sum(total), 0),
+  coalesce(sum(skipped), 0)
+FROM jobs WHERE id IN (SELECT value FROM json_each(?))
+"""
+_SET = "UPDATE jobs SET done = ?, failed = ?, total = ?, skipped = ?, progress = ? WHERE id = ?"
+
+
+async def roll_up(db: aiosqlite.Connection, written: Sequence[JobState]) -> None:
+    """Sum the counters of every roll-up job among `written` (rows just upserted from their
+    fold) and above them, each after the jobs below it."""
+    ids = {s.id for s in written if rolls_up_units(s)}
+    ids |= {s.parent_job_id for s in written if s.parent_job_id is not None}
+    for _ in range(_MAX_DEPTH):
+        if not ids:
+            return
+        parents = [s for s in await _states(db, ids) if rolls_up_units(s) and not s.purged]
+        for parent in parents:
+            await _sum_children(db, parent)
+        ids = {s.parent_job_id for s in parents if s.parent_job_id is not None}
+
+
+async def _states(db: aiosqlite.Connection, ids: Collection[str]) -> list[JobState]:
+    marks = ",".join("?" * len(ids))
+    rows = await db.execute_fetchall(f"SELECT state FROM jobs WHERE id IN ({marks})", list(ids))
+    return [_decode_state(row[0]) for row in rows]
+
+
+async def _sum_children(db: aiosqlite.Connection, parent: JobState) -> None:
+    children = msgspec.json.encode(children_of(parent)).decode()
+    rows = list(await db.execute_fetchall(_SUMS, (children,)))
+    done, failed, total, skipped = (int(v) for v in rows[0])
+    total = max(total, parent.units, parent.total, done + failed)
+    whole = progress(parent.status, done, failed, total).whole
+    await db.execute(_SET, (done, failed, total, skipped, whole, parent.id))
