@@ -13,12 +13,13 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import msgspec
+from multidict import CIMultiDict
 
 from cli.sse_client import SseEvent, sse_events
 
@@ -148,8 +149,9 @@ class Api:
         except msgspec.DecodeError as e:
             raise RequestFailed(f"{path} answered {resp.status} with no JSON", resp.status) from e
 
-    async def fetch(self, path: str) -> tuple[bytes, dict[str, str]]:
-        """The raw body of a GET and its headers (a file); CliError as `call` raises it."""
+    async def fetch(self, path: str) -> tuple[bytes, Mapping[str, str]]:
+        """The raw body of a GET and its headers (case-insensitive); CliError as `call`
+        raises it."""
         try:
             async with self.session.get(
                 self.base + path, headers=self._headers(), timeout=DOWNLOAD_TIMEOUT
@@ -158,7 +160,7 @@ class Api:
         except _DROPPED as e:
             raise self.unreachable(e) from e
         self._check(resp.status, body)
-        return body, dict(resp.headers)
+        return body, CIMultiDict(resp.headers)
 
     @contextlib.asynccontextmanager
     async def stream(
