@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import aiohttp
 import msgspec
@@ -24,6 +24,7 @@ from engine.net.retry import parse_retry_after, transient_status
 Sleep = Callable[[float], Awaitable[None]]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_KEEP_METHOD = frozenset({307, 308})  # other redirects of a POST are followed with a GET
 _KEPT_HEADERS = ("x-cache", "cf-cache-status", "age", "retry-after", "content-length")
 _CHUNK = 64 * 1024
 
@@ -121,8 +122,12 @@ async def fetch(
     settings: FetchSettings,
     *,
     sleep: Sleep = asyncio.sleep,
+    form: Sequence[tuple[str, str]] | None = None,
 ) -> FetchResult:
     """GET ``url`` following redirects, retrying transient failures.
+
+    With ``form``, the request is a POST of it (``application/x-www-form-urlencoded``); a
+    307 or 308 redirect repeats the POST, any other is followed with a GET, as browsers do.
 
     Returns the response for every status except transient ones (429, 5xx), which
     are retried up to ``settings.retries`` times, honouring Retry-After; 4xx
@@ -138,7 +143,7 @@ async def fetch(
     for attempt in range(settings.retries + 1):
         last = attempt == settings.retries
         try:
-            result = await _fetch_following(session, url, settings)
+            result = await _fetch_following(session, url, settings, form)
         except FetchFailed as e:
             if e.permanent or last:
                 raise
@@ -159,12 +164,15 @@ async def fetch(
 
 
 async def _fetch_following(
-    session: aiohttp.ClientSession, url: str, settings: FetchSettings
+    session: aiohttp.ClientSession,
+    url: str,
+    settings: FetchSettings,
+    form: Sequence[tuple[str, str]] | None = None,
 ) -> FetchResult:
     started = time.monotonic()
     current, visited = url, {url}
     for _ in range(settings.max_redirects + 1):
-        status, location, result = await _request(session, current, settings)
+        status, location, result = await _request(session, current, settings, form)
         if result is not None:
             elapsed = int((time.monotonic() - started) * 1000)
             return msgspec.structs.replace(
@@ -177,6 +185,7 @@ async def _fetch_following(
             )
         visited.add(target)
         current = target
+        form = form if status in _KEEP_METHOD else None
     raise FetchFailed(
         f"too many redirects (more than {settings.max_redirects}) from {url}", permanent=True
     )
@@ -192,15 +201,21 @@ def _redirect_target(current: str, location: str, status: int) -> str:
 
 
 async def _request(
-    session: aiohttp.ClientSession, url: str, settings: FetchSettings
+    session: aiohttp.ClientSession,
+    url: str,
+    settings: FetchSettings,
+    form: Sequence[tuple[str, str]] | None = None,
 ) -> tuple[int, str, FetchResult | None]:
-    """One hop: (status, Location, None) for a redirect, else (status, "", result)."""
+    """One hop (a POST of ``form`` if given, else a GET): (status, Location, None) for a
+    redirect, else (status, "", result)."""
     try:
         policy = settings.net_policy
         target = guard_url(URL(url, encoded=False), policy)
         require_guarded(session, policy)
-        async with session.get(
+        async with session.request(
+            "GET" if form is None else "POST",
             target,
+            data=None if form is None else list(form),
             allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=settings.timeout_s),
             headers={"User-Agent": settings.user_agent},

@@ -1,0 +1,149 @@
+"""Politeness per host, shared by every novel job of one worker process.
+
+A novel's hundreds of chapters come from one site, and several jobs (volumes of one novel,
+novels of one site) may run at once in a worker: left alone they would hit that site as
+hard as the worker's slots allow. A :class:`HostGate` bounds them together: at most
+``per_host`` requests to a host at once, their starts at least ``delay_s`` apart, and after a
+429 or 5xx, nothing to that host before its Retry-After (or the backoff) has passed. Hosts
+are told apart by :func:`engine.novels.hosts.host_key` (the port counts).
+
+Every request goes through :func:`engine.crawl.fetcher.fetch` (its private-network guard,
+size caps, redirects and retries of 429 and 5xx with backoff); the gate only decides when
+each attempt may start. Several worker processes each keep their own gate, so a host's
+effective rate is multiplied by the number of processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Annotated
+
+import aiohttp
+import msgspec
+
+from engine.crawl.errors import FetchFailed
+from engine.crawl.fetcher import FetchResult, FetchSettings, fetch
+from engine.crawl.frontier import HostPacer
+from engine.novels.errors import InvalidNovelUrl
+from engine.novels.hosts import host_key
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Politeness(msgspec.Struct, frozen=True, kw_only=True):
+    """How one worker process treats each host: ``per_host`` requests at once at most,
+    starts at least ``delay_s`` apart; a host answering 429 or 5xx is slowed down (the gap
+    doubled, up to ``max_delay_s``) until it answers well again."""
+
+    per_host: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+    delay_s: Annotated[float, msgspec.Meta(ge=0.0, le=3600.0)] = 0.0
+    max_delay_s: Annotated[float, msgspec.Meta(ge=0.0, le=3600.0)] = 60.0
+
+
+class Turn:
+    """A request's turn at its host (see :meth:`HostGate.turn`)."""
+
+    def __init__(self, gate: HostGate, host: str) -> None:
+        self._gate = gate
+        self._host = host
+
+    async def pause(self, seconds: float) -> None:
+        """Give the turn back for ``seconds`` (a Retry-After, or a backoff after a failed
+        attempt): no request to the host starts before they have passed, and the host is
+        slowed down; then wait for a new turn. The fetcher calls it between attempts."""
+        self._gate._leave(self._host)
+        self._gate._hold(self._host, seconds)
+        await self._gate._enter(self._host)
+
+
+class HostGate:
+    """When requests to each host may start, for all the novel jobs of one worker process.
+
+    ``clock`` and ``sleep`` are the time source and the wait (monotonic seconds); tests pass
+    a fake pair. Hosts are kept for the life of the gate (a worker reads few sites).
+    """
+
+    def __init__(
+        self,
+        politeness: Politeness | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.politeness = politeness or Politeness()
+        self._clock = clock
+        self._sleep = sleep
+        self._pacer = HostPacer(self.politeness.delay_s, max_delay_s=self.politeness.max_delay_s)
+        self._limits: dict[str, asyncio.Semaphore] = {}
+        self._held: dict[str, int] = {}
+        self._not_before: dict[str, float] = {}
+
+    async def fetch(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        settings: FetchSettings,
+        *,
+        form: Sequence[tuple[str, str]] | None = None,
+    ) -> FetchResult:
+        """:func:`engine.crawl.fetcher.fetch` of ``url`` (a POST of ``form`` if given),
+        each attempt started in a turn at the URL's host. Raises what ``fetch`` raises, and
+        FetchFailed (permanent) for a URL without a valid host."""
+        host = _host_of(url)
+        try:
+            async with self.turn(host) as turn:
+                result = await fetch(session, url, settings, sleep=turn.pause, form=form)
+        except FetchFailed as e:
+            if e.status is not None:
+                self._pacer.on_status(host, e.status)
+            raise
+        self._pacer.on_status(host, result.status)
+        return result
+
+    @contextlib.asynccontextmanager
+    async def turn(self, host: str) -> AsyncIterator[Turn]:
+        """Wait until a request to ``host`` may start (a free place among its ``per_host``,
+        its gap since the previous start, any Retry-After); hold the place for the block."""
+        await self._enter(host)
+        try:
+            yield Turn(self, host)
+        finally:
+            self._leave(host)
+
+    def in_use(self, host: str) -> int:
+        """How many turns at ``host`` are held now."""
+        return self._held.get(host, 0)
+
+    async def _enter(self, host: str) -> None:
+        limit = self._limits.setdefault(host, asyncio.Semaphore(self.politeness.per_host))
+        await limit.acquire()
+        try:
+            while (wait := self._not_before.get(host, 0.0) - self._clock()) > 0:
+                await self._sleep(wait)
+            wait = self._pacer.reserve(host, self._clock())
+            if wait > 0:
+                await self._sleep(wait)
+        except BaseException:  # cancelled while waiting: the place goes back
+            limit.release()
+            raise
+        self._held[host] = self._held.get(host, 0) + 1
+
+    def _leave(self, host: str) -> None:
+        self._held[host] -= 1
+        self._limits[host].release()
+
+    def _hold(self, host: str, seconds: float) -> None:
+        until = self._clock() + max(0.0, seconds)
+        self._not_before[host] = max(self._not_before.get(host, 0.0), until)
+        self._pacer.on_status(host, 503)  # a failed attempt: slow the host down
+
+
+def _host_of(url: str) -> str:
+    try:
+        return host_key(url)
+    except InvalidNovelUrl as e:
+        raise FetchFailed(f"invalid URL {url}: {e}", permanent=True) from e
