@@ -3,11 +3,16 @@ engine (jobs, library facts in the log, content in the LIBRARY stream and object
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from api.library import ARTIFACT_TYPES
-from tests.integration.api.helpers import assert_error, raw
+from engine.domain.events import Codec
+from projections.library import library_dump
+from projections.projector import rebuild
+from projections.schema import open_db
+from tests.integration.api.helpers import assert_error, finish, raw, start
 from tests.integration.api.library_seed import EPUB, JPEG, PNG, Shelf, seed_novel
 from tests.support import Client, Service
 
@@ -214,3 +219,32 @@ async def test_the_file_routes_are_documented_as_files(api: Service) -> None:
         [param] = doc["paths"][path]["get"]["parameters"]
         assert param["schema"]["pattern"] == "^[0-9a-f]{16}$"
         assert "404" in doc["paths"][path]["get"]["responses"]
+
+
+async def test_a_purged_novel_job_takes_its_facts_out_live_and_rebuilt(
+    api: Service, tmp_path: Path
+) -> None:
+    """Purging the NOVEL job that put a novel in Alice's library (the only job that parsed it)
+    removes the novel from every read; her ARTIFACT job's artifact stays hers. A read model
+    rebuilt from the log as the purge left it holds the same library."""
+    alice = await api.add_user("alice")
+    shelf = await seed_novel(api, alice, title="Moon Tale")
+    kept = await seed_novel(api, alice, title="Star Song")
+    await start(api, shelf.job_id)
+    await finish(api, shelf.job_id, ok=True)
+    assert (await ok(alice, "/api/novels"))["total"] == 2
+    status, body = await api.admin.call("DELETE", f"/api/job/{shelf.job_id}?purge=true")
+    assert status == 200, body
+    for path in owned_paths(shelf)[:5]:  # the novel, its chapters, chapter and images
+        assert (await fetch(api.admin, path))[0] == 404, path
+    assert [n["id"] for n in (await ok(alice, "/api/novels"))["items"]] == [kept.novel_id]
+    assert (await ok(alice, f"/api/artifact/{shelf.artifact_id}"))["novel_id"] == shelf.novel_id
+
+    live = await library_dump(api.runtime.jobs.db)
+    fresh = await open_db(tmp_path / "rebuilt.sqlite3")
+    try:
+        await rebuild(fresh, api.runtime.nc, Codec())
+        assert await library_dump(fresh) == live
+    finally:
+        await fresh.close()
+    assert [row[0] for row in live["novels"]] == [kept.novel_id]
