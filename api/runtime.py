@@ -32,6 +32,9 @@ from engine.jetstream.nats_access import NatsAccess
 from engine.jetstream.results import ResultStore, open_results
 from engine.jetstream.store import EventStore, wait_for_jetstream
 from engine.jetstream.work import ensure_work
+from engine.novels.handlers import NovelDeps
+from engine.novels.politeness import HostGate
+from engine.novels.sources.registry import Registry, build_registry
 from engine.service import JobService
 from engine.worker import Worker
 from projections.projector import Projector
@@ -48,7 +51,8 @@ class Runtime(msgspec.Struct, frozen=True, kw_only=True):
     """Everything an API process serves from, started and owned by `open_runtime`.
 
     The dispatcher, in-process workers and the webhook deliverer run too but are not here:
-    nothing serving a request calls them. The request limiter is `jobs.limiter`.
+    nothing serving a request calls them. The request limiter is `jobs.limiter`. `sources`
+    is the novel source registry, built once: the built-ins and the installed plugins.
     """
 
     settings: Settings
@@ -63,6 +67,7 @@ class Runtime(msgspec.Struct, frozen=True, kw_only=True):
     job_feed: JobFeed
     list_feed: ListFeed
     stream_tokens: StreamTokens
+    sources: Registry
     library: LibraryStore
 
 
@@ -82,7 +87,8 @@ async def _start(stack: contextlib.AsyncExitStack, settings: Settings) -> Runtim
     await ensure_admin(users, settings)
     projector, read_db = await _read_model(stack, settings, nc, store.codec)
     service = JobService(store)
-    results = await start_work(stack, nc, service, settings)
+    sources = build_registry()
+    results = await start_work(stack, nc, service, settings, sources)
     webhooks = await start_webhooks(stack, nc, store, settings)
     idempotency = await open_idempotency(nc.jetstream())
     jobs = JobsApi(service, projector, read_db, idempotency, Limiter(settings.limits))
@@ -94,6 +100,7 @@ async def _start(stack: contextlib.AsyncExitStack, settings: Settings) -> Runtim
         job_feed=JobFeed(store, hub, progress_interval=interval, max_pending=max_pending),
         list_feed=ListFeed(read_db, projector, hub, interval=interval),
         stream_tokens=await _stream_tokens(nc, settings), library=await LibraryStore.open(nc),
+        sources=sources,
     )  # fmt: skip
 
 
@@ -146,26 +153,38 @@ async def open_work(nc: NATS, settings: Settings) -> ResultStore:
 
 def build_worker(
     nc: NATS, service: JobService, results: ResultStore, settings: Settings, *,
-    burst: bool = False,
+    burst: bool = False, novels: NovelDeps | None = None,
 ) -> Worker:  # fmt: skip
-    """A worker with `settings`' concurrency, attempts and private-network policy."""
+    """A worker with `settings`' concurrency, attempts and private-network policy; `novels`
+    shared with the process's other workers (default: its own, see `novel_deps`)."""
     return Worker(
         nc, service, results, FetchSettings(allow_private=settings.allow_private_networks),
         concurrency=settings.worker_concurrency, burst=burst, max_attempts=settings.max_attempts,
+        novels=novels or novel_deps(settings),
     )  # fmt: skip
 
 
+def novel_deps(settings: Settings, sources: Registry | None = None) -> NovelDeps:
+    """What the novel jobs of a process's workers share: the sources (built if not given)
+    and one gate, so `settings.novel_politeness` bounds each host for the whole process."""
+    gate = HostGate(settings.novel_politeness)
+    return NovelDeps(sources=sources or build_registry(), gate=gate)
+
+
 async def start_work(
-    stack: contextlib.AsyncExitStack, nc: NATS, service: JobService, settings: Settings
-) -> ResultStore:
+    stack: contextlib.AsyncExitStack, nc: NATS, service: JobService, settings: Settings,
+    sources: Registry | None = None,
+) -> ResultStore:  # fmt: skip
     """The dispatcher, and `settings.workers` in-process workers (0 = none), each drained
-    (its jobs finished or left for redelivery) when `stack` closes."""
+    (its jobs finished or left for redelivery) when `stack` closes; they read novels with
+    `sources` and share one per-host gate."""
     results = await open_work(nc, settings)
     dispatcher = Dispatcher(nc, service, await open_dependents(nc))
     await dispatcher.start()
     stack.push_async_callback(dispatcher.stop)
+    novels = novel_deps(settings, sources)
     for _ in range(settings.workers):
-        worker = build_worker(nc, service, results, settings)
+        worker = build_worker(nc, service, results, settings, novels=novels)
         task = asyncio.create_task(worker.run())
         stack.push_async_callback(_drained, worker, task)
     return results

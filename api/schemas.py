@@ -51,12 +51,25 @@ class _Create(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     parent_job_id: JobId | None = None
 
 
+SourceName = Annotated[str, Meta(min_length=1, max_length=100)]
+
+
 class FetchNovelBody(_Create, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    url: Url
+    """One novel (`url`) or several (`urls`); `source` names the source that reads them,
+    else each URL's host picks one."""
+
+    url: Url | None = None
+    urls: Annotated[list[Url], Meta(min_length=1, max_length=1000)] | None = None
     full: bool = False
+    source: SourceName | None = None
 
     def __post_init__(self) -> None:
-        checked_url(self.url, "url")
+        if (self.url is None) == (self.urls is None):
+            raise ValueError("give either `url` or `urls` - at `$.url`")
+        if self.url is not None:
+            checked_url(self.url, "url")
+        for i, url in enumerate(self.urls or ()):
+            checked_url(url, f"urls[{i}]")
 
 
 class FetchVolumesBody(_Create, frozen=True, kw_only=True, forbid_unknown_fields=True):

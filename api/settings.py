@@ -11,6 +11,7 @@ import msgspec
 from api.limits import Limits
 from engine.jetstream.embedded import read_credentials
 from engine.jetstream.nats_access import NatsAccess, parse_access
+from engine.novels.politeness import Politeness
 from engine.worker import CONCURRENCY, MAX_ATTEMPTS
 
 
@@ -39,6 +40,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_retry_after_cap_s: float = 300.0
     webhook_concurrency: int = 32  # events in delivery at once in this process
     limits: Limits = Limits()  # per-user limits (api/limits.py), JOBSTREAM_* via limits_from_env
+    novel_politeness: Politeness = Politeness()  # per host, for the novel jobs of each process
     create_admin: bool = True
     print_admin_token: bool = True
 

@@ -21,6 +21,8 @@ from engine.domain.model import JobType
 from engine.domain.state import JobState
 from engine.jetstream.library import LibraryStore
 from engine.novels.artifact_job import ArtifactFailed, make_artifact
+from engine.novels.chapters import fetch_chapters, fetch_images
+from engine.novels.handlers import NovelDeps, NovelJobFailed, Stopped, read_novel
 
 
 class RunOutcome(msgspec.Struct, frozen=True):
@@ -56,6 +58,8 @@ class JobContext(Protocol):
     def artifact_builds(self) -> asyncio.Semaphore: ...
     async def history(self, job_id: str) -> Sequence[Stored]: ...
     async def record(self, event: Event, msg_id: str) -> None: ...
+    @property
+    def novels(self) -> NovelDeps: ...
     async def expand(self, children: list[ChildSpec], units: int) -> bool: ...
 
 
@@ -189,6 +193,32 @@ async def artifact(ctx: JobContext) -> RunOutcome:
     return RunOutcome(True)
 
 
+async def novel(ctx: JobContext) -> RunOutcome:
+    """NOVEL: a novel's metadata and table of contents, and its cover (engine/novels)."""
+    return await _novel_job(read_novel(ctx))
+
+
+async def chapters(ctx: JobContext) -> RunOutcome:
+    """VOLUME and CHAPTER: chapters and their images into the library (engine/novels)."""
+    return await _novel_job(fetch_chapters(ctx))
+
+
+async def image(ctx: JobContext) -> RunOutcome:
+    """IMAGE: one image into the library (engine/novels)."""
+    return await _novel_job(fetch_images(ctx))
+
+
+async def _novel_job(work: Awaitable[object]) -> RunOutcome:
+    """Success once the work is done, or stopped on request; else the reason it failed."""
+    try:
+        await work
+    except Stopped:
+        return RunOutcome(True)
+    except NovelJobFailed as e:
+        return RunOutcome(False, str(e))
+    return RunOutcome(True)
+
+
 def handler_for(job_type: int) -> Handler:
     match job_type:
         case JobType.SCRAPE:
@@ -197,5 +227,11 @@ def handler_for(job_type: int) -> Handler:
             return crawl
         case JobType.ARTIFACT:
             return artifact
+        case JobType.NOVEL:
+            return novel
+        case JobType.VOLUME | JobType.CHAPTER:
+            return chapters
+        case JobType.IMAGE:
+            return image
         case _:
             return unsupported

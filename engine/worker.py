@@ -61,6 +61,7 @@ from engine.jetstream.pickup import Lanes
 from engine.jetstream.recorder import Recorder
 from engine.jetstream.results import ResultStore, result_key
 from engine.jetstream.work import WorkItem, work_ack_wait
+from engine.novels.handlers import NovelDeps
 from engine.service import JobService
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class Worker:
     def __init__(
         self, nc: NATS, service: JobService, results: ResultStore, fetch_settings: FetchSettings,
         *, concurrency: int = CONCURRENCY, burst: bool = False, worker_id: str | None = None,
-        max_attempts: int = MAX_ATTEMPTS, idle_s: float = IDLE_S,
+        max_attempts: int = MAX_ATTEMPTS, idle_s: float = IDLE_S, novels: NovelDeps | None = None,
     ) -> None:  # fmt: skip
         self._nc = nc
         self._js = nc.jetstream()
@@ -108,6 +109,7 @@ class Worker:
         self._run_deps = RunDeps(
             nc=nc, service=service, results=results, fetch_settings=fetch_settings,
             worker_id=self.worker_id, recorder=recorder, artifact_builds=asyncio.Semaphore(1),
+            novels=novels or NovelDeps(),
         )  # fmt: skip
         self._stopping = asyncio.Event()
         self.lanes = Lanes(nc, slots=concurrency, idle_s=idle_s)
@@ -273,7 +275,8 @@ class RunDeps(msgspec.Struct, frozen=True, kw_only=True):
     start; `results` encodes page bodies and reads those of an earlier attempt; `recorder`
     makes a run's Recorder; `fetch_settings` go to the handler; `worker_id` is the actor of
     the run's events; `library` (opened when the worker runs) holds novels' content;
-    `artifact_builds` lets one e-book build run at a time.
+    `artifact_builds` lets one e-book build run at a time; `novels` are the sources and the
+    per-host gate of novel jobs (shared by the workers of a process).
     """
 
     nc: NATS
@@ -284,6 +287,7 @@ class RunDeps(msgspec.Struct, frozen=True, kw_only=True):
     recorder: Callable[[], Recorder]
     artifact_builds: asyncio.Semaphore
     library: LibraryStore | None = None
+    novels: NovelDeps = msgspec.field(default_factory=NovelDeps)
 
 
 class RunContext:
@@ -349,6 +353,10 @@ class RunContext:
     @property
     def artifact_builds(self) -> asyncio.Semaphore:
         return self._deps.artifact_builds
+
+    @property
+    def novels(self) -> NovelDeps:
+        return self._deps.novels
 
     async def history(self, job_id: str) -> list[Stored]:
         """Every event of job `job_id` (any job, e.g. the one whose facts this run reads)."""

@@ -1,0 +1,281 @@
+"""VOLUME, CHAPTER and IMAGE jobs: chapters and images fetched into the library.
+
+VOLUME and CHAPTER take ``{novel_id, source, chapters: [{id, url, title, serial}], refresh}``
+(VOLUME also ``volume_id``). A chapter is left alone when this job already recorded it (an
+earlier run of the job: its `page` event is in the log, ok or failed; a retry clears the
+failed ones) and, unless ``refresh``, when the library already holds its body: then only
+its `chapter_stored` fact is recorded again (from the stored body), so that the job's log
+names every chapter of it the library holds, also after a crash between storing a body and
+recording it. Every other chapter is fetched through the gate, parsed and cleaned by its
+source, stored, its images fetched and stored (a failed image does not fail the chapter),
+and recorded: `image_stored` for each image, `chapter_stored`, then its `page` event (ok or
+failed). Progress counts chapters: fetched ones done or failed, stored ones skipped.
+
+IMAGE takes ``{novel_id, images: [{id, url, chapter_id}]}`` and stores each image, recording
+its `page` and `image_stored`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+import msgspec
+from selectolax.lexbor import LexborHTMLParser
+
+from engine.crawl.errors import CrawlError
+from engine.crawl.extract import decode_html
+from engine.crawl.fetcher import FetchResult
+from engine.crawl.models import PageOutcome
+from engine.crawl.pages import failed_page
+from engine.domain.errors import InvalidCommand
+from engine.domain.events import ChapterStored, ImageInfo
+from engine.domain.model import JobType
+from engine.jetstream.library import Chapter, item_token
+from engine.novels.errors import NovelError
+from engine.novels.handlers import (
+    NovelJobFailed,
+    NovelRun,
+    Stopped,
+    envelope,
+    failure,
+    gated_fetch,
+    msg_id,
+    outcome,
+    params_of,
+    source_of,
+    store_image,
+)
+from engine.novels.model import url_id
+from engine.novels.sources.base import Source
+
+T = TypeVar("T")
+CHAPTER_SLOTS = 4  # chapters of one job in progress at once (the gate bounds each host)
+IMAGE_SLOTS = 4  # images of one chapter fetched at once
+MAX_IMAGES = 200  # images of one chapter fetched at most; the rest are left out
+THREAD_PARSE_BYTES = 256 * 1024  # chapter pages larger than this are parsed in a thread
+
+
+class ChapterItem(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    url: str
+    title: str = ""
+    serial: int = 0
+
+
+class ChaptersParams(msgspec.Struct, frozen=True, kw_only=True):
+    """VOLUME and CHAPTER params (CHAPTER: one chapter)."""
+
+    novel_id: str
+    source: str
+    chapters: list[ChapterItem]
+    refresh: bool = False
+    volume_id: str | None = None
+
+
+class ImageItem(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    url: str
+    chapter_id: str | None = None
+
+
+class ImagesParams(msgspec.Struct, frozen=True, kw_only=True):
+    novel_id: str
+    images: list[ImageItem]
+
+
+async def fetch_chapters(run: NovelRun) -> None:
+    """VOLUME and CHAPTER (see the module docstring). NovelJobFailed when a chapter failed: a
+    CHAPTER with its cause, a VOLUME with "k of n chapters failed" and the first cause."""
+    params = _checked(params_of(run.job, ChaptersParams))
+    source = source_of(run, params.source)
+    run.planned(len(params.chapters))
+    stored = set() if params.refresh else await run.library.stored_chapter_ids(params.novel_id)
+    run_ = _ChapterRun(run, source, params)
+    todo = []
+    for item in params.chapters:
+        if item.url in run.ok_urls or item.url in run.failed_urls:
+            continue
+        if item.id not in stored or not await run_.restate(item):
+            todo.append(item)
+    await each(todo, CHAPTER_SLOTS, run_.fetch)
+    if run.should_stop():
+        return
+    _outcome(run, params, run_.errors)
+
+
+def _checked(params: ChaptersParams) -> ChaptersParams:
+    try:
+        item_token(params.novel_id, "novel_id")
+        for item in params.chapters:
+            item_token(item.id, "chapters[].id")
+    except InvalidCommand as e:
+        raise NovelJobFailed(f"invalid parameters: {e}") from e
+    return params
+
+
+def _outcome(run: NovelRun, params: ChaptersParams, errors: dict[str, str]) -> None:
+    failed = [c.url for c in params.chapters if c.url in run.failed_urls]
+    if not failed:
+        return
+    first = errors.get(failed[0]) or next(iter(errors.values()), None)
+    if run.job.type == JobType.CHAPTER and len(params.chapters) == 1:
+        raise NovelJobFailed(first or f"{failed[0]} failed")
+    text = f"{len(failed)} of {len(params.chapters)} chapters failed"
+    raise NovelJobFailed(f"{text}; the first: {first}" if first else text)
+
+
+async def each(items: Sequence[T], slots: int, work: Callable[[T], Awaitable[None]]) -> None:
+    """``work`` on every item, ``slots`` at a time; the first error cancels the rest and
+    is raised (unwrapped, so a store error still reads as one)."""
+    pending = iter(items)
+
+    async def slot() -> None:
+        for item in pending:  # one iterator: every item is taken once
+            await work(item)
+
+    tasks = [asyncio.create_task(slot()) for _ in range(min(slots, len(items)))]
+    if not tasks:
+        return
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        errors = [t.exception() for t in done if not t.cancelled()]
+        error = next((e for e in errors if e is not None), None)
+        if error is not None:
+            raise error
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class _ChapterRun:
+    """The chapters of one VOLUME or CHAPTER run; `errors` holds each failure's cause."""
+
+    def __init__(self, run: NovelRun, source: Source, params: ChaptersParams) -> None:
+        self.run = run
+        self.source = source
+        self.params = params
+        self.errors: dict[str, str] = {}
+        self._images: dict[str, ImageInfo] = {}  # fetched by this run, by image id
+
+    async def restate(self, item: ChapterItem) -> bool:
+        """Record the `chapter_stored` of a chapter the library holds (counted skipped);
+        False when it holds none after all."""
+        body = await self.run.library.get_chapter(self.params.novel_id, item.id)
+        if body is None:
+            return False
+        size = len(msgspec.json.encode(body))
+        await self._record(item, body, size, _image_infos(body.html))
+        await self.run.skipped(item.url, "already in the library")
+        return True
+
+    async def fetch(self, item: ChapterItem) -> None:
+        """Fetch, store and record one chapter; a stop leaves it unrecorded."""
+        if self.run.should_stop():
+            return
+        try:
+            result = await gated_fetch(self.run, item.url)
+        except Stopped:
+            return
+        except CrawlError as e:
+            await self._failed(failed_page(item.url, 0, e))
+            return
+        try:
+            body = await self._body(item, result)
+        except NovelError as e:
+            await self._failed(outcome(item.url, result, str(e)))
+            return
+        size = await self.run.library.put_chapter(self.params.novel_id, item.id, body)
+        images = await self._images_of(item, body)
+        await self._record(item, body, size, images)
+        await self.run.page(outcome(item.url, result))
+
+    async def _body(self, item: ChapterItem, result: FetchResult) -> Chapter:
+        """The cleaned chapter; NovelError when the answer is not an OK chapter page, or
+        too large to store."""
+        if not 200 <= result.status < 300:
+            raise NovelError(f"HTTP {result.status}")
+        html = decode_html(result.body, result.content_type)
+        if len(result.body) > THREAD_PARSE_BYTES:
+            content = await asyncio.to_thread(self.source.parse_chapter, result.final_url, html)
+        else:
+            content = self.source.parse_chapter(result.final_url, html)
+        body = Chapter(title=content.title or item.title, html=content.html)
+        try:
+            self.run.library.chapter_message(self.params.novel_id, item.id, body)
+        except InvalidCommand as e:
+            raise NovelError(str(e)) from e
+        return body
+
+    async def _images_of(self, item: ChapterItem, body: Chapter) -> list[ImageInfo]:
+        """The chapter's images, each fetched and stored once per run (a stop leaves the
+        rest); the first MAX_IMAGES of them."""
+        infos = _image_infos(body.html)[:MAX_IMAGES]
+        todo = [i for i in infos if i.id not in self._images]
+        for info in todo:
+            self._images[info.id] = info
+
+        async def one(info: ImageInfo) -> None:
+            nid = self.params.novel_id
+            await store_image(self.run, nid, info.url, chapter_id=item.id, image_id=info.id)
+
+        with contextlib.suppress(Stopped):  # a stop leaves the rest unfetched
+            await each(todo, IMAGE_SLOTS, one)
+        return infos
+
+    async def _record(
+        self, item: ChapterItem, body: Chapter, size: int, images: list[ImageInfo]
+    ) -> None:
+        fact = ChapterStored(
+            **envelope(self.run), novel_id=self.params.novel_id, chapter_id=item.id,
+            title=body.title, bytes=size, images=images,
+        )  # fmt: skip
+        await self.run.record(fact, msg_id(self.run, "chapter", item.id))
+
+    async def _failed(self, page: PageOutcome) -> None:
+        self.errors.setdefault(page.url, failure(page))
+        await self.run.page(page)
+
+
+def _image_infos(html: str) -> list[ImageInfo]:
+    """The images a cleaned body shows (absolute ``src``), each once, in order."""
+    seen: dict[str, ImageInfo] = {}
+    for node in LexborHTMLParser(html).css("img[src]"):
+        src = (node.attributes.get("src") or "").strip()
+        try:
+            image_id = url_id(src)
+        except NovelError:
+            continue
+        seen.setdefault(image_id, ImageInfo(id=image_id, url=src))
+    return list(seen.values())
+
+
+# -- IMAGE ------------------------------------------------------------------------------
+
+
+async def fetch_images(run: NovelRun) -> None:
+    """IMAGE: each image (one, from fetch-images) stored and recorded with its page;
+    NovelJobFailed when an image could not be had."""
+    params = params_of(run.job, ImagesParams)
+    try:
+        item_token(params.novel_id, "novel_id")
+        for image in params.images:
+            item_token(image.id, "images[].id")
+    except InvalidCommand as e:
+        raise NovelJobFailed(f"invalid parameters: {e}") from e
+    run.planned(len(params.images))
+    errors: list[str] = []
+    for image in params.images:
+        if image.url in run.ok_urls or image.url in run.failed_urls:
+            continue
+        fact = await store_image(
+            run, params.novel_id, image.url, chapter_id=image.chapter_id, image_id=image.id,
+            page=True,
+        )  # fmt: skip
+        if fact.error:
+            errors.append(fact.error)
+    if errors and not run.should_stop():
+        raise NovelJobFailed(errors[0] if len(errors) == 1 else f"{len(errors)} images failed")

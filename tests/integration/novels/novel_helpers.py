@@ -1,0 +1,129 @@
+"""Helpers of the novel job tests: a local novel site that can hold chapters back and counts
+what it answered, and jobs made as the create routes would make them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from aiohttp import web
+
+from engine.domain.commands import CreateJob
+from engine.domain.envelope import command_envelope, new_id
+from engine.domain.events import ChapterInfo, ChaptersListed, Event
+from engine.domain.model import JobType
+from engine.jetstream.library import LIBRARY_STREAM
+from tests.integration.api.helpers import log_of, run
+from tests.sites.novelsite import Faults, NovelSite, build_novel_app, novel_site
+from tests.support import Service, finished, serve_app
+
+NO_FAULTS = Faults(unavailable_once=frozenset(), rate_limited_once=frozenset(), missing=frozenset())
+_CHAPTER = re.compile(r"/chapter-(\d+)")
+
+
+class Watched:
+    """A served novel site and what it saw: chapter requests held back (serials in `hold`,
+    until `release` is set), requests in flight at once (`most_in_flight`), and `answered`
+    (requests per path whose handler completed: a held request whose client went away is
+    not answered)."""
+
+    def __init__(self, site: NovelSite, hold: set[int]) -> None:
+        self.site = site
+        self.hold = hold
+        self.release = asyncio.Event()
+        self.held = 0
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.answered: Counter[str] = Counter()
+
+    def chapter_path(self, serial: int) -> str:
+        return self.site.chapter_url(serial).removeprefix(self.site.origin)
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            match = _CHAPTER.search(request.path)
+            if match is not None and int(match.group(1)) in self.hold:
+                self.held += 1
+                try:
+                    await self.release.wait()
+                finally:
+                    self.held -= 1
+            response: web.StreamResponse = await handler(request)
+        finally:
+            self.in_flight -= 1
+        self.answered[request.path] += 1
+        return response
+
+
+@contextlib.asynccontextmanager
+async def watched_site(
+    layout: str, *, faults: Faults | None = None, hold: set[int] | None = None
+) -> AsyncIterator[Watched]:
+    """The novel site of `layout` on 127.0.0.1, watched (see Watched); a held request is
+    cancelled when its client goes away."""
+    site = novel_site(layout, faults=faults)
+    watched = Watched(site, hold or set())
+    app = build_novel_app(site)
+    app.middlewares.append(watched.middleware)
+    async with serve_app(app, handler_cancellation=True, shutdown_timeout=0.5) as origin:
+        site.origin = origin
+        try:
+            yield watched
+        finally:
+            watched.release.set()
+
+
+async def create_job(
+    svc: Service, job_type: JobType, params: dict[str, Any], *, total: int = 1
+) -> str:
+    """A job of the admin's, created as a create route would after resolving its params."""
+    user = await svc.runtime.users.resolve(svc.admin.token or "")
+    job_id = new_id()
+    command = CreateJob(
+        **command_envelope(job_id, user.id), user_id=user.id, type=int(job_type), priority=1,
+        params=params, title=f"{job_type.name} job", total=total,
+    )  # fmt: skip
+    await run(svc, command)
+    return job_id
+
+
+async def read_novel(svc: Service, site: NovelSite, slug: str | None = None) -> list[ChapterInfo]:
+    """Run a NOVEL job on the site's novel; its table of contents."""
+    url = site.novel_url(slug) if slug else site.novel_url()
+    body = {"url": url, "source": site.layout.name}
+    status, job = await svc.admin.call("POST", "/api/job/create/fetch-novel", json=body)
+    assert status == 201, job
+    job = await finished(svc.admin, job["id"])
+    assert job["status"] == 2, job
+    events = [s.event for s in await log_of(svc, job["id"])]
+    return [c for e in events if isinstance(e, ChaptersListed) for c in e.chapters]
+
+
+def chapter_params(
+    chapters: Sequence[ChapterInfo], source: str, *, refresh: bool = False
+) -> dict[str, Any]:
+    """VOLUME (or, with one chapter, CHAPTER) params for `chapters` of one novel."""
+    novel_id = chapters[0].volume_id.split("-v")[0]
+    items = [{"id": c.id, "url": c.url, "title": c.title, "serial": c.serial} for c in chapters]
+    return {
+        "novel_id": novel_id, "volume_id": chapters[0].volume_id, "source": source,
+        "chapters": items, "refresh": refresh,
+    }  # fmt: skip
+
+
+async def events_of(svc: Service, job_id: str) -> list[Event]:
+    return [s.event for s in await log_of(svc, job_id)]
+
+
+async def library_writes(svc: Service) -> tuple[int, int]:
+    """The LIBRARY stream's messages and last sequence: equal, and the number of chapters,
+    when every chapter body was stored once."""
+    info = await svc.runtime.nc.jetstream().stream_info(LIBRARY_STREAM)
+    return int(info.state.messages), int(info.state.last_seq)
