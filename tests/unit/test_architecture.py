@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ["engine", "projections", "streams", "api", "cli"]
 PROJECT = {*LAYERS, "tests", "bench"}
 # The terminal client speaks HTTP: it shares only the enums of the API's vocabulary.
-CLIENT_MODULES = ["http", "live", "events", "live_state", "sse_client"]
+CLIENT_MODULES = ["http", "live", "events", "live_state", "sse_client", "library"]
 CLIENT_MAY_IMPORT = ("cli", "engine.domain.model")
 
 
