@@ -161,6 +161,7 @@ def test_the_client_check_fails_on_planted_server_imports(tmp_path: Path) -> Non
         "cli/live_state.py": "from streams.list_feed import SNAPSHOT_LIMIT\n",
         "cli/events.py": "import json\nfrom engine.domain import errors, model\n",
         "cli/sse_client.py": "from .. import api\n",
+        "cli/library.py": "from pathlib import Path\nfrom cli.http import Api\n",
         "cli/live.py": (
             "import asyncio\nimport rich.live\nfrom cli.http import Api\nfrom . import events\n"
             "from engine.domain.model import JobStatus\nimport engine.domain.model\n"
