@@ -27,6 +27,7 @@ from engine.domain.batches import (
     child_id,
     child_ids,
     child_params,
+    child_title,
     children_of,
     expansion_child_id,
     is_parent,
@@ -210,7 +211,7 @@ class Dispatcher:
         return CreateJob(
             **command_envelope(child_id(parent.id, index), DISPATCHER), user_id=parent.user_id,
             type=int(child_type), priority=parent.priority, params=child_params(parent, item),
-            title=str(item), parent_job_id=parent.id, total=planned_units(item),
+            title=child_title(item), parent_job_id=parent.id, total=planned_units(item),
         )  # fmt: skip
 
     async def _on_expanded(self, event: JobExpanded) -> None:

@@ -2,7 +2,8 @@
 
 A FULL_NOVEL's work is its VOLUMEs' chapters and its epub, two and three levels below it; its
 own log only says which children ended. So the read model keeps its counters as the sum of
-its children's (`rolls_up_units`: expanded jobs and volume batches), each child counted in its
+its children's (`rolls_up_units`: expanded jobs, volume batches, and a FULL_NOVEL before it
+expands, which so shows nothing done rather than its novel page), each child counted in its
 own units: a VOLUME in chapters (fetched ones done or failed, ones already in the library
 done too), a leaf that ended without counting anything (an ARTIFACT) as its `total`, done if
 it succeeded and failed if it failed. The parent's `total` is the larger of its planned

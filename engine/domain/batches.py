@@ -16,12 +16,13 @@ from ulid import ULID
 from engine.domain.model import BATCH_TYPES, JobType
 from engine.domain.state import JobState
 
-# batch type -> (child type, params key holding the items, child params key)
+# batch type -> (child type, params key holding the items, child params key); an empty child
+# key: each item is its child's params (merged over the batch's other keys)
 CHILD_OF: dict[JobType, tuple[JobType, str, str]] = {
     JobType.NOVEL_BATCH: (JobType.NOVEL, "urls", "url"),
     JobType.FULL_NOVEL_BATCH: (JobType.FULL_NOVEL, "urls", "url"),
     JobType.CHAPTER_BATCH: (JobType.CHAPTER, "chapters", "chapters"),
-    JobType.VOLUME_BATCH: (JobType.VOLUME, "volumes", "volumes"),
+    JobType.VOLUME_BATCH: (JobType.VOLUME, "volumes", ""),
     JobType.IMAGE_BATCH: (JobType.IMAGE, "images", "images"),
     JobType.ARTIFACT_BATCH: (JobType.ARTIFACT, "formats", "formats"),
     JobType.SCRAPE_BATCH: (JobType.SCRAPE, "urls", "urls"),
@@ -51,9 +52,13 @@ UNIT_BATCHES = frozenset({JobType.VOLUME_BATCH})
 
 
 def rolls_up_units(job: JobState) -> bool:
-    """Whether the job's progress is the sum of its children's units: an expanded job, or a
-    batch of volumes (a FULL_NOVEL's progress then moves chapter by chapter)."""
-    return job.expanded > 0 or job.type in UNIT_BATCHES
+    """Whether the job's progress is the sum of its children's units: an expanded job, a
+    batch of volumes (a FULL_NOVEL's progress then moves chapter by chapter), or a job that
+    may yet expand (its own pages, a novel's page before its chapters are known, are no
+    measure of its work: it shows none done until its children do some)."""
+    if job.expanded > 0 or job.type in UNIT_BATCHES:
+        return True
+    return job.type in EXPANDING_TYPES and not job.is_done
 
 
 def child_id(parent_id: str, index: int) -> str:
@@ -96,10 +101,25 @@ def spawned_by(parent: JobState, job_id: str) -> bool:
 
 
 def child_params(parent: JobState, item: Any) -> dict[str, Any]:
+    """A batch child's params: the batch's other keys, with the item under the child key (a
+    URL as is, anything else in a one-item list), or the item itself when it is the params
+    (a volume: `{novel_id, volume_id, source, chapters, refresh}`)."""
     _, items_key, child_key = CHILD_OF[JobType(parent.type)]
     rest = {k: v for k, v in parent.params.items() if k != items_key}
+    if not child_key:
+        return {**rest, **item} if isinstance(item, dict) else {**rest, items_key: [item]}
     value = item if child_key in ("url",) else [item]
     return {**rest, child_key: value}
+
+
+def child_title(item: Any) -> str:
+    """A batch child's title: an item's own `title` (or id) when it is an object, else the
+    item (a URL, an id, a format)."""
+    if isinstance(item, dict):
+        for key in ("title", "volume_id", "id", "url"):
+            if isinstance(item.get(key), str) and item[key]:
+                return str(item[key])
+    return str(item)
 
 
 def planned_units(item: Any) -> int:

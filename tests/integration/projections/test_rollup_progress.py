@@ -82,6 +82,7 @@ class Tree:
         """The whole tree's log, in order; `failed_chapter` is fetched and fails."""
         await self.create(self.root, JobType.FULL_NOVEL, params={"url": "https://n.test/"})
         await self.start(self.root)
+        await self.page(self.root, "https://n.test/", ok=True)  # the novel's page
         children = [
             ChildSpec(type=int(JobType.VOLUME_BATCH), params={"volumes": VOLUMES}, total=2),
             ChildSpec(type=int(JobType.ARTIFACT), params={"formats": ["epub"]}, after=0),
@@ -154,7 +155,8 @@ def test_full_novel_progress_moves_chapter_by_chapter_to_100(tmp_path: Path) -> 
     rows = asyncio.run(_root_rows(tmp_path / "rm.db", log, tree.root))
     progress = [r[4] for r in rows]
     assert progress == sorted(progress) and progress[-1] == 100  # never backwards
-    after_expansion = rows[3:]
+    assert rows[2][1:] == (0, 0, 1, 0)  # the novel's page is no chapter
+    after_expansion = rows[4:]
     assert {r[3] for r in after_expansion} == {6}  # 5 chapters + the epub, from the start
     finished = [r[1] + r[2] for r in after_expansion]
     assert sorted(set(finished)) == [0, 1, 2, 3, 4, 5, 6]  # one chapter at a time, then the epub
