@@ -22,6 +22,7 @@ from engine.domain.state import JobState
 from engine.jetstream.library import LibraryStore
 from engine.novels.artifact_job import ArtifactFailed, make_artifact
 from engine.novels.chapters import fetch_chapters, fetch_images
+from engine.novels.full_novel import read_and_expand
 from engine.novels.handlers import NovelDeps, NovelJobFailed, Stopped, read_novel
 
 
@@ -198,6 +199,18 @@ async def novel(ctx: JobContext) -> RunOutcome:
     return await _novel_job(read_novel(ctx))
 
 
+async def full_novel(ctx: JobContext) -> RunOutcome:
+    """FULL_NOVEL: NOVEL, then handed off to a VOLUME_BATCH and an epub ARTIFACT
+    (engine/novels/full_novel.py); the dispatcher ends the job after them."""
+    try:
+        handed_off = await read_and_expand(ctx)
+    except Stopped:
+        return RunOutcome(True)
+    except NovelJobFailed as e:
+        return RunOutcome(False, str(e))
+    return RunOutcome(True, handed_off=handed_off)
+
+
 async def chapters(ctx: JobContext) -> RunOutcome:
     """VOLUME and CHAPTER: chapters and their images into the library (engine/novels)."""
     return await _novel_job(fetch_chapters(ctx))
@@ -229,6 +242,8 @@ def handler_for(job_type: int) -> Handler:
             return artifact
         case JobType.NOVEL:
             return novel
+        case JobType.FULL_NOVEL:
+            return full_novel
         case JobType.VOLUME | JobType.CHAPTER:
             return chapters
         case JobType.IMAGE:
