@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from functools import partial
 
@@ -42,6 +43,7 @@ async def deps(nc: NATS) -> RunDeps:
     return RunDeps(
         nc=nc, service=JobService(store), results=results, fetch_settings=FetchSettings(),
         worker_id=WORKER, recorder=partial(Recorder, nc, store.codec),
+        artifact_builds=asyncio.Semaphore(1),
     )  # fmt: skip
 
 
