@@ -4,6 +4,7 @@ carries out any sequence of commands to the same jobs at the same sequences."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
@@ -26,7 +27,7 @@ from engine.domain.events import (
 from engine.domain.ids import InvalidId
 from engine.domain.state import fold
 from engine.jetstream.errors import ConcurrencyConflict
-from engine.jetstream.store import JOBS_STREAM, EventStore
+from engine.jetstream.store import JOBS_STREAM, EventStore, jobs_stream_config
 from engine.memory_log import MemoryEventLog
 from engine.service import JobService
 from tests import service_steps
@@ -44,12 +45,24 @@ slow_examples = settings(
 
 
 async def _fresh_store(nc: NATS) -> EventStore:
-    """The JetStream store on an empty `JOBS` stream: sequences from 1, no ids remembered."""
-    with contextlib.suppress(nats.js.errors.NotFoundError):
-        await nc.jetstream().delete_stream(JOBS_STREAM)
-    store = EventStore(nc, Codec())
-    await store.ensure()
-    return store
+    """The JetStream store on an empty `JOBS` stream: sequences from 1, no ids remembered.
+
+    The stream is created anew, not `ensure`d: on a busy server a deleted stream can still be
+    answering for a moment, and `ensure` would then keep it, messages and all.
+    """
+    js = nc.jetstream()
+    for _ in range(100):
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await js.delete_stream(JOBS_STREAM)
+        try:
+            await js.add_stream(jobs_stream_config())
+        except nats.js.errors.BadRequestError:  # the old one is still going away
+            await asyncio.sleep(0.02)
+            continue
+        info = await js.stream_info(JOBS_STREAM)
+        if info.state.messages == 0:
+            return EventStore(nc, Codec())
+    raise AssertionError("the JOBS stream could not be made empty")
 
 
 async def _fresh_memory() -> EventLog:
