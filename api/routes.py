@@ -139,7 +139,7 @@ def _novel_job(sources: Registry, body: FetchNovelBody) -> NewJob:
     return NewJob(
         type=JobType.FULL_NOVEL_BATCH if body.full else JobType.NOVEL_BATCH,
         params={"urls": urls, "full": body.full, "sources": by_url},
-        title=f"{len(urls)} novels", total=len(urls),
+        title=f"{len(urls)} novel{'' if len(urls) == 1 else 's'}", total=len(urls),
     )  # fmt: skip
 
 

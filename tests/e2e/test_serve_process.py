@@ -139,16 +139,17 @@ def rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
 async def make_jobs(admin: Api, alice: Api) -> list[str]:
     """A mix of jobs: pending, canceled, deleted, replayed, dependent; two owners."""
     c = "/api/job/create/"
+    src = {"source": "novelfull"}  # no source reads these hosts; no worker runs the jobs
     made = [
-        await admin.ok("POST", c + "fetch-novel", {"url": "https://example.com/a"}),
-        await admin.ok("POST", c + "fetch-novel", {"url": "https://e.com/b", "full": True}),
+        await admin.ok("POST", c + "fetch-novel", {"url": "https://example.com/a", **src}),
+        await admin.ok("POST", c + "fetch-novel", {"url": "https://e.com/b", "full": True, **src}),
         await admin.ok("POST", c + "fetch-chapters", {"chapters": ["c1"], "priority": 2}),
         await admin.ok("POST", c + "fetch-images", {"images": ["i1"]}),
         await admin.ok("POST", c + "fetch-volumes", {"volumes": ["v1"]}),
         await alice.ok("POST", c + "scrape", {"urls": ["https://example.com/alice"]}),
     ]
     ids = [j["id"] for j in made]
-    dependent = {"url": "https://example.com/d", "depends_on": ids[0]}
+    dependent = {"url": "https://example.com/d", "depends_on": ids[0], **src}
     ids.append((await admin.ok("POST", "/api/job/create/fetch-novel", dependent))["id"])
     assert await admin.ok("POST", f"/api/job/{ids[1]}/cancel") is True
     assert await alice.ok("POST", f"/api/job/{ids[5]}/cancel") is True

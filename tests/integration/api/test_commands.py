@@ -119,7 +119,7 @@ async def test_delete_hides_the_job_but_keeps_its_history(api: Service) -> None:
 
 
 def _novel() -> dict[str, str]:
-    return {"url": "https://example.com/n"}
+    return {"url": "https://example.com/n", "source": "novelfull"}
 
 
 async def test_replay_makes_a_new_job_with_the_same_work(api: Service) -> None:
@@ -177,7 +177,9 @@ async def test_replay_of_every_kind_of_job(api: Service) -> None:
 async def test_every_command_is_visible_to_the_next_read(api: Service) -> None:
     user = await api.add_user("u")
     for i in range(10):
-        status, job = await user.call("POST", NOVEL, json={"url": f"https://example.com/{i}"})
+        status, job = await user.call(
+            "POST", NOVEL, json={**_novel(), "url": f"https://example.com/{i}"}
+        )
         assert status == 201
         assert (await list_all(user))[0]["id"] == job["id"]
         assert (await get_job(user, job["id"]))["status"] == 0

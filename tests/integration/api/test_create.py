@@ -27,12 +27,21 @@ from tests.support import Service, get_job
 
 CASES: list[tuple[str, dict[str, Any], int, int, str, dict[str, Any]]] = [
     # path, body, type, total, job_title, params
-    (NOVEL, {"url": "https://x.test/n.html"}, 0, 1, "https://x.test/n.html",
-     {"url": "https://x.test/n.html", "full": False}),
-    (NOVEL, {"url": "https://x.test/n.html", "full": True}, 5, 1, "https://x.test/n.html",
-     {"url": "https://x.test/n.html", "full": True}),
-    (NOVEL, {"url": "http://x.test/a", "full": False}, 0, 1, "http://x.test/a",
-     {"url": "http://x.test/a", "full": False}),
+    # fetch-novel puts the source it resolved in the params (x.test has none but the named one)
+    (NOVEL, {"url": "https://x.test/n.html", "source": "novelfull"}, 0, 1,
+     "https://x.test/n.html",
+     {"url": "https://x.test/n.html", "full": False, "source": "novelfull"}),
+    (NOVEL, {"url": "https://x.test/n.html", "full": True, "source": "madara"}, 5, 1,
+     "https://x.test/n.html", {"url": "https://x.test/n.html", "full": True, "source": "madara"}),
+    (NOVEL, {"url": "http://x.test/a", "full": False, "source": "novelfull"}, 0, 1,
+     "http://x.test/a", {"url": "http://x.test/a", "full": False, "source": "novelfull"}),
+    # several URLs make a batch; a repeated URL is one novel
+    (NOVEL, {"urls": ["http://x.test/a", "http://x.test/b", "http://x.test/a"],
+             "source": "novelfull"}, 1, 2, "2 novels",
+     {"urls": ["http://x.test/a", "http://x.test/b"], "full": False,
+      "sources": {"http://x.test/a": "novelfull", "http://x.test/b": "novelfull"}}),
+    (NOVEL, {"urls": ["http://x.test/a"], "full": True, "source": "madara"}, 6, 1, "1 novel",
+     {"urls": ["http://x.test/a"], "full": True, "sources": {"http://x.test/a": "madara"}}),
     (VOLUMES, {"volumes": ["v1"]}, 20, 1, "Volume v1", {"volumes": ["v1"]}),
     (VOLUMES, {"volumes": ["v1", "v2", "v3"]}, 21, 3, "3 volumes", {"volumes": ["v1", "v2", "v3"]}),
     (CHAPTERS, {"chapters": ["c1"]}, 10, 1, "Chapter c1", {"chapters": ["c1"]}),

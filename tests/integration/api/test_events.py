@@ -35,7 +35,8 @@ async def test_events_are_the_log_in_order(api: Service) -> None:
     assert all(set(e) == {"sequence", "kind", "time", "actor", "data"} for e in items)
     created, started, _, canceled = items
     assert created["actor"] == job["user_id"]
-    assert created["data"]["params"] == {"url": "https://example.com/a", "full": False}
+    params = {"url": "https://example.com/a", "full": False, "source": "novelfull"}
+    assert created["data"]["params"] == params
     assert created["data"]["user_id"] == job["user_id"]
     assert created["time"] == job["created_at"]
     assert started["data"] == {"worker_id": "w1", "attempt": 1}

@@ -9,6 +9,7 @@ from api.jobs import idempotency_kv_key
 from tests.integration.api.helpers import (
     CHAPTERS,
     NOVEL,
+    SOURCE,
     assert_error,
     create,
     list_all,
@@ -16,7 +17,7 @@ from tests.integration.api.helpers import (
 )
 from tests.support import Client, Service
 
-BODY = {"url": "https://example.com/novel.html"}
+BODY = {"url": "https://example.com/novel.html", "source": SOURCE}
 
 
 async def _post(client: Client, key: str, body: dict[str, Any], path: str = NOVEL) -> Any:
@@ -28,7 +29,7 @@ async def test_another_request_under_a_used_key_is_a_422_and_no_job(api: Service
     status, job = await _post(alice, "order-7", BODY)
     assert status == 201, job
     others: list[tuple[str, dict[str, Any]]] = [
-        (NOVEL, {"url": "https://example.com/other.html"}),  # params
+        (NOVEL, {**BODY, "url": "https://example.com/other.html"}),  # params
         (NOVEL, {**BODY, "priority": 2}),  # priority
         (NOVEL, {**BODY, "depends_on": job["id"]}),  # dependency
         (NOVEL, {**BODY, "parent_job_id": job["id"]}),  # parent
@@ -51,7 +52,7 @@ async def test_a_key_bound_before_fingerprints_matches_any_request(api: Service)
     job = await create(alice, NOVEL, **BODY)
     kv = api.runtime.jobs.kv
     await kv.put(idempotency_kv_key(job["user_id"], "legacy"), job["id"].encode())
-    status, found = await _post(alice, "legacy", {"url": "https://example.com/else.html"})
+    status, found = await _post(alice, "legacy", {**BODY, "url": "https://example.com/else.html"})
     assert (status, found["id"]) == (201, job["id"])
     status, found = await _post(alice, "legacy", {"chapters": ["c9"]}, CHAPTERS)
     assert (status, found["id"]) == (201, job["id"])

@@ -48,7 +48,7 @@ def clocked(svc: Service) -> ManualClock:
 
 
 def novel(i: int | str) -> dict[str, Any]:
-    return {"url": f"https://example.com/novel-{i}"}
+    return {"url": f"https://example.com/novel-{i}", "source": "novelfull"}
 
 
 async def refused(client: Client, path: str = NOVEL, **kw: Any) -> tuple[str, dict[str, Any]]:

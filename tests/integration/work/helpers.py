@@ -106,13 +106,11 @@ async def serve_hold_site() -> AsyncIterator[HoldSite]:
             site.release_all()
 
 
-async def novel_after(
-    client: Client, job_id: str, url: str = "https://example.com/novel"
-) -> dict[str, Any]:
-    """A NOVEL job depending on `job_id`; NOVEL has no handler yet, so once released it fails
-    at once with "not supported yet", or with its dependency's failure."""
-    body = {"url": url, "depends_on": job_id}
-    status, job = await client.call("POST", "/api/job/create/fetch-novel", json=body)
+async def scrape_after(client: Client, job_id: str, url: str) -> dict[str, Any]:
+    """A SCRAPE of `url` (a local page) depending on `job_id`: once released it runs, or it
+    fails with its dependency's failure."""
+    body = {"urls": [url], "depends_on": job_id}
+    status, job = await client.call("POST", "/api/job/create/scrape", json=body)
     assert status == 201 and job["depends_on"] == job_id, job
     return dict(job)
 

@@ -18,8 +18,8 @@ from tests.integration.work.helpers import (
     HoldSite,
     WorkerProcesses,
     kill,
-    novel_after,
     results,
+    scrape_after,
     wait_work_empty,
 )
 from tests.sites.testsite import SiteHandle
@@ -62,7 +62,7 @@ async def test_a_crawl_survives_its_workers_being_killed(
         body = {"url": site.base_url, "concurrency": 2, "delay_ms": 25}
         status, job = await queue_only.admin.call("POST", "/api/job/create/crawl", json=body)
         assert status == 201, job
-        after = await novel_after(queue_only.admin, job["id"])
+        after = await scrape_after(queue_only.admin, job["id"], site.base_url)
         for attempt, pages in enumerate((10, 40, 70), start=1):
             proc = await workers.start("--concurrency", "2")
             await _reached(store, job["id"], attempt, pages)
@@ -90,9 +90,9 @@ async def test_a_crawl_survives_its_workers_being_killed(
         final = await store.load(job["id"])
         assert final is not None and final.attempts == 4
 
-        # Released by the dispatcher, idle all the while: it ran (NOVEL has no handler yet).
+        # Released by the dispatcher, idle all the while: it ran.
         after = await finished(queue_only.admin, after["id"], timeout=10)
-        assert after["error"] == "job type NOVEL is not supported yet", after
+        assert after["status"] == 2 and after["done"] == 1, after
         assert after["started_at"] >= job["finished_at"]
         await wait_work_empty(queue_only.runtime.nc)
         assert await stopped(last, 10) == 0
@@ -116,7 +116,7 @@ async def test_a_job_whose_workers_keep_dying_fails_after_max_attempts(
     try:
         url = hold_site.url("/hold/1")
         _, job = await queue_only.admin.call("POST", "/api/job/create/scrape", json={"urls": [url]})
-        after = await novel_after(queue_only.admin, job["id"])
+        after = await scrape_after(queue_only.admin, job["id"], hold_site.url("/a"))
         proc = await workers.start("--concurrency", "2")
         await _reached(store, job["id"], 1, 0)
         await wait_until(lambda: hold_site.hits["/hold/1"] == 1)

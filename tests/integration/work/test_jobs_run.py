@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.integration.work.helpers import HoldSite, novel_after, results
+from engine.domain.commands import CreateJob
+from engine.domain.envelope import command_envelope, new_id
+from engine.domain.model import JobType
+from tests.integration.api.helpers import run
+from tests.integration.work.helpers import HoldSite, results, scrape_after
 from tests.sites.testsite import SiteHandle
 from tests.support import Service, finished
 
@@ -93,19 +97,26 @@ async def test_dependency_failure_fails_the_dependent(working: Service, site: Si
     _, first = await working.admin.call(
         "POST", "/api/job/create/scrape", json={"urls": [site.url("/missing/7")]}
     )
-    second = await novel_after(working.admin, first["id"], site.url("/page/4"))
+    second = await scrape_after(working.admin, first["id"], site.url("/page/4"))
     assert (await finished(working.admin, first["id"]))["status"] == 3
     dependent = await finished(working.admin, second["id"])
     assert dependent["status"] == 3
     assert dependent["error"] == f"dependency {first['id']} failed"
 
 
-async def test_unsupported_types_fail_fast(working: Service) -> None:
-    _, job = await working.admin.call(
-        "POST", "/api/job/create/fetch-novel", json={"url": "https://example.com/n"}
-    )
-    job = await finished(working.admin, job["id"])
-    assert job["status"] == 3 and "not supported yet" in job["error"]
+async def test_a_job_its_worker_cannot_run_fails_fast_saying_why(working: Service) -> None:
+    """A NOVEL naming a source the worker does not have (params the API would refuse, put
+    in the log directly): it fails at once, fetching nothing."""
+    user = await working.runtime.users.resolve(working.admin.token or "")
+    job_id = new_id()
+    params = {"url": "https://example.com/n", "full": False, "source": "nowhere"}
+    await run(working, CreateJob(
+        **command_envelope(job_id, user.id), user_id=user.id, type=int(JobType.NOVEL),
+        priority=1, params=params,
+    ))  # fmt: skip
+    job = await finished(working.admin, job_id)
+    assert job["status"] == 3 and (job["done"], job["failed"]) == (0, 0), job
+    assert job["error"].startswith("no source is named 'nowhere' (known sources: "), job
 
 
 async def test_retry_requeues_only_failed_urls(working: Service, site: SiteHandle) -> None:

@@ -14,7 +14,7 @@ from engine.worker import CONCURRENCY, Worker
 from tests.integration.work.helpers import (
     HoldSite,
     WorkerProcesses,
-    novel_after,
+    scrape_after,
     wait_work_empty,
     work_left,
 )
@@ -96,7 +96,7 @@ async def test_dependent_starts_only_after_its_dependency_succeeded(
 ) -> None:
     url = hold_site.url("/hold/1")
     _, dep = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": [url]})
-    dependent = await novel_after(working.admin, dep["id"], hold_site.url("/a"))
+    dependent = await scrape_after(working.admin, dep["id"], hold_site.url("/a"))
     await wait_until(lambda: hold_site.hits["/hold/1"] == 1)
     # the read model may lag the log
     await wait_until(lambda: shows_status(working.admin, dep["id"], 1))
@@ -111,8 +111,8 @@ async def test_dependent_starts_only_after_its_dependency_succeeded(
     assert dep["status"] == 2, dep
     assert dependent["started_at"] is not None
     assert dependent["started_at"] >= dep["finished_at"]
-    # It ran (NOVEL has no handler yet), rather than being failed for its dependency.
-    assert dependent["status"] == 3 and "not supported yet" in dependent["error"], dependent
+    # It ran, rather than being failed for its dependency.
+    assert dependent["status"] == 2 and hold_site.hits["/a"] == 1, dependent
 
 
 async def test_dependent_of_a_canceled_job_fails_naming_it(
@@ -120,7 +120,7 @@ async def test_dependent_of_a_canceled_job_fails_naming_it(
 ) -> None:
     url = hold_site.url("/hold/2")
     _, dep = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": [url]})
-    dependent = await novel_after(working.admin, dep["id"], hold_site.url("/a"))
+    dependent = await scrape_after(working.admin, dep["id"], hold_site.url("/a"))
     await wait_until(lambda: hold_site.hits["/hold/2"] == 1)
     status, _ = await working.admin.call("POST", f"/api/job/{dep['id']}/cancel")
     assert status == 200
