@@ -7,12 +7,14 @@ finishing jobs through the service, so every step is the test's own and nothing 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
 import nats.js.errors
 import pytest
 
+from engine.crawl.fetcher import FetchSettings
 from engine.dispatcher import Dispatcher, open_dependents
 from engine.domain.batches import child_id, expansion_child_id
 from engine.domain.commands import CancelJob, CreateJob, ExpandJob, FinishJob, StartJob
@@ -23,6 +25,7 @@ from engine.domain.model import JobStatus, JobType
 from engine.domain.state import JobState
 from engine.jetstream.store import JOBS_STREAM
 from engine.service import JobService, new_id
+from engine.worker import Worker
 from tests.support import Service, wait_consumed, wait_until
 
 URL = "https://novel.example/book"
@@ -203,3 +206,22 @@ async def test_purge_erases_the_whole_tree(service: Service) -> None:
     for job_id in tree:
         state = await jobs.store.load(job_id)
         assert state is not None and state.purged
+
+
+async def test_a_worker_given_an_expanded_jobs_item_leaves_the_job_to_its_children(
+    service: Service,
+) -> None:
+    """The FULL_NOVEL's own work item is still queued (as after a worker died between its
+    expansion and its ack): the next worker acks it and writes nothing to the job."""
+    refused = "http://127.0.0.1:9/"  # the guard refuses loopback here: nothing is sent
+    specs = [ChildSpec(type=SCRAPE, params={"urls": [refused]}),
+             ChildSpec(type=SCRAPE, params={"urls": [refused]}, after=0)]  # fmt: skip
+    jobs, parent = await _expanded(service, specs)
+    await wait_consumed(service, "dispatcher")
+    assert any(parent in item for item in await _queued(service))
+    nc = service.runtime.nc
+    worker = Worker(nc, jobs, service.runtime.results, FetchSettings(), concurrency=1, burst=True)
+    await asyncio.wait_for(worker.run(), 30)
+    assert not any(parent in item for item in await _queued(service))  # acked
+    history = await jobs.store.history(parent)
+    assert not [s for s in history if s.event.actor == worker.worker_id]
