@@ -27,7 +27,9 @@ from cli.live_state import (
     final_line,
     jobs_table,
     on_children_frame,
+    on_children_rows,
     on_job_frame,
+    on_job_row,
     type_name,
     view,
 )
@@ -37,6 +39,10 @@ from engine.domain.model import Category, JobStatus
 LIVE_COMMANDS = frozenset({"submit", "watch", "ls"})
 # After the job ends, how long its children's feed may take to show them all ended.
 CHILDREN_GRACE_S = 2.0
+# How often a chapter-counted job's row is read for its roll-up (its stream counts children).
+ROW_POLL_S = 0.25
+# After such a job's stream ended, how long its row may take to show it ended.
+ROW_SETTLE_S = 5.0
 
 
 def _status(value: str) -> int:
@@ -64,7 +70,7 @@ def add_live_commands(sub: Any) -> None:
 
 
 def _add_submit(sub: Any, common: argparse.ArgumentParser) -> None:
-    submit = sub.add_parser("submit", help="create a crawl or scrape job")
+    submit = sub.add_parser("submit", help="create a crawl, scrape or novel job")
     kinds = submit.add_subparsers(dest="kind", required=True)
     crawl = kinds.add_parser("crawl", parents=[common], help="crawl a site")
     crawl.add_argument("target", help="a domain (example.com) or a start URL")
@@ -81,7 +87,12 @@ def _add_submit(sub: Any, common: argparse.ArgumentParser) -> None:
     scrape.add_argument("urls", nargs="+", metavar="URL")
     scrape.add_argument("--format", action="append", dest="formats", metavar="FORMAT",
                         choices=["markdown", "html", "text", "links"])  # fmt: skip
-    for p in (crawl, scrape):
+    novel = kinds.add_parser("novel", parents=[common], help="fetch a novel (--full: all of it)")
+    novel.add_argument("novel_url", metavar="URL", help="the novel's page")  # --url: the API
+    novel.add_argument("--full", action="store_true",
+                       help="its chapters too, and an epub: a bar in chapters")  # fmt: skip
+    novel.add_argument("--source", help="the source reading it (default: by its host)")
+    for p in (crawl, scrape, novel):
         p.add_argument("--priority", type=int, choices=[0, 1, 2])
         p.add_argument("--watch", action="store_true", help="follow the job until it ends")
 
@@ -133,10 +144,25 @@ def scrape_body(args: argparse.Namespace) -> dict[str, Any]:
     return body
 
 
+def novel_body(args: argparse.Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = {"url": args.novel_url, "full": args.full}
+    for key in ("source", "priority"):
+        if getattr(args, key) is not None:
+            body[key] = getattr(args, key)
+    return body
+
+
+_CREATES = {
+    "crawl": ("crawl", crawl_body),
+    "scrape": ("scrape", scrape_body),
+    "novel": ("fetch-novel", novel_body),
+}
+
+
 async def submit(api: Api, args: argparse.Namespace, console: Console) -> int:
     """Create the job; print its id, or follow it with `--watch`."""
-    body = crawl_body(args) if args.kind == "crawl" else scrape_body(args)
-    job = await api.call("POST", f"/api/job/create/{args.kind}", json=body)
+    path, body_of = _CREATES[args.kind]
+    job = await api.call("POST", f"/api/job/create/{path}", json=body_of(args))
     if not args.watch:
         print(job["id"])
         return 0
@@ -166,6 +192,7 @@ class Watcher:
         self.started = time.monotonic()
         self._live: Live | None = None
         self._children: asyncio.Task[None] | None = None
+        self._rows: asyncio.Task[None] | None = None
 
     async def run(self) -> int:
         """Follow until the job ends; print the final line; the exit code of its outcome."""
@@ -184,12 +211,14 @@ class Watcher:
     async def _follow(self) -> None:
         try:
             await Follower(self.api, f"/api/job/{self.state.job.id}/stream").run(self._on_job)
+            await self._rows_done()
             await self._children_done()
         finally:
-            if self._children is not None:
-                self._children.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._children
+            for task in (self._children, self._rows):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     def _draw(self) -> None:
         if self._live is not None:
@@ -197,8 +226,10 @@ class Watcher:
 
     def _on_job(self, event: SseEvent) -> bool:
         self.state = on_job_frame(self.state, event.event, event.data, event.seq)
-        if self.state.is_batch and self._children is None:
+        if self.state.has_children and self._children is None:
             self._children = asyncio.create_task(self._follow_children())
+        if self.state.counts_chapters and self._rows is None:
+            self._rows = asyncio.create_task(self._poll_rows())
         self._draw()
         return self.state.finished
 
@@ -211,6 +242,34 @@ class Watcher:
         params = {"parent_job_id": self.state.job.id}
         with contextlib.suppress(CliError):  # the job's own stream decides the outcome
             await Follower(self.api, "/api/jobs/stream", params=params).run(self._on_child)
+
+    async def _read_row(self) -> dict[str, Any]:
+        job: dict[str, Any] = await self.api.call("GET", f"/api/job/{self.state.job.id}")
+        self.state = on_job_row(self.state, job)
+        self._draw()
+        return job
+
+    async def _poll_rows(self) -> None:
+        """Read the job's row for its chapter roll-up while it runs."""
+        while True:
+            with contextlib.suppress(CliError):  # the job's own stream decides the outcome
+                await self._read_row()
+            await asyncio.sleep(ROW_POLL_S)
+
+    async def _rows_done(self) -> None:
+        """For a chapter-counted job, its row and its children's once the read model shows
+        the job ended (it lags the stream), so the final line counts every chapter."""
+        if self._rows is None:
+            return
+        self._rows.cancel()
+        with contextlib.suppress(CliError):
+            for _ in range(int(ROW_SETTLE_S / ROW_POLL_S)):
+                if (await self._read_row()).get("is_done"):
+                    break
+                await asyncio.sleep(ROW_POLL_S)
+            params = {"parent_job_id": self.state.job.id, "include": "progress"}
+            page = await self.api.call("GET", "/api/jobs", params=params)
+            self.state = on_children_rows(self.state, page["items"])
 
     async def _children_done(self) -> None:
         """Give the children's feed a moment to show every child ended (it lags the job's)."""
