@@ -14,11 +14,12 @@ from litestar.response import File
 from litestar.static_files import create_static_files_router
 
 STATIC = Path(__file__).parent / "static"
-# The page only loads its own files and talks to its own origin; nothing may frame it.
+# The page only loads its own files and talks to its own origin; nothing may frame it. Images
+# need the token, so the page fetches them itself and shows them through blob: URLs.
 _PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-        "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        "img-src 'self' data: blob:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
     "Cache-Control": "no-cache",
     "Referrer-Policy": "no-referrer",

@@ -20,6 +20,7 @@
   const $ = (id) => document.getElementById(id);
   const app = {
     token: null, streamToken: null, renewTimer: null, list: null, listTotal: 0, job: null,
+    library: null,
   };
 
   // ---- small DOM helpers -------------------------------------------------------------------
@@ -63,6 +64,7 @@
     app.token = null;
     $("main").hidden = true;
     $("logout").hidden = true;
+    $("tabs").hidden = true;
     $("login").hidden = false;
     $("login-error").textContent = message || "";
     $("token").focus();
@@ -80,6 +82,20 @@
     }
     if (!resp.ok) throw new ApiError((body && body.detail) || `HTTP ${resp.status}`);
     return body;
+  }
+
+  // A response with a body that is not JSON (an image, a file), fetched with the token.
+  async function fetchAuthed(path) {
+    const resp = await fetch(path, { headers: { Authorization: `Bearer ${app.token}` } });
+    if (resp.status === 401) {
+      askForToken("That token was rejected.");
+      throw new ApiError("token rejected");
+    }
+    if (!resp.ok) {
+      const body = await resp.json().catch(() => null);
+      throw new ApiError((body && body.detail) || `HTTP ${resp.status}`);
+    }
+    return resp;
   }
 
   // A fresh stream token, and a timer to renew it at 80% of its remaining life.
@@ -377,7 +393,21 @@
 
   // ---- start -------------------------------------------------------------------------------------
 
+  // ---- views -------------------------------------------------------------------------------------
+
+  function showView(name) {
+    const library = name === "library";
+    $("main").dataset.view = name;
+    $("jobs-view").hidden = library;
+    $("library-view").hidden = !library;
+    $("tab-jobs").setAttribute("aria-pressed", String(!library));
+    $("tab-library").setAttribute("aria-pressed", String(library));
+    if (library) app.library.open();
+  }
+
   function stopAll() {
+    if (app.library) app.library.close();
+    showView("jobs");
     closeJob();
     if (app.list) app.list.close();
     app.list = null;
@@ -400,10 +430,14 @@
     $("login").hidden = true;
     $("main").hidden = false;
     $("logout").hidden = false;
+    $("tabs").hidden = false;
     openList();
   }
 
   document.addEventListener("DOMContentLoaded", () => {
+    app.library = window.jobstreamLibrary({ $, el, api, fetchAuthed });
+    $("tab-jobs").addEventListener("click", () => showView("jobs"));
+    $("tab-library").addEventListener("click", () => showView("library"));
     $("f-status").append(...STATUS.map((name, status) => new Option(name, String(status))));
     $("login").addEventListener("submit", (e) => {
       e.preventDefault();
