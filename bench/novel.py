@@ -87,6 +87,7 @@ class Jobstream:
     format_s: float | None
     format_note: str
     cpu: dict[str, float]  # process -> CPU seconds from the POST to the VOLUME_BATCH's end
+    phases: str
 
     @property
     def rate(self) -> float:
@@ -175,7 +176,7 @@ async def bare(origin: str, chapters: int) -> Bare:
 
 @contextlib.asynccontextmanager
 async def jobstream_stack(
-    work: Path, pids: dict[str, int | None]
+    work: Path, pids: dict[str, int | None], conf: Path | None
 ) -> AsyncIterator[aiohttp.ClientSession]:
     """nats-server, `jobstream api --workers 0` and a `jobstream worker`; a VIP's session.
     Their pids are put in `pids`."""
@@ -184,7 +185,7 @@ async def jobstream_stack(
     private = {"JOBSTREAM_ALLOW_PRIVATE": "1"}
     async with contextlib.AsyncExitStack() as stack:
         nats_url = await stack.enter_async_context(
-            embedded_nats(data / "nats", free_port(), default_conf())
+            embedded_nats(data / "nats", free_port(), conf or default_conf())
         )
         await (await wait_for_jetstream(nats_url)).close()
         api = await stack.enter_async_context(api_process(
@@ -243,7 +244,7 @@ def _ran_s(job: dict[str, Any]) -> float | None:
 async def run_jobstream(args: argparse.Namespace, origin: str, work: Path) -> Jobstream:
     url = f"{origin}/{SLUG}.html"
     pids: dict[str, int | None] = {}
-    async with jobstream_stack(work, pids) as http:
+    async with jobstream_stack(work, pids, args.nats_conf) as http:
         body = {"url": url, "source": "novelfull", "full": True}
         before = {name: _cpu(pid) for name, pid in pids.items()}
         created = await _post(http, "/api/job/create/fetch-novel", body)
@@ -255,7 +256,18 @@ async def run_jobstream(args: argparse.Namespace, origin: str, work: Path) -> Jo
         fmt_s, note = await _convert(http, args, url_id(url))
     if job["status"] != 2:
         print(f"note: the FULL_NOVEL ended with status {job['status']}: {job['error']}")
-    return Jobstream(batch["done"], batch["failed"], seconds, _ran_s(epub), fmt_s, note, cpu)
+    return Jobstream(batch["done"], batch["failed"], seconds, _ran_s(epub), fmt_s, note, cpu,
+                     _phases(job, batch))  # fmt: skip
+
+
+def _phases(job: dict[str, Any], batch: dict[str, Any]) -> str:
+    """Where the seconds went: before the chapters (the dispatch, the NOVEL's novel page and
+    chapter list, the expansion), and the VOLUME_BATCH's own run."""
+    before = (batch["started_at"] - job["created_at"]) / 1000
+    chapters = (batch["finished_at"] - batch["started_at"]) / 1000
+    rate = batch["done"] / chapters if chapters else 0.0
+    return (f"FULL_NOVEL created -> VOLUME_BATCH started {before:.2f}s, VOLUME_BATCH started"
+            f" -> finished {chapters:.2f}s ({rate:.0f} chapters/s)")  # fmt: skip
 
 
 def _cpu(pid: int | None) -> float:
@@ -290,6 +302,7 @@ def report(args: argparse.Namespace, bares: list[Bare], js: Jobstream) -> str:
         f"jobstream: {js.chapters} chapters ({js.failed} failed) in {js.seconds:.2f}s"
         f" (FULL_NOVEL created -> VOLUME_BATCH finished): {js.rate:.0f} chapters/s"
     )
+    lines.append(f"  {js.phases}")
     cpu = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in js.cpu.items())
     lines.append(f"CPU from the POST to the VOLUME_BATCH's end: {cpu}")
     epub = f"{js.epub_s:.2f}s" if js.epub_s is not None else "n/a"
@@ -328,6 +341,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--format", default="docx", help="a format to convert to (Calibre's need it)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per job at most")
+    p.add_argument("--nats-conf", type=Path, help="nats-server config (default: nats.conf)")
     p.add_argument("--child", choices=["site"], help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     return p
