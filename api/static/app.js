@@ -107,72 +107,11 @@
     app.renewTimer = setTimeout(() => renewStreamToken().catch(() => {}), Math.max(5000, life * 0.8));
   }
 
-  // ---- a stream that survives drops ------------------------------------------------------------
+  // ---- a stream that survives drops (stream.js) ----------------------------------------------
 
-  // Opens `path` as an EventSource and calls handlers[event](data, id). EventSource reconnects
-  // by itself (sending Last-Event-ID); when it gives up (say the stream token expired) or the
-  // server sends an `error` frame, a new EventSource resumes with ?last_event_id=.
-  class Stream {
-    constructor(path, params, handlers) {
-      this.path = path;
-      this.params = params;
-      this.handlers = handlers;
-      this.lastId = null;
-      this.es = null;
-      this.retry = null;
-      this.delay = 500;
-      this.closed = false;
-    }
-
-    open(lastId) {
-      if (this.closed) return;
-      const query = new URLSearchParams(this.params);
-      query.set("token", app.streamToken);
-      if (lastId !== null && lastId !== undefined) query.set("last_event_id", String(lastId));
-      const es = new EventSource(`${this.path}?${query}`);
-      this.es = es;
-      es.onopen = () => { this.delay = 500; setConn("live"); };
-      for (const name of Object.keys(this.handlers)) {
-        es.addEventListener(name, (e) => {
-          if (es !== this.es) return;
-          if (e.lastEventId) this.lastId = e.lastEventId;
-          this.handlers[name](JSON.parse(e.data), e.lastEventId);
-        });
-      }
-      es.addEventListener("error", (e) => this.onError(es, e));
-    }
-
-    onError(es, e) {
-      if (es !== this.es || this.closed) return;
-      if (e instanceof MessageEvent && e.data) {  // the server dropped us, saying where to resume
-        const data = JSON.parse(e.data);
-        if (data.resume === undefined) { this.close(); return; }
-        this.lastId = String(data.resume);
-        this.reopen(this.lastId);
-      } else if (es.readyState === EventSource.CLOSED) {
-        this.reopen(this.lastId);
-      } else {
-        setConn("reconnecting");  // the browser retries on its own, with Last-Event-ID
-      }
-    }
-
-    reopen(lastId) {
-      this.es.close();
-      setConn("reconnecting");
-      clearTimeout(this.retry);
-      this.retry = setTimeout(async () => {
-        try { await renewStreamToken(); } catch (err) { /* open() retries below */ }
-        this.open(lastId);
-      }, this.delay);
-      this.delay = Math.min(this.delay * 2, 10000);
-    }
-
-    close() {
-      this.closed = true;
-      clearTimeout(this.retry);
-      if (this.es) this.es.close();
-    }
-  }
+  const Stream = window.jobstreamStream({
+    streamToken: () => app.streamToken, renew: renewStreamToken, setConn,
+  });
 
   // ---- the job list ----------------------------------------------------------------------------
 
