@@ -1,7 +1,8 @@
 """VOLUME, CHAPTER and IMAGE jobs: chapters and images fetched into the library.
 
 VOLUME and CHAPTER take ``{novel_id, source, chapters: [{id, url, title, serial}], refresh}``
-(VOLUME also ``volume_id``). A chapter is left alone when this job already recorded it (an
+(VOLUME also ``volume_id``; a chapter may name its own ``novel_id`` and ``source``, as a
+CHAPTER_BATCH's children do, whose chapters may come from several novels). A chapter is left alone when this job already recorded it (an
 earlier run of the job: its `page` event is in the log, ok or failed; a retry clears the
 failed ones) and, unless ``refresh``, when the library already holds its body: then only
 its `chapter_stored` fact is recorded again (from the stored body), so that the job's log
@@ -11,8 +12,9 @@ source, stored, its images fetched and stored (a failed image does not fail the 
 and recorded: `image_stored` for each image, `chapter_stored`, then its `page` event (ok or
 failed). Progress counts chapters: fetched ones done or failed, stored ones skipped.
 
-IMAGE takes ``{novel_id, images: [{id, url, chapter_id}]}`` and stores each image, recording
-its `page` and `image_stored`.
+IMAGE takes ``{novel_id, images: [{id, url, chapter_id}]}`` (an image may name its own
+``novel_id``) and stores each image, recording its `page` and `image_stored`; an image
+without a ``chapter_id`` is the novel's cover.
 """
 
 from __future__ import annotations
@@ -59,18 +61,23 @@ THREAD_PARSE_BYTES = 256 * 1024  # chapter pages larger than this are parsed in 
 
 
 class ChapterItem(msgspec.Struct, frozen=True, kw_only=True):
+    """A chapter to fetch; its novel and source when the job's params name none (a
+    CHAPTER_BATCH's chapters may come from several novels)."""
+
     id: str
     url: str
     title: str = ""
     serial: int = 0
+    novel_id: str | None = None
+    source: str | None = None
 
 
 class ChaptersParams(msgspec.Struct, frozen=True, kw_only=True):
     """VOLUME and CHAPTER params (CHAPTER: one chapter)."""
 
-    novel_id: str
-    source: str
     chapters: list[ChapterItem]
+    novel_id: str | None = None
+    source: str | None = None
     refresh: bool = False
     volume_id: str | None = None
 
@@ -79,41 +86,44 @@ class ImageItem(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     url: str
     chapter_id: str | None = None
+    novel_id: str | None = None  # when the job's params name none
 
 
 class ImagesParams(msgspec.Struct, frozen=True, kw_only=True):
-    novel_id: str
     images: list[ImageItem]
+    novel_id: str | None = None
 
 
 async def fetch_chapters(run: NovelRun) -> None:
     """VOLUME and CHAPTER (see the module docstring). NovelJobFailed when a chapter failed: a
     CHAPTER with its cause, a VOLUME with "k of n chapters failed" and the first cause."""
-    params = _checked(params_of(run.job, ChaptersParams))
-    source = source_of(run, params.source)
+    params = params_of(run.job, ChaptersParams)
     run.planned(len(params.chapters))
-    stored = set() if params.refresh else await run.library.stored_chapter_ids(params.novel_id)
-    run_ = _ChapterRun(run, source, params)
-    todo = []
-    for item in params.chapters:
-        if item.url in run.ok_urls or item.url in run.failed_urls:
-            continue
-        if item.id not in stored or not await run_.restate(item):
-            todo.append(item)
-    await each(todo, CHAPTER_SLOTS, run_.fetch)
+    errors: dict[str, str] = {}
+    for (novel_id, name), items in _by_novel(params).items():
+        chapters = _ChapterRun(run, source_of(run, name), novel_id, errors)
+        todo = await chapters.todo(items, params.refresh)
+        await each(todo, CHAPTER_SLOTS, chapters.fetch)
     if run.should_stop():
         return
-    _outcome(run, params, run_.errors)
+    _outcome(run, params, errors)
 
 
-def _checked(params: ChaptersParams) -> ChaptersParams:
+def _by_novel(params: ChaptersParams) -> dict[tuple[str, str], list[ChapterItem]]:
+    """The chapters by (novel id, source name), in order; NovelJobFailed for a chapter
+    without a valid novel id, id or source."""
+    groups: dict[tuple[str, str], list[ChapterItem]] = {}
     try:
-        item_token(params.novel_id, "novel_id")
         for item in params.chapters:
+            novel_id = item_token(item.novel_id or params.novel_id or "", "novel_id")
             item_token(item.id, "chapters[].id")
+            source = item.source or params.source
+            if not source:
+                raise InvalidCommand(f"source: none for chapter {item.id}", field="source")
+            groups.setdefault((novel_id, source), []).append(item)
     except InvalidCommand as e:
         raise NovelJobFailed(f"invalid parameters: {e}") from e
-    return params
+    return groups
 
 
 def _outcome(run: NovelRun, params: ChaptersParams, errors: dict[str, str]) -> None:
@@ -152,19 +162,33 @@ async def each(items: Sequence[T], slots: int, work: Callable[[T], Awaitable[Non
 
 
 class _ChapterRun:
-    """The chapters of one VOLUME or CHAPTER run; `errors` holds each failure's cause."""
+    """A run's chapters of one novel; `errors` gets each failure's cause, by URL."""
 
-    def __init__(self, run: NovelRun, source: Source, params: ChaptersParams) -> None:
+    def __init__(
+        self, run: NovelRun, source: Source, novel_id: str, errors: dict[str, str]
+    ) -> None:
         self.run = run
         self.source = source
-        self.params = params
-        self.errors: dict[str, str] = {}
+        self.novel_id = novel_id
+        self.errors = errors
         self._images: dict[str, ImageInfo] = {}  # fetched by this run, by image id
+
+    async def todo(self, items: Sequence[ChapterItem], refresh: bool) -> list[ChapterItem]:
+        """The chapters to fetch: not yet recorded by this job, and, unless `refresh`, not
+        in the library (those are restated instead)."""
+        stored = set() if refresh else await self.run.library.stored_chapter_ids(self.novel_id)
+        todo = []
+        for item in items:
+            if item.url in self.run.ok_urls or item.url in self.run.failed_urls:
+                continue
+            if item.id not in stored or not await self.restate(item):
+                todo.append(item)
+        return todo
 
     async def restate(self, item: ChapterItem) -> bool:
         """Record the `chapter_stored` of a chapter the library holds (counted skipped);
         False when it holds none after all."""
-        body = await self.run.library.get_chapter(self.params.novel_id, item.id)
+        body = await self.run.library.get_chapter(self.novel_id, item.id)
         if body is None:
             return False
         size = len(msgspec.json.encode(body))
@@ -188,7 +212,7 @@ class _ChapterRun:
         except NovelError as e:
             await self._failed(outcome(item.url, result, str(e)))
             return
-        size = await self.run.library.put_chapter(self.params.novel_id, item.id, body)
+        size = await self.run.library.put_chapter(self.novel_id, item.id, body)
         images = await self._images_of(item, body)
         await self._record(item, body, size, images)
         await self.run.page(outcome(item.url, result))
@@ -205,7 +229,7 @@ class _ChapterRun:
             content = self.source.parse_chapter(result.final_url, html)
         body = Chapter(title=content.title or item.title, html=content.html)
         try:
-            self.run.library.chapter_message(self.params.novel_id, item.id, body)
+            self.run.library.chapter_message(self.novel_id, item.id, body)
         except InvalidCommand as e:
             raise NovelError(str(e)) from e
         return body
@@ -219,7 +243,7 @@ class _ChapterRun:
             self._images[info.id] = info
 
         async def one(info: ImageInfo) -> None:
-            nid = self.params.novel_id
+            nid = self.novel_id
             await store_image(self.run, nid, info.url, chapter_id=item.id, image_id=info.id)
 
         with contextlib.suppress(Stopped):  # a stop leaves the rest unfetched
@@ -230,7 +254,7 @@ class _ChapterRun:
         self, item: ChapterItem, body: Chapter, size: int, images: list[ImageInfo]
     ) -> None:
         fact = ChapterStored(
-            **envelope(self.run), novel_id=self.params.novel_id, chapter_id=item.id,
+            **envelope(self.run), novel_id=self.novel_id, chapter_id=item.id,
             title=body.title, bytes=size, images=images,
         )  # fmt: skip
         await self.run.record(fact, msg_id(self.run, "chapter", item.id))
@@ -261,20 +285,21 @@ async def fetch_images(run: NovelRun) -> None:
     NovelJobFailed when an image could not be had."""
     params = params_of(run.job, ImagesParams)
     try:
-        item_token(params.novel_id, "novel_id")
+        novel_ids = [
+            item_token(i.novel_id or params.novel_id or "", "novel_id") for i in params.images
+        ]
         for image in params.images:
             item_token(image.id, "images[].id")
     except InvalidCommand as e:
         raise NovelJobFailed(f"invalid parameters: {e}") from e
     run.planned(len(params.images))
     errors: list[str] = []
-    for image in params.images:
+    for image, novel_id in zip(params.images, novel_ids, strict=True):
         if image.url in run.ok_urls or image.url in run.failed_urls:
             continue
         fact = await store_image(
-            run, params.novel_id, image.url, chapter_id=image.chapter_id, image_id=image.id,
-            page=True,
-        )  # fmt: skip
+            run, novel_id, image.url, chapter_id=image.chapter_id, image_id=image.id, page=True
+        )
         if fact.error:
             errors.append(fact.error)
     if errors and not run.should_stop():

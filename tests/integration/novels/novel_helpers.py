@@ -29,7 +29,7 @@ class Watched:
     """A served novel site and what it saw: chapter requests held back (serials in `hold`,
     until `release` is set), requests in flight at once (`most_in_flight`), and `answered`
     (requests per path whose handler completed: a held request whose client went away is
-    not answered)."""
+    not answered, but `abandoned`). The site's own log counts the requests it served."""
 
     def __init__(self, site: NovelSite, hold: set[int]) -> None:
         self.site = site
@@ -39,6 +39,7 @@ class Watched:
         self.in_flight = 0
         self.most_in_flight = 0
         self.answered: Counter[str] = Counter()
+        self.abandoned: Counter[str] = Counter()  # held requests whose client went away
 
     def chapter_path(self, serial: int) -> str:
         return self.site.chapter_url(serial).removeprefix(self.site.origin)
@@ -53,6 +54,9 @@ class Watched:
                 self.held += 1
                 try:
                     await self.release.wait()
+                except asyncio.CancelledError:
+                    self.abandoned[request.path] += 1
+                    raise
                 finally:
                     self.held -= 1
             response: web.StreamResponse = await handler(request)
