@@ -16,6 +16,7 @@ from api.deps import Jobs, RuntimeDep
 from api.ids import JobIdPath
 from api.includes import parse_include, view
 from api.jobs import JobsApi, NewJob, viewer_of
+from api.novel_creates import Library, chapters_job, images_job, novel_job, volumes_job
 from api.schemas import (
     AuditEvent,
     AuditPage,
@@ -33,8 +34,7 @@ from api.users import User
 from engine.artifacts.formats import can_make
 from engine.domain.errors import Forbidden, InvalidCommand
 from engine.domain.model import ALL_FORMATS, TIER_FORMATS, Category, JobType
-from engine.novels.errors import NovelError
-from engine.novels.sources.registry import Registry, SourceInfo
+from engine.novels.sources.registry import SourceInfo
 from engine.service import now_ms
 from projections.library import get_novel, latest_toc_job
 from projections.queries import JobFilter
@@ -60,17 +60,6 @@ def _since(value: str | None) -> int | None:
     if match is None:
         raise InvalidCommand("range: expected a number and h, d or w, like 7d", field="range")
     return now_ms() - int(match.group(1)) * _UNIT_MS[match.group(2)]
-
-
-def _single_or_batch(items: list[str], single: JobType, batch: JobType, noun: str) -> NewJob:
-    many = len(items) > 1
-    title = f"{len(items)} {noun}s" if many else f"{noun.capitalize()} {items[0]}"
-    return NewJob(
-        type=batch if many else single,
-        params={f"{noun}s": items},
-        title=title,
-        total=len(items),
-    )
 
 
 def _check_formats(user: CurrentUser, formats: list[str]) -> None:
@@ -112,35 +101,6 @@ async def _artifact_job(jobs: JobsApi, user: User, novel_id: str, formats: list[
         title=f"{novel.title} · {', '.join(formats)}",
         total=len(formats),
     )
-
-
-def _source_name(sources: Registry, url: str, name: str | None, at: str) -> str:
-    """The name of the source that reads `url` (the one called `name` if given); 422
-    naming `source` for an unknown name, else the URL's field (`at`: "url" or "urls[i]"),
-    saying how to add a source for its host."""
-    try:
-        return sources.for_url(url, source=name).name
-    except NovelError as e:
-        field = "source" if name is not None else at.partition("[")[0]
-        raise InvalidCommand(f"{at}: {e}", field=field) from e
-
-
-def _novel_job(sources: Registry, body: FetchNovelBody) -> NewJob:
-    """NOVEL (FULL_NOVEL) for `url`, or a NOVEL_BATCH (FULL_NOVEL_BATCH) of `urls`, each
-    novel's source resolved now: `source` in a single job's params, `sources` (by URL) in a
-    batch's, which its children inherit."""
-    if body.url is not None:
-        kind = JobType.FULL_NOVEL if body.full else JobType.NOVEL
-        source = _source_name(sources, body.url, body.source, "url")
-        params = {"url": body.url, "full": body.full, "source": source}
-        return NewJob(type=kind, params=params, title=body.url)
-    urls = list(dict.fromkeys(body.urls or ()))
-    by_url = {u: _source_name(sources, u, body.source, f"urls[{i}]") for i, u in enumerate(urls)}
-    return NewJob(
-        type=JobType.FULL_NOVEL_BATCH if body.full else JobType.NOVEL_BATCH,
-        params={"urls": urls, "full": body.full, "sources": by_url},
-        title=f"{len(urls)} novel{'' if len(urls) == 1 else 's'}", total=len(urls),
-    )  # fmt: skip
 
 
 def _with(new: NewJob, body: Any) -> NewJob:
@@ -278,7 +238,7 @@ class JobsController(Controller):
         now, by its host or by `source`: 422 naming `url` (`urls`, `source`) when none
         would, saying how to add one (see `GET /api/sources`)."""
         data = await strict_body(request, FetchNovelBody)
-        new = _novel_job(runtime.sources, data)
+        new = novel_job(runtime.sources, data)
         return Job.of(await runtime.jobs.create(user, _with(new, data), idempotency_key))
 
     @get("/sources", tags=["novels"])
@@ -297,8 +257,11 @@ class JobsController(Controller):
         data: JSONBody[FetchVolumesBody],
         idempotency_key: IdemKey,
     ) -> Job:
+        """A VOLUME per volume id of the caller's library (several: a VOLUME_BATCH), its
+        chapters resolved now; 422 naming `volumes` for an id not there."""
         data = await strict_body(request, FetchVolumesBody)
-        new = _single_or_batch(data.volumes, JobType.VOLUME, JobType.VOLUME_BATCH, "volume")
+        library = Library(jobs.db, viewer_of(user))
+        new = await volumes_job(library, data.volumes, data.refresh)
         return Job.of(await jobs.create(user, _with(new, data), idempotency_key))
 
     @post("/job/create/fetch-chapters", status_code=201)
@@ -310,8 +273,11 @@ class JobsController(Controller):
         data: JSONBody[FetchChaptersBody],
         idempotency_key: IdemKey,
     ) -> Job:
+        """A CHAPTER per chapter id of the caller's library (several: a CHAPTER_BATCH); 422
+        naming `chapters` for an id not there."""
         data = await strict_body(request, FetchChaptersBody)
-        new = _single_or_batch(data.chapters, JobType.CHAPTER, JobType.CHAPTER_BATCH, "chapter")
+        library = Library(jobs.db, viewer_of(user))
+        new = await chapters_job(library, data.chapters, data.refresh)
         return Job.of(await jobs.create(user, _with(new, data), idempotency_key))
 
     @post("/job/create/fetch-images", status_code=201)
@@ -323,8 +289,10 @@ class JobsController(Controller):
         data: JSONBody[FetchImagesBody],
         idempotency_key: IdemKey,
     ) -> Job:
+        """An IMAGE per image id of the caller's library (several: an IMAGE_BATCH); 422
+        naming `images` for an id not there."""
         data = await strict_body(request, FetchImagesBody)
-        new = _single_or_batch(data.images, JobType.IMAGE, JobType.IMAGE_BATCH, "image")
+        new = await images_job(Library(jobs.db, viewer_of(user)), data.images)
         return Job.of(await jobs.create(user, _with(new, data), idempotency_key))
 
     @post("/job/create/make-artifacts", status_code=201)

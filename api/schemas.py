@@ -73,11 +73,18 @@ class FetchNovelBody(_Create, frozen=True, kw_only=True, forbid_unknown_fields=T
 
 
 class FetchVolumesBody(_Create, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Volumes of the caller's library, by id; `refresh` fetches chapters already stored too."""
+
     volumes: Items
+    refresh: bool | None = None
 
 
 class FetchChaptersBody(_Create, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Chapters of the caller's library, by id; `refresh` fetches chapters already stored too
+    (by default, one chapter asked for alone is fetched again, several are not)."""
+
     chapters: Items
+    refresh: bool | None = None
 
 
 class FetchImagesBody(_Create, frozen=True, kw_only=True, forbid_unknown_fields=True):

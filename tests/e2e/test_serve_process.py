@@ -143,9 +143,9 @@ async def make_jobs(admin: Api, alice: Api) -> list[str]:
     made = [
         await admin.ok("POST", c + "fetch-novel", {"url": "https://example.com/a", **src}),
         await admin.ok("POST", c + "fetch-novel", {"url": "https://e.com/b", "full": True, **src}),
-        await admin.ok("POST", c + "fetch-chapters", {"chapters": ["c1"], "priority": 2}),
-        await admin.ok("POST", c + "fetch-images", {"images": ["i1"]}),
-        await admin.ok("POST", c + "fetch-volumes", {"volumes": ["v1"]}),
+        await admin.ok("POST", c + "scrape", {"urls": ["https://example.com/c1"], "priority": 2}),
+        await admin.ok("POST", c + "crawl", {"url": "https://example.com/"}),
+        await admin.ok("POST", c + "scrape", {"urls": ["https://example.com/v1"]}),
         await alice.ok("POST", c + "scrape", {"urls": ["https://example.com/alice"]}),
     ]
     ids = [j["id"] for j in made]

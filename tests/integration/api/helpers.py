@@ -8,12 +8,13 @@ import msgspec
 from multidict import CIMultiDictProxy
 
 from engine.domain.commands import AnyCommand, CreateJob, FinishJob, StartJob
-from engine.domain.envelope import command_envelope, new_id
-from engine.domain.events import kind_of
+from engine.domain.envelope import command_envelope, event_envelope, new_id
+from engine.domain.events import ChapterStored, ImageInfo, kind_of
 from engine.domain.model import TIER_PRIORITY, JobType
 from engine.jetstream.store import Stored
+from engine.novels.model import url_id
 from engine.service import JobService
-from tests.integration.novels.shelf import NOVEL_ID, Shelved, put_novel
+from tests.integration.novels.shelf import MAP_URL, NOVEL_ID, Shelved, contents, put_novel
 from tests.support import Client, Service, get_job
 
 # Every field of the Job object of lncrawl's Jobs API.
@@ -30,18 +31,24 @@ VOLUMES = "/api/job/create/fetch-volumes"
 CHAPTERS = "/api/job/create/fetch-chapters"
 IMAGES = "/api/job/create/fetch-images"
 ARTIFACTS = "/api/job/create/make-artifacts"
+SCRAPE = "/api/job/create/scrape"
 
 # The source a fetch-novel body names: the tests' hosts are bound to none, and no test here
 # runs the job (the API tests have no worker).
 SOURCE = "novelfull"
 
-# One valid body per create endpoint.
+# The library `in_library` makes: volumes, chapters, and the image chapter 1 shows.
+SHELF_VOLUMES = [f"{NOVEL_ID}-v1", f"{NOVEL_ID}-v2"]
+SHELF_CHAPTERS = [c.id for c in contents(2, 3)[1]]
+SHELF_IMAGE = url_id(MAP_URL)
+
+# One valid body per create endpoint; the library ones name `in_library`'s novel.
 VALID_BODIES: dict[str, dict[str, Any]] = {
     NOVEL: {"url": "https://example.com/novel.html", "source": SOURCE},
-    VOLUMES: {"volumes": ["v1"]},
-    CHAPTERS: {"chapters": ["c1"]},
-    IMAGES: {"images": ["i1"]},
-    ARTIFACTS: {"novel_id": NOVEL_ID, "formats": ["epub"]},  # see `in_library`
+    VOLUMES: {"volumes": SHELF_VOLUMES[:1]},
+    CHAPTERS: {"chapters": SHELF_CHAPTERS[:1]},
+    IMAGES: {"images": [SHELF_IMAGE]},
+    ARTIFACTS: {"novel_id": NOVEL_ID, "formats": ["epub"]},
 }
 
 
@@ -139,14 +146,20 @@ async def finish(svc: Service, job_id: str, *, ok: bool, error: str | None = Non
 
 async def in_library(svc: Service, client: Client) -> Shelved:
     """Put a novel in `client`'s library, as a finished NOVEL job of theirs would (its facts
-    in the log, no content), once the read model has it: make-artifacts takes only novels of
-    the caller's library (VALID_BODIES[ARTIFACTS] names this one, NOVEL_ID). The NOVEL job
-    (`toc_job_id`) is one of the client's jobs."""
+    in the log, no content), once the read model has it: the library creates take only ids
+    of the caller's library (VALID_BODIES names this novel, NOVEL_ID, its volumes, chapters
+    and image). The NOVEL job (`toc_job_id`) is one of the client's jobs; its log also says
+    chapter 1 was stored showing an image (SHELF_IMAGE)."""
     assert client.token is not None
     user = await svc.runtime.users.resolve(client.token)
     shelf = await put_novel(svc.runtime.store, user.id)
-    await svc.runtime.projector.wait_for(shelf.seq)
-    return shelf
+    shown = ChapterStored(
+        **event_envelope(shelf.toc_job_id, "w"), novel_id=NOVEL_ID, chapter_id=SHELF_CHAPTERS[0],
+        title="Chapter 1", bytes=100, images=[ImageInfo(id=SHELF_IMAGE, url=MAP_URL)],
+    )  # fmt: skip
+    seq = await svc.runtime.store.append([shown], expected=shelf.seq)
+    await svc.runtime.projector.wait_for(seq)
+    return msgspec.structs.replace(shelf, seq=seq)
 
 
 def artifact_params(*formats: str) -> dict[str, Any]:
@@ -157,17 +170,19 @@ def artifact_params(*formats: str) -> dict[str, Any]:
 
 
 async def create_directly(
-    svc: Service, client: Client, job_type: JobType, params: dict[str, Any]
-) -> dict[str, Any]:
+    svc: Service, client: Client, job_type: JobType, params: dict[str, Any], *,
+    priority: int | None = None, parent_job_id: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """A pending job of `client`'s, created through the engine as a create route would after
-    its checks, for tests about jobs in general (make-artifacts' own route also wants a novel
+    its checks, for tests about jobs in general (the library's create routes also want ids
     of the caller's library); the job as GET shows it."""
     assert client.token is not None
     user = await svc.runtime.users.resolve(client.token)
     job_id = new_id()
     command = CreateJob(
         **command_envelope(job_id, user.id), user_id=user.id, type=int(job_type),
-        priority=TIER_PRIORITY[user.tier], params=params, title=f"{job_type.name} job",
+        priority=TIER_PRIORITY[user.tier] if priority is None else priority, params=params,
+        title=f"{job_type.name} job", parent_job_id=parent_job_id,
     )  # fmt: skip
     await run(svc, command)
     return await get_job(client, job_id)

@@ -23,7 +23,10 @@ from api.settings import Settings
 from cli.sse_client import sse_events
 from tests.integration.api.helpers import (
     ARTIFACTS,
+    CHAPTERS,
+    IMAGES,
     VALID_BODIES,
+    VOLUMES,
     assert_error,
     create,
     finish,
@@ -57,10 +60,10 @@ class Case(msgspec.Struct, frozen=True, kw_only=True):
 _HOOK = {"url": "http://127.0.0.1:9/hook", "events": ["job.page"]}
 _CREATES = {f"POST {path}": [Case(ok=201, body=body)] for path, body in VALID_BODIES.items()}
 # The novel is in the owner's library only: another user's make-artifacts names no novel of
-# theirs (a 422 naming `novel_id`, which tells nothing of whose it is).
-_CREATES[f"POST {ARTIFACTS}"] = [
-    Case(ok=201, body=VALID_BODIES[ARTIFACTS], expect={"other user": 422})
-]
+# theirs (a 422 naming `novel_id`, which tells nothing of whose it is), nor do their
+# fetch-volumes, fetch-chapters and fetch-images name volumes, chapters or images of theirs.
+for _path in (ARTIFACTS, VOLUMES, CHAPTERS, IMAGES):
+    _CREATES[f"POST {_path}"] = [Case(ok=201, body=VALID_BODIES[_path], expect={"other user": 422})]
 CASES: dict[str, list[Case]] = {
     **_CREATES,
     "POST /api/job/create/scrape": [Case(ok=201, body={"urls": ["https://example.com/a"]})],

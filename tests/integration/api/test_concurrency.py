@@ -8,8 +8,8 @@ from collections import Counter
 from tests.integration.api.helpers import (
     ARTIFACTS,
     NOVEL,
+    SCRAPE,
     VALID_BODIES,
-    VOLUMES,
     assert_error,
     create,
     list_all,
@@ -30,7 +30,8 @@ async def test_same_key_same_user_is_one_job(api: Service) -> None:
     assert status == 201
     assert again == first
     # a different body or endpoint under the same key is refused, naming the key
-    status, other = await user.call("POST", VOLUMES, json={"volumes": ["v"]}, headers=headers)
+    scrape = {"urls": ["https://example.com/v"]}
+    status, other = await user.call("POST", SCRAPE, json=scrape, headers=headers)
     assert_error(status, other, 422, "Idempotency-Key")
     assert [j["id"] for j in await list_all(user)] == [first["id"]]
     assert await log_kinds(api, first["id"]) == ["created"]

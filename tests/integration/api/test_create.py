@@ -14,6 +14,9 @@ from tests.integration.api.helpers import (
     IMAGES,
     JOB_FIELDS,
     NOVEL,
+    SHELF_CHAPTERS,
+    SHELF_IMAGE,
+    SHELF_VOLUMES,
     VALID_BODIES,
     VOLUMES,
     assert_error,
@@ -22,8 +25,30 @@ from tests.integration.api.helpers import (
     in_library,
     list_all,
 )
-from tests.integration.novels.shelf import NOVEL_ID, TITLE
+from tests.integration.novels.shelf import MAP_URL, NOVEL_ID, TITLE, contents
 from tests.support import Service, get_job
+
+V1, V2 = SHELF_VOLUMES
+C = SHELF_CHAPTERS
+IMAGE = SHELF_IMAGE
+
+
+def _chapter(serial: int, *, own: bool = False) -> dict[str, Any]:
+    """A chapter of `in_library`'s novel as a job's params hold it (`own`: naming its
+    novel and source, as a batch's chapters do)."""
+    info = contents(2, 3)[1][serial - 1]
+    item: dict[str, Any] = {"id": info.id, "url": info.url, "title": info.title, "serial": serial}
+    return {**item, "novel_id": NOVEL_ID, "source": "test"} if own else item
+
+
+def _volume(n: int, *, refresh: bool = False, titled: bool = False) -> dict[str, Any]:
+    """A VOLUME's params for volume `n` (of three chapters) of `in_library`'s novel."""
+    params = {
+        "novel_id": NOVEL_ID, "volume_id": f"{NOVEL_ID}-v{n}", "source": "test",
+        "chapters": [_chapter(s) for s in range(3 * n - 2, 3 * n + 1)], "refresh": refresh,
+    }  # fmt: skip
+    return {**params, "title": f"{TITLE} · Volume {n}"} if titled else params
+
 
 CASES: list[tuple[str, dict[str, Any], int, int, str, dict[str, Any]]] = [
     # path, body, type, total, job_title, params
@@ -42,13 +67,20 @@ CASES: list[tuple[str, dict[str, Any], int, int, str, dict[str, Any]]] = [
       "sources": {"http://x.test/a": "novelfull", "http://x.test/b": "novelfull"}}),
     (NOVEL, {"urls": ["http://x.test/a"], "full": True, "source": "madara"}, 6, 1, "1 novel",
      {"urls": ["http://x.test/a"], "full": True, "sources": {"http://x.test/a": "madara"}}),
-    (VOLUMES, {"volumes": ["v1"]}, 20, 1, "Volume v1", {"volumes": ["v1"]}),
-    (VOLUMES, {"volumes": ["v1", "v2", "v3"]}, 21, 3, "3 volumes", {"volumes": ["v1", "v2", "v3"]}),
-    (CHAPTERS, {"chapters": ["c1"]}, 10, 1, "Chapter c1", {"chapters": ["c1"]}),
-    (CHAPTERS, {"chapters": ["c1", "c2"]}, 11, 2, "2 chapters", {"chapters": ["c1", "c2"]}),
-    (IMAGES, {"images": ["i1"]}, 30, 1, "Image i1", {"images": ["i1"]}),
-    (IMAGES, {"images": ["i1", "i2", "i3", "i4"]}, 31, 4, "4 images",
-     {"images": ["i1", "i2", "i3", "i4"]}),
+    # the library creates resolve ids of the caller's library (`in_library`'s novel, read by
+    # a source named "test") into what the workers fetch; progress counts a volume's chapters
+    (VOLUMES, {"volumes": [V1]}, 20, 3, f"{TITLE} · Volume 1", _volume(1)),
+    (VOLUMES, {"volumes": [V1, V2, V1], "refresh": True}, 21, 2, f"{TITLE} · 2 volumes",
+     {"volumes": [_volume(1, refresh=True, titled=True), _volume(2, refresh=True, titled=True)]}),
+    # one chapter asked for alone is fetched again, several are not (unless `refresh`)
+    (CHAPTERS, {"chapters": [C[0]]}, 10, 1, f"{TITLE} · Chapter 1",
+     {"novel_id": NOVEL_ID, "source": "test", "chapters": [_chapter(1)], "refresh": True}),
+    (CHAPTERS, {"chapters": [C[0]], "refresh": False}, 10, 1, f"{TITLE} · Chapter 1",
+     {"novel_id": NOVEL_ID, "source": "test", "chapters": [_chapter(1)], "refresh": False}),
+    (CHAPTERS, {"chapters": [C[0], C[4]]}, 11, 2, f"{TITLE} · 2 chapters",
+     {"chapters": [_chapter(1, own=True), _chapter(5, own=True)], "refresh": False}),
+    (IMAGES, {"images": [IMAGE, IMAGE]}, 30, 1, f"{TITLE} · Image",
+     {"novel_id": NOVEL_ID, "images": [{"id": IMAGE, "url": MAP_URL, "chapter_id": C[0]}]}),
     # make-artifacts names the novel's table of contents (`toc_job_id`) too: added below
     (ARTIFACTS, {"novel_id": NOVEL_ID, "formats": ["epub"]}, 40, 1, f"{TITLE} · epub",
      {"novel_id": NOVEL_ID, "formats": ["epub"]}),
@@ -158,8 +190,9 @@ async def test_unknown_references_are_422_naming_the_field(api: Service, path: s
 
 async def test_admin_may_reference_any_users_job(api: Service) -> None:
     user = await api.add_user("u")
+    await in_library(api, user)  # admins see every novel: the user's volume is admin's too
     job = await create(user)
-    child = await create(api.admin, VOLUMES, volumes=["v"], parent_job_id=job["id"])
+    child = await create(api.admin, VOLUMES, volumes=[V1], parent_job_id=job["id"])
     assert child["parent_job_id"] == job["id"]
     assert child["user_id"] != job["user_id"]
 

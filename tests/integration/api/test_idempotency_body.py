@@ -7,8 +7,8 @@ from typing import Any
 
 from api.jobs import idempotency_kv_key
 from tests.integration.api.helpers import (
-    CHAPTERS,
     NOVEL,
+    SCRAPE,
     SOURCE,
     assert_error,
     create,
@@ -33,7 +33,7 @@ async def test_another_request_under_a_used_key_is_a_422_and_no_job(api: Service
         (NOVEL, {**BODY, "priority": 2}),  # priority
         (NOVEL, {**BODY, "depends_on": job["id"]}),  # dependency
         (NOVEL, {**BODY, "parent_job_id": job["id"]}),  # parent
-        (CHAPTERS, {"chapters": ["c1"]}),  # type
+        (SCRAPE, {"urls": ["https://example.com/novel.html"]}),  # type
     ]
     for path, body in others:
         status, error = await _post(alice, "order-7", body, path)
@@ -54,6 +54,6 @@ async def test_a_key_bound_before_fingerprints_matches_any_request(api: Service)
     await kv.put(idempotency_kv_key(job["user_id"], "legacy"), job["id"].encode())
     status, found = await _post(alice, "legacy", {**BODY, "url": "https://example.com/else.html"})
     assert (status, found["id"]) == (201, job["id"])
-    status, found = await _post(alice, "legacy", {"chapters": ["c9"]}, CHAPTERS)
+    status, found = await _post(alice, "legacy", {"urls": ["https://example.com/c9"]}, SCRAPE)
     assert (status, found["id"]) == (201, job["id"])
     assert len(await list_all(alice)) == 1

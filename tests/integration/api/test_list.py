@@ -9,10 +9,8 @@ from engine.domain.envelope import command_envelope
 from engine.domain.model import JobType
 from engine.service import new_id, now_ms
 from tests.integration.api.helpers import (
-    CHAPTERS,
-    IMAGES,
     NOVEL,
-    VOLUMES,
+    SCRAPE,
     artifact_params,
     create,
     create_directly,
@@ -32,10 +30,11 @@ async def test_every_filter(api: Service) -> None:
     user = await api.add_user("u")
     novel = await create(user, NOVEL, url="https://example.com/a")
     full = await create(user, NOVEL, url="https://example.com/b", full=True)
-    chapter = await create(user, CHAPTERS, chapters=["c1"], priority=2)
-    image = await create(user, IMAGES, images=["i1"], priority=1)
+    # jobs of the library's types, through the engine (their routes want library ids)
+    chapter = await create_directly(api, user, JobType.CHAPTER, {"chapters": ["c1"]}, priority=2)
+    image = await create_directly(api, user, JobType.IMAGE, {"images": ["i1"]}, priority=1)
     artifact = await create_directly(api, user, JobType.ARTIFACT, artifact_params("epub"))
-    canceled = await create(user, VOLUMES, volumes=["v1"])
+    canceled = await create_directly(api, user, JobType.VOLUME, {"volumes": ["v1"]})
     assert (await user.call("POST", f"/api/job/{canceled['id']}/cancel"))[0] == 200
     newest_first = [canceled, artifact, image, chapter, full, novel]
 
@@ -116,9 +115,12 @@ async def test_pagination_newest_first(api: Service) -> None:
 async def test_only_root_jobs_unless_a_parent_is_given(api: Service) -> None:
     user = await api.add_user("u")
     parent = await create(user, NOVEL, url="https://example.com/p")
-    children = [await create(user, CHAPTERS, chapters=["c"], parent_job_id=parent["id"])]
-    children.append(await create(user, IMAGES, images=["i"], parent_job_id=parent["id"]))
-    grandchild = await create(user, CHAPTERS, chapters=["g"], parent_job_id=children[0]["id"])
+    under = {"parent_job_id": parent["id"]}
+    children = [await create_directly(api, user, JobType.CHAPTER, {"chapters": ["c"]}, **under)]
+    children.append(await create_directly(api, user, JobType.IMAGE, {"images": ["i"]}, **under))
+    grandchild = await create_directly(
+        api, user, JobType.CHAPTER, {"chapters": ["g"]}, parent_job_id=children[0]["id"]
+    )
     assert ids(await list_all(user)) == [parent["id"]]
     assert ids(await list_all(user, parent_job_id=parent["id"])) == ids(children)[::-1]
     assert ids(await list_all(user, parent_job_id=children[0]["id"])) == [grandchild["id"]]
@@ -128,7 +130,8 @@ async def test_only_root_jobs_unless_a_parent_is_given(api: Service) -> None:
 
 async def test_batch_children_are_listed_under_their_parent(api: Service) -> None:
     user = await api.add_user("u")
-    batch = await create(user, VOLUMES, volumes=["v1", "v2", "v3"])
+    urls = [f"https://example.com/{i}" for i in range(3)]
+    batch = await create(user, SCRAPE, urls=urls)
     assert ids(await list_all(user)) == [batch["id"]]
 
     async def spawned() -> bool:
@@ -136,10 +139,10 @@ async def test_batch_children_are_listed_under_their_parent(api: Service) -> Non
 
     await wait_until(spawned)
     children = await list_all(user, parent_job_id=batch["id"])
-    assert sorted(c["type"] for c in children) == [20, 20, 20]
+    assert sorted(c["type"] for c in children) == [50, 50, 50]
     assert {c["user_id"] for c in children} == {batch["user_id"]}
     assert ids(await list_all(user)) == [batch["id"]]
-    assert ids(await list_all(user, type=20)) == []
+    assert ids(await list_all(user, type=50)) == []
 
 
 async def test_users_see_their_own_jobs_and_the_admin_sees_all(api: Service) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from api.webhooks import WebhooksApi, delivery_settings
 from streams.webhooks import CONSUMER, Deliverer
-from tests.integration.api.helpers import CHAPTERS, create, finish, start
+from tests.integration.api.helpers import SCRAPE, create, finish, start
 from tests.support import Client, Service, wait_consumed
 
 
@@ -26,8 +26,9 @@ async def attempts(client: Client, hook_id: str) -> list[dict[str, Any]]:
 
 
 async def new_job(client: Client) -> str:
-    """A CHAPTER job: nothing in the log runs it until a worker or `drive` does."""
-    return str((await create(client, CHAPTERS))["id"])
+    """A SCRAPE job (of a closed port on 127.0.0.1): nothing in the log runs it until a
+    worker or `drive` does."""
+    return str((await create(client, SCRAPE, urls=["http://127.0.0.1:9/never"]))["id"])
 
 
 async def drive(svc: Service, job_id: str, *, ok: bool, error: str | None = None) -> None:

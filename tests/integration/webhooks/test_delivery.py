@@ -11,10 +11,11 @@ from pathlib import Path
 
 from ulid import ULID
 
+from engine.domain.model import JobType
 from streams.errors import StreamsError
 from streams.webhook_store import Webhook
 from streams.webhooks import CONSUMER
-from tests.integration.api.helpers import engine
+from tests.integration.api.helpers import create_directly, engine
 from tests.integration.webhooks.conftest import fast
 from tests.integration.webhooks.helpers import (
     add_hook,
@@ -141,7 +142,9 @@ async def test_filters_are_honoured_on_jobs_that_really_run(
         )
         assert status == 201, scrape
         await wait_until(lambda: len(receiver.of("done")) >= 1, timeout=30)
-        chapter = await new_job(svc.admin)  # no handler yet: a worker fails it
+        # params no create route makes: the worker fails the job at once, fetching nothing
+        made = await create_directly(svc, svc.admin, JobType.CHAPTER, {"chapters": ["c1"]})
+        chapter = made["id"]
         await wait_until(lambda: len(receiver.of("failed")) >= 1, timeout=30)
         await wait_settled(svc)
     [failed] = receiver.of("failed")

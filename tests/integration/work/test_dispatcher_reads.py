@@ -6,14 +6,14 @@ from engine.dispatcher import Dispatcher, open_dependents
 from engine.domain.events import Codec
 from engine.jetstream.store import EventStore, Stored
 from engine.service import JobService
-from tests.integration.api.helpers import CHAPTERS, create, finish, log_of, start
+from tests.integration.api.helpers import SCRAPE, create, finish, log_of, start
 from tests.support import Service
 
 
 async def test_the_end_of_a_job_nothing_waits_on_reads_only_its_created_event(
     service: Service,
 ) -> None:
-    job = await create(service.admin, CHAPTERS)
+    job = await create(service.admin, SCRAPE, urls=["http://127.0.0.1:9/never"])
     await start(service, job["id"])
     await finish(service, job["id"], ok=True)
     [*_, ended] = await log_of(service, job["id"])
