@@ -1,16 +1,17 @@
 """VOLUME, CHAPTER and IMAGE jobs: chapters and images fetched into the library.
 
-VOLUME and CHAPTER take ``{novel_id, source, chapters: [{id, url, title, serial}], refresh}``
-(VOLUME also ``volume_id``; a chapter may name its own ``novel_id`` and ``source``, as a
-CHAPTER_BATCH's children do, whose chapters may come from several novels). A chapter is left alone when this job already recorded it (an
-earlier run of the job: its `page` event is in the log, ok or failed; a retry clears the
-failed ones) and, unless ``refresh``, when the library already holds its body: then only
-its `chapter_stored` fact is recorded again (from the stored body), so that the job's log
-names every chapter of it the library holds, also after a crash between storing a body and
-recording it. Every other chapter is fetched through the gate, parsed and cleaned by its
-source, stored, its images fetched and stored (a failed image does not fail the chapter),
-and recorded: `image_stored` for each image, `chapter_stored`, then its `page` event (ok or
-failed). Progress counts chapters: fetched ones done or failed, stored ones skipped.
+VOLUME and CHAPTER take ``{novel_id, source, chapters: [{id, url, title, serial}],
+refresh}`` (VOLUME also ``volume_id``; a chapter may name its own ``novel_id`` and
+``source``, as a CHAPTER_BATCH's children do, whose chapters may come from several novels).
+A chapter is left alone when this job already recorded it (an earlier run of the job: its
+`page` event is in the log, ok or failed; a retry clears the failed ones) and, unless
+``refresh``, when the library already holds its body: then only its `chapter_stored` fact is
+recorded again (from the stored body), so that the job's log names every chapter of it the
+library holds, also after a crash between storing a body and recording it. Every other
+chapter is fetched through the gate, parsed and cleaned by its source, stored, its images
+fetched and stored (a failed image does not fail the chapter), and recorded: `image_stored`
+for each image, `chapter_stored`, then its `page` event (ok or failed). Progress counts
+chapters: fetched ones done or failed, stored ones skipped.
 
 IMAGE takes ``{novel_id, images: [{id, url, chapter_id}]}`` (an image may name its own
 ``novel_id``) and stores each image, recording its `page` and `image_stored`; an image
