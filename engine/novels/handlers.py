@@ -189,6 +189,8 @@ async def read_novel(run: NovelRun) -> NovelInfo:
     try:
         answers = await gather(source, final_url, html, lambda r: _answer(run, r))
         novel = await asyncio.to_thread(source.parse_novel, final_url, html, answers)
+    except Stopped:
+        raise
     except NovelError as e:
         raise NovelJobFailed(f"{params.url}: {e}") from e
     await record_novel(run, novel, source.name)

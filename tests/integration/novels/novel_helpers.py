@@ -26,14 +26,16 @@ _CHAPTER = re.compile(r"/chapter-(\d+)")
 
 
 class Watched:
-    """A served novel site and what it saw: chapter requests held back (serials in `hold`,
-    until `release` is set), requests in flight at once (`most_in_flight`), and `answered`
-    (requests per path whose handler completed: a held request whose client went away is
-    not answered, but `abandoned`). The site's own log counts the requests it served."""
+    """A served novel site and what it saw: requests held back (chapters whose serial is in
+    `hold`, and paths in `hold_paths`, until `release` is set), requests in flight at once
+    (`most_in_flight`), and `answered` (requests per path whose handler completed: a held
+    request whose client went away is not answered, but `abandoned`). The site's own log
+    counts the requests it served."""
 
-    def __init__(self, site: NovelSite, hold: set[int]) -> None:
+    def __init__(self, site: NovelSite, hold: set[int], hold_paths: set[str]) -> None:
         self.site = site
         self.hold = hold
+        self.hold_paths = hold_paths
         self.release = asyncio.Event()
         self.held = 0
         self.in_flight = 0
@@ -49,8 +51,7 @@ class Watched:
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
-            match = _CHAPTER.search(request.path)
-            if match is not None and int(match.group(1)) in self.hold:
+            if self._held_back(request.path):
                 self.held += 1
                 try:
                     await self.release.wait()
@@ -65,15 +66,21 @@ class Watched:
         self.answered[request.path] += 1
         return response
 
+    def _held_back(self, path: str) -> bool:
+        match = _CHAPTER.search(path)
+        return path in self.hold_paths or (match is not None and int(match.group(1)) in self.hold)
+
 
 @contextlib.asynccontextmanager
 async def watched_site(
-    layout: str, *, faults: Faults | None = None, hold: set[int] | None = None
-) -> AsyncIterator[Watched]:
-    """The novel site of `layout` on 127.0.0.1, watched (see Watched); a held request is
+    layout: str, *, faults: Faults | None = None, hold: set[int] | None = None,
+    hold_paths: set[str] | None = None,
+) -> AsyncIterator[Watched]:  # fmt: skip
+    """The novel site of `layout` on 127.0.0.1, watched (see Watched): chapters whose
+    serial is in `hold`, and requests of `hold_paths`, held back; a held request is
     cancelled when its client goes away."""
     site = novel_site(layout, faults=faults)
-    watched = Watched(site, hold or set())
+    watched = Watched(site, hold or set(), hold_paths or set())
     app = build_novel_app(site)
     app.middlewares.append(watched.middleware)
     async with serve_app(app, handler_cancellation=True, shutdown_timeout=0.5) as origin:

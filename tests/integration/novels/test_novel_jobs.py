@@ -12,8 +12,9 @@ from engine.domain.events import ChaptersListed, ImageStored, NovelParsed, PageR
 from engine.jetstream.library import LibraryStore, cover_object
 from engine.novels.model import url_id
 from tests.integration.api.helpers import log_of
+from tests.integration.novels.novel_helpers import watched_site
 from tests.sites.novelsite import MAIN, MAIN_CHAPTERS, PNG, VOLUMES, Faults, serve_novel_site
-from tests.support import Service, finished
+from tests.support import Service, finished, wait_until
 
 NOVEL = "/api/job/create/fetch-novel"
 
@@ -95,3 +96,19 @@ async def test_a_page_in_another_layout_fails_the_job_saying_so(working: Service
         job = await _novel_job(working, {"url": site.novel_url(), "source": "madara"})
     assert job["status"] == 3, job
     assert "is not a Madara page" in job["error"], job
+
+
+async def test_a_cancel_while_the_chapter_list_is_fetched_ends_the_job_at_once(
+    working: Service,
+) -> None:
+    async with watched_site("novelfull", hold_paths={"/ajax/chapter-archive"}) as watched:
+        body = {"url": watched.site.novel_url(), "source": "novelfull"}
+        status, job = await working.admin.call("POST", NOVEL, json=body)
+        assert status == 201, job
+        await wait_until(lambda: watched.held == 1, timeout=20)
+        assert (await working.admin.call("POST", f"/api/job/{job['id']}/cancel"))[0] == 200
+        job = await finished(working.admin, job["id"], timeout=10)
+        assert not watched.release.is_set()  # the held request was given up, not waited for
+    assert job["status"] == 4 and job["error"] is None, job
+    events = [s.event for s in await log_of(working, job["id"])]
+    assert not [e for e in events if isinstance(e, NovelParsed | ChaptersListed)]
