@@ -22,6 +22,8 @@ from typing import IO, Any
 import aiohttp
 
 from engine.jetstream.embedded import die_with_parent, stop_process
+from engine.jetstream.store import wait_for_jetstream
+from engine.jetstream.work import LANES, WORK_STREAM, consumer_name
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 PROFILED_API = Path(__file__).resolve().with_name("_profiled_api.py")
@@ -209,3 +211,21 @@ async def wait_for_file(path: Path, timeout: float = 15.0) -> bool:
             return False
         await asyncio.sleep(0.05)
     return True
+
+
+async def wait_worker_polling(nats_url: str, proc: asyncio.subprocess.Process, log: Path) -> None:
+    """Until a worker has a pull request waiting on a WORK lane (it is ready to take a job)."""
+    nc = await wait_for_jetstream(nats_url)
+    try:
+        js = nc.jetstream()
+        async with asyncio.timeout(60):
+            while True:
+                if proc.returncode is not None:
+                    raise RuntimeError(f"jobstream exited ({proc.returncode}):\n{tail(log)}")
+                for _, lane in LANES:
+                    info = await js.consumer_info(WORK_STREAM, consumer_name(lane))
+                    if info.num_waiting:
+                        return
+                await asyncio.sleep(0.05)
+    finally:
+        await nc.close()

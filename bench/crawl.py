@@ -76,6 +76,7 @@ from bench._support import (
     jobstream_cli,
     spawn,
     tail,
+    wait_worker_polling,
 )
 from engine.jetstream.embedded import default_conf, embedded_nats, stop_process
 from engine.jetstream.store import wait_for_jetstream
@@ -170,24 +171,6 @@ class Jobstream:
     pids: dict[str, int | None]
 
 
-async def _wait_worker_polling(nats_url: str, proc: asyncio.subprocess.Process, log: Path) -> None:
-    """Until a worker has a pull request waiting on a WORK lane (it is ready to take a job)."""
-    nc = await wait_for_jetstream(nats_url)
-    try:
-        js = nc.jetstream()
-        async with asyncio.timeout(60):
-            while True:
-                if proc.returncode is not None:
-                    raise RuntimeError(f"jobstream exited ({proc.returncode}):\n{tail(log)}")
-                for _, lane in LANES:
-                    info = await js.consumer_info(WORK_STREAM, consumer_name(lane))
-                    if info.num_waiting:
-                        return
-                await asyncio.sleep(0.05)
-    finally:
-        await nc.close()
-
-
 async def _queues(nats_url: str) -> str:
     """The state of the dispatcher's and the workers' consumers, to explain a stuck job."""
     nc = await wait_for_jetstream(nats_url)
@@ -246,7 +229,7 @@ async def jobstream_stack(args: argparse.Namespace, work: Path) -> AsyncIterator
                 child(_worker_argv(args, data / "steps.txt"), waiter_log, env)
             )
             pids["worker"] = waiter.pid
-        await _wait_worker_polling(nats_url, waiter, waiter_log)
+        await wait_worker_polling(nats_url, waiter, waiter_log)
         yield Jobstream(api.base, api.token, nats_url, pids)
 
 

@@ -52,8 +52,8 @@ from bench._support import (
     jobstream_cli,
     spawn,
     tail,
+    wait_worker_polling,
 )
-from bench.crawl import _wait_worker_polling as wait_worker_polling
 from engine.domain.batches import expansion_child_id
 from engine.jetstream.embedded import default_conf, embedded_nats, stop_process
 from engine.jetstream.store import wait_for_jetstream
