@@ -12,14 +12,16 @@ import argparse
 import asyncio
 import contextlib
 import os
+import sys
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import msgspec
 from multidict import CIMultiDict
+from rich.console import Console
 
 from cli.sse_client import SseEvent, sse_events
 
@@ -244,3 +246,19 @@ class Follower:
                 if event.event == "reset":
                     return False
         return False
+
+
+def run_console_command(
+    main: Callable[[Console], Coroutine[Any, Any, int]], code_of: Callable[[CliError], int]
+) -> int:
+    """Run a command's coroutine with a console (a pipe gets a fixed width, so ids stay whole);
+    a CliError is printed on stderr and exits with `code_of(error)`, Ctrl-C with 130."""
+    width = None if sys.stdout.isatty() else 160
+    console = Console(highlight=False, width=width)
+    try:
+        return asyncio.run(main(console))
+    except CliError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return code_of(e)
+    except KeyboardInterrupt:
+        return 130

@@ -22,7 +22,16 @@ from urllib.parse import unquote
 from rich.console import Console
 from rich.table import Table
 
-from cli.http import Api, CliError, NoToken, TokenRejected, Unreachable, connect, connection_options
+from cli.http import (
+    Api,
+    CliError,
+    NoToken,
+    TokenRejected,
+    Unreachable,
+    connect,
+    connection_options,
+    run_console_command,
+)
 
 LIBRARY_COMMANDS = frozenset({"novels", "download"})
 PAGE = 100  # the API's largest page
@@ -47,15 +56,7 @@ def add_library_commands(sub: Any) -> None:
 
 def run_library(args: argparse.Namespace) -> int:
     """Run one of LIBRARY_COMMANDS; errors are printed on stderr (exit codes above)."""
-    width = None if sys.stdout.isatty() else 160  # a pipe has no width; keep ids whole
-    console = Console(highlight=False, width=width)
-    try:
-        return asyncio.run(_run(args, console))
-    except CliError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return _code(e)
-    except KeyboardInterrupt:
-        return 130
+    return run_console_command(lambda console: _run(args, console), _code)
 
 
 def _code(e: CliError) -> int:

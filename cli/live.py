@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import sys
 import time
 from typing import Any
 
@@ -18,7 +17,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from cli.http import Api, CliError, Follower, connect, connection_options
+from cli.http import Api, CliError, Follower, connect, connection_options, run_console_command
 from cli.live_state import (
     Bar,
     WatchState,
@@ -99,15 +98,7 @@ def _add_submit(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def run_live(args: argparse.Namespace) -> int:
     """Run one of LIVE_COMMANDS; CLI errors are printed on stderr and exit with 2."""
-    width = None if sys.stdout.isatty() else 160  # a pipe has no width; keep ids whole
-    console = Console(highlight=False, width=width)
-    try:
-        return asyncio.run(_run(args, console))
-    except CliError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return run_console_command(lambda console: _run(args, console), lambda _: 2)
 
 
 async def _run(args: argparse.Namespace, console: Console) -> int:
