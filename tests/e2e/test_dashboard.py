@@ -83,7 +83,8 @@ async def browser(profile: Path) -> AsyncIterator[Page]:
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        await wait_until(lambda: _has_port(port_file, proc), timeout=30, interval=0.05)
+        # a cold first start on a busy machine (fonts, profile, GPU probing) took over 30 s
+        await wait_until(lambda: _has_port(port_file, proc), timeout=90, interval=0.05)
         port = port_file.read_text().split()[0]
         async with aiohttp.ClientSession() as session:
             async with session.get(f"http://127.0.0.1:{port}/json/list") as resp:
