@@ -34,7 +34,8 @@ from engine.jetstream.store import EventStore, wait_for_jetstream
 from engine.jetstream.work import ensure_work
 from engine.novels.handlers import NovelDeps
 from engine.novels.politeness import HostGate
-from engine.novels.sources.registry import Registry, build_registry
+from engine.novels.sources.config import load_registry
+from engine.novels.sources.registry import Registry
 from engine.service import JobService
 from engine.worker import Worker
 from projections.projector import Projector
@@ -52,7 +53,8 @@ class Runtime(msgspec.Struct, frozen=True, kw_only=True):
 
     The dispatcher, in-process workers and the webhook deliverer run too but are not here:
     nothing serving a request calls them. The request limiter is `jobs.limiter`. `sources`
-    is the novel source registry, built once: the built-ins and the installed plugins.
+    is the novel source registry, built once: the built-ins, the installed plugins and the
+    operator's sources file (`settings.sources_file`).
     """
 
     settings: Settings
@@ -87,7 +89,7 @@ async def _start(stack: contextlib.AsyncExitStack, settings: Settings) -> Runtim
     await ensure_admin(users, settings)
     projector, read_db = await _read_model(stack, settings, nc, store.codec)
     service = JobService(store)
-    sources = build_registry()
+    sources = load_registry(settings.sources_file)
     results = await start_work(stack, nc, service, settings, sources)
     webhooks = await start_webhooks(stack, nc, store, settings)
     idempotency = await open_idempotency(nc.jetstream())
@@ -165,10 +167,11 @@ def build_worker(
 
 
 def novel_deps(settings: Settings, sources: Registry | None = None) -> NovelDeps:
-    """What the novel jobs of a process's workers share: the sources (built if not given)
-    and one gate, so `settings.novel_politeness` bounds each host for the whole process."""
+    """What the novel jobs of a process's workers share: the sources (built with
+    `settings.sources_file` if not given) and one gate, so `settings.novel_politeness` bounds
+    each host for the whole process."""
     gate = HostGate(settings.novel_politeness)
-    return NovelDeps(sources=sources or build_registry(), gate=gate)
+    return NovelDeps(sources=sources or load_registry(settings.sources_file), gate=gate)
 
 
 async def start_work(

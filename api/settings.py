@@ -41,6 +41,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_concurrency: int = 32  # events in delivery at once in this process
     limits: Limits = Limits()  # per-user limits (api/limits.py), JOBSTREAM_* via limits_from_env
     novel_politeness: Politeness = Politeness()  # per host, for the novel jobs of each process
+    # the operator's sources file (engine/novels/sources/config.py): hosts bound to sources,
+    # declarative sources; None: the built-ins and installed plugins only
+    sources_file: Path | None = None
     create_admin: bool = True
     print_admin_token: bool = True
 
@@ -87,6 +90,12 @@ def webhooks_from_env() -> dict[str, Any]:
         ("JOBSTREAM_WEBHOOK_BACKOFF", "webhook_backoff_s", float),
         ("JOBSTREAM_WEBHOOK_MAX_ATTEMPTS", "webhook_max_attempts", int),
     ))  # fmt: skip
+
+
+def sources_file_from_env() -> Path | None:
+    """JOBSTREAM_SOURCES_FILE, the operator's sources file, when set."""
+    value = os.environ.get("JOBSTREAM_SOURCES_FILE", "").strip()
+    return Path(value) if value else None
 
 
 def nats_url_set() -> bool:

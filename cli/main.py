@@ -22,6 +22,7 @@ from api.settings import (
     access_from_env,
     env_flag,
     nats_url_set,
+    sources_file_from_env,
     webhooks_from_env,
     work_from_env,
 )
@@ -35,6 +36,7 @@ from engine.domain.model import Tier
 from engine.jetstream.errors import StoreUnavailable
 from engine.jetstream.nats_access import NatsAccessError
 from engine.jetstream.store import EventStore, wait_for_jetstream
+from engine.novels.sources.config import SourcesFileError, load_registry
 from engine.worker import CONCURRENCY as WORKER_CONCURRENCY
 from projections.projector import rebuild
 from projections.schema import open_db
@@ -57,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
             help=f"jobs each in-process worker runs at once (default {WORKER_CONCURRENCY})",
         )  # fmt: skip
         s.add_argument("--allow-private-networks", action="store_true")
+        _add_sources_option(s)
     wk = sub.add_parser("worker", help="run workers against NATS_URL")
     wk.add_argument(
         "--concurrency", type=int, default=WORKER_CONCURRENCY,
@@ -64,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     wk.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     wk.add_argument("--allow-private-networks", action="store_true")
+    _add_sources_option(wk)
     _add_nats_options(wk)
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
     add = user.add_parser("add", help="create a user and print its token")
@@ -91,6 +95,22 @@ def _add_nats_options(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def _add_sources_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--sources-file", type=Path, default=None,
+        help="JSON file binding hosts to novel sources and declaring selectors sources "
+        "(default: JOBSTREAM_SOURCES_FILE)",
+    )  # fmt: skip
+
+
+def _sources_file(args: argparse.Namespace) -> Path | None:
+    """The sources file asked for, checked now: a bad one stops the start with one line
+    (SourcesFileError) before anything is opened."""
+    path: Path | None = args.sources_file or sources_file_from_env()
+    load_registry(path)
+    return path
+
+
 def _serve(args: argparse.Namespace) -> int:
     embedded = args.command == "serve" and not nats_url_set()
     settings = Settings(
@@ -102,6 +122,7 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         worker_concurrency=args.worker_concurrency,
         allow_private_networks=args.allow_private_networks or env_flag("JOBSTREAM_ALLOW_PRIVATE"),
+        sources_file=_sources_file(args),
         **work_from_env(),
         **webhooks_from_env(),
         limits=limits_from_env(),
@@ -131,6 +152,7 @@ async def _worker(args: argparse.Namespace) -> int:
     settings = Settings(
         worker_concurrency=args.concurrency,
         allow_private_networks=args.allow_private_networks or env_flag("JOBSTREAM_ALLOW_PRIVATE"),
+        sources_file=_sources_file(args),
         **work_from_env(),
     )
     access = access_from_env(args.data_dir, args.nats_port)
@@ -199,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "user":
             return asyncio.run(_user_add(args))
         return asyncio.run(_rebuild(args))
-    except (StoreUnavailable, NatsAccessError) as e:
+    except (StoreUnavailable, NatsAccessError, SourcesFileError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
