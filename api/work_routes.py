@@ -23,6 +23,7 @@ from api.includes import log_entries
 from api.jobs import NewJob
 from api.routes import CurrentUser, IdemKey, Limit, Offset
 from api.schemas import Job, JobId, LogEntry, PriorityValue, Url, checked_url
+from engine.crawl.batch import BATCH_CONCURRENCY
 from engine.crawl.errors import CrawlError
 from engine.crawl.models import MAX_CONCURRENCY, CrawlOptions
 from engine.domain.errors import InvalidCommand
@@ -38,6 +39,9 @@ Formats = Annotated[list[Format], Meta(min_length=1, max_length=4)]
 MAX_PAGES = 1_000_000
 MAX_DEPTH = 1_000
 MAX_DELAY_MS = 600_000
+# A batch scrape's URLs: one job holds them all in its `created` event, so they must fit
+# in one NATS message (with room for the rest of the event).
+MAX_BATCH_URLS = 10_000
 
 
 def _formats() -> list[Format]:
@@ -46,10 +50,12 @@ def _formats() -> list[Format]:
 
 class ScrapeBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """`POST /api/job/create/scrape`. Each URL must also pass the crawler's parser (a 422
-    for field `urls` names the index, e.g. `urls[3]`); numbers must be JSON numbers."""
+    for field `urls` names the index, e.g. `urls[3]`); numbers must be JSON numbers. A URL
+    given twice is scraped once. `concurrency`: a batch's fetches in flight."""
 
-    urls: Annotated[list[Url], Meta(min_length=1, max_length=10_000)]
+    urls: Annotated[list[Url], Meta(min_length=1, max_length=MAX_BATCH_URLS)]
     formats: Formats = msgspec.field(default_factory=_formats)
+    concurrency: Annotated[int, Meta(ge=1, le=MAX_CONCURRENCY)] = BATCH_CONCURRENCY
     priority: PriorityValue | None = None
     depends_on: JobId | None = None
 
@@ -118,11 +124,32 @@ def _parsed(url: str, field: str, at: str | None = None, noun: str = "URL") -> s
         raise InvalidCommand(f"{field}: {e}", field=field) from e
 
 
-def _scrape_urls(body: ScrapeBody) -> list[str]:
-    """The body's URLs as given, once each has passed the crawler's parser."""
+def _scrape_urls(body: ScrapeBody, max_bytes: int) -> list[str]:
+    """The body's URLs as given (each once), once each has passed the crawler's parser and
+    they take at most `max_bytes` in all."""
     for index, url in enumerate(body.urls):
         _parsed(url, "urls", f"urls[{index}]")
-    return body.urls
+    size = sum(len(url.encode()) + 3 for url in body.urls)  # quotes and a comma each
+    if size > max_bytes:
+        raise InvalidCommand(
+            f"urls: {size} bytes of URLs, at most {max_bytes} in one batch", field="urls"
+        )
+    return list(dict.fromkeys(body.urls))
+
+
+def _scrape_job(body: ScrapeBody, urls: list[str]) -> NewJob:
+    """A SCRAPE of one URL, or a SCRAPE_BATCH: one job fetching all of them, `concurrency`
+    at a time, one result per URL, progress counted in URLs."""
+    if len(urls) == 1:
+        return NewJob(
+            type=JobType.SCRAPE, params={"urls": urls, "formats": body.formats}, title=urls[0],
+            priority=body.priority, depends_on=body.depends_on,
+        )  # fmt: skip
+    params = {"urls": urls, "formats": body.formats, "concurrency": body.concurrency}
+    return NewJob(
+        type=JobType.SCRAPE_BATCH, params=params, title=f"{len(urls)} URLs", total=len(urls),
+        priority=body.priority, depends_on=body.depends_on,
+    )  # fmt: skip
 
 
 def _crawl_params(body: CrawlBody) -> dict[str, Any]:
@@ -184,19 +211,13 @@ class WorkController(Controller):
     @post("/job/create/scrape", status_code=201)
     async def create_scrape(
         self, request: Request[Any, Any, Any], user: CurrentUser, jobs: Jobs,
-        data: JSONBody[ScrapeBody], idempotency_key: IdemKey,
+        runtime: RuntimeDep, data: JSONBody[ScrapeBody], idempotency_key: IdemKey,
     ) -> Job:  # fmt: skip
-        """SCRAPE for one URL, SCRAPE_BATCH (one child per URL) for several."""
+        """SCRAPE for one URL; for several a SCRAPE_BATCH, one job that fetches them
+        `concurrency` at a time and records one result per URL."""
         data = await strict_body(request, ScrapeBody)
-        urls = _scrape_urls(data)
-        many = len(urls) > 1
-        new = NewJob(
-            type=JobType.SCRAPE_BATCH if many else JobType.SCRAPE,
-            params={"urls": urls, "formats": data.formats},
-            title=f"{len(urls)} URLs" if many else urls[0],
-            total=len(urls), priority=data.priority, depends_on=data.depends_on,
-        )  # fmt: skip
-        return Job.of(await jobs.create(user, new, idempotency_key))
+        urls = _scrape_urls(data, runtime.nc.max_payload // 2)
+        return Job.of(await jobs.create(user, _scrape_job(data, urls), idempotency_key))
 
     @post("/job/create/crawl", status_code=201)
     async def create_crawl(

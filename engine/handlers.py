@@ -9,6 +9,7 @@ from typing import Protocol
 import aiohttp
 import msgspec
 
+from engine.crawl.batch import BATCH_CONCURRENCY, scrape_urls
 from engine.crawl.crawler import crawl_site
 from engine.crawl.errors import CrawlError
 from engine.crawl.fetcher import FetchSettings
@@ -16,7 +17,7 @@ from engine.crawl.models import CrawlOptions, PageOutcome
 from engine.crawl.pages import fetch_page
 from engine.crawl.urls import parse_url
 from engine.domain.eventlog import Stored
-from engine.domain.events import ChildSpec, Event
+from engine.domain.events import ChildSpec, Event, PageRecorded
 from engine.domain.model import JobType
 from engine.domain.state import JobState
 from engine.jetstream.library import LibraryStore
@@ -58,7 +59,9 @@ class JobContext(Protocol):
     @property
     def artifact_builds(self) -> asyncio.Semaphore: ...
     async def history(self, job_id: str) -> Sequence[Stored]: ...
-    async def record(self, event: Event, msg_id: str) -> None: ...
+    async def record(
+        self, event: Event, msg_id: str, body: tuple[str, bytes] | None = None
+    ) -> None: ...
     @property
     def novels(self) -> NovelDeps: ...
     async def expand(self, children: list[ChildSpec], units: int) -> bool: ...
@@ -66,6 +69,8 @@ class JobContext(Protocol):
 
 Handler = Callable[[JobContext], Awaitable[RunOutcome]]
 
+# What a scrape extracts when its job names no formats.
+DEFAULT_FORMATS = ("markdown", "links")
 # How often a handler waiting on one fetch looks for a stop request.
 _STOP_POLL_S = 0.1
 
@@ -77,7 +82,7 @@ async def scrape(ctx: JobContext) -> RunOutcome:
     (the job's counts show it).
     """
     urls: list[str] = list(ctx.job.params.get("urls", []))
-    formats = set(ctx.job.params.get("formats", ["markdown", "links"]))
+    formats = set(ctx.job.params.get("formats", DEFAULT_FORMATS))
     causes = Causes(ctx)
     for url in urls:
         if ctx.should_stop():
@@ -111,6 +116,42 @@ async def _unless_stopped(ctx: JobContext, work: Awaitable[PageOutcome]) -> Page
 async def scrape_one(ctx: JobContext, url: str, formats: set[str]) -> PageOutcome:
     """One URL fetched and, if it is an OK HTML page, extracted as the crawler does."""
     return await fetch_page(ctx.session, url, 0, ctx.fetch_settings, formats)
+
+
+async def scrape_batch(ctx: JobContext) -> RunOutcome:
+    """SCRAPE_BATCH: every URL of the job, `concurrency` at a time, one result each.
+
+    Resumes after the URLs the log already holds (a redelivered attempt fetches none of
+    them again; a retry, which forgets the failed ones, fetches those). Succeeds when every
+    URL was fetched OK (or the batch was stopped); else fails with "k of n URLs failed; the
+    first: <cause>", the first failed URL in the job's order.
+    """
+    params = ctx.job.params
+    urls = list(dict.fromkeys(params.get("urls", [])))
+    causes = Causes(ctx)
+    summary = await scrape_urls(
+        ctx.session, ctx.fetch_settings, urls, set(params.get("formats", DEFAULT_FORMATS)),
+        on_page=causes.page, concurrency=int(params.get("concurrency", BATCH_CONCURRENCY)),
+        should_stop=ctx.should_stop, already_done=ctx.ok_urls | ctx.failed_urls,
+    )  # fmt: skip
+    failed = [url for url in urls if url in ctx.failed_urls]
+    await ctx.log("info", f"batch run finished: {summary.fetched} fetched, {summary.ok} ok; "
+                  f"{len(ctx.ok_urls)} of {len(urls)} URLs ok in all")  # fmt: skip
+    if ctx.should_stop() or not failed:
+        return RunOutcome(True)
+    cause = causes.cause(failed[0]) or await recorded_cause(ctx, failed[0])
+    return RunOutcome(False, f"{len(failed)} of {len(urls)} URLs failed; the first: {cause}")
+
+
+async def recorded_cause(ctx: JobContext, url: str) -> str:
+    """Why ``url`` failed, as its last page event in the log says (a cause an earlier
+    attempt met: read only when this run did not meet one)."""
+    for stored in reversed(await ctx.history(ctx.job.id)):
+        event = stored.event
+        if isinstance(event, PageRecorded) and event.url == url and not event.ok:
+            error = event.error or (f"HTTP {event.status}" if event.status else "failed")
+            return error if url in error else f"{url}: {error}"
+    return f"{url}: failed"
 
 
 async def crawl(ctx: JobContext) -> RunOutcome:
@@ -161,6 +202,10 @@ class Causes:
         if not page.ok:
             self._errors.setdefault(page.url, cause_of(page))
         await self._ctx.page(page)
+
+    def cause(self, url: str) -> str | None:
+        """What ``url`` met in this run, if it failed in it."""
+        return self._errors.get(url)
 
     def all_failed(self, failed: int, first: str | None) -> str:
         """The error of a job none of whose ``failed`` URLs was fetched: the cause ``first``
@@ -236,6 +281,8 @@ def handler_for(job_type: int) -> Handler:
     match job_type:
         case JobType.SCRAPE:
             return scrape
+        case JobType.SCRAPE_BATCH:
+            return scrape_batch
         case JobType.CRAWL:
             return crawl
         case JobType.ARTIFACT:

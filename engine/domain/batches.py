@@ -4,6 +4,10 @@ Pure: a batch's children are a function of the batch alone, so the dispatcher re
 batch (after a redelivery) creates nothing new, and purge and the roll-up find the same ids.
 An expanded job (a handler fanned it out, see `JobExpanded`) has children the same way: its
 expansion's `children[i]` is `expansion_child_id(job, i)`.
+
+A SCRAPE_BATCH is one job that fetches its URLs itself. One made before that (a log may hold
+it) had a SCRAPE child per URL, under `child_id`: such a legacy batch still counts its
+children's ends, retries and purges them (`LEGACY_BATCH_TYPES`).
 """
 
 from __future__ import annotations
@@ -25,8 +29,12 @@ CHILD_OF: dict[JobType, tuple[JobType, str, str]] = {
     JobType.VOLUME_BATCH: (JobType.VOLUME, "volumes", ""),
     JobType.IMAGE_BATCH: (JobType.IMAGE, "images", "images"),
     JobType.ARTIFACT_BATCH: (JobType.ARTIFACT, "formats", "formats"),
-    JobType.SCRAPE_BATCH: (JobType.SCRAPE, "urls", "urls"),
 }
+
+# Types that once spawned a child per item and no longer do. Only a job of such a type that
+# has children (its `children` hold an ended one) is treated as a batch; a new one never has
+# any, and a child of an old one is still counted by its id (`spawned_by`).
+LEGACY_BATCH_TYPES = frozenset({JobType.SCRAPE_BATCH})
 
 
 # Job types whose handler may expand the job: only for these does the dispatcher read a
@@ -35,15 +43,20 @@ EXPANDING_TYPES = frozenset({JobType.FULL_NOVEL})
 
 
 def is_parent(job: JobState) -> bool:
-    """Whether the job has children that the dispatcher makes: a batch or an expanded job."""
-    return job.type in BATCH_TYPES or job.expanded > 0
+    """Whether the job has children that the dispatcher makes: a batch or an expanded job
+    (or a legacy batch one of whose children has ended)."""
+    return job.type in BATCH_TYPES or job.expanded > 0 or _legacy_parent(job)
+
+
+def _legacy_parent(job: JobState) -> bool:
+    return job.type in LEGACY_BATCH_TYPES and bool(job.children)
 
 
 def child_count(job: JobState) -> int:
     """How many children the job has: its expansion's, a batch's `total`, else none."""
     if job.expanded:
         return job.expanded
-    return job.total if job.type in BATCH_TYPES else 0
+    return job.total if job.type in BATCH_TYPES or _legacy_parent(job) else 0
 
 
 # Batches whose progress counts the work units of their children (a VOLUME's chapters)
@@ -88,7 +101,7 @@ def children_of(job: JobState) -> list[str]:
     """The ids of the job's children, in index order: an expansion's, a batch's, or none."""
     if job.expanded:
         return [expansion_child_id(job.id, index) for index in range(job.expanded)]
-    return child_ids(job.id, job.total) if job.type in BATCH_TYPES else []
+    return child_ids(job.id, job.total) if job.type in BATCH_TYPES or _legacy_parent(job) else []
 
 
 def spawned_by(parent: JobState, job_id: str) -> bool:
@@ -97,7 +110,9 @@ def spawned_by(parent: JobState, job_id: str) -> bool:
     if parent.expanded:
         return job_id in children_of(parent)
     index = int(ULID.from_str(job_id)) - int(ULID.from_str(parent.id)) - 1
-    return 0 <= index < child_count(parent)
+    # a legacy batch's first child to end comes before `children` marks it as a batch
+    count = parent.total if parent.type in LEGACY_BATCH_TYPES else child_count(parent)
+    return 0 <= index < count
 
 
 def child_params(parent: JobState, item: Any) -> dict[str, Any]:

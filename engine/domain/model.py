@@ -54,6 +54,8 @@ class Category(StrEnum):
     EXPORT = "export"
 
 
+# Batches whose items are child jobs, one each (lncrawl's Jobs API's). A SCRAPE_BATCH is not
+# one of them: it fetches its URLs itself, as one job (engine/handlers.py, scrape_batch).
 BATCH_TYPES = frozenset(
     {
         JobType.NOVEL_BATCH,
@@ -62,7 +64,6 @@ BATCH_TYPES = frozenset(
         JobType.VOLUME_BATCH,
         JobType.IMAGE_BATCH,
         JobType.ARTIFACT_BATCH,
-        JobType.SCRAPE_BATCH,
     }
 )
 
