@@ -171,11 +171,11 @@ async def crawl(ctx: JobContext) -> RunOutcome:
     summary = await crawl_site(
         ctx.session, ctx.fetch_settings, options, on_page=causes.page, on_skip=ctx.skipped,
         should_stop=ctx.should_stop, already_done=ctx.ok_urls | ctx.failed_urls,
-        already_links=ctx.done_links, on_planned=ctx.planned,
+        already_links=ctx.done_links, on_planned=ctx.planned, on_log=ctx.log,
     )  # fmt: skip
     await ctx.log("info", f"crawl finished: {summary.ok} ok, {summary.failed} failed, "
                   f"{summary.skipped} skipped")  # fmt: skip
-    return _crawl_outcome(ctx, root, summary.start_refused, causes)
+    return _crawl_outcome(ctx, summary.start_url or root, summary.start_refused, causes)
 
 
 def _crawl_outcome(ctx: JobContext, root: str, refused: str | None, causes: Causes) -> RunOutcome:

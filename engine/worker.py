@@ -362,10 +362,13 @@ class RunContext:
         """Every event of job `job_id` (any job, e.g. the one whose facts this run reads)."""
         return await self._deps.service.store.history(job_id)
 
-    async def record(self, event: Event, msg_id: str) -> None:
+    async def record(
+        self, event: Event, msg_id: str, body: tuple[str, bytes] | None = None
+    ) -> None:
         """Queue a fact of this run, in order with its pages and logs, stored once per
-        `msg_id` (make it name the job, the item and the attempt)."""
-        await self._recorder.add(event, msg_id)
+        `msg_id` (make it name the job, the item and the attempt); `body` (subject, data),
+        if given, is stored before the fact (see Recorder)."""
+        await self._recorder.add(event, msg_id, body=body)
 
     async def expand(self, children: list[ChildSpec], units: int) -> bool:
         """Hand the job over to `children` (see ExpandJob) once every event of the run so far

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import msgspec
 import nats.errors
@@ -51,8 +51,9 @@ class Recorder:
     - `add` queues and returns at once; it waits only while MAX_PENDING entries or
       MAX_PENDING_BYTES of them are queued or in flight (back-pressure).
     - A batch is everything queued (up to MAX_BATCH). Its bodies are stored first, as one
-      atomic batch to RESULTS, before its events go to JOBS as another, so a stored page
-      event always has its body. One batch at a time, in order: the job's part of the log
+      atomic batch per stream (told apart by their subject's first token: `results.` page
+      bodies, `library.` chapter bodies), before its events go to JOBS as another, so a
+      stored event always has its body. One batch at a time, in order: the job's part of the log
       keeps the order of `add`. A stream that refuses an atomic batch (for instance one
       holding a `Nats-Msg-Id` it already stored) gets the batch's messages one by one,
       where each id is deduplicated on its own: an event sent again is stored once.
@@ -149,8 +150,7 @@ class Recorder:
             self._stored_changed.notify_all()
 
     async def _store(self, batch: Sequence[_Entry]) -> None:
-        bodies: list[Message] = [(*e.body, None) for e in batch if e.body is not None]
-        if bodies:
+        for bodies in _by_stream(e.body for e in batch if e.body is not None):
             await self._publish_all(bodies)
         await self._publish_all([(e.subject, e.data, {"Nats-Msg-Id": e.msg_id}) for e in batch])
 
@@ -178,3 +178,11 @@ class Recorder:
         if failed is not None:
             subject = messages[results.index(failed)][0]
             raise StoreUnavailable(f"JetStream did not store {subject}: {failed!r}") from failed
+
+
+def _by_stream(bodies: Iterable[tuple[str, bytes]]) -> list[list[Message]]:
+    """Bodies grouped by their subject's first token (each stream owns one), in order."""
+    groups: dict[str, list[Message]] = {}
+    for subject, data in bodies:
+        groups.setdefault(subject.split(".", 1)[0], []).append((subject, data, None))
+    return list(groups.values())

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar
 
 import msgspec
@@ -209,18 +209,20 @@ class _ChapterRun:
             await self._failed(failed_page(item.url, 0, e))
             return
         try:
-            body = await self._body(item, result)
+            body, message, images = await self._body(item, result)
         except NovelError as e:
             await self._failed(outcome(item.url, result, str(e)))
             return
-        size = await self.run.library.put_chapter(self.novel_id, item.id, body)
-        images = await self._images_of(item, body)
-        await self._record(item, body, size, images)
+        await self._store_images(item, images)
+        # the body goes with its fact, in the recorder's batches (one fsync for many)
+        await self._record(item, body, len(message[1]), images, message)
         await self.run.page(outcome(item.url, result))
 
-    async def _body(self, item: ChapterItem, result: FetchResult) -> Chapter:
-        """The cleaned chapter; NovelError when the answer is not an OK chapter page, or
-        too large to store."""
+    async def _body(
+        self, item: ChapterItem, result: FetchResult
+    ) -> tuple[Chapter, tuple[str, bytes], list[ImageInfo]]:
+        """The cleaned chapter, the message that stores it and its images; NovelError when
+        the answer is not an OK chapter page, or too large to store."""
         if not 200 <= result.status < 300:
             raise NovelError(f"HTTP {result.status}")
         html = decode_html(result.body, result.content_type)
@@ -230,15 +232,18 @@ class _ChapterRun:
             content = self.source.parse_chapter(result.final_url, html)
         body = Chapter(title=content.title or item.title, html=content.html)
         try:
-            self.run.library.chapter_message(self.novel_id, item.id, body)
+            message = self.run.library.chapter_message(self.novel_id, item.id, body)
         except InvalidCommand as e:
             raise NovelError(str(e)) from e
-        return body
+        # the source names the images it kept; one that does not is read from the body
+        images = content.image_urls or (() if "<img" not in body.html else None)
+        infos = _image_infos(body.html) if images is None else _infos_of(images)
+        return body, message, infos
 
-    async def _images_of(self, item: ChapterItem, body: Chapter) -> list[ImageInfo]:
+    async def _store_images(self, item: ChapterItem, infos: list[ImageInfo]) -> None:
         """The chapter's images, each fetched and stored once per run (a stop leaves the
         rest); the first MAX_IMAGES of them."""
-        infos = _image_infos(body.html)[:MAX_IMAGES]
+        infos = infos[:MAX_IMAGES]
         todo = [i for i in infos if i.id not in self._images]
         for info in todo:
             self._images[info.id] = info
@@ -249,16 +254,17 @@ class _ChapterRun:
 
         with contextlib.suppress(Stopped):  # a stop leaves the rest unfetched
             await each(todo, IMAGE_SLOTS, one)
-        return infos
 
     async def _record(
-        self, item: ChapterItem, body: Chapter, size: int, images: list[ImageInfo]
-    ) -> None:
+        self, item: ChapterItem, body: Chapter, size: int, images: list[ImageInfo],
+        message: tuple[str, bytes] | None = None,
+    ) -> None:  # fmt: skip
+        """Record the chapter's `chapter_stored`, with ``message`` (its body) stored first."""
         fact = ChapterStored(
             **envelope(self.run), novel_id=self.novel_id, chapter_id=item.id,
             title=body.title, bytes=size, images=images,
         )  # fmt: skip
-        await self.run.record(fact, msg_id(self.run, "chapter", item.id))
+        await self.run.record(fact, msg_id(self.run, "chapter", item.id), message)
 
     async def _failed(self, page: PageOutcome) -> None:
         self.errors.setdefault(page.url, failure(page))
@@ -267,9 +273,14 @@ class _ChapterRun:
 
 def _image_infos(html: str) -> list[ImageInfo]:
     """The images a cleaned body shows (absolute ``src``), each once, in order."""
+    nodes = LexborHTMLParser(html).css("img[src]")
+    return _infos_of((node.attributes.get("src") or "").strip() for node in nodes)
+
+
+def _infos_of(urls: Iterable[str]) -> list[ImageInfo]:
+    """The images at ``urls`` (absolute), each once, in order; invalid ones left out."""
     seen: dict[str, ImageInfo] = {}
-    for node in LexborHTMLParser(html).css("img[src]"):
-        src = (node.attributes.get("src") or "").strip()
+    for src in urls:
         try:
             image_id = url_id(src)
         except NovelError:
