@@ -143,7 +143,7 @@ class JobsController(Controller):
             items = [await view(jobs.db, r, extras) for r in rows]
         else:
             items = [Job.of(r) for r in rows]
-        return Page(total=total, offset=offset, limit=limit, items=items)
+        return Page.of(total, offset, limit, items)
 
     @get("/job/{job_id:str}")
     async def get_job(
@@ -191,7 +191,7 @@ class JobsController(Controller):
     ) -> Page[JobEvent]:
         """The job's full history in log order: the audit trail."""
         total, rows = await jobs.events(user, job_id, offset, limit)
-        return Page(total=total, offset=offset, limit=limit, items=[JobEvent.of(r) for r in rows])
+        return Page.of(total, offset, limit, [JobEvent.of(r) for r in rows])
 
     @post("/job/{job_id:str}/cancel", status_code=200)
     async def cancel_job(self, user: CurrentUser, jobs: Jobs, job_id: JobIdPath) -> bool:

@@ -178,12 +178,20 @@ class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 
 class Page(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
-    """A page of a longer list."""
+    """A page of a longer list; `has_more` when items lie beyond it (ask with a larger
+    `offset`)."""
 
     total: int
     offset: int
     limit: int
+    has_more: bool
     items: list[T]
+
+    @classmethod
+    def of(cls, total: int, offset: int, limit: int, items: list[T]) -> Page[T]:
+        """The page of `items` at `offset` of `total`, `has_more` when items lie beyond."""
+        more = offset + len(items) < total
+        return cls(total=total, offset=offset, limit=limit, has_more=more, items=items)
 
 
 class JobEvent(msgspec.Struct, frozen=True, kw_only=True):

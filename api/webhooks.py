@@ -55,7 +55,7 @@ class WebhooksApi:
         await self.store.get(user.id, webhook_id)  # 404 unless it is the caller's
         found = await self.deliveries.page(webhook_id, offset, limit)
         items = [_delivery(a) for a in found.items]
-        return Page(total=found.total, offset=offset, limit=limit, items=items)
+        return Page.of(found.total, offset, limit, items)
 
 
 def delivery_settings(settings: Settings) -> DeliverySettings:
