@@ -1,7 +1,7 @@
-"""Audit reads: time-travel views of a job, the audit log's query, and their 400 errors.
+"""Audit reads: time-travel views of a job, the audit log's query, and their 422 errors.
 
-The audit endpoints answer a malformed or conflicting query value with 400 naming the field
-(`BadQuery`, mapped in api/errors.py).
+The audit endpoints answer a malformed or conflicting query value with 422 naming the field
+(`BadQuery`, an InvalidCommand, mapped in api/errors.py), as every route answers a bad field.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ DEFAULT_EVENTS = 100
 
 
 class BadQuery(InvalidCommand):
-    """A query parameter is malformed or conflicts with another one (400)."""
+    """A query parameter is malformed or conflicts with another one (422)."""
 
 
 def whole_number(name: str, raw: str | None, low: int = 0, high: int = I64) -> int | None:

@@ -10,7 +10,6 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
-from api.audit import BadQuery
 from api.limits import LimitExceeded
 from api.refusals import ApiRefusal, Unauthorized
 from api.schemas import ErrorBody
@@ -39,14 +38,13 @@ _STATUS: dict[type[Exception], int] = {
     JobNotFound: 404,
     JobConflict: 409,
     UserExists: 409,
-    BadQuery: 400,
-    InvalidCommand: 422,
+    NothingToRetry: 409,  # the job's state, not the request, is in the way
+    InvalidCommand: 422,  # BadQuery too: a bad field is a 422 wherever it is (400: malformed)
     Forbidden: 403,
-    NothingToRetry: 400,
     Unauthorized: 401,
     StoreUnavailable: 503,
     NotReady: 503,
-    InvalidWebhook: 400,
+    InvalidWebhook: 422,
     WebhookNotFound: 404,
     TooManyWebhooks: 409,
     LimitExceeded: 429,
@@ -78,7 +76,9 @@ def _known_error(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBod
     return response
 
 
-_FIELD_IN_MESSAGE = re.compile(r"(?:at `\$\.|field `)([A-Za-z_][A-Za-z0-9_]*)")
+_FIELD_IN_MESSAGE = re.compile(
+    r"(?:at `\$\.|field `|Missing required \w+ parameter ')([A-Za-z_][A-Za-z0-9_-]*)"
+)
 
 
 def _field_of(exc: ValidationException) -> tuple[str | None, str]:

@@ -49,7 +49,7 @@ async def stream_user(
 
 
 def last_event_id(request: Request[Any, Any, Any]) -> int | None:
-    """`Last-Event-ID` (or `?last_event_id=`) as a sequence; 400 naming it when malformed."""
+    """`Last-Event-ID` (or `?last_event_id=`) as a sequence; 422 naming it when malformed."""
     raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
     if raw is None or raw == "":
         return None

@@ -132,7 +132,7 @@ async def test_users_see_their_own_jobs_and_admins_everything(api: Service) -> N
     assert_error(status, error, 401)
 
 
-async def test_bad_queries_are_400_naming_the_field(api: Service) -> None:
+async def test_bad_queries_are_422_naming_the_field(api: Service) -> None:
     user = await api.add_user("u")
     for params, field in (
         ({"kind": "exploded"}, "kind"),
@@ -144,6 +144,6 @@ async def test_bad_queries_are_400_naming_the_field(api: Service) -> None:
         ({"from_seq": "1e3"}, "from_seq"),
     ):
         status, error = await user.call("GET", "/api/events", params=params)
-        assert_error(status, error, 400, field)
+        assert_error(status, error, 422, field)
     status, error = await user.call("GET", "/api/events", params={"kind": "nope"})
     assert "created" in error["detail"] and "purged" in error["detail"]

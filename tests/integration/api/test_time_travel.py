@@ -115,7 +115,7 @@ async def test_time_travel_equals_the_fold_of_every_prefix(
         await _check_job(api, owner, history)
 
 
-async def test_bad_points_are_400_naming_the_field(api: Service) -> None:
+async def test_bad_points_are_422_naming_the_field(api: Service) -> None:
     user = await api.add_user("u")
     job = await create(user)
     path = f"/api/job/{job['id']}"
@@ -130,7 +130,7 @@ async def test_bad_points_are_400_naming_the_field(api: Service) -> None:
         ({"as_of": "1", "include": "stats"}, "include"),
     ):
         status, error = await user.call("GET", path, params=params)
-        assert_error(status, error, 400, field)
+        assert_error(status, error, 422, field)
 
 
 async def test_before_the_first_event_the_job_did_not_exist(api: Service) -> None:

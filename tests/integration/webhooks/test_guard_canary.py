@@ -1,6 +1,6 @@
 """Webhooks and the private-network guard, against a loopback canary that must receive
 nothing: registration refuses every disguise of 127.0.0.1 (and hosts no resolver would take,
-as a 400 naming `url`), and deliveries to webhooks stored with such URLs are refused."""
+as a 422 naming `url`), and deliveries to webhooks stored with such URLs are refused."""
 
 from __future__ import annotations
 
@@ -72,30 +72,30 @@ async def test_registration_refuses_every_disguise(guarded: Service, canary: Can
     for host in DISGUISES:
         body = {"url": canary.origin(host) + "/hook", "events": ["job.failed"]}
         status, answer = await guarded.admin.call("POST", "/api/webhooks", json=body)
-        assert_error(status, answer, 400, "url")
+        assert_error(status, answer, 422, "url")
         assert "private" in answer["detail"], (host, answer)
     assert (await guarded.admin.call("GET", "/api/webhooks"))[1] == []
     assert canary.hits == []
 
 
-async def _malformed_hosts_are_400_naming_url(service: Service) -> None:
+async def _malformed_hosts_are_422_naming_url(service: Service) -> None:
     for url in MALFORMED:
         body = {"url": url, "events": ["job.failed"]}
         status, answer = await service.admin.call("POST", "/api/webhooks", json=body)
-        assert_error(status, answer, 400, "url")
+        assert_error(status, answer, 422, "url")
         assert "host" in answer["detail"], answer
     assert (await service.admin.call("GET", "/api/webhooks"))[1] == []
 
 
-async def test_hosts_no_resolver_takes_are_400_naming_url(guarded: Service) -> None:
+async def test_hosts_no_resolver_takes_are_422_naming_url(guarded: Service) -> None:
     """They used to be 500s (the idna codec failing inside getaddrinfo)."""
-    await _malformed_hosts_are_400_naming_url(guarded)
+    await _malformed_hosts_are_422_naming_url(guarded)
 
 
-async def test_hosts_no_resolver_takes_are_400_even_with_private_allowed(
+async def test_hosts_no_resolver_takes_are_422_even_with_private_allowed(
     hooked: Service,
 ) -> None:
-    await _malformed_hosts_are_400_naming_url(hooked)
+    await _malformed_hosts_are_422_naming_url(hooked)
 
 
 async def test_deliveries_to_stored_disguises_are_refused(guarded: Service, canary: Canary) -> None:

@@ -82,10 +82,10 @@ PRIVATE = [
 ]
 
 
-async def test_invalid_fields_are_400_naming_the_field(guarded: Service) -> None:
+async def test_invalid_fields_are_422_naming_the_field(guarded: Service) -> None:
     for body, field in INVALID:
         status, answer = await guarded.admin.call("POST", "/api/webhooks", json=body)
-        assert_error(status, answer, 400, field)
+        assert_error(status, answer, 422, field)
 
 
 async def test_malformed_bodies_are_4xx_not_500(guarded: Service) -> None:
@@ -99,7 +99,7 @@ async def test_private_network_targets_are_refused(guarded: Service) -> None:
     for url in PRIVATE:
         body = {"url": url, "events": ["job.failed"]}
         status, answer = await guarded.admin.call("POST", "/api/webhooks", json=body)
-        assert_error(status, answer, 400, "url")
+        assert_error(status, answer, 422, "url")
         assert "private" in answer["detail"], answer
     assert (await guarded.admin.call("GET", "/api/webhooks"))[1] == []
 
