@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from urllib.parse import urlsplit
 
 import aiohttp
+import msgspec
 
 from engine.crawl.discovery import discover_sitemap_urls, load_robots
 from engine.crawl.fetcher import FetchSettings
@@ -16,12 +17,21 @@ from engine.crawl.frontier import Frontier, FrontierItem, HostPacer
 from engine.crawl.models import CrawlOptions, CrawlSummary, PageOutcome
 from engine.crawl.pages import fetch_page
 from engine.crawl.robots import RobotsPolicy
+from engine.crawl.scheme import start_url
 from engine.crawl.urls import normalize_url, origin_of
 
 __all__ = ["CrawlOptions", "CrawlSummary", "PageOutcome", "crawl_site"]
 
 OnPage = Callable[[PageOutcome], Awaitable[None]]
 OnSkip = Callable[[str, str], Awaitable[None]]
+OnLog = Callable[[str, str], Awaitable[None]]
+# Why a skipped start URL was not fetched, by skip reason (robots: the refusal's own words).
+_START_SKIPPED = {
+    "out_of_scope": "it lies outside the crawl's hosts",
+    "excluded": "the path globs exclude it",
+    "depth": "it is deeper than max_depth",
+    "robots": "robots.txt disallows it",
+}
 # How often the stop predicate is polled; bounds the reaction time to a stop.
 _STOP_POLL_S = 0.1
 
@@ -37,6 +47,7 @@ async def crawl_site(
     already_done: Collection[str] = frozenset(),
     already_links: Mapping[str, list[str]] | None = None,
     on_planned: Callable[[int], None] = lambda _: None,
+    on_log: OnLog | None = None,
 ) -> CrawlSummary:
     """Crawl the site at ``options.url`` and report every URL exactly once.
 
@@ -57,10 +68,25 @@ async def crawl_site(
 
     ``on_planned(n)`` is called before each ``on_page`` with how many URLs the crawl
     has handed out or still holds (within ``max_pages``): its total so far.
+
+    ``on_log(level, message)`` hears what a person should know about the start: the http
+    URL crawled instead when ``options.http_fallback`` and https cannot connect
+    (engine.crawl.scheme), and why the start URL was skipped; the summary's ``start_url``
+    is the URL the crawl started from.
     """
     options.validate()
-    run = _CrawlRun(session, settings, options, on_page, on_skip, should_stop, on_planned)
+    log = on_log or _no_log
+    if options.http_fallback:
+        start = await start_url(session, options.url, settings)
+        options = msgspec.structs.replace(options, url=start.url)
+        if start.note is not None:
+            await log("warn", start.note)
+    run = _CrawlRun(session, settings, options, on_page, on_skip, should_stop, on_planned, log)
     return await run.run(already_done, already_links or {})
+
+
+async def _no_log(level: str, message: str) -> None:
+    return None
 
 
 class _CrawlRun:
@@ -75,10 +101,11 @@ class _CrawlRun:
         on_skip: OnSkip,
         should_stop: Callable[[], bool],
         on_planned: Callable[[int], None],
+        on_log: OnLog,
     ) -> None:
         self._session, self._settings, self._options = session, settings, options
         self._on_page, self._on_skip, self._should_stop = on_page, on_skip, should_stop
-        self._on_planned = on_planned
+        self._on_planned, self._on_log = on_planned, on_log
         self._pacer = HostPacer(options.delay_ms / 1000)
         self._robots: dict[str, asyncio.Task[RobotsPolicy]] = {}
         self._frontier = Frontier(  # raises InvalidUrl for a root that is not http(s)
@@ -121,6 +148,7 @@ class _CrawlRun:
             stopped=self._stop.is_set(),
             sitemap_urls=self._counts["sitemap_urls"],
             start_refused=self._start_refused,
+            start_url=self._root,
         )
 
     # -- seeding --------------------------------------------------------------
@@ -154,21 +182,21 @@ class _CrawlRun:
         self._resumed = {n for n in map(normalize_url, already_done) if n is not None}
         self._frontier.seed_done(self._resumed, normalized=True)
 
-    def _discover(self, url: str, depth: int) -> None:
-        """Offer a normalised URL to the frontier; URLs done in an earlier run expand their
-        (normalised in _seed) links."""
-        stack = [(url, depth)]
+    def _discover(self, url: str, depth: int, found_on: str | None = None) -> None:
+        """Offer a normalised URL, found on page `found_on`, to the frontier; URLs done in an
+        earlier run expand their (normalised in _seed) links."""
+        stack = [(url, depth, found_on)]
         while stack:
-            normalized, level = stack.pop()
+            normalized, level, page = stack.pop()
             if normalized not in self._resumed:
-                self._frontier.add(normalized, level, normalized=True)
+                self._frontier.add(normalized, level, normalized=True, found_on=page)
                 continue
             if self._expanded.get(normalized, level + 1) <= level:
                 continue
             self._expanded[normalized] = level
             if self._options.find_links:
                 children = self._resume_links.get(normalized, [])
-                stack.extend((link, level + 1) for link in reversed(children))
+                stack.extend((link, level + 1, normalized) for link in reversed(children))
 
     # -- robots -------------------------------------------------------------
 
@@ -276,13 +304,20 @@ class _CrawlRun:
         self._counts["ok"] += outcome.ok
         if self._options.find_links and outcome.ok:
             for link in outcome.links:
-                self._discover(link, item.depth + 1)
+                self._discover(link, item.depth + 1, item.url)
         await self._flush_skips()
 
     async def _flush_skips(self) -> None:
         for url, reason in self._frontier.drain_skipped():
             self._counts["skipped"] += 1
+            if url == self._root:
+                await self._on_log("warn", f"start URL {url} skipped: {self._why(reason)}")
             await self._on_skip(url, reason)
+
+    def _why(self, reason: str) -> str:
+        if reason == "robots" and self._start_refused is not None:
+            return self._start_refused
+        return _START_SKIPPED.get(reason, reason)
 
     # -- fetching -----------------------------------------------------------
 
@@ -311,6 +346,9 @@ class _CrawlRun:
     async def _fetch_outcome(self, item: FrontierItem, host: str) -> PageOutcome:
         # The host's pacer adapts to each status the server answered with.
         on_status = functools.partial(self._pacer.on_status, host)
-        return await fetch_page(
+        outcome = await fetch_page(
             self._session, item.url, item.depth, self._settings, self._formats, on_status
         )
+        if item.found_on is None:
+            return outcome
+        return msgspec.structs.replace(outcome, found_on=item.found_on)

@@ -14,10 +14,12 @@ from engine.crawl.urls import anchor_globs, host_in_scope, normalize_url, parse_
 
 
 class FrontierItem(msgspec.Struct, frozen=True, kw_only=True):
-    """A URL handed out for fetching; ``depth`` counts link hops from the root (root = 0)."""
+    """A URL handed out for fetching; ``depth`` counts link hops from the root (root = 0);
+    ``found_on`` is the page whose links first offered it (None: the root, a sitemap)."""
 
     url: str
     depth: int
+    found_on: str | None = None
 
 
 class Frontier:
@@ -75,19 +77,22 @@ class Frontier:
 
     # -- adding -------------------------------------------------------------
 
-    def add(self, url: str, depth: int, *, normalized: bool = False) -> bool:
-        """Offer ``url`` found at ``depth``; return True if it was newly enqueued.
+    def add(
+        self, url: str, depth: int, *, normalized: bool = False, found_on: str | None = None
+    ) -> bool:
+        """Offer ``url`` found at ``depth`` (on page ``found_on``); return True if it was
+        newly enqueued.
 
-        A pending URL offered again at a smaller depth keeps the smaller depth.
-        ``normalized=True`` promises that ``url`` is already :func:`normalize_url`'s
-        output (as extracted links are), and skips normalising it again.
+        A pending URL offered again at a smaller depth keeps the smaller depth and the page
+        it was first found on. ``normalized=True`` promises that ``url`` is already
+        :func:`normalize_url`'s output (as extracted links are), and skips normalising it.
         """
         canonical = url if normalized else normalize_url(url)
         if canonical is None:
             return False
-        return self._add(canonical, depth)
+        return self._add(canonical, depth, found_on)
 
-    def _add(self, normalized: str, depth: int) -> bool:
+    def _add(self, normalized: str, depth: int, found_on: str | None = None) -> bool:
         if normalized in self._pending:
             self._lower_depth(normalized, depth)
             return False
@@ -102,7 +107,7 @@ class Frontier:
             self._record_skip(normalized, reason)
             return False
         self._too_deep.discard(normalized)
-        self._enqueue(FrontierItem(url=normalized, depth=depth))
+        self._enqueue(FrontierItem(url=normalized, depth=depth, found_on=found_on))
         return True
 
     def _still_too_deep(self, url: str, depth: int) -> bool:

@@ -22,6 +22,8 @@ class CrawlOptions(msgspec.Struct, frozen=True, kw_only=True):
     Glob semantics of include/exclude paths: see :func:`engine.crawl.urls.path_allowed`.
     ``delay_ms`` is a minimum gap between requests to one host (robots Crawl-delay
     raises it). ``formats`` is a subset of {"markdown", "html", "text", "links"}.
+    ``http_fallback``: ``url`` was made from a bare domain; crawl its http twin when https
+    cannot connect (engine.crawl.scheme).
     """
 
     url: str
@@ -36,6 +38,7 @@ class CrawlOptions(msgspec.Struct, frozen=True, kw_only=True):
     respect_robots: bool = True
     delay_ms: Annotated[int, msgspec.Meta(ge=0)] = 0
     formats: set[str] = msgspec.field(default_factory=_default_formats)
+    http_fallback: bool = False
 
     def validate(self) -> None:
         """Raise InvalidOptions if a field is out of range (construction does not check)."""
@@ -59,6 +62,8 @@ class PageOutcome(msgspec.Struct, frozen=True, kw_only=True):
     obtained (``error`` then says why). ``links`` are the normalised links of an
     OK HTML page (always filled, so a resumed crawl can continue past it);
     ``markdown``/``html``/``text`` are filled for OK HTML pages when requested.
+    ``found_on`` is the crawled page whose links led to this URL first (None for the start
+    URL, sitemap entries and scrapes).
     """
 
     url: str
@@ -78,6 +83,7 @@ class PageOutcome(msgspec.Struct, frozen=True, kw_only=True):
     bytes: int = 0
     cache_hit: bool | None = None
     truncated: bool = False
+    found_on: str | None = None
 
 
 class CrawlSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -85,6 +91,7 @@ class CrawlSummary(msgspec.Struct, frozen=True, kw_only=True):
 
     ``start_refused`` says why robots.txt kept the start URL from being fetched (None when
     it did not): its rules, or the file could not be read (RFC 9309: then fetch nothing).
+    ``start_url`` is the URL the crawl started from (http when https fell back).
     """
 
     pages: int
@@ -94,3 +101,4 @@ class CrawlSummary(msgspec.Struct, frozen=True, kw_only=True):
     stopped: bool
     sitemap_urls: int
     start_refused: str | None = None
+    start_url: str = ""
