@@ -6,6 +6,7 @@ stored novel in place instead of adding a second copy (:func:`url_id`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import msgspec
@@ -17,6 +18,7 @@ from engine.novels.hosts import host_key
 ID_LENGTH = 16  # hex digits: 64 bits, far from collisions at library scale
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure; a novel's ids are asked for again and again
 def url_id(url: str) -> str:
     """A short stable id for ``url``: the first 16 hex digits of the SHA-256 of its key.
 
