@@ -67,6 +67,7 @@ EVENT_STREAMS = frozenset({"GET /api/job/{job_id}/stream", "GET /api/jobs/stream
 FILES: dict[str, tuple[str, ...]] = {
     "GET /api/image/{image_id}": IMAGE_TYPES,
     "GET /api/artifact/{artifact_id}/download": ARTIFACT_TYPES,
+    "GET /api/job/{job_id}/export": ("text/csv", "application/x-ndjson"),
 }
 _ATTACHMENT = {
     "Content-Disposition": {
@@ -75,11 +76,14 @@ _ATTACHMENT = {
         "description": "`attachment` with the file name (RFC 5987 `filename*` when not ASCII).",
     }
 }
-FILE_HEADERS: dict[str, dict[str, Any]] = {"GET /api/artifact/{artifact_id}/download": _ATTACHMENT}
+FILE_HEADERS: dict[str, dict[str, Any]] = {
+    "GET /api/artifact/{artifact_id}/download": _ATTACHMENT,
+    "GET /api/job/{job_id}/export": _ATTACHMENT,
+}
 
 _SEQUENCE = {"type": "integer", "minimum": 0, "maximum": I64}
 _INCLUDE = {"type": "string", "pattern": "^(stats|progress|logs)(,(stats|progress|logs))*$"}
-# Parameters the routes take as text and check themselves (400 or 422 naming them).
+# Parameters the routes take as text and check themselves (a 422 naming them).
 CHECKED: dict[tuple[str, str], dict[str, Any]] = {
     ("GET /api/events", "from_seq"): _SEQUENCE,
     ("GET /api/events", "limit"): {
@@ -110,7 +114,7 @@ _RESUME = [
 EXTRA_PARAMETERS: dict[str, list[dict[str, Any]]] = {key: _RESUME for key in EVENT_STREAMS}
 
 MEANING = {
-    400: "Malformed: a body that is not JSON or nests too deep, a malformed query value",
+    400: "Malformed: a body that is not JSON, is missing, or nests too deep",
     401: "Missing or unknown token",
     403: "Not allowed to this caller",
     404: "No such thing, or not the caller's",

@@ -6,18 +6,26 @@ Reader's, logs the categorised jobs API's, stats and exports the domain-crawl AP
 
 from __future__ import annotations
 
-import asyncio
-import csv
-import io
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, JSONBody
+from litestar.response import Stream
 from msgspec import Meta
 
 from api.bodies import strict_body
 from api.deps import Jobs, RuntimeDep
+from api.exports import (
+    MEDIA_TYPES,
+    ExportFormat,
+    ExportType,
+    PageResult,
+    bodies,
+    export_chunks,
+    file_name,
+    page_result,
+)
 from api.ids import JobIdPath
 from api.includes import log_entries
 from api.jobs import NewJob
@@ -28,7 +36,6 @@ from engine.crawl.errors import CrawlError
 from engine.crawl.models import MAX_CONCURRENCY, CrawlOptions
 from engine.domain.errors import InvalidCommand
 from engine.domain.model import JobType
-from engine.jetstream.results import ResultStore
 from projections import queries
 
 Format = Literal["markdown", "html", "text", "links"]
@@ -62,7 +69,8 @@ class ScrapeBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
 class CrawlBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """`POST /api/job/create/crawl`: exactly one of `domain` (crawled from
-    `https://<domain>/`) and `url`, either checked by the crawler's parser; bounds as declared
+    `https://<domain>/`, or `http://<domain>/` when https cannot connect there and http
+    answers) and `url`, either checked by the crawler's parser; bounds as declared
     (`max_pages` 0 means no limit, `max_depth` none means no limit); numbers and booleans
     must be JSON ones."""
 
@@ -83,24 +91,6 @@ class CrawlBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     source_detail: Annotated[str, Meta(max_length=500)] | None = None
     priority: PriorityValue | None = None
     depends_on: JobId | None = None
-
-
-class PageResult(msgspec.Struct, frozen=True, kw_only=True):
-    url: str
-    final_url: str | None
-    status_code: int
-    ok: bool
-    error: str | None
-    title: str | None
-    description: str | None
-    markdown: str | None
-    html: str | None
-    text: str | None
-    links: list[str]
-    duration_ms: int
-    bytes: int
-    content_type: str | None
-    scraped_at: int
 
 
 class ResultsPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -166,6 +156,8 @@ def _crawl_params(body: CrawlBody) -> dict[str, Any]:
         if k not in ("domain", "priority", "depends_on")
     }
     params["url"] = root
+    if body.domain is not None:  # no scheme given: http when https cannot connect
+        params["http_fallback"] = True
     for key in ("source_type", "source_detail"):
         params.pop(key, None)
     try:
@@ -173,35 +165,6 @@ def _crawl_params(body: CrawlBody) -> dict[str, Any]:
     except (msgspec.ValidationError, CrawlError) as e:
         raise InvalidCommand(f"url: {e}", field="url") from e
     return params
-
-
-def _page(row: queries.ResultRow, body: dict[str, Any] | None) -> PageResult:
-    b = body or {}
-    return PageResult(
-        url=row.url, final_url=b.get("final_url"), status_code=row.status, ok=row.ok,
-        error=row.error, title=b.get("title"), description=b.get("description"),
-        markdown=b.get("markdown"), html=b.get("html"), text=b.get("text"),
-        links=b.get("links") or [], duration_ms=int(row.meta.get("duration_ms") or 0),
-        bytes=int(row.meta.get("bytes") or 0), content_type=b.get("content_type"),
-        scraped_at=int(row.meta.get("scraped_at") or 0),
-    )  # fmt: skip
-
-
-async def _bodies(store: ResultStore, rows: list[queries.ResultRow]) -> list[dict[str, Any] | None]:
-    """Each row's stored body (None without a key), read concurrently, in row order.
-
-    Every read is awaited before the first failure (in row order) is raised, so none is left
-    running or unretrieved.
-    """
-
-    async def one(key: str | None) -> dict[str, Any] | None:
-        return await store.get(key) if key else None
-
-    found = await asyncio.gather(*(one(r.result_key) for r in rows), return_exceptions=True)
-    for item in found:
-        if isinstance(item, BaseException):
-            raise item
-    return [item for item in found if not isinstance(item, BaseException)]
 
 
 class WorkController(Controller):
@@ -243,8 +206,8 @@ class WorkController(Controller):
         jobs = runtime.jobs
         await jobs.get(user, job_id)
         total, rows = await queries.job_results(jobs.db, job_id, offset, limit)
-        bodies = await _bodies(runtime.results, rows)
-        items = [_page(r, b) for r, b in zip(rows, bodies, strict=True)]
+        found = await bodies(runtime.results, rows)
+        items = [page_result(r, b) for r, b in zip(rows, found, strict=True)]
         more = offset + len(items) < total
         return ResultsPage(total=total, offset=offset, limit=limit, has_more=more, items=items)
 
@@ -256,7 +219,7 @@ class WorkController(Controller):
 
     @post("/job/{job_id:str}/retry", status_code=200)
     async def retry(self, user: CurrentUser, jobs: Jobs, job_id: JobIdPath) -> Job:
-        """Queue a finished job again for its failed URLs or children only; 400 if none."""
+        """Queue a finished job again for its failed URLs or children only; 409 if none."""
         return Job.of(await jobs.retry(user, job_id))
 
     @get("/job/{job_id:str}/stats")
@@ -265,17 +228,20 @@ class WorkController(Controller):
         await jobs.get(user, job_id)
         return await queries.crawl_stats(jobs.db, job_id)
 
-    @get("/job/{job_id:str}/export", media_type="text/csv")
+    @get("/job/{job_id:str}/export")
     async def export(
-        self, user: CurrentUser, jobs: Jobs, job_id: JobIdPath,
-        type: FromQuery[Literal["broken-links", "slow-pages"]],
-    ) -> Response[str]:  # fmt: skip
-        """Broken links or slow pages of a crawl, as CSV."""
+        self, user: CurrentUser, runtime: RuntimeDep, job_id: JobIdPath,
+        type: FromQuery[ExportType], format: FromQuery[ExportFormat] = "csv",
+    ) -> Stream:  # fmt: skip
+        """A file of the job's results, streamed: `type=results` every one with its body,
+        `broken-links` its failed URLs, `slow-pages` those that took 1 s or more (each row
+        with `found_on`, the page whose links led to it); `format=csv` (a header line first)
+        or `jsonl` (a JSON object a line). `Content-Disposition` names the file."""
+        jobs = runtime.jobs
         await jobs.get(user, job_id)
-        rows = await queries.export_rows(jobs.db, job_id, type)
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["url", "status_code", "error", "duration_ms"])
-        for r in rows:
-            writer.writerow([r.url, r.status, r.error or "", r.meta.get("duration_ms", 0)])
-        return Response(out.getvalue(), media_type="text/csv")
+        name = file_name(job_id, type, format)
+        return Stream(
+            export_chunks(jobs.db, runtime.results, job_id, type, format),
+            media_type=MEDIA_TYPES[format],
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )

@@ -234,14 +234,19 @@ async def job_results(
 ) -> tuple[int, list[ResultRow]]:
     """The job's page results in the order they were first recorded."""
     total, rows = await _counted_page(
-        db, "results", "url, seq, ok, status, error, meta, result_key",
-        f"job_id = ? AND {where}", [job_id], "seq", limit, offset,
+        db, "results", _RESULT_COLUMNS, f"job_id = ? AND {where}", [job_id], "seq", limit, offset
+    )
+    return total, [_result(r) for r in rows]
+
+
+_RESULT_COLUMNS = "url, seq, ok, status, error, meta, result_key"  # ResultRow's, in order
+
+
+def _result(r: Any) -> ResultRow:
+    return ResultRow(
+        url=r[0], seq=r[1], ok=bool(r[2]), status=r[3], error=r[4], meta=_decode_dict(r[5]),
+        result_key=r[6],
     )  # fmt: skip
-    return total, [
-        ResultRow(url=r[0], seq=r[1], ok=bool(r[2]), status=r[3], error=r[4],
-                  meta=_decode_dict(r[5]), result_key=r[6])
-        for r in rows
-    ]  # fmt: skip
 
 
 class CrawlStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -271,11 +276,25 @@ async def crawl_stats(db: aiosqlite.Connection, job_id: str) -> CrawlStats:
     )  # fmt: skip
 
 
-async def export_rows(db: aiosqlite.Connection, job_id: str, kind: str) -> list[ResultRow]:
-    """Broken links (failed URLs) or slow pages (>= SLOW_PAGE_MS) of a job, in crawl order."""
-    cond = "ok = 0" if kind == "broken-links" else f"duration_ms >= {SLOW_PAGE_MS}"
-    _, rows = await job_results(db, job_id, 0, 1_000_000, where=cond)
-    return rows
+# What each export lists of a job's results: every one, failed URLs, slow pages.
+EXPORT_WHERE = {
+    "results": "1",
+    "broken-links": "ok = 0",
+    "slow-pages": f"duration_ms >= {SLOW_PAGE_MS}",
+}
+
+
+async def results_after(
+    db: aiosqlite.Connection, job_id: str, kind: str, after_seq: int, limit: int
+) -> list[ResultRow]:
+    """Up to `limit` of the job's results `kind` (an EXPORT_WHERE key) recorded after log
+    sequence `after_seq`, in the order they were recorded: an export pages on with the last
+    row's `seq`, so no page is re-counted and no offset is scanned twice."""
+    sql = (
+        f"SELECT {_RESULT_COLUMNS} FROM results "
+        f"WHERE job_id = ? AND seq > ? AND {EXPORT_WHERE[kind]} ORDER BY seq LIMIT ?"
+    )
+    return [_result(r) for r in await db.execute_fetchall(sql, (job_id, after_seq, limit))]
 
 
 async def job_logs(db: aiosqlite.Connection, job_id: str) -> list[EventRow]:
