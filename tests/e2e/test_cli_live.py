@@ -60,7 +60,7 @@ async def test_submit_crawl_watch_ends_with_the_jobs_counts_and_ls_lists_it(
     assert none.code == 0 and job_id not in none.out, none
 
 
-async def test_watch_of_a_failed_batch_exits_1_with_its_children_as_nested_bars(
+async def test_watch_of_a_failed_scrape_batch_exits_1_with_one_bar_counting_its_urls(
     working: Service, site: SiteHandle
 ) -> None:
     urls = [site.url("/page/1"), site.url("/missing/0")]
@@ -68,10 +68,10 @@ async def test_watch_of_a_failed_batch_exits_1_with_its_children_as_nested_bars(
     assert status == 201, job
     ran = await jobstream("watch", job["id"], *conn(working.admin))
     assert ran.code == 1 and ran.lines, ran  # a crash exits 1 too, but prints no final line
-    assert ran.lines[-1].startswith(f"✗ job {job['id']} failed: 1 of 2 children failed ("), ran
+    error = f"1 of 2 URLs failed; the first: {urls[1]}: HTTP 404"
+    assert ran.lines[-1].startswith(f"✗ job {job['id']} failed: {error} ("), ran
     assert "1 ok, 1 failed in " in ran.lines[-1], ran
-    for url in urls:  # the last frame of the live view: one nested row per child
-        assert any(f"└ {url}" in line for line in ran.lines), ran
+    assert not any("└ " in line for line in ran.lines), ran  # one job: no nested rows
 
 
 async def test_a_bad_token_or_no_server_exits_2_saying_so(

@@ -31,7 +31,7 @@ def _child(i: int, status: int) -> dict[str, Any]:
 
 
 def _batch(total: int) -> WatchState:
-    return WatchState(job=Bar(id=BATCH, total=total), type=JobType.SCRAPE_BATCH)
+    return WatchState(job=Bar(id=BATCH, total=total), type=JobType.NOVEL_BATCH)
 
 
 @given(st.integers(1, 60), st.integers(1, 60), st.booleans())

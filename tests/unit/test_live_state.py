@@ -105,7 +105,7 @@ child_frames = st.lists(
 
 @given(child_frames)
 def test_children_follow_a_plain_model_of_the_feed(frames: list[tuple[str, str, int, int]]) -> None:
-    state = WatchState(job=Bar(id=JOB, total=2), type=JobType.SCRAPE_BATCH)
+    state = WatchState(job=Bar(id=JOB, total=2), type=JobType.NOVEL_BATCH)
     model: dict[str, tuple[int, int]] = {}
     for event, child, status, done in frames:
         obj = job_object(child, status, done, 0, 1)
@@ -149,7 +149,7 @@ def test_a_narrow_terminal_shortens_titles_but_keeps_status_and_counts() -> None
                              done=i, failed=1, total=3) for i in range(25)}  # fmt: skip
     state = WatchState(
         job=Bar(id=JOB, title="a batch", status=1, done=10, failed=2, total=25, percentage=48.0),
-        type=JobType.SCRAPE_BATCH, children=children, last_log="info: halfway",
+        type=JobType.NOVEL_BATCH, children=children, last_log="info: halfway",
     )  # fmt: skip
     lines = rendered(view(state), 80)
     assert all(len(line) <= 80 for line in lines)

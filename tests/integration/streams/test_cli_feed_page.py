@@ -11,9 +11,10 @@ from tests.support import Client, Service, wait_until
 
 
 async def _batch_with_children(client: Client, count: int) -> dict[str, Any]:
-    """A scrape batch of `count` URLs, once the dispatcher has created all its children."""
+    """A NOVEL_BATCH of `count` URLs, once the dispatcher has created all its children."""
     urls = [f"https://example.com/p{i}" for i in range(count)]
-    status, batch = await client.call("POST", "/api/job/create/scrape", json={"urls": urls})
+    body = {"urls": urls, "source": "novelfull"}
+    status, batch = await client.call("POST", "/api/job/create/fetch-novel", json=body)
     assert status == 201, batch
 
     async def all_created() -> bool:
@@ -44,7 +45,7 @@ async def test_a_large_batch_cuts_the_snapshot_and_the_client_expects_only_that_
 ) -> None:
     client = service.admin
     large, small = await _batch_with_children(client, 103), await _batch_with_children(client, 3)
-    assert large["type"] == small["type"] == JobType.SCRAPE_BATCH and large["total"] == 103
+    assert large["type"] == small["type"] == JobType.NOVEL_BATCH and large["total"] == 103
 
     cut = await _watched_children(client, large)
     assert cut.feed_page == len(cut.children) == 100  # the server's page, none of the rest

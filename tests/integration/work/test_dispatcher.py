@@ -18,7 +18,7 @@ async def test_garbage_on_a_created_subject_does_not_stop_the_dispatcher(
     codec = Codec()
     stray = LogWritten(**event_envelope(new_id(), "x"), message="?")
     broken_batch = JobCreated(
-        **event_envelope(new_id(), "x"), user_id="x", type=int(JobType.SCRAPE_BATCH),
+        **event_envelope(new_id(), "x"), user_id="x", type=int(JobType.NOVEL_BATCH),
         priority=1, params={"urls": 5},
     )  # fmt: skip
     for subject, data in (

@@ -65,7 +65,7 @@ async def test_an_outage_while_a_batch_spawns_retries_until_every_child_exists(
     service = JobService(store)
     urls = [f"http://127.0.0.1:9/page/{n}" for n in range(4)]
     batch = CreateJob(
-        **command_envelope(new_id(), "test"), user_id="u", type=int(JobType.SCRAPE_BATCH),
+        **command_envelope(new_id(), "test"), user_id="u", type=int(JobType.NOVEL_BATCH),
         priority=1, params={"urls": urls}, total=len(urls),
     )  # fmt: skip
     await service.execute(batch)

@@ -153,7 +153,7 @@ async def test_a_plain_dependent_still_fails_with_its_dependency(service: Servic
 
 
 async def test_cancel_cascades_through_the_children_and_a_nested_batch(service: Service) -> None:
-    batch = ChildSpec(type=int(JobType.SCRAPE_BATCH), params={"urls": [URL + "/a", URL + "/b"]},
+    batch = ChildSpec(type=int(JobType.NOVEL_BATCH), params={"urls": [URL + "/a", URL + "/b"]},
                       title="batch", total=2)  # fmt: skip
     jobs, parent = await _expanded(service, _specs(batch))
     first = expansion_child_id(parent, 0)
@@ -193,7 +193,7 @@ async def test_a_redelivered_expansion_creates_nothing_twice(service: Service) -
 
 
 async def test_purge_erases_the_whole_tree(service: Service) -> None:
-    batch = ChildSpec(type=int(JobType.SCRAPE_BATCH), params={"urls": [URL + "/a"]},
+    batch = ChildSpec(type=int(JobType.NOVEL_BATCH), params={"urls": [URL + "/a"]},
                       title="batch", total=1)  # fmt: skip
     jobs, parent = await _expanded(service, _specs(batch))
     first = expansion_child_id(parent, 0)
