@@ -3,24 +3,22 @@
 // The API token is asked for once and kept in localStorage (`#token=...` in the URL also sets
 // it). EventSource cannot send headers, so streams carry a short-lived stream token from
 // POST /api/stream-token, renewed before it expires. Every value from the API is put into the
-// page as text (textContent), never as HTML.
+// page as text (textContent), never as HTML. `#job=ID` in the URL opens that job.
+//
+// This file holds the shared helpers, the token, the job list and the address bar; the open job
+// is detail.js (with actions.js and viewer.js), the new-job forms forms.js, the library
+// library.js.
 "use strict";
 
 (() => {
-  const STATUS = ["pending", "running", "success", "failed", "canceled"];
-  const TYPES = {
-    0: "novel", 1: "novel batch", 5: "full novel", 6: "full novel batch", 10: "chapter",
-    11: "chapter batch", 20: "volume", 21: "volume batch", 30: "image", 31: "image batch",
-    40: "artifact", 41: "artifact batch", 50: "scrape", 51: "scrape batch", 60: "crawl",
-  };
+  const names = window.jobstreamNames;
   const TOKEN_KEY = "jobstream.token";
-  const MAX_RESULT_ROWS = 500;
-  const MAX_TIMELINE = 500;
+  const FILTERS = [["status", "f-status"], ["type", "f-type"], ["category", "f-category"]];
 
   const $ = (id) => document.getElementById(id);
   const app = {
-    token: null, streamToken: null, renewTimer: null, list: null, listTotal: 0, job: null,
-    library: null,
+    token: null, streamToken: null, renewTimer: null, list: null, listTotal: 0,
+    library: null, detail: null, forms: null,
   };
 
   // ---- small DOM helpers -------------------------------------------------------------------
@@ -47,16 +45,44 @@
     conn.textContent = state;
   }
 
-  // ---- auth ----------------------------------------------------------------------------------
+  // ---- the address bar: `#token=...&job=...` -----------------------------------------------
 
-  // `#token=...` in the URL: kept like a typed token, then removed from the address bar.
+  function hashParams() {
+    const params = new Map();
+    for (const part of location.hash.replace(/^#/, "").split("&")) {
+      const at = part.indexOf("=");
+      if (at > 0) params.set(part.slice(0, at), decodeURIComponent(part.slice(at + 1)));
+    }
+    return params;
+  }
+
+  function setHash(params) {
+    const text = [...params].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&");
+    history.replaceState(null, "", location.pathname + location.search + (text ? `#${text}` : ""));
+  }
+
+  // `#token=...`: kept like a typed token, then removed from the address bar (the rest stays).
   function tokenFromUrl() {
-    const match = location.hash.match(/(?:^#|&)token=([^&]+)/);
-    if (!match) return false;
-    localStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
-    history.replaceState(null, "", location.pathname + location.search);
+    const params = hashParams();
+    if (!params.has("token")) return false;
+    localStorage.setItem(TOKEN_KEY, params.get("token"));
+    params.delete("token");
+    setHash(params);
     return true;
   }
+
+  // The open job in the address bar, so the URL can be copied to open it again.
+  function showJobInUrl(id) {
+    const params = hashParams();
+    if (id) params.set("job", id); else params.delete("job");
+    setHash(params);
+  }
+
+  function jobFromUrl() {
+    return hashParams().get("job") || null;
+  }
+
+  // ---- auth ----------------------------------------------------------------------------------
 
   function askForToken(message) {
     stopAll();
@@ -70,32 +96,69 @@
     $("token").focus();
   }
 
-  class ApiError extends Error {}
+  // An answer of the API that is not a success: its status, message and the field it names.
+  class ApiError extends Error {
+    constructor(message, status, field) {
+      super(message);
+      this.status = status;
+      this.field = field || null;
+    }
+  }
+
+  async function failure(resp) {
+    const body = await resp.json().catch(() => null);
+    if (resp.status === 401) {
+      askForToken("That token was rejected.");
+      return new ApiError("token rejected", 401);
+    }
+    const detail = (body && body.detail) || `HTTP ${resp.status}`;
+    return new ApiError(detail, resp.status, body && body.field);
+  }
 
   async function api(path, options = {}) {
     const headers = { Authorization: `Bearer ${app.token}`, ...(options.headers || {}) };
     const resp = await fetch(path, { ...options, headers });
-    const body = await resp.json().catch(() => null);
-    if (resp.status === 401) {
-      askForToken("That token was rejected.");
-      throw new ApiError("token rejected");
-    }
-    if (!resp.ok) throw new ApiError((body && body.detail) || `HTTP ${resp.status}`);
-    return body;
+    if (!resp.ok) throw await failure(resp);
+    return resp.json().catch(() => null);
   }
 
   // A response with a body that is not JSON (an image, a file), fetched with the token.
   async function fetchAuthed(path) {
     const resp = await fetch(path, { headers: { Authorization: `Bearer ${app.token}` } });
-    if (resp.status === 401) {
-      askForToken("That token was rejected.");
-      throw new ApiError("token rejected");
-    }
-    if (!resp.ok) {
-      const body = await resp.json().catch(() => null);
-      throw new ApiError((body && body.detail) || `HTTP ${resp.status}`);
-    }
+    if (!resp.ok) throw await failure(resp);
     return resp;
+  }
+
+  // The file's name from Content-Disposition (RFC 5987 `filename*` first), else `fallback`.
+  function fileNameOf(resp, fallback) {
+    const header = resp.headers.get("Content-Disposition") || "";
+    const star = /filename\*\s*=\s*[^']*'[^']*'([^;]+)/i.exec(header);
+    if (star) return decodeURIComponent(star[1].trim());
+    const plain = /filename\s*=\s*"?([^";]+)"?/i.exec(header);
+    return plain ? plain[1].trim() : fallback;
+  }
+
+  // A download that needs the token: fetched, then saved through an object URL. `link` shows
+  // how it went in data-state (fetching, saved, failed) and data-bytes.
+  async function saveAuthed(link, path, fallbackName) {
+    link.dataset.state = "fetching";
+    try {
+      const resp = await fetchAuthed(path);
+      const blob = await resp.blob();
+      const url = URL.createObjectURL(blob);
+      const save = el("a");
+      save.href = url;
+      save.download = fileNameOf(resp, fallbackName);
+      document.body.append(save);
+      save.click();
+      save.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);  // the download has started by then
+      link.dataset.bytes = String(blob.size);
+      link.dataset.state = "saved";
+    } catch (err) {
+      link.dataset.state = "failed";
+      throw err;
+    }
   }
 
   // A fresh stream token, and a timer to renew it at 80% of its remaining life.
@@ -104,7 +167,8 @@
     app.streamToken = issued.token;
     const life = issued.expires_at - Date.now();
     clearTimeout(app.renewTimer);
-    app.renewTimer = setTimeout(() => renewStreamToken().catch(() => {}), Math.max(5000, life * 0.8));
+    const renew = () => renewStreamToken().catch(() => {});
+    app.renewTimer = setTimeout(renew, Math.max(5000, life * 0.8));
   }
 
   // ---- a stream that survives drops (stream.js) ----------------------------------------------
@@ -115,18 +179,22 @@
 
   // ---- the job list ----------------------------------------------------------------------------
 
-  function jobRow(job) {
+  function jobRow(job, open) {
     const row = el("tr");
     row.dataset.jobId = job.id;
-    const name = el("td");
-    name.append(el("div", job.job_title || job.id, "title"), el("code", job.id, "muted"));
+    const name = el("td", null, "name");
+    name.append(el("div", job.job_title || job.id, "title"), el("code", job.id, "muted id"));
     const bar = el("progress");
     bar.max = 100;
     const progress = el("td", null, "progress");
     progress.append(bar, el("span"));
-    row.append(name, el("td", TYPES[job.type] || job.type), el("td", null, "status"), progress,
-               el("td", null, "counts"), el("td", when(job.created_at), "muted created"));
-    row.addEventListener("click", () => openJob(job.id));
+    const type = el("td", null, "type-col");
+    type.append(names.typeBadge(job));
+    const status = el("td");
+    status.append(names.statusBadge(job.status));
+    row.append(name, type, status, progress, el("td", null, "counts counts-col"),
+               el("td", when(job.created_at), "muted created"));
+    row.addEventListener("click", () => open(job.id));
     updateRow(row, job);
     return row;
   }
@@ -135,9 +203,7 @@
     const pct = percentOf(job);
     row.dataset.status = String(job.status);
     row.dataset.percentage = String(pct);
-    const status = row.querySelector(".status");
-    status.textContent = STATUS[job.status] || job.status;
-    status.dataset.status = String(job.status);
+    names.setStatus(row.querySelector(".status"), job.status);
     row.querySelector("progress").value = pct;
     row.querySelector(".progress span").textContent = `${pct.toFixed(1)}%`;
     row.querySelector(".counts").textContent = `${job.done} / ${job.failed} / ${job.total}`;
@@ -149,10 +215,10 @@
     if (row) {
       updateRow(row, job);
     } else {
-      body.prepend(jobRow(job));  // a new job: the list is newest first
+      body.prepend(jobRow(job, openJob));  // a new job: the list is newest first
       showCount(app.listTotal + 1);
     }
-    if (app.job && app.job.id === job.id) showSummary(job);
+    app.detail.update(job);
   }
 
   function showCount(total) {
@@ -166,13 +232,15 @@
   function openList() {
     if (app.list) app.list.close();
     const params = {};
-    if ($("f-status").value) params.status = $("f-status").value;
-    if ($("f-category").value) params.category = $("f-category").value;
+    for (const [key, id] of FILTERS) {
+      if ($(id).value) params[key] = $(id).value;
+    }
     const body = $("jobs").tBodies[0];
     app.list = new Stream("/api/jobs/stream", params, {
       snapshot: (data) => {
-        body.replaceChildren(...data.items.map(jobRow));
+        body.replaceChildren(...data.items.map((job) => jobRow(job, openJob)));
         showCount(data.total);
+        markOpen();
       },
       status: upsertJob,
       progress: upsertJob,
@@ -185,154 +253,27 @@
     app.list.open(null);
   }
 
-  // ---- one job -----------------------------------------------------------------------------------
-
-  function showSummary(job) {
-    $("d-title").textContent = job.job_title || job.id;
-    $("d-id").textContent = job.id;
-    showProgress({ ...job, percentage: percentOf(job) });
-    $("d-error").textContent = job.error || "";
-  }
-
-  function addResult(view, page) {
-    if (app.job !== view) return;  // another job was opened meanwhile
-    if (view.results.has(page.url) || view.results.size >= MAX_RESULT_ROWS) return;
-    const row = el("tr", null, page.ok ? "ok" : "failed");
-    const cell = el("td");
-    if (/^https?:\/\//i.test(page.url)) {
-      const link = el("a", page.url);
-      link.href = page.url;
-      link.target = "_blank";
-      link.rel = "noopener noreferrer";
-      cell.append(link);
-    } else {
-      cell.textContent = page.url;
-    }
-    const code = page.status_code !== undefined ? page.status_code : page.status;
-    const ms = page.duration_ms !== undefined ? page.duration_ms : "";
-    row.append(cell, el("td", code || ""), el("td", page.ok ? page.title : page.error), el("td", ms));
-    view.results.set(page.url, row);
-    $("d-results").tBodies[0].append(row);
-    $("d-results-count").textContent = `(${Math.max(view.resultsTotal, view.results.size)})`;
-  }
-
-  function addLog(view, entry) {
-    if (app.job !== view) return;  // another job was opened meanwhile
-    const key = `${entry.at}|${entry.level}|${entry.message}`;
-    if (view.logs.has(key)) return;
-    view.logs.add(key);
-    const item = el("li", null, `log-${entry.level}`);
-    item.append(el("time", when(entry.at), "muted"), el("span", ` ${entry.level}: `, "level"),
-                el("span", entry.message));
-    $("d-logs").append(item);
-  }
-
-  function addEvent(view, seq, kind, at) {
-    if (app.job !== view) return;  // another job was opened meanwhile
-    if (view.events.has(seq) || view.events.size >= MAX_TIMELINE) return;
-    view.events.add(seq);
-    const item = el("li");
-    item.dataset.seq = String(seq);
-    item.append(el("code", `#${seq}`, "muted"), el("span", ` ${kind} `, "kind"),
-                el("time", when(at), "muted"));
-    $("d-events").append(item);
-    $("d-events-count").textContent = `(${view.events.size})`;
-  }
-
-  // The last page of the timeline: its last sequence is where the live stream starts.
-  async function loadEvents(view) {
-    const base = `/api/job/${encodeURIComponent(view.id)}/events`;
-    let page = await api(`${base}?limit=100`);
-    if (page.total > 100) page = await api(`${base}?offset=${page.total - 100}&limit=100`);
-    for (const e of page.items) addEvent(view, e.sequence, e.kind, e.time);
-    const last = page.items[page.items.length - 1];
-    return last ? last.sequence : null;
-  }
-
-  async function openJob(id) {
-    closeJob();
-    const view = { id, results: new Map(), resultsTotal: 0, logs: new Set(), events: new Set(),
-                   stream: null };
-    app.job = view;
-    for (const part of ["d-results", "d-logs", "d-events"]) {
-      const node = part === "d-results" ? $(part).tBodies[0] : $(part);
-      node.replaceChildren();
-    }
-    $("d-results-count").textContent = "";
-    $("d-events-count").textContent = "";
-    $("detail").hidden = false;
-    $("detail").dataset.loaded = "false";
-    const path = `/api/job/${encodeURIComponent(id)}`;
-    try {
-      const after = await loadEvents(view);  // first: what follows is at least this recent
-      const [job, results, logs] = await Promise.all([
-        api(`${path}?include=progress`), api(`${path}/results?limit=100`), api(`${path}/logs`),
-      ]);
-      if (app.job !== view) return;
-      showSummary(job);
-      view.resultsTotal = results.total;
-      for (const page of results.items) addResult(view, page);
-      for (const entry of logs) addLog(view, { at: entry.timestamp, level: entry.level,
-                                               message: entry.message });
-      $("detail").dataset.loaded = "true";
-      followJob(view, after);
-    } catch (err) {
-      if (app.job === view) $("d-error").textContent = String(err.message || err);
+  // The open job's row stands out in the list.
+  function markOpen() {
+    const open = app.detail && app.detail.openId();
+    for (const row of $("jobs").tBodies[0].rows) {
+      row.classList.toggle("open", row.dataset.jobId === open);
     }
   }
 
-  function followJob(view, after) {
-    const now = () => Date.now();
-    view.stream = new Stream(`/api/job/${encodeURIComponent(view.id)}/stream`, {}, {
-      snapshot: (job) => showSummary(job),
-      page: (page, id) => { addResult(view, page); addEvent(view, Number(id), "page", now()); },
-      log: (entry, id) => { addLog(view, entry); addEvent(view, Number(id), "log", entry.at); },
-      status: (data, id) => {
-        addEvent(view, Number(id), data.event, now());
-        $("d-status").textContent = data.status_name;
-        $("d-status").dataset.status = String(data.status);
-        $("d-error").textContent = data.error || "";
-      },
-      progress: (p) => showProgress(p),
-      done: (p) => {
-        showProgress(p);
-        view.stream.close();  // the server closes too; this keeps EventSource from reconnecting
-        refreshResults(view).catch(() => {});  // the rows already shown stay
-      },
-    });
-    view.stream.open(after);
-  }
-
-  function showProgress(p) {
-    $("d-progress").value = p.percentage;
-    $("d-percentage").textContent = `${Number(p.percentage).toFixed(1)}%`;
-    $("d-counts").textContent = `${p.done} ok, ${p.failed} failed of ${p.total}`;
-    if (p.status !== undefined) {
-      $("d-status").textContent = STATUS[p.status] || p.status;
-      $("d-status").dataset.status = String(p.status);
-      $("detail").dataset.status = String(p.status);
-    }
-  }
-
-  // Pages from the stream carry metadata only; once the job ends, the table's total and
-  // any rows the first load missed come from the results endpoint.
-  async function refreshResults(view) {
-    const results = await api(`/api/job/${encodeURIComponent(view.id)}/results?limit=100`);
-    if (app.job !== view) return;
-    view.resultsTotal = results.total;
-    for (const page of results.items) addResult(view, page);
-    $("d-results-count").textContent = `(${Math.max(view.resultsTotal, view.results.size)})`;
+  function openJob(id) {
+    showJobInUrl(id);
+    app.detail.open(id);
+    markOpen();
   }
 
   function closeJob() {
-    if (app.job && app.job.stream) app.job.stream.close();
-    app.job = null;
-    $("detail").hidden = true;
+    showJobInUrl(null);
+    app.detail.close();
+    markOpen();
   }
 
-  // ---- start -------------------------------------------------------------------------------------
-
-  // ---- views -------------------------------------------------------------------------------------
+  // ---- views ----------------------------------------------------------------------------------
 
   function showView(name) {
     const library = name === "library";
@@ -347,11 +288,20 @@
   function stopAll() {
     if (app.library) app.library.close();
     showView("jobs");
-    closeJob();
+    if (app.detail) app.detail.close();
     if (app.list) app.list.close();
     app.list = null;
     clearTimeout(app.renewTimer);
     setConn("offline");
+  }
+
+  // The job named in the address bar, opened unless it is open already.
+  function followUrl() {
+    const id = jobFromUrl();
+    if (id && id !== app.detail.openId()) {
+      showView("jobs");
+      openJob(id);
+    }
   }
 
   async function start() {
@@ -371,13 +321,21 @@
     $("logout").hidden = false;
     $("tabs").hidden = false;
     openList();
+    followUrl();
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
-    app.library = window.jobstreamLibrary({ $, el, api, fetchAuthed });
+  function wire() {
+    const ctx = {
+      $, el, when, percentOf, api, fetchAuthed, saveAuthed, names, Stream,
+      md: window.jobstreamMarkdown, openJob: (id) => openJob(id), closeJob: () => closeJob(),
+    };
+    app.library = window.jobstreamLibrary(ctx);
+    app.detail = window.jobstreamDetail(ctx);
+    app.forms = window.jobstreamForms(ctx);
     $("tab-jobs").addEventListener("click", () => showView("jobs"));
     $("tab-library").addEventListener("click", () => showView("library"));
-    $("f-status").append(...STATUS.map((name, status) => new Option(name, String(status))));
+    $("f-status").append(...names.STATUS.map((name, status) => new Option(name, String(status))));
+    $("f-type").append(...Object.entries(names.TYPES).map(([n, name]) => new Option(name, n)));
     $("login").addEventListener("submit", (e) => {
       e.preventDefault();
       localStorage.setItem(TOKEN_KEY, $("token").value.trim());
@@ -385,10 +343,15 @@
       start();
     });
     $("logout").addEventListener("click", () => askForToken(""));
-    $("f-status").addEventListener("change", openList);
-    $("f-category").addEventListener("change", openList);
+    for (const [, id] of FILTERS) $(id).addEventListener("change", openList);
     $("d-close").addEventListener("click", closeJob);
-    window.addEventListener("hashchange", () => { if (tokenFromUrl()) start(); });
+    window.addEventListener("hashchange", () => {
+      if (tokenFromUrl()) start(); else if (app.token) followUrl();
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    wire();
     tokenFromUrl();
     start();
   });

@@ -8,7 +8,7 @@
 "use strict";
 
 window.jobstreamLibrary = (ctx) => {
-  const { $, el, api, fetchAuthed } = ctx;
+  const { $, el, api, fetchAuthed, saveAuthed } = ctx;
   const PAGE = 100;  // the API's largest page
   const MAX_DEPTH = 40;
   const KEEP = new Set([
@@ -175,26 +175,11 @@ window.jobstreamLibrary = (ctx) => {
     return item;
   }
 
-  // The file fetched with the token, then saved under its name through an object URL.
-  async function download(link, artifact) {
-    link.dataset.state = "fetching";
-    try {
-      const resp = await fetchAuthed(link.getAttribute("href"));
-      const blob = await resp.blob();
-      const url = URL.createObjectURL(blob);
-      const save = el("a");
-      save.href = url;
-      save.download = artifact.file_name;
-      document.body.append(save);
-      save.click();
-      save.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 60000);  // the download has started by then
-      link.dataset.bytes = String(blob.size);
-      link.dataset.state = "saved";
-    } catch (err) {
-      link.dataset.state = "failed";
+  // The file fetched with the token, then saved under its name (ctx.saveAuthed).
+  function download(link, artifact) {
+    saveAuthed(link, link.getAttribute("href"), artifact.file_name).catch((err) => {
       $("n-error").textContent = String(err.message || err);
-    }
+    });
   }
 
   async function openNovel(id) {
