@@ -145,13 +145,16 @@ class Client:
         return Client(self.session, self.base, token)
 
     async def all_items(self, path: str, *, limit: int = 100) -> list[dict[str, Any]]:
-        """Every item of a paged endpoint (`{total, items}`, offset/limit), in order, read
-        `limit` items a page; never more than the last page's `total` counts."""
+        """Every item of a paged endpoint (`{total, has_more, items}`, offset/limit), in
+        order, read `limit` items a page; never more than the last page's `total` counts.
+        Each page's `has_more` must say whether items lie beyond it."""
         items: list[dict[str, Any]] = []
         while True:
             params = {"offset": len(items), "limit": limit}
             status, page = await self.call("GET", path, params=params)
             assert status == 200, page
+            beyond = len(items) + len(page["items"]) < page["total"]
+            assert page["has_more"] is beyond, page
             items += page["items"]
             if not page["items"]:
                 return items
