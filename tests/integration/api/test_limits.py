@@ -95,8 +95,8 @@ async def test_the_create_rate_answers_429_until_the_bucket_refills(limited: Ser
 )
 async def test_unfinished_root_jobs_are_capped_per_tier(limited: Service) -> None:
     alice = await limited.add_user("alice")
-    urls = [f"https://example.com/page-{i}" for i in range(3)]
-    batch = await create(alice, SCRAPE, urls=urls)
+    urls = [f"https://example.com/novel-{i}" for i in range(3)]
+    batch = await create(alice, NOVEL, urls=urls, source="novelfull")
 
     async def spawned() -> bool:
         return len(await list_all(alice, parent_job_id=batch["id"])) == 3
