@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import aiohttp
 import msgspec
@@ -89,14 +91,17 @@ class HostGate:
         settings: FetchSettings,
         *,
         form: Sequence[tuple[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> FetchResult:
-        """:func:`engine.crawl.fetcher.fetch` of ``url`` (a POST of ``form`` if given),
-        each attempt started in a turn at the URL's host. Raises what ``fetch`` raises, and
-        FetchFailed (permanent) for a URL without a valid host."""
+        """:func:`engine.crawl.fetcher.fetch` of ``url`` (a POST of ``form`` if given,
+        with ``headers``), each attempt started in a turn at the URL's host. Raises what
+        ``fetch`` raises, and FetchFailed (permanent) for a URL without a valid host."""
         host = _host_of(url)
         try:
             async with self.turn(host) as turn:
-                result = await fetch(session, url, settings, sleep=turn.pause, form=form)
+                result = await fetch(
+                    session, url, settings, sleep=turn.pause, form=form, headers=headers
+                )
         except FetchFailed as e:
             if e.status is not None:
                 self._pacer.on_status(host, e.status)
@@ -144,6 +149,12 @@ class HostGate:
 
 def _host_of(url: str) -> str:
     try:
-        return host_key(url)
-    except InvalidNovelUrl as e:
+        parts = urlsplit(url)
+        return _origin_key(parts.scheme, parts.netloc)
+    except (InvalidNovelUrl, ValueError) as e:
         raise FetchFailed(f"invalid URL {url}: {e}", permanent=True) from e
+
+
+@functools.lru_cache(maxsize=1024)  # pure; a worker reads few sites, each many times
+def _origin_key(scheme: str, netloc: str) -> str:
+    return host_key(f"{scheme}://{netloc}")
