@@ -142,16 +142,18 @@ async def _chapter(library: Library, i: int, chapter_id: str) -> dict[str, Any]:
 
 
 async def images_job(library: Library, ids: list[str]) -> NewJob:
-    """IMAGE `{novel_id, images: [one]}` for one id, else an IMAGE_BATCH whose images name
-    their novel. An image without a chapter is a novel's cover."""
+    """IMAGE `{novel_id, images: [one], refresh: true}` for one id (fetched again: it was
+    asked for), else an IMAGE_BATCH whose images name their novel (those already stored are
+    not fetched again). An image without a chapter is a novel's cover; each image names the
+    page showing it (`referer`: its chapter's URL, or the novel's for a cover)."""
     unique = _checked(ids, ITEM_ID, "images", "an image id")
     items = [await _image(library, i, image_id) for i, image_id in unique]
     if len(items) == 1:
         (item,) = items
-        params = {"novel_id": item.pop("novel_id"), "images": [item]}
+        params = {"novel_id": item.pop("novel_id"), "images": [item], "refresh": True}
         return NewJob(type=JobType.IMAGE, params=params, title=_titled(library, "Image"))
     return NewJob(
-        type=JobType.IMAGE_BATCH, params={"images": items}, total=len(items),
+        type=JobType.IMAGE_BATCH, params={"images": items, "refresh": False}, total=len(items),
         title=_titled(library, _count(len(items), "image")),
     )  # fmt: skip
 
@@ -160,9 +162,14 @@ async def _image(library: Library, i: int, image_id: str) -> dict[str, Any]:
     image = await get_image(library.db, image_id, library.viewer)
     if image is None:
         raise _missing("images", i, "image", image_id)
-    await library.novel(image.novel_id, "images", i)
+    novel = await library.novel(image.novel_id, "images", i)
     chapter_id = None if image.cover else image.chapter_id
-    return {"id": image.id, "url": image.url, "chapter_id": chapter_id, "novel_id": image.novel_id}
+    chapter = (
+        None if chapter_id is None else await get_chapter(library.db, chapter_id, library.viewer)
+    )
+    referer = novel.url if chapter is None else chapter.url
+    return {"id": image.id, "url": image.url, "chapter_id": chapter_id,
+            "novel_id": image.novel_id, "referer": referer}  # fmt: skip
 
 
 def _checked(

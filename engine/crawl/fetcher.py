@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import aiohttp
 import msgspec
@@ -123,11 +123,13 @@ async def fetch(
     *,
     sleep: Sleep = asyncio.sleep,
     form: Sequence[tuple[str, str]] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> FetchResult:
     """GET ``url`` following redirects, retrying transient failures.
 
     With ``form``, the request is a POST of it (``application/x-www-form-urlencoded``); a
     307 or 308 redirect repeats the POST, any other is followed with a GET, as browsers do.
+    ``headers`` (e.g. a Referer) go with every hop and attempt, besides the User-Agent.
 
     Returns the response for every status except transient ones (429, 5xx), which
     are retried up to ``settings.retries`` times, honouring Retry-After; 4xx
@@ -143,7 +145,7 @@ async def fetch(
     for attempt in range(settings.retries + 1):
         last = attempt == settings.retries
         try:
-            result = await _fetch_following(session, url, settings, form)
+            result = await _fetch_following(session, url, settings, form, headers)
         except FetchFailed as e:
             if e.permanent or last:
                 raise
@@ -168,11 +170,13 @@ async def _fetch_following(
     url: str,
     settings: FetchSettings,
     form: Sequence[tuple[str, str]] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> FetchResult:
     started = time.monotonic()
     current, visited = url, {url}
+    sent = {**(headers or {}), "User-Agent": settings.user_agent}
     for _ in range(settings.max_redirects + 1):
-        status, location, result = await _request(session, current, settings, form)
+        status, location, result = await _request(session, current, settings, form, sent)
         if result is not None:
             elapsed = int((time.monotonic() - started) * 1000)
             return msgspec.structs.replace(
@@ -205,9 +209,10 @@ async def _request(
     url: str,
     settings: FetchSettings,
     form: Sequence[tuple[str, str]] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[int, str, FetchResult | None]:
-    """One hop (a POST of ``form`` if given, else a GET): (status, Location, None) for a
-    redirect, else (status, "", result)."""
+    """One hop (a POST of ``form`` if given, else a GET) sending ``headers`` (default: the
+    User-Agent): (status, Location, None) for a redirect, else (status, "", result)."""
     try:
         policy = settings.net_policy
         target = guard_url(URL(url, encoded=False), policy)
@@ -218,7 +223,7 @@ async def _request(
             data=None if form is None else list(form),
             allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=settings.timeout_s),
-            headers={"User-Agent": settings.user_agent},
+            headers=headers or {"User-Agent": settings.user_agent},
         ) as resp:
             location = resp.headers.get("Location")
             if resp.status in _REDIRECTS and location:

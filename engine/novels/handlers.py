@@ -9,7 +9,8 @@ records each of them once:
 - ``<job>:novel:<attempt>`` `novel_parsed`, ``<job>:toc:<part>:<attempt>`` `chapters_listed`
   (at most 500 chapters a part);
 - ``<job>:chapter:<chapter id>:<attempt>`` `chapter_stored`;
-- ``<job>:image:<image id>:<attempt>`` `image_stored` (the cover too).
+- ``<job>:image:<image id>:<attempt>`` `image_stored` (the cover too; see
+  :mod:`engine.novels.images`).
 
 Content (chapter bodies, the cover, images) is stored in the library before its fact is
 recorded, so a recorded fact always has its content. A job asked to stop stops within
@@ -19,37 +20,45 @@ recorded, so a recorded fact always has its content. A job asked to stop stops w
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import aiohttp
 import msgspec
 
 from engine.crawl.errors import CrawlError
 from engine.crawl.extract import decode_html
-from engine.crawl.fetcher import FetchResult, FetchSettings
+from engine.crawl.fetcher import FetchSettings
 from engine.crawl.models import PageOutcome
 from engine.crawl.pages import failed_page
-from engine.domain.envelope import event_envelope
-from engine.domain.events import (
-    ChapterInfo,
-    ChaptersListed,
-    Event,
-    ImageStored,
-    NovelParsed,
-    VolumeInfo,
-)
+from engine.domain.events import ChapterInfo, ChaptersListed, Event, NovelParsed, VolumeInfo
 from engine.domain.state import JobState
-from engine.jetstream.library import LibraryStore, cover_object, image_object
+from engine.jetstream.library import LibraryStore
+from engine.novels.common import (
+    STOP_POLL_S,
+    Stopped,
+    envelope,
+    failure,
+    gated_fetch,
+    msg_id,
+    outcome,
+    unless_stopped,
+)
 from engine.novels.errors import NovelError
-from engine.novels.model import NovelInfo, url_id
+from engine.novels.images import store_image
+from engine.novels.model import NovelInfo
 from engine.novels.politeness import HostGate
 from engine.novels.sources.base import Request, Source, gather
 from engine.novels.sources.registry import Registry, build_registry
 
+# what the chapter jobs and the worker take from here (defined in engine.novels.common)
+__all__ = [
+    "STOP_POLL_S", "NovelDeps", "NovelJobFailed", "NovelParams", "NovelRun", "Stopped",
+    "envelope", "failure", "gated_fetch", "msg_id", "outcome", "params_of", "read_novel",
+    "record_novel", "source_of", "store_image", "unless_stopped",
+]  # fmt: skip
+
 T = TypeVar("T")
 
-STOP_POLL_S = 0.1  # how often a run waiting on a fetch looks for a stop request
 TOC_PART = 500  # chapters per `chapters_listed` event
 
 
@@ -91,10 +100,6 @@ class NovelJobFailed(NovelError):
     """The job cannot do its work; the message says why and fails it."""
 
 
-class Stopped(NovelError):
-    """The job was asked to stop while waiting on a fetch."""
-
-
 class NovelParams(msgspec.Struct, frozen=True, kw_only=True):
     """NOVEL and FULL_NOVEL: the novel page's URL and the name of the source reading it,
     resolved at create: `source`, or, for a batch's child, `sources[url]`."""
@@ -124,56 +129,6 @@ def source_of(run: NovelRun, name: str) -> Source:
         raise NovelJobFailed(str(e)) from e
 
 
-async def unless_stopped(run: NovelRun, work: Awaitable[T]) -> T:
-    """``work``'s result; Stopped (``work`` cancelled) once the job is asked to stop."""
-    task = asyncio.ensure_future(work)
-    try:
-        while not task.done():
-            if run.should_stop():
-                raise Stopped("asked to stop")
-            await asyncio.wait({task}, timeout=STOP_POLL_S)
-        return task.result()
-    finally:
-        if not task.done():
-            task.cancel()
-            await asyncio.wait({task})
-
-
-async def gated_fetch(
-    run: NovelRun, url: str, form: Sequence[tuple[str, str]] | None = None
-) -> FetchResult:
-    """``url`` fetched through the gate, unless the job is asked to stop (Stopped)."""
-    fetching = run.novels.gate.fetch(run.session, url, run.fetch_settings, form=form)
-    return await unless_stopped(run, fetching)
-
-
-def outcome(url: str, result: FetchResult, error: str | None = None) -> PageOutcome:
-    """The page event of a fetch: OK when 2xx and no ``error``."""
-    ok = 200 <= result.status < 300 and error is None
-    if not ok and error is None:
-        error = f"HTTP {result.status}"
-    return PageOutcome(
-        url=url, final_url=result.final_url, depth=0, status=result.status, ok=ok,
-        error=error, content_type=result.content_type, duration_ms=result.duration_ms,
-        bytes=result.bytes, cache_hit=result.cache_hit, truncated=result.truncated,
-    )  # fmt: skip
-
-
-def failure(page: PageOutcome) -> str:
-    """A failed page's error, naming its URL."""
-    error = page.error or (f"HTTP {page.status}" if page.status else "failed")
-    return error if page.url in error else f"{page.url}: {error}"
-
-
-def msg_id(run: NovelRun, *parts: str) -> str:
-    """A fact's message id: the job, the fact's kind and item, the attempt."""
-    return ":".join((run.job.id, *parts, str(run.job.attempts)))
-
-
-def envelope(run: NovelRun) -> dict[str, Any]:
-    return dict(event_envelope(run.job.id, run.worker_id))
-
-
 # -- NOVEL ------------------------------------------------------------------------------
 
 
@@ -197,7 +152,7 @@ async def read_novel(run: NovelRun) -> NovelInfo:
         raise NovelJobFailed(f"{params.url}: {e}") from e
     await record_novel(run, novel, source.name)
     if novel.cover_url is not None:
-        await store_image(run, novel.id, novel.cover_url, chapter_id=None)
+        await store_image(run, novel.id, novel.cover_url, chapter_id=None, referer=final_url)
     volumes, chapters = len(novel.volumes), len(novel.chapters)
     await run.log("info", f"{novel.title}: {chapters} chapters in {volumes} volumes")
     return novel
@@ -244,61 +199,3 @@ async def record_novel(run: NovelRun, novel: NovelInfo, source: str) -> None:
     for n, part in enumerate(parts):
         listed = ChaptersListed(**envelope(run), novel_id=nid, part=n, chapters=part)
         await run.record(listed, msg_id(run, "toc", str(n)))
-
-
-# -- images ------------------------------------------------------------------------------
-
-
-async def store_image(
-    run: NovelRun, novel_id: str, url: str, *, chapter_id: str | None,
-    image_id: str | None = None, page: bool = False,
-) -> ImageStored:  # fmt: skip
-    """Fetch an image (the cover when ``chapter_id`` is None), store it and record it, with
-    its `page` event if ``page``; a failure is recorded too (`ok` false), never raised.
-    Stopped passes through."""
-    image_id = image_id or url_id(url)
-    result: FetchResult | None = None
-    try:
-        result = await gated_fetch(run, url)
-        content_type = _image_type(result)
-    except (CrawlError, NovelError) as e:
-        if isinstance(e, Stopped):
-            raise
-        fact = _image_fact(run, novel_id, image_id, url, chapter_id, error=str(e))
-    else:
-        name = cover_object(novel_id) if chapter_id is None else image_object(novel_id, image_id)
-        size = await run.library.put_file(name, result.body, content_type)
-        fact = _image_fact(run, novel_id, image_id, url, chapter_id, content_type, size)
-    await run.record(fact, msg_id(run, "image", image_id))
-    if page:
-        await run.page(_image_page(url, result, fact))
-    return fact
-
-
-def _image_page(url: str, result: FetchResult | None, fact: ImageStored) -> PageOutcome:
-    if result is None:
-        return PageOutcome(url=url, final_url=url, depth=0, status=None, ok=False, error=fact.error)
-    return outcome(url, result, fact.error)
-
-
-def _image_type(result: FetchResult) -> str:
-    """The image's content type; NovelError when the answer is not a whole image."""
-    content_type = (result.content_type or "").split(";", 1)[0].strip().lower()
-    if not 200 <= result.status < 300:
-        raise NovelError(f"{result.url}: HTTP {result.status}")
-    if not content_type.startswith("image/"):
-        raise NovelError(f"{result.url}: not an image ({content_type or 'no content type'})")
-    if result.truncated:
-        raise NovelError(f"{result.url}: larger than {result.bytes} bytes")
-    return content_type
-
-
-def _image_fact(
-    run: NovelRun, novel_id: str, image_id: str, url: str, chapter_id: str | None,
-    content_type: str = "", size: int = 0, *, error: str | None = None,
-) -> ImageStored:  # fmt: skip
-    return ImageStored(
-        **envelope(run), novel_id=novel_id, image_id=image_id, url=url, ok=error is None,
-        chapter_id=chapter_id, cover=chapter_id is None, content_type=content_type,
-        bytes=size, error=error,
-    )  # fmt: skip

@@ -38,6 +38,9 @@ class Faults:
     missing: frozenset[int] = frozenset({13})
     retry_after: int = 1
     chapters_endpoint: bool = True  # Madara's <novel>/ajax/chapters/; off: 404
+    # hotlink protection: an image answers 403 unless its Referer is the page showing it
+    # (the chapter's URL; the novel page's for a cover)
+    hotlink_protected: bool = False
 
 
 @dataclass
@@ -131,11 +134,22 @@ async def _admin_ajax(site: NovelSite, request: web.Request, match: dict[str, st
 
 
 async def _image(site: NovelSite, request: web.Request, match: dict[str, str]) -> web.Response:
+    if site.faults.hotlink_protected and request.headers.get("Referer") != _shown_on(site, match):
+        raise web.HTTPForbidden(text="no hotlinking")
     return web.Response(body=PNG, content_type="image/png")
 
 
+def _shown_on(site: NovelSite, match: dict[str, str]) -> str | None:
+    """The URL of the page showing an image: its chapter's, or the novel's for a cover."""
+    slug = match.get("cover") or match["slug"]
+    if slug not in site.novels:
+        return None
+    return site.novel_url(slug) if match.get("cover") else site.chapter_url(int(match["n"]), slug)
+
+
 _COMMON: list[tuple[str, str, Handler]] = [
-    ("GET", r"/(?:images/[\w-]+/[\w-]+|covers/[\w-]+)\.png", _image),
+    ("GET", r"/images/(?P<slug>[\w-]+)/(?P<n>\d+)-\d+\.png", _image),
+    ("GET", r"/covers/(?P<cover>[\w-]+)\.png", _image),
 ]
 ROUTES: dict[str, list[tuple[str, str, Handler]]] = {
     "novelfull": [

@@ -1,0 +1,78 @@
+"""What every novel job does with a request and a fact: fetch through the worker's gate
+unless the job is asked to stop, turn the answer into the job's `page` event, and give each
+fact its deterministic message id (``<job>:<kind>:<item>:<attempt>``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from engine.crawl.fetcher import FetchResult
+from engine.crawl.models import PageOutcome
+from engine.domain.envelope import event_envelope
+from engine.novels.errors import NovelError
+
+if TYPE_CHECKING:  # the run's protocol lives with the handlers, which build on this module
+    from engine.novels.handlers import NovelRun
+
+T = TypeVar("T")
+
+STOP_POLL_S = 0.1  # how often a run waiting on a fetch looks for a stop request
+
+
+class Stopped(NovelError):
+    """The job was asked to stop while waiting on a fetch."""
+
+
+async def unless_stopped(run: NovelRun, work: Awaitable[T]) -> T:
+    """``work``'s result; Stopped (``work`` cancelled) once the job is asked to stop."""
+    task = asyncio.ensure_future(work)
+    try:
+        while not task.done():
+            if run.should_stop():
+                raise Stopped("asked to stop")
+            await asyncio.wait({task}, timeout=STOP_POLL_S)
+        return task.result()
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+
+
+async def gated_fetch(
+    run: NovelRun, url: str, form: Sequence[tuple[str, str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> FetchResult:  # fmt: skip
+    """``url`` fetched through the gate (a POST of ``form``, with ``headers``), unless the
+    job is asked to stop (Stopped)."""
+    gate = run.novels.gate
+    fetching = gate.fetch(run.session, url, run.fetch_settings, form=form, headers=headers)
+    return await unless_stopped(run, fetching)
+
+
+def outcome(url: str, result: FetchResult, error: str | None = None) -> PageOutcome:
+    """The page event of a fetch: OK when 2xx and no ``error``."""
+    ok = 200 <= result.status < 300 and error is None
+    if not ok and error is None:
+        error = f"HTTP {result.status}"
+    return PageOutcome(
+        url=url, final_url=result.final_url, depth=0, status=result.status, ok=ok,
+        error=error, content_type=result.content_type, duration_ms=result.duration_ms,
+        bytes=result.bytes, cache_hit=result.cache_hit, truncated=result.truncated,
+    )  # fmt: skip
+
+
+def failure(page: PageOutcome) -> str:
+    """A failed page's error, naming its URL."""
+    error = page.error or (f"HTTP {page.status}" if page.status else "failed")
+    return error if page.url in error else f"{page.url}: {error}"
+
+
+def msg_id(run: NovelRun, *parts: str) -> str:
+    """A fact's message id: the job, the fact's kind and item, the attempt."""
+    return ":".join((run.job.id, *parts, str(run.job.attempts)))
+
+
+def envelope(run: NovelRun) -> dict[str, Any]:
+    return dict(event_envelope(run.job.id, run.worker_id))

@@ -1,0 +1,133 @@
+"""Images of a novel (its cover, its chapters' images): fetched, stored, recorded.
+
+An image is fetched with the page that shows it as its ``Referer`` (a chapter's image with
+the chapter's URL, a cover with the novel page's), as a browser would send it: sites that
+protect their images from hotlinking refuse a request without one.
+
+An image the library already holds (an object of the same name) is not fetched again unless
+the job refreshes: its `image_stored` fact is restated from the stored object (its size and
+content type). So a run after a crash between storing an image and recording it, a replay,
+or a later VOLUME or IMAGE job of the same novel records the image without a request.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from engine.crawl.errors import CrawlError
+from engine.crawl.fetcher import FetchResult
+from engine.crawl.models import PageOutcome
+from engine.domain.events import ImageStored
+from engine.jetstream.library import cover_object, image_object
+from engine.novels.common import Stopped, envelope, gated_fetch, msg_id, outcome
+from engine.novels.errors import NovelError
+from engine.novels.model import url_id
+
+if TYPE_CHECKING:  # the run's protocol lives with the handlers, which build on this module
+    from engine.novels.handlers import NovelRun
+
+RESTATED = "already in the library"
+
+
+async def store_image(
+    run: NovelRun, novel_id: str, url: str, *, chapter_id: str | None,
+    image_id: str | None = None, page: bool = False, referer: str | None = None,
+    refresh: bool | None = None,
+) -> ImageStored:  # fmt: skip
+    """Fetch an image (the cover when ``chapter_id`` is None), store it and record it, with
+    its `page` event if ``page``; a failure is recorded too (`ok` false), never raised.
+
+    An image already stored is restated instead (counted skipped with ``page``) unless
+    ``refresh`` (None: the job's ``refresh`` param). ``referer`` is the page showing the
+    image (None: found in the job's params, see :func:`shown_on`). Stopped passes through.
+    """
+    image_id = image_id or url_id(url)
+    name = cover_object(novel_id) if chapter_id is None else image_object(novel_id, image_id)
+    if not _refreshing(run, refresh):
+        restated = await _restated(run, novel_id, image_id, url, chapter_id, name)
+        if restated is not None:
+            if page:
+                await run.skipped(url, RESTATED)
+            return restated
+    referer = referer or shown_on(run.job.params, image_id, chapter_id)
+    result: FetchResult | None = None
+    try:
+        result = await gated_fetch(run, url, headers={"Referer": referer} if referer else None)
+        content_type = _image_type(result)
+    except (CrawlError, NovelError) as e:
+        if isinstance(e, Stopped):
+            raise
+        fact = _image_fact(run, novel_id, image_id, url, chapter_id, error=str(e))
+    else:
+        size = await run.library.put_file(name, result.body, content_type)
+        fact = _image_fact(run, novel_id, image_id, url, chapter_id, content_type, size)
+    await run.record(fact, msg_id(run, "image", image_id))
+    if page:
+        await run.page(_image_page(url, result, fact))
+    return fact
+
+
+def _refreshing(run: NovelRun, refresh: bool | None) -> bool:
+    return bool(run.job.params.get("refresh", False)) if refresh is None else refresh
+
+
+async def _restated(
+    run: NovelRun, novel_id: str, image_id: str, url: str, chapter_id: str | None, name: str
+) -> ImageStored | None:
+    """The `image_stored` of an image the library holds, recorded from the stored object;
+    None when it holds none."""
+    blob = await run.library.get_file(name)
+    if blob is None:
+        return None
+    size, content_type = len(blob.data), blob.content_type
+    fact = _image_fact(run, novel_id, image_id, url, chapter_id, content_type, size)
+    await run.record(fact, msg_id(run, "image", image_id))
+    return fact
+
+
+def shown_on(params: dict[str, Any], image_id: str, chapter_id: str | None) -> str | None:
+    """The page an image is shown on, from a job's params: an IMAGE's item's ``referer``
+    (resolved when the job was made), else the URL of the chapter ``chapter_id`` among a
+    VOLUME's or CHAPTER's ``chapters``; None when the params name none."""
+    for item in _dicts(params.get("images")):
+        if item.get("id") == image_id and isinstance(item.get("referer"), str):
+            return str(item["referer"])
+    if chapter_id is None:
+        return None
+    for item in _dicts(params.get("chapters")):
+        if item.get("id") == chapter_id and isinstance(item.get("url"), str):
+            return str(item["url"])
+    return None
+
+
+def _dicts(items: Any) -> list[dict[str, Any]]:
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+def _image_page(url: str, result: FetchResult | None, fact: ImageStored) -> PageOutcome:
+    if result is None:
+        return PageOutcome(url=url, final_url=url, depth=0, status=None, ok=False, error=fact.error)
+    return outcome(url, result, fact.error)
+
+
+def _image_type(result: FetchResult) -> str:
+    """The image's content type; NovelError when the answer is not a whole image."""
+    content_type = (result.content_type or "").split(";", 1)[0].strip().lower()
+    if not 200 <= result.status < 300:
+        raise NovelError(f"{result.url}: HTTP {result.status}")
+    if not content_type.startswith("image/"):
+        raise NovelError(f"{result.url}: not an image ({content_type or 'no content type'})")
+    if result.truncated:
+        raise NovelError(f"{result.url}: larger than {result.bytes} bytes")
+    return content_type
+
+
+def _image_fact(
+    run: NovelRun, novel_id: str, image_id: str, url: str, chapter_id: str | None,
+    content_type: str = "", size: int = 0, *, error: str | None = None,
+) -> ImageStored:  # fmt: skip
+    return ImageStored(
+        **envelope(run), novel_id=novel_id, image_id=image_id, url=url, ok=error is None,
+        chapter_id=chapter_id, cover=chapter_id is None, content_type=content_type,
+        bytes=size, error=error,
+    )  # fmt: skip
