@@ -24,6 +24,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from api.audit import DEFAULT_EVENTS, I64, MAX_EVENTS, BadQuery
+from api.docs_page import DocsPage
 from api.errors import status_of
 from api.library import ARTIFACT_TYPES, IMAGE_TYPES
 from api.limits import LimitExceeded
@@ -285,7 +286,7 @@ def _refs(node: Any) -> Iterator[str]:
 
 
 class FinishedJson(JsonRenderPlugin):
-    """Serves the `finish`ed document as JSON, at /schema/openapi.json and /schema."""
+    """Serves the `finish`ed document as JSON, at /schema/openapi.json."""
 
     def __init__(self) -> None:
         super().__init__(path="/openapi.json")
@@ -298,7 +299,9 @@ class FinishedJson(JsonRenderPlugin):
 
 
 def openapi_config() -> OpenAPIConfig:
-    """The app's OpenAPI configuration: the finished document, served without a UI."""
+    """The app's OpenAPI configuration: the finished document at /schema/openapi.json, and
+    the docs page of the project's own files (api.docs_page) at /schema."""
     return OpenAPIConfig(
-        title="jobstream", version="0.1.0", path="/schema", render_plugins=[FinishedJson()]
-    )
+        title="jobstream", version="0.1.0", path="/schema",
+        render_plugins=[FinishedJson(), DocsPage()],
+    )  # fmt: skip
