@@ -82,14 +82,19 @@ window.jobstreamMarkdown = (() => {
     return out;
   }
 
+  // A fenced code block; what follows the opening fence (a language) is shown above it.
   function fenced(lines, i) {
     const fence = lines[i].trim().slice(0, 3);
+    const info = lines[i].trim().slice(3).trim();
     const body = [];
     let j = i + 1;
     while (j < lines.length && !lines[j].trim().startsWith(fence)) body.push(lines[j++]);
+    const out = document.createDocumentFragment();
+    if (info) out.append(node("p", info));
     const pre = node("pre");
     pre.append(node("code", body.join("\n")));
-    return [pre, j + 1];
+    out.append(pre);
+    return [out, j + 1];
   }
 
   function quote(lines, i, base, depth) {
