@@ -38,7 +38,7 @@ _STATUS: dict[type[Exception], int] = {
     JobNotFound: 404,
     JobConflict: 409,
     UserExists: 409,
-    NothingToRetry: 409,  # the job's state, not the request, is in the way
+    NothingToRetry: 400,  # as in Reader's API, which the retry route follows (docs/api-map.md)
     InvalidCommand: 422,  # BadQuery too: a bad field is a 422 wherever it is (400: malformed)
     Forbidden: 403,
     Unauthorized: 401,

@@ -219,7 +219,7 @@ class WorkController(Controller):
 
     @post("/job/{job_id:str}/retry", status_code=200)
     async def retry(self, user: CurrentUser, jobs: Jobs, job_id: JobIdPath) -> Job:
-        """Queue a finished job again for its failed URLs or children only; 409 if none."""
+        """Queue a finished job again for its failed URLs or children only; 400 if none."""
         return Job.of(await jobs.retry(user, job_id))
 
     @get("/job/{job_id:str}/stats")

@@ -33,7 +33,7 @@ FAMILIES: dict[type[Exception], tuple[type[Exception], ...]] = {
 }
 
 STATUSES: dict[type[Exception], int] = {
-    JobNotFound: 404, JobConflict: 409, NothingToRetry: 409, InvalidCommand: 422,
+    JobNotFound: 404, JobConflict: 409, NothingToRetry: 400, InvalidCommand: 422,
     InvalidId: 422, Forbidden: 403, Unauthorized: 401, LimitExceeded: 429, UserExists: 409,
     StoreUnavailable: 503, NotReady: 503,
     ConcurrencyConflict: 500, NatsAccessError: 500, InvalidHistory: 500,

@@ -120,7 +120,7 @@ async def test_retry_requeues_only_failed_urls(working: Service, site: SiteHandl
     _, job = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": urls[:1]})
     job = await finished(working.admin, job["id"])
     status, body = await working.admin.call("POST", f"/api/job/{job['id']}/retry")
-    assert status == 409, body  # nothing failed: the job is in the way, not the request
+    assert status == 400, body  # nothing failed
     _, batch = await working.admin.call("POST", "/api/job/create/scrape", json={"urls": urls})
     batch = await finished(working.admin, batch["id"])
     assert batch["failed"] == 1
