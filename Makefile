@@ -34,6 +34,7 @@ test: lint typecheck
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/commands.py
 	$(BIN)/python bench/crawl.py
+	$(BIN)/python bench/batch.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
