@@ -11,10 +11,11 @@ fresh nats-server (the project's nats.conf: `sync_interval: always`), `jobstream
 First a crawl from "/" (`include_paths: ["/page/*"]`, no sitemaps, robots.txt obeyed,
 `--concurrency` requests in flight) discovers the site's pages; its results name them (about
 1,000 of the 1,030 by default). Then, `--repeat` times each, alternating: a SCRAPE_BATCH of
-exactly those URLs (`concurrency` = `--concurrency`) and the same crawl again. Each is timed
+exactly those URLs (`concurrency` = `--concurrency`) and the same crawl again (which goes
+first alternates: a shared machine drifts, and later runs tend to be faster). Each is timed
 from its POST until GET /api/job/{id} says it is done; pages/s = its results / that time.
 Both store every page alike (body into RESULTS, a page event into JOBS, the read model);
-the crawl also reads robots.txt, extracts links and feeds its frontier, the batch does not.
+the crawl also reads robots.txt and feeds each page's links to its frontier, the batch does not.
 The medians and their ratio are printed (the goal of issue 12: batch >= 0.8x the crawl),
 with the CPU each process used during each engine's median run.
 """
@@ -112,12 +113,14 @@ async def measure(args: argparse.Namespace, site: Site, js: Jobstream) -> dict[s
         first, crawl_id = await bench.run("crawl", "/api/job/create/crawl", crawl)
         urls = await bench.urls(crawl_id)
         print(f"discovery crawl: {len(urls)} pages in {first.seconds:.2f}s (not counted)")
-        batch = {"urls": urls, "concurrency": args.concurrency}
-        for _ in range(args.repeat):
-            run, _ = await bench.run("batch", "/api/job/create/scrape", batch)
-            runs["batch"].append(_shown(run))
-            run, _ = await bench.run("crawl", "/api/job/create/crawl", crawl)
-            runs["crawl"].append(_shown(run))
+        jobs = {
+            "batch": ("/api/job/create/scrape", {"urls": urls, "concurrency": args.concurrency}),
+            "crawl": ("/api/job/create/crawl", crawl),
+        }
+        for i in range(args.repeat):  # alternating which goes first: the machine drifts
+            for kind in ("batch", "crawl") if i % 2 == 0 else ("crawl", "batch"):
+                run, _ = await bench.run(kind, *jobs[kind])
+                runs[kind].append(_shown(run))
     return runs
 
 
