@@ -1,12 +1,13 @@
 // The open job's action buttons (cancel, retry, replay, delete), each asking for confirmation
 // in a dialog first, and its downloads: results as JSON Lines and CSV, a crawl's broken links
-// and slow pages, an artifact's e-book. Downloads need the token, so they are fetched and saved
+// and slow pages, an artifact's e-book; a novel job's novel opens in the library view. Downloads need the token, so they are fetched and saved
 // through object URLs (ctx.saveAuthed).
 "use strict";
 
 window.jobstreamActions = (ctx) => {
   const { $, el, api, saveAuthed, names } = ctx;
   const state = { job: null, busy: false };
+  const NOVEL_ID = /^[0-9a-f]{16}$/;  // library ids: 16 lower-case hex digits
 
   const ACTIONS = {
     cancel: {
@@ -118,14 +119,24 @@ window.jobstreamActions = (ctx) => {
     return out;
   }
 
+  function novelButton(novelId) {
+    const button = el("button", "novel in the library", "linklike");
+    button.type = "button";
+    button.dataset.novelId = novelId;
+    button.addEventListener("click", () => ctx.openNovel(novelId));
+    return button;
+  }
+
   function showDownloads(job) {
     const box = $("d-downloads");
     const items = downloadsOf(job);
-    const key = JSON.stringify([job.id, items]);
+    const novel = job.extra && NOVEL_ID.test(job.extra.novel_id || "") ? job.extra.novel_id : null;
+    const key = JSON.stringify([job.id, items, novel]);
     if (box.dataset.key === key) return;  // unchanged: a download under way keeps its link
     box.dataset.key = key;
-    box.hidden = items.length === 0;
-    box.replaceChildren(el("span", "Download:", "muted"), ...items.map(([label, href, kind]) => {
+    box.hidden = items.length === 0 && !novel;
+    const title = items.length ? [el("span", "Download:", "muted")] : [];
+    box.replaceChildren(...title, ...items.map(([label, href, kind]) => {
       const link = el("a", label, "download");
       link.href = href;
       link.dataset.download = kind;
@@ -138,6 +149,7 @@ window.jobstreamActions = (ctx) => {
       });
       return link;
     }));
+    if (novel) box.append(novelButton(novel));
   }
 
   // Buttons and downloads for `job` as it is now.

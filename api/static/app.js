@@ -39,6 +39,13 @@
     return Number(typeof p === "object" && p !== null ? p.percentage : p) || 0;
   }
 
+  // A table row that opens something on a click, or on Enter once focused with Tab.
+  function clickable(row, action) {
+    row.tabIndex = 0;
+    row.addEventListener("click", action);
+    row.addEventListener("keydown", (e) => { if (e.key === "Enter") action(); });
+  }
+
   function setConn(state) {
     const conn = $("conn");
     conn.dataset.state = state;
@@ -194,7 +201,7 @@
     status.append(names.statusBadge(job.status));
     row.append(name, type, status, progress, el("td", null, "counts counts-col"),
                el("td", when(job.created_at), "muted created"));
-    row.addEventListener("click", () => open(job.id));
+    clickable(row, () => open(job.id));
     updateRow(row, job);
     return row;
   }
@@ -326,8 +333,9 @@
 
   function wire() {
     const ctx = {
-      $, el, when, percentOf, api, fetchAuthed, saveAuthed, names, Stream,
+      $, el, when, percentOf, clickable, api, fetchAuthed, saveAuthed, names, Stream,
       md: window.jobstreamMarkdown, openJob: (id) => openJob(id), closeJob: () => closeJob(),
+      openNovel: (id) => { showView("library"); app.library.openNovel(id); },
     };
     app.library = window.jobstreamLibrary(ctx);
     app.detail = window.jobstreamDetail(ctx);

@@ -3,7 +3,7 @@
 "use strict";
 
 window.jobstreamChildren = (ctx) => {
-  const { $, el, percentOf, names, Stream } = ctx;
+  const { $, el, percentOf, clickable, names, Stream } = ctx;
   const state = { stream: null, total: 0 };
 
   function childRow(job) {
@@ -18,7 +18,7 @@ window.jobstreamChildren = (ctx) => {
     bar.max = 100;
     progress.append(bar, el("span"));
     row.append(name, status, progress, el("td", null, "counts counts-col"));
-    row.addEventListener("click", () => ctx.openJob(job.id));
+    clickable(row, () => ctx.openJob(job.id));
     update(row, job);
     return row;
   }

@@ -7,7 +7,7 @@
 "use strict";
 
 window.jobstreamDetail = (ctx) => {
-  const { $, el, when, percentOf, api, names, Stream } = ctx;
+  const { $, el, when, percentOf, clickable, api, names, Stream } = ctx;
   const PAGE = 100;  // the API's largest page
   const MAX_RESULT_ROWS = 2000;
   const MAX_TIMELINE = 500;
@@ -59,7 +59,7 @@ window.jobstreamDetail = (ctx) => {
     const ms = page.duration_ms !== undefined ? page.duration_ms : "";
     row.append(el("td", page.url, "url"), el("td", code || ""),
                el("td", page.ok ? page.title : page.error), el("td", ms));
-    row.addEventListener("click", () => openResult(v, page.url));
+    clickable(row, () => openResult(v, page.url));
     return row;
   }
 

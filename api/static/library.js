@@ -256,6 +256,7 @@ window.jobstreamLibrary = (ctx) => {
 
   return {
     open: loadNovels,
+    openNovel,
     close: () => { closeNovel(); forget("list"); },
   };
 };

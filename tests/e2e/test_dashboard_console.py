@@ -88,6 +88,8 @@ async def test_a_crawl_from_the_form_runs_to_100_is_downloaded_replayed_and_dele
         expected = await _result_urls(admin, job_id)
         assert sorted(line["url"] for line in lines) == sorted(expected)
 
+        await _retried(page, admin, job_id)
+
         await confirmed(page, "replay")
         await page.until(f"{DETAIL}.dataset.jobId !== '{job_id}' && "
                          f"{DETAIL}.dataset.loaded === 'true'")  # fmt: skip
@@ -104,6 +106,17 @@ async def test_a_crawl_from_the_form_runs_to_100_is_downloaded_replayed_and_dele
         assert [j["id"] for j in listed["items"]] == [replay_id]
         assert await page.eval("location.hash") == ""
         assert page.exceptions == []
+
+
+async def _retried(page: Page, admin: Client, job_id: str) -> None:
+    """Retries the open job's failed pages from its button; returns once it ended again."""
+    assert (await get_job(admin, job_id))["failed"] > 0  # the site has broken pages
+    await confirmed(page, "retry")
+    kinds = "[...document.querySelectorAll('#d-events .kind')].map(k => k.textContent.trim())"
+    await page.until(f"{loaded(job_id)} && {kinds}.includes('retry_requested')")
+    await page.until(f"{kinds}.at(-1) === 'succeeded'", timeout=30)  # the retry's end
+    assert (await finished(admin, job_id))["status"] == 2
+    await page.until("document.getElementById('d-status').textContent === 'success'")
 
 
 async def _downloaded_jsonl(page: Page, downloads: Path) -> list[dict[str, Any]]:

@@ -206,4 +206,11 @@ async def test_a_full_novel_from_the_form_shows_its_children_and_downloads_its_e
         await page.eval("document.getElementById('d-parent').click()")
         await page.until(loaded(job_id))
         assert await page.eval(f"{DETAIL}.dataset.jobId") == job_id
+        novel = q(f"#d-downloads button[data-novel-id='{job['extra']['novel_id']}']")
+        await page.until(f"!!{novel}")
+        await page.eval(f"{novel}.click()")  # the novel it fetched, in the library view
+        await page.until("document.getElementById('novel').dataset.loaded === 'true'")
+        title = await page.eval("document.getElementById('n-title').textContent")
+        assert title == job["extra"]["novel_title"]
+        assert await page.eval("document.getElementById('jobs-view').hidden") is True
         assert page.exceptions == []
