@@ -160,6 +160,8 @@ async def test_cancel_asks_first_and_stops_a_running_crawl(
                                        "delay_ms": "600000"})  # fmt: skip
         job_id = await submitted_job(page, "new-crawl")
         await page.until("document.getElementById('d-status').textContent === 'running'")
+        colour = "getComputedStyle(document.getElementById('d-status')).color"
+        running_colour = await page.eval(colour)
         replay = "document.querySelector('#d-actions [data-action=retry]').disabled"
         assert await page.eval(replay) is True  # nothing to retry while it runs
 
@@ -169,6 +171,7 @@ async def test_cancel_asks_first_and_stops_a_running_crawl(
 
         await confirmed(page, "cancel")
         await page.until("document.getElementById('d-status').textContent === 'canceled'")
+        assert await page.eval(colour) != running_colour  # each status has its colour
         await page.until(f"{row(job_id)}.querySelector('.status').textContent === 'canceled'")
         assert (await finished(admin, job_id))["status"] == 4
         cancel = "document.querySelector('#d-actions [data-action=cancel]').disabled"
