@@ -16,6 +16,7 @@ from aiohttp import web
 from tests.e2e.test_dashboard import Page, browser
 from tests.e2e.test_dashboard_console import DETAIL, fill, loaded, q, signed_in, submitted_job
 from tests.sites.novelsite import Faults, serve_novel_site
+from tests.sites.testsite import serve_site
 from tests.support import Service, finished, serve_app, wait_until
 
 HOSTILE = """<!doctype html><html><head><title>Hostile page</title></head><body>
@@ -213,4 +214,41 @@ async def test_a_full_novel_from_the_form_shows_its_children_and_downloads_its_e
         title = await page.eval("document.getElementById('n-title').textContent")
         assert title == job["extra"]["novel_title"]
         assert await page.eval("document.getElementById('jobs-view').hidden") is True
+        assert page.exceptions == []
+
+
+async def test_a_result_past_the_first_page_opens_in_the_viewer_and_more_loads_the_rest(
+    working: Service, tmp_path: Path
+) -> None:
+    admin = working.admin
+    async with serve_site(120, seed=5) as site, browser(tmp_path / "chromium") as page:
+        await signed_in(page, admin)
+        await page.eval("document.getElementById('new-open').click()")
+        await fill(page, "new-crawl", {"url": site.base_url, "concurrency": "8"})
+        job_id = await submitted_job(page, "new-crawl")  # open while it runs: rows stream in
+        await finished(admin, job_id, timeout=60)
+        path = f"/api/job/{job_id}/results"
+        total = (await admin.call("GET", path, params={"limit": 1}))[1]["total"]
+        assert total - 20 >= 100, total  # the last 20 results lie past the first page
+        _, last = await admin.call("GET", path, params={"offset": total - 20, "limit": 20})
+        late = next(r for r in reversed(last["items"]) if r["ok"])
+        rows = "document.querySelectorAll('#d-results tbody tr').length"
+        more = "document.getElementById('d-more')"
+        # every row came from the stream, metadata only; one page of results has bodies
+        await page.until(f"{rows} === {total} && !{more}.hidden")
+
+        url = json.dumps(late["url"])
+        results = "[...document.querySelectorAll('#d-results tr')]"
+        await page.eval(f"{results}.find(r => r.dataset.url === {url}).click()")  # read its page
+        viewer = "document.getElementById('viewer')"
+        await page.until(f"{viewer}.dataset.url === {url} && "
+                         "!!document.querySelector('#v-body h1')")  # fmt: skip
+        heading = await page.eval("document.querySelector('#v-body h1').textContent")
+        assert heading == late["title"]
+
+        # opened again once it ended: one page of results, then the rest on demand
+        await page.eval(f"document.querySelector('#jobs tr[data-job-id=\"{job_id}\"]').click()")
+        await page.until(f"{loaded(job_id)} && {rows} === 100 && !{more}.hidden")
+        await page.eval(f"{more}.click()")
+        await page.until(f"{rows} === {total} && {more}.hidden")
         assert page.exceptions == []
