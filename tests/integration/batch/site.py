@@ -6,7 +6,8 @@
 - `/flaky/<n>`: a 404 until `heal()`, then a page.
 
 `log` lists every request's path in arrival order (the access log); `hits` counts them per
-path; `cancelled` lists held requests whose client went away.
+path; `most_at_once` is the most requests it was answering at one time; `cancelled` lists held
+requests whose client went away.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class BatchSite:
         self.cancelled: list[str] = []
         self.healed = False
         self.held = 0  # held requests waiting now
+        self.at_once = 0
+        self.most_at_once = 0
         self._released = asyncio.Event()
         self.origin = ""
 
@@ -59,7 +62,12 @@ class BatchSite:
     async def _logged(self, request: web.Request, handler: web.Handler) -> web.StreamResponse:
         self.log.append(request.path)
         self.hits[request.path] += 1
-        return await handler(request)
+        self.at_once += 1
+        self.most_at_once = max(self.most_at_once, self.at_once)
+        try:
+            return await handler(request)
+        finally:
+            self.at_once -= 1
 
     async def _page(self, request: web.Request) -> web.Response:
         return _html(request.path, f"<p>{request.path}</p>")
