@@ -228,7 +228,7 @@ class WorkController(Controller):
         await jobs.get(user, job_id)
         return await queries.crawl_stats(jobs.db, job_id)
 
-    @get("/job/{job_id:str}/export")
+    @get("/job/{job_id:str}/export", response_description="The file, streamed")
     async def export(
         self, user: CurrentUser, runtime: RuntimeDep, job_id: JobIdPath,
         type: FromQuery[ExportType], format: FromQuery[ExportFormat] = "csv",
