@@ -1,7 +1,7 @@
 // The open job's action buttons (cancel, retry, replay, delete), each asking for confirmation
 // in a dialog first, and its downloads: results as JSON Lines and CSV, a crawl's broken links
-// and slow pages, an artifact's e-book; a novel job's novel opens in the library view. Downloads need the token, so they are fetched and saved
-// through object URLs (ctx.saveAuthed).
+// and slow pages, an artifact's e-book (a novel job's novel opens in the library view).
+// Downloads need the token, so they are fetched and saved through object URLs (saveAuthed).
 "use strict";
 
 window.jobstreamActions = (ctx) => {
