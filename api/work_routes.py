@@ -114,13 +114,13 @@ def _parsed(url: str, field: str, at: str | None = None, noun: str = "URL") -> s
         raise InvalidCommand(f"{field}: {e}", field=field) from e
 
 
-def _scrape_urls(body: ScrapeBody, max_bytes: int) -> list[str]:
+def _scrape_urls(body: ScrapeBody, max_bytes: int | None = None) -> list[str]:
     """The body's URLs as given (each once), once each has passed the crawler's parser and
-    they take at most `max_bytes` in all."""
+    they take at most `max_bytes` in all (when given)."""
     for index, url in enumerate(body.urls):
         _parsed(url, "urls", f"urls[{index}]")
     size = sum(len(url.encode()) + 3 for url in body.urls)  # quotes and a comma each
-    if size > max_bytes:
+    if max_bytes is not None and size > max_bytes:
         raise InvalidCommand(
             f"urls: {size} bytes of URLs, at most {max_bytes} in one batch", field="urls"
         )
