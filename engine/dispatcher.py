@@ -313,15 +313,52 @@ class Dispatcher:
         return children_of(job) if job is not None else []
 
     async def _on_retry(self, seq: int, job_id: str) -> None:
+        """Queue a retried job again: a parent retries its children that did not succeed
+        and re-runs those that ran after one of them (see `_reruns`); a job waiting for a
+        dependency being redone waits for it again."""
         job = await self._store.load(job_id)
+        if job is not None and job.depends_on is not None and not is_parent(job):
+            if not await self._waits_again(job):
+                await self._runnable(seq, job_id, job)
+            return
         if job is None or not is_parent(job):
             await self._runnable(seq, job_id, job)
             return
-        for cid in children_of(job):
-            if cid not in job.children:
-                await self._do(RetryJob(**command_envelope(cid, DISPATCHER)))
+        redo, rerun = await self._reruns(job)
+        for cid in rerun:  # no longer counted, so the job cannot end before they have
+            status = int(JobStatus.PENDING)
+            await self._do(RecordChild(**command_envelope(job_id, DISPATCHER), child_id=cid,
+                                       status=status))  # fmt: skip
+        for cid in redo:
+            await self._do(RetryJob(**command_envelope(cid, DISPATCHER), rerun=cid in rerun))
         start = StartJob(**command_envelope(job_id, DISPATCHER), worker_id=DISPATCHER)
         await self._do(start, job)
+
+    async def _reruns(self, job: JobState) -> tuple[list[str], set[str]]:
+        """The children to queue again, in order: those that did not succeed, and, of an
+        expanded job, those that ran after one of these (a FULL_NOVEL's epub is made again
+        once its volumes are); the second set is the latter (`rerun`)."""
+        ordered = children_of(job)
+        redo = {cid for cid in ordered if cid not in job.children}
+        rerun: set[str] = set()
+        if job.expanded and redo:
+            for cid in ordered:  # `after` names a sibling listed before: one pass suffices
+                created = await self._store.created(cid)
+                if created is not None and created.after_finished and created.depends_on in redo:
+                    rerun.add(cid)
+                    redo.add(cid)
+        return [cid for cid in ordered if cid in redo], rerun
+
+    async def _waits_again(self, job: JobState) -> bool:
+        """Whether the retried `job` waits for its dependency, redone meanwhile (else it
+        may run now): it is then released when the dependency ends again."""
+        assert job.depends_on is not None
+        dep = await self._store.load(job.depends_on)
+        if dep is None or dep.is_done:
+            return False
+        await self._add_dependent(dep.id, job.id)
+        dep = await self._store.load(dep.id, dep)  # it may have ended meanwhile
+        return dep is not None and not dep.is_done
 
     async def _release_dependents(self, dep: JobState) -> None:
         for job_id in await self._dependents(dep.id):

@@ -72,7 +72,11 @@ class ExpandJob(Command, frozen=True, kw_only=True, tag="expand"):
 
 
 class RetryJob(Command, frozen=True, kw_only=True, tag="retry"):
-    pass
+    """Queue a finished job again for its failed work. With `rerun`, a job that did not fail
+    runs again too: it was made from work that is being redone (an expanded job's child that
+    ran after a sibling being retried, e.g. a FULL_NOVEL's epub after its volumes)."""
+
+    rerun: bool = False
 
 
 class PurgeJob(Command, frozen=True, kw_only=True, tag="purge"):

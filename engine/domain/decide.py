@@ -149,6 +149,8 @@ def _record_child(state: JobState | None, cmd: RecordChild, ids: _Ids) -> list[A
     state = _known(state, cmd.job_id)
     if state.children.get(cmd.child_id) == cmd.status:
         return []
+    if cmd.status < JobStatus.SUCCESS and cmd.child_id not in state.children:
+        return []  # a child running again that the job no longer counts
     event = ChildFinished(**ids.envelope(), child_id=cmd.child_id, status=cmd.status)
     return [event]
 
@@ -179,7 +181,7 @@ def _retry(state: JobState | None, cmd: RetryJob, ids: _Ids) -> list[AnyEvent]:
     s = _live(state, cmd.job_id)
     if not s.is_done:
         raise JobConflict(f"job {cmd.job_id} is still running")
-    if s.failed == 0 and s.status != JobStatus.FAILED:
+    if not cmd.rerun and s.failed == 0 and s.status != JobStatus.FAILED:
         raise NothingToRetry(f"job {cmd.job_id} has no failed work to retry")
     return [RetryRequested(**ids.envelope())]
 

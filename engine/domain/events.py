@@ -98,7 +98,8 @@ class LogWritten(Event, frozen=True, kw_only=True, tag="log"):
 
 
 class ChildFinished(Event, frozen=True, kw_only=True, tag="child_finished"):
-    """A batch child ended; the parent's counters come from these."""
+    """A batch child ended; the parent's counters come from these. A `status` that is not an
+    end (PENDING) says the child runs again (a retry re-runs it): it counts no longer."""
 
     child_id: str
     status: int

@@ -126,9 +126,14 @@ def _page(s: JobState, e: PageRecorded) -> JobState:
 
 
 def _child(s: JobState, e: ChildFinished) -> JobState:
+    """Count an ended child; a status that is not an end (PENDING) is a child running again
+    (a retry re-runs it): it no longer counts until it ends anew."""
     if s.children.get(e.child_id) == e.status:
         return s
-    children = {**s.children, e.child_id: e.status}
+    if e.status < JobStatus.SUCCESS:
+        children = {k: v for k, v in s.children.items() if k != e.child_id}
+    else:
+        children = {**s.children, e.child_id: e.status}
     done = sum(1 for v in children.values() if v == JobStatus.SUCCESS)
     return replace(s, children=children, done=done, failed=len(children) - done)
 

@@ -30,7 +30,7 @@ from engine.artifacts.errors import ArtifactError, BuildCanceled
 from engine.artifacts.formats import FORMATS, build
 from engine.domain.envelope import event_envelope
 from engine.domain.eventlog import Stored
-from engine.domain.events import ArtifactStored, Event
+from engine.domain.events import ArtifactStored, Event, RetryRequested
 from engine.domain.state import JobState
 from engine.jetstream.library import (
     LibraryStore,
@@ -83,7 +83,7 @@ async def make_artifact(run: ArtifactRun, *, timeout: float = calibre.DEFAULT_TI
     job is asked to stop. Raises ArtifactFailed when it cannot be made; store errors
     (StoreUnavailable) pass through: they are the store's, not the job's."""
     params = job_params(run.job)
-    if run.job.extra.get("artifact_id") == run.job.id:  # recorded by this attempt already
+    if await _stored_already(run):
         await run.log("info", "the artifact was stored by an earlier run of this attempt")
         return
     bound = await _bound(run, params)
@@ -94,6 +94,21 @@ async def make_artifact(run: ArtifactRun, *, timeout: float = calibre.DEFAULT_TI
     if built is None:
         return
     await _store(run, params, bound, built)
+
+
+async def _stored_already(run: ArtifactRun) -> bool:
+    """Whether the job's artifact was stored since the job was last queued (created or
+    retried): a resumed or redelivered run then has nothing left to do, while a retried one
+    (its novel's chapters fetched again) makes the file anew."""
+    if run.job.extra.get("artifact_id") != run.job.id:
+        return False
+    stored = False
+    for entry in await run.history(run.job.id):
+        if isinstance(entry.event, ArtifactStored):
+            stored = True
+        elif isinstance(entry.event, RetryRequested):
+            stored = False
+    return stored
 
 
 @contextlib.asynccontextmanager

@@ -7,6 +7,11 @@ so an e-book is made of what could be fetched. The dispatcher creates the childr
 the job when they have: FAILED when a chapter failed, though the epub was made. Its progress
 in the read model counts the chapters and the epub (see projections/rollup.py).
 
+A retry of a FULL_NOVEL that failed re-runs only what failed (the VOLUME_BATCH's failed
+VOLUMEs, each fetching only its failed chapters) and then makes the epub again, since it was
+made after the batch (`after`): the dispatcher re-runs a child that ran after a retried
+sibling, so the new file holds the chapters fetched this time.
+
 A novel without chapters is not expanded: the job succeeds, saying so in its log.
 """
 
