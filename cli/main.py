@@ -112,6 +112,7 @@ def _sources_file(args: argparse.Namespace) -> Path | None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    sources_file = _sources_file(args)  # before anything is opened
     embedded = args.command == "serve" and not nats_url_set()
     settings = Settings(
         data_dir=args.data_dir,
@@ -122,7 +123,7 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         worker_concurrency=args.worker_concurrency,
         allow_private_networks=args.allow_private_networks or env_flag("JOBSTREAM_ALLOW_PRIVATE"),
-        sources_file=_sources_file(args),
+        sources_file=sources_file,
         **work_from_env(),
         **webhooks_from_env(),
         limits=limits_from_env(),
@@ -149,10 +150,11 @@ def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
 
 
 async def _worker(args: argparse.Namespace) -> int:
+    sources_file = _sources_file(args)  # before anything is opened
     settings = Settings(
         worker_concurrency=args.concurrency,
         allow_private_networks=args.allow_private_networks or env_flag("JOBSTREAM_ALLOW_PRIVATE"),
-        sources_file=_sources_file(args),
+        sources_file=sources_file,
         **work_from_env(),
     )
     access = access_from_env(args.data_dir, args.nats_port)

@@ -86,7 +86,7 @@ async def test_a_host_bound_in_the_file_needs_no_source(tmp_path: Path) -> None:
     assert site.log[site.novel_url().removeprefix(site.origin)] == 1  # read by the worker
 
 
-@pytest.mark.parametrize("command", ["serve", "worker"])
+@pytest.mark.parametrize("command", ["serve", "api", "worker"])
 async def test_a_bad_sources_file_stops_the_start_with_one_line(
     tmp_path: Path, command: str
 ) -> None:
