@@ -15,7 +15,7 @@ import zipfile
 from collections import Counter
 from typing import Any
 
-from engine.domain.batches import expansion_child_id
+from engine.domain.batches import child_id, expansion_child_id
 from engine.domain.events import ArtifactStored
 from engine.domain.model import JobStatus
 from engine.jetstream.library import LibraryStore, artifact_object
@@ -100,9 +100,15 @@ async def test_replay_of_a_full_novel_fetches_no_chapter_again(working: Service)
         before = await _library_view(working.admin, novel_id)
         fetched, writes = _chapter_fetches(site), await library_writes(working)
         replay = await _run(working.admin, f"/api/job/{job['id']}/replay")
+        batch_id = expansion_child_id(job["id"], 0)
+        batch = await get_job(working.admin, batch_id)
+        volume = await _run(working.admin, f"/api/job/{child_id(batch_id, 2)}/replay")
         after = await _library_view(working.admin, novel_id)
     assert replay["status"] == JobStatus.SUCCESS, replay
     assert replay["extra"]["replay_of"] == job["id"]
+    # a VOLUME of the tree replayed on its own: done, its batch left as it was
+    assert volume["status"] == JobStatus.SUCCESS and volume["total"] == 60, volume
+    assert await get_job(working.admin, batch_id) == batch
     assert _chapter_fetches(site) == fetched and sum(fetched.values()) == MAIN_CHAPTERS
     assert await library_writes(working) == writes  # no chapter body stored again
     assert after == before
