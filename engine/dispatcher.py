@@ -314,21 +314,17 @@ class Dispatcher:
 
     async def _on_retry(self, seq: int, job_id: str) -> None:
         """Queue a retried job again: a parent retries its children that did not succeed
-        and re-runs those that ran after one of them (see `_reruns`); a job waiting for a
-        dependency being redone waits for it again."""
+        and re-runs those that ran after one of them (`_reruns`); a job whose dependency is
+        being redone waits for it again."""
         job = await self._store.load(job_id)
-        if job is not None and job.depends_on is not None and not is_parent(job):
-            if not await self._waits_again(job):
-                await self._runnable(seq, job_id, job)
-            return
         if job is None or not is_parent(job):
-            await self._runnable(seq, job_id, job)
+            if job is None or job.depends_on is None or not await self._waits_again(job):
+                await self._runnable(seq, job_id, job)
             return
         redo, rerun = await self._reruns(job)
         for cid in rerun:  # no longer counted, so the job cannot end before they have
-            status = int(JobStatus.PENDING)
-            await self._do(RecordChild(**command_envelope(job_id, DISPATCHER), child_id=cid,
-                                       status=status))  # fmt: skip
+            env = command_envelope(job_id, DISPATCHER)
+            await self._do(RecordChild(**env, child_id=cid, status=int(JobStatus.PENDING)))
         for cid in redo:
             await self._do(RetryJob(**command_envelope(cid, DISPATCHER), rerun=cid in rerun))
         start = StartJob(**command_envelope(job_id, DISPATCHER), worker_id=DISPATCHER)
@@ -350,8 +346,8 @@ class Dispatcher:
         return [cid for cid in ordered if cid in redo], rerun
 
     async def _waits_again(self, job: JobState) -> bool:
-        """Whether the retried `job` waits for its dependency, redone meanwhile (else it
-        may run now): it is then released when the dependency ends again."""
+        """Whether the retried `job` waits for its dependency, being redone: it is released
+        when the dependency ends again."""
         assert job.depends_on is not None
         dep = await self._store.load(job.depends_on)
         if dep is None or dep.is_done:
