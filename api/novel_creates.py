@@ -141,20 +141,22 @@ async def _chapter(library: Library, i: int, chapter_id: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def images_job(library: Library, ids: list[str]) -> NewJob:
-    """IMAGE `{novel_id, images: [one], refresh: true}` for one id (fetched again: it was
-    asked for), else an IMAGE_BATCH whose images name their novel (those already stored are
-    not fetched again). An image without a chapter is a novel's cover; each image names the
-    page showing it (`referer`: its chapter's URL, or the novel's for a cover)."""
+async def images_job(library: Library, ids: list[str], refresh: bool | None = None) -> NewJob:
+    """IMAGE `{novel_id, images: [one], refresh}` for one id (refreshed unless `refresh` is
+    false: it was asked for), else an IMAGE_BATCH whose images name their novel (not
+    refreshed unless `refresh`: those already stored are restated). An image without a
+    chapter is a novel's cover; each names the page showing it (`referer`: its chapter's
+    URL, or the novel's for a cover)."""
     unique = _checked(ids, ITEM_ID, "images", "an image id")
     items = [await _image(library, i, image_id) for i, image_id in unique]
     if len(items) == 1:
         (item,) = items
-        params = {"novel_id": item.pop("novel_id"), "images": [item], "refresh": True}
+        params = {"novel_id": item.pop("novel_id"), "images": [item],
+                  "refresh": refresh is not False}  # fmt: skip
         return NewJob(type=JobType.IMAGE, params=params, title=_titled(library, "Image"))
     return NewJob(
-        type=JobType.IMAGE_BATCH, params={"images": items, "refresh": False}, total=len(items),
-        title=_titled(library, _count(len(items), "image")),
+        type=JobType.IMAGE_BATCH, params={"images": items, "refresh": bool(refresh)},
+        title=_titled(library, _count(len(items), "image")), total=len(items),
     )  # fmt: skip
 
 

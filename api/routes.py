@@ -292,7 +292,7 @@ class JobsController(Controller):
         """An IMAGE per image id of the caller's library (several: an IMAGE_BATCH); 422
         naming `images` for an id not there."""
         data = await strict_body(request, FetchImagesBody)
-        new = await images_job(Library(jobs.db, viewer_of(user)), data.images)
+        new = await images_job(Library(jobs.db, viewer_of(user)), data.images, data.refresh)
         return Job.of(await jobs.create(user, _with(new, data), idempotency_key))
 
     @post("/job/create/make-artifacts", status_code=201)

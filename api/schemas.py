@@ -88,7 +88,11 @@ class FetchChaptersBody(_Create, frozen=True, kw_only=True, forbid_unknown_field
 
 
 class FetchImagesBody(_Create, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Images of the caller's library, by id; `refresh` fetches images already stored too
+    (by default, one image asked for alone is fetched again, several are not)."""
+
     images: Items
+    refresh: bool | None = None
 
 
 class MakeArtifactsBody(_Create, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -79,9 +79,13 @@ CASES: list[tuple[str, dict[str, Any], int, int, str, dict[str, Any]]] = [
      {"novel_id": NOVEL_ID, "source": "test", "chapters": [_chapter(1)], "refresh": False}),
     (CHAPTERS, {"chapters": [C[0], C[4]]}, 11, 2, f"{TITLE} · 2 chapters",
      {"chapters": [_chapter(1, own=True), _chapter(5, own=True)], "refresh": False}),
-    # one image asked for alone is fetched again; each names the page it is shown on
+    # one image asked for alone is fetched again (unless `refresh` is false); each names the
+    # page it is shown on
     (IMAGES, {"images": [IMAGE, IMAGE]}, 30, 1, f"{TITLE} · Image",
      {"novel_id": NOVEL_ID, "refresh": True, "images": [
+         {"id": IMAGE, "url": MAP_URL, "chapter_id": C[0], "referer": _chapter(1)["url"]}]}),
+    (IMAGES, {"images": [IMAGE], "refresh": False}, 30, 1, f"{TITLE} · Image",
+     {"novel_id": NOVEL_ID, "refresh": False, "images": [
          {"id": IMAGE, "url": MAP_URL, "chapter_id": C[0], "referer": _chapter(1)["url"]}]}),
     # make-artifacts names the novel's table of contents (`toc_job_id`) too: added below
     (ARTIFACTS, {"novel_id": NOVEL_ID, "formats": ["epub"]}, 40, 1, f"{TITLE} · epub",
