@@ -5,17 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
-import uvicorn
-
-from api.app import create_app
-from api.http_protocol import JsonErrorsProtocol
 from api.limits import limits_from_env
 from api.settings import (
     Settings,
@@ -30,12 +23,14 @@ from api.users import UserExists, UserStore
 from cli.events import add_events_command, run_events
 from cli.library import LIBRARY_COMMANDS, add_library_commands, run_library
 from cli.live import LIVE_COMMANDS, add_live_commands, run_live
+from cli.nats_reach import add_wait_option, reach_nats
+from cli.serving import on_uvloop, serve
 from cli.worker import run_worker
 from engine.domain.events import Codec
 from engine.domain.model import Tier
 from engine.jetstream.errors import StoreUnavailable
 from engine.jetstream.nats_access import NatsAccessError
-from engine.jetstream.store import EventStore, wait_for_jetstream
+from engine.jetstream.store import EventStore
 from engine.novels.sources.config import SourcesFileError, load_registry
 from engine.worker import CONCURRENCY as WORKER_CONCURRENCY
 from projections.projector import rebuild
@@ -93,6 +88,7 @@ def _add_nats_options(p: argparse.ArgumentParser) -> None:
         "--nats-port", type=int, default=4222,
         help="the embedded NATS server's port (without NATS_URL)",
     )  # fmt: skip
+    add_wait_option(p)
 
 
 def _add_sources_option(p: argparse.ArgumentParser) -> None:
@@ -128,25 +124,7 @@ def _serve(args: argparse.Namespace) -> int:
         **webhooks_from_env(),
         limits=limits_from_env(),
     )
-    config = uvicorn.Config(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        lifespan="on",
-        log_level="info",
-        access_log=False,  # a log line per request cost ~10% of create throughput (bench/)
-        http=JsonErrorsProtocol,  # unparseable requests get a JSON 400 too
-    )
-    server = uvicorn.Server(config)
-    # uvicorn re-raises the SIGTERM it shut down on; with the default action the process would
-    # then die "killed by SIGTERM" after a clean stop. Exit with status 0 instead.
-    signal.signal(signal.SIGTERM, _exit_cleanly)
-    server.run()
-    return 0 if server.started else 1
-
-
-def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(0)
+    return serve(settings, embedded=embedded, wait_s=args.wait)
 
 
 async def _worker(args: argparse.Namespace) -> int:
@@ -158,20 +136,11 @@ async def _worker(args: argparse.Namespace) -> int:
         **work_from_env(),
     )
     access = access_from_env(args.data_dir, args.nats_port)
-    return await run_worker(access, settings, burst=args.burst)
-
-
-def _on_uvloop(work: Coroutine[Any, Any, int]) -> int:
-    """Run the worker on uvloop where it exists: less CPU per crawled page (docs/decisions.md)."""
-    if sys.platform == "win32":
-        return asyncio.run(work)
-    import uvloop
-
-    return uvloop.run(work)
+    return await run_worker(access, settings, burst=args.burst, wait_s=args.wait)
 
 
 async def _user_add(args: argparse.Namespace) -> int:
-    nc = await wait_for_jetstream(access_from_env(args.data_dir, args.nats_port), deadline_s=5)
+    nc = await reach_nats(access_from_env(args.data_dir, args.nats_port), args.wait)
     try:
         users = await UserStore.open(nc.jetstream())
         token = await users.add(args.name, admin=args.admin, tier=Tier(args.tier))
@@ -189,7 +158,7 @@ async def _rebuild(args: argparse.Namespace) -> int:
     fresh = target.with_suffix(".rebuild")
     for path in (fresh, Path(f"{fresh}-wal"), Path(f"{fresh}-shm")):
         path.unlink(missing_ok=True)
-    nc = await wait_for_jetstream(access_from_env(args.data_dir, args.nats_port), deadline_s=5)
+    nc = await reach_nats(access_from_env(args.data_dir, args.nats_port), args.wait)
     try:
         await EventStore(nc, Codec()).ensure()
         db = await open_db(fresh)
@@ -219,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in LIBRARY_COMMANDS:
             return run_library(args)
         if args.command == "worker":
-            return _on_uvloop(_worker(args))
+            return on_uvloop(_worker(args))
         if args.command == "user":
             return asyncio.run(_user_add(args))
         return asyncio.run(_rebuild(args))

@@ -8,16 +8,20 @@ import signal
 
 from api.runtime import build_worker, open_work
 from api.settings import Settings
+from cli.nats_reach import reach_nats
 from engine.domain.events import Codec
 from engine.jetstream.nats_access import NatsAccess
-from engine.jetstream.store import EventStore, wait_for_jetstream
+from engine.jetstream.store import EventStore
 from engine.service import JobService
 
 
-async def run_worker(access: NatsAccess, settings: Settings, *, burst: bool) -> int:
+async def run_worker(
+    access: NatsAccess, settings: Settings, *, burst: bool, wait_s: float = 0.0
+) -> int:
     """One worker on the server of `access` until drained (or, with `burst`, until the queue is
-    empty); exit status 0."""
-    nc = await wait_for_jetstream(access)
+    empty); exit status 0. NatsUnreachable (one line) when NATS does not answer within
+    `wait_s` seconds."""
+    nc = await reach_nats(access, wait_s)
     try:
         store = EventStore(nc, Codec())
         await store.ensure()

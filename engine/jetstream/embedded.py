@@ -1,11 +1,17 @@
 """The embedded `nats-server` child of `jobstream serve`; it never outlives its parent, and
-accepts only the one user whose credentials are kept in the data dir."""
+accepts only the one user whose credentials are kept in the data dir.
+
+`embedded_nats` yields only once its own child listens: a port taken by another server, or a
+store another child uses, raises `EmbeddedNatsFailed` instead, so a process never talks to a
+server it did not start by mistake.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import secrets
@@ -14,6 +20,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TextIO
 
 import msgspec
 
@@ -24,6 +31,23 @@ _PR_SET_PDEATHSIG = 1
 CREDENTIALS_FILE = "nats-credentials"  # in the data dir
 AUTH_CONF = "auth.conf"  # in the server's store dir, generated on every start
 USER = "jobstream"
+STORE_LOCK = "jobstream.lock"  # in the server's store dir, held while a child uses the store
+LOCK_PATIENCE_S = 10.0  # a killed parent's child may still be shutting down: wait this long
+_POLL_S = 0.05
+
+
+class EmbeddedNatsFailed(StoreUnavailable):
+    """The embedded server did not start: `reason` says why (its own words when it gave
+    some), `port` is the port it was to listen on."""
+
+    def __init__(self, port: int, reason: str) -> None:
+        super().__init__(f"the embedded NATS server cannot start on port {port}: {reason}")
+        self.port = port
+        self.reason = reason
+
+
+class StoreInUse(EmbeddedNatsFailed):
+    """Another process holds the store's lock: a server of the same data dir runs."""
 
 
 class Credentials(msgspec.Struct, frozen=True, kw_only=True):
@@ -143,28 +167,82 @@ async def embedded_nats(
     store_dir: Path, port: int, conf: Path | None, credentials: Credentials | None = None
 ) -> AsyncIterator[str]:
     """Run nats-server with JetStream on 127.0.0.1:`port`, configured by `conf`; yields its
-    URL. With `credentials` it accepts only them: they reach it in a generated config file,
-    never on its command line (which `ps` shows to anyone)."""
+    URL once that server listens there. With `credentials` it accepts only them: they reach it
+    in a generated config file, never on its command line (which `ps` shows to anyone).
+
+    The store is locked (`<store_dir>/jobstream.lock`, held by this process and the child)
+    for as long as either lives. EmbeddedNatsFailed when the lock stays taken for
+    LOCK_PATIENCE_S or the server exits before it listens (its port taken, say)."""
     store_dir.mkdir(parents=True, exist_ok=True)
-    if credentials is not None:
-        conf = write_auth_conf(store_dir, conf, credentials)
-    args = ["-p", str(port), "-a", "127.0.0.1", "-sd", str(store_dir), "-js"]
-    if conf is not None:
-        args = ["-c", str(conf), *args]
-    log = (store_dir / "nats-server.log").open("ab")
-    proc = await asyncio.create_subprocess_exec(
-        nats_server_binary(),
-        *args,
-        stdout=log,
-        stderr=log,
-        start_new_session=True,  # Ctrl-C reaches us, and we stop the server after draining
-        preexec_fn=die_with_parent if sys.platform == "linux" else None,
-    )
+    with await _locked_store(store_dir, port) as lock:
+        if credentials is not None:
+            conf = write_auth_conf(store_dir, conf, credentials)
+        args = ["-p", str(port), "-a", "127.0.0.1", "-sd", str(store_dir), "-js"]
+        args += ["--ports_file_dir", str(store_dir)]  # written once it listens
+        if conf is not None:
+            args = ["-c", str(conf), *args]
+        log_path, binary = store_dir / "nats-server.log", nats_server_binary()
+        with log_path.open("ab") as log:
+            proc = await asyncio.create_subprocess_exec(
+                binary,
+                *args,
+                stdout=log,
+                stderr=log,
+                pass_fds=(lock.fileno(),),  # the store stays locked until the child is gone
+                start_new_session=True,  # Ctrl-C reaches us, and we stop the server after draining
+                preexec_fn=die_with_parent if sys.platform == "linux" else None,
+            )
+        try:
+            ports_file = store_dir / f"{Path(binary).name}_{proc.pid}.ports"
+            await _listening(proc, ports_file, port, log_path)
+            yield f"nats://127.0.0.1:{port}"
+        finally:
+            await stop_process(proc, 10)
+
+
+async def _locked_store(store_dir: Path, port: int) -> TextIO:
+    """The store's lock file, open and exclusively locked; EmbeddedNatsFailed when another
+    process holds it for LOCK_PATIENCE_S."""
+    lock = (store_dir / STORE_LOCK).open("a")
+    deadline = asyncio.get_running_loop().time() + LOCK_PATIENCE_S
+    while True:
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return lock
+        except BlockingIOError:
+            if asyncio.get_running_loop().time() > deadline:
+                lock.close()
+                reason = f"its store {store_dir} is in use by another jobstream process"
+                raise StoreInUse(port, reason) from None
+            await asyncio.sleep(_POLL_S)  # polling a lock: there is no notification
+
+
+async def _listening(
+    proc: asyncio.subprocess.Process, ports_file: Path, port: int, log_path: Path
+) -> None:
+    """Return once `proc` wrote `ports_file` (it listens); EmbeddedNatsFailed, with the
+    server's last fatal or error line as the reason, if it exits first. No time limit: a
+    large store takes a while to recover before the server listens."""
+    while proc.returncode is None and not ports_file.exists():
+        with contextlib.suppress(TimeoutError):  # check for the file, or the exit, again
+            await asyncio.wait_for(proc.wait(), _POLL_S)
+    if proc.returncode is not None:
+        raise EmbeddedNatsFailed(port, _last_error(log_path, proc.pid))
+
+
+def _last_error(log_path: Path, pid: int) -> str:
+    """The text of the last `[FTL]` or `[ERR]` line process `pid` wrote to its log."""
+    mine = f"[{pid}] "
+    found = "it exited before listening"
     try:
-        yield f"nats://127.0.0.1:{port}"
-    finally:
-        await stop_process(proc, 10)
-        log.close()
+        lines = log_path.read_text(errors="replace").splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        for level in ("[FTL] ", "[ERR] "):
+            if line.startswith(mine) and level in line:
+                found = line.split(level, 1)[1].strip()
+    return found
 
 
 async def stop_process(proc: asyncio.subprocess.Process, grace: float) -> bool:
