@@ -8,7 +8,6 @@ from engine.domain.envelope import event_envelope
 from engine.domain.events import LogWritten, kind_of, to_builtins
 from tests.integration.api.helpers import (
     NOVEL,
-    SCRAPE,
     assert_error,
     create,
     engine,
@@ -61,7 +60,7 @@ async def _records(svc: Service, *job_ids: str) -> list[dict[str, Any]]:
 async def test_paging_walks_the_whole_log_in_order(api: Service) -> None:
     user = await api.add_user("u")
     urls = ["https://example.com/1", "https://example.com/2"]
-    a, b = await create(user), await create(user, SCRAPE, urls=urls)  # a batch of two
+    a, b = await create(user), await create(user, NOVEL, urls=urls)  # a batch of two
     await _log_lines(api, a["id"], 7)
     # the dispatcher spawns the batch's children, then starts the batch: its last event
     await wait_until(lambda: shows_status(user, b["id"], 1))

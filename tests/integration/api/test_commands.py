@@ -215,7 +215,7 @@ async def test_ending_a_child_leaves_a_plain_parent_alone(api: Service) -> None:
     assert (await user.call("POST", f"/api/job/{child['id']}/cancel"))[0] == 200
     # the dispatcher handles the log in order: once it has started a batch created after the
     # cancel, it has reacted to the cancel
-    marker = await create(user, SCRAPE, urls=["https://example.com/1", "https://example.com/2"])
+    marker = await create(user, NOVEL, urls=["https://example.com/1", "https://example.com/2"])
     await wait_until(lambda: shows_status(user, marker["id"], 1))
     assert await get_job(user, parent["id"]) == parent
     assert await log_kinds(api, parent["id"]) == ["created"]

@@ -10,7 +10,6 @@ from engine.domain.model import JobType
 from engine.service import new_id, now_ms
 from tests.integration.api.helpers import (
     NOVEL,
-    SCRAPE,
     artifact_params,
     create,
     create_directly,
@@ -131,7 +130,7 @@ async def test_only_root_jobs_unless_a_parent_is_given(api: Service) -> None:
 async def test_batch_children_are_listed_under_their_parent(api: Service) -> None:
     user = await api.add_user("u")
     urls = [f"https://example.com/{i}" for i in range(3)]
-    batch = await create(user, SCRAPE, urls=urls)
+    batch = await create(user, NOVEL, urls=urls)
     assert ids(await list_all(user)) == [batch["id"]]
 
     async def spawned() -> bool:
@@ -139,10 +138,10 @@ async def test_batch_children_are_listed_under_their_parent(api: Service) -> Non
 
     await wait_until(spawned)
     children = await list_all(user, parent_job_id=batch["id"])
-    assert sorted(c["type"] for c in children) == [50, 50, 50]
+    assert sorted(c["type"] for c in children) == [0, 0, 0]
     assert {c["user_id"] for c in children} == {batch["user_id"]}
     assert ids(await list_all(user)) == [batch["id"]]
-    assert ids(await list_all(user, type=50)) == []
+    assert ids(await list_all(user, type=0)) == []
 
 
 async def test_users_see_their_own_jobs_and_the_admin_sees_all(api: Service) -> None:

@@ -17,7 +17,6 @@ from projections.queries import table_dump
 from projections.schema import open_db
 from tests.integration.api.helpers import (
     NOVEL,
-    SCRAPE,
     assert_error,
     create,
     engine,
@@ -50,7 +49,7 @@ async def _rows(svc: Service, job_ids: list[str]) -> dict[str, list[Any]]:
 
 async def _batch_with_results(svc: Service, owner: Client) -> tuple[str, list[str], str]:
     """A finished batch of two: one child with a stored body, one failed."""
-    batch = await create(owner, SCRAPE, urls=["https://a.test/", "https://b.test/"])
+    batch = await create(owner, NOVEL, urls=["https://a.test/", "https://b.test/"])
     await wait_until(lambda: shows_status(owner, batch["id"], 1))
     _, kids = await owner.call("GET", "/api/jobs", params={"parent_job_id": batch["id"]})
     children = sorted(k["id"] for k in kids["items"])
