@@ -1,10 +1,15 @@
-"""uvicorn's HTTP protocol, answering what it cannot parse with the API's JSON error body.
+"""uvicorn's HTTP protocol: JSON for what it cannot parse, and event streams ended at shutdown.
 
 uvicorn answers a request it cannot parse (a malformed request line or header, invalid
 HTTP) itself, before any ASGI app sees it, with a `text/plain` 400. Its protocol class is a
 documented setting (`uvicorn.Config(http=...)`), so this subclass of the httptools protocol
 sends `{status_code, detail, field}` as every other error, and still closes the connection
 (the parser cannot tell where the next request would start).
+
+At shutdown uvicorn lets every response in progress finish before it stops; an event stream
+never finishes, so the server would wait for ever. A stream marks its scope
+(:data:`EVENT_STREAM`), and shutdown closes its connection: the stream's app hears
+`http.disconnect` and ends, and its client resumes elsewhere with `Last-Event-ID`.
 """
 
 from __future__ import annotations
@@ -21,8 +26,20 @@ _BODY = msgspec.json.encode(
 )
 
 
+EVENT_STREAM = "jobstream.event_stream"  # a scope key: the response is an endless stream
+
+
 class JsonErrorsProtocol(HttpToolsProtocol):
-    """httptools' protocol, with a JSON body on the 400 for unparseable requests."""
+    """httptools' protocol, with a JSON body on the 400 for unparseable requests, and event
+    streams closed at shutdown."""
+
+    def shutdown(self) -> None:
+        cycle = self.cycle
+        streaming = cycle is not None and cycle.scope.get(EVENT_STREAM) is True
+        if streaming and not cycle.response_complete:
+            self.transport.close()
+            return
+        super().shutdown()
 
     def send_400_response(self, msg: str) -> None:
         head = [STATUS_LINE[400]]

@@ -1,0 +1,100 @@
+"""Server-sent events as a plain ASGI app: each chunk one `http.response.body`, nothing more.
+
+Whatever a stream does per chunk it does once per reader per event, a thousand times for a
+thousand readers of a job, so the response does only what SSE needs: the headers once, each
+chunk as it comes, a comment line as a ping every `ping_s` (so proxies and clients see a live
+connection), and an end when the chunks end or the client disconnects (a task listening for
+`http.disconnect` cancels the pump; the chunks' generator is closed either way, which is how a
+job stream leaves its channel). With `send_timeout_s`, a send that takes longer ends the
+stream: a reader that stopped reading cannot hold the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+
+from litestar.types import Message, Receive, Scope, Send
+
+from api.http_protocol import EVENT_STREAM
+
+PING = b": ping\r\n\r\n"
+_HEADERS = {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-store",
+    "connection": "keep-alive",
+    "x-accel-buffering": "no",  # nginx: pass each event on at once
+}
+
+
+class EventStream:
+    """The ASGI app of one SSE response over `chunks` (already encoded events)."""
+
+    def __init__(
+        self, chunks: AsyncIterator[bytes], *, ping_s: float, send_timeout_s: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        self._chunks = chunks
+        self._ping_s = ping_s
+        self._send_timeout_s = send_timeout_s
+        merged = {**_HEADERS, **{k.lower(): v for k, v in (headers or {}).items()}}
+        self._headers = [(k.encode(), v.encode()) for k, v in merged.items()]
+        self._disconnected = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[EVENT_STREAM] = True  # type: ignore[literal-required]  # closed at shutdown
+        start: Message = {"type": "http.response.start", "status": 200, "headers": self._headers}
+        await send(start)
+        pump = asyncio.current_task()
+        assert pump is not None  # an ASGI app runs in a task
+        helpers = [asyncio.create_task(self._watch(receive, pump))]
+        if self._ping_s > 0:
+            helpers.append(asyncio.create_task(self._ping(send)))
+        try:
+            await self._pump(send)
+        except asyncio.CancelledError:
+            if not self._disconnected:
+                raise
+            pump.uncancel()  # our own cancel: the client left, the response just ends
+        finally:
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            await _close(self._chunks)
+
+    async def _pump(self, send: Send) -> None:
+        """Send every chunk, then the end of the body; stop quietly once the client is gone."""
+        try:
+            async for chunk in self._chunks:
+                await self._send(send, chunk, more=True)
+            await self._send(send, b"", more=False)
+        except (OSError, TimeoutError):  # the client went away, or stopped reading
+            return
+
+    async def _send(self, send: Send, body: bytes, *, more: bool) -> None:
+        message: Message = {"type": "http.response.body", "body": body, "more_body": more}
+        if self._send_timeout_s is None:
+            await send(message)
+            return
+        async with asyncio.timeout(self._send_timeout_s):
+            await send(message)
+
+    async def _watch(self, receive: Receive, pump: asyncio.Task[object]) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self._disconnected = True
+        pump.cancel()
+
+    async def _ping(self, send: Send) -> None:
+        with contextlib.suppress(OSError, TimeoutError):
+            while True:
+                await asyncio.sleep(self._ping_s)
+                await self._send(send, PING, more=True)
+
+
+async def _close(chunks: AsyncIterator[bytes]) -> None:
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()
