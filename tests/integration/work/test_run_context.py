@@ -27,7 +27,7 @@ from engine.jetstream.recorder import Recorder
 from engine.jetstream.results import ResultStore, result_key
 from engine.jetstream.store import EventStore
 from engine.service import JobService, new_id
-from engine.worker import RunContext, RunDeps
+from engine.run import RunContext, RunDeps
 from tests.support import wait_until
 
 WORKER = "w-run-context"
