@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 from cli.http import Api, CliError, NoToken, Unreachable, connect, connection_options
-from cli.live_state import status_name
+from cli.names import priority_name, status_name, type_name
 
 
 def add_events_command(sub: Any) -> None:
@@ -68,7 +68,10 @@ def _page(d: dict[str, Any], _: str) -> str:
 
 def _created(d: dict[str, Any], _: str) -> str:
     parent = f", child of {d['parent_job_id']}" if d.get("parent_job_id") else ""
-    return f"type {d.get('type')} {d.get('title', '')!r} for user {d.get('user_id')}{parent}"
+    kind, priority = type_name(d.get("type")), priority_name(d.get("priority"))
+    return (
+        f"{kind} {d.get('title', '')!r}, priority {priority}, for user {d.get('user_id')}{parent}"
+    )
 
 
 def _by(d: dict[str, Any], actor: str) -> str:

@@ -165,6 +165,23 @@ class Api:
         return body, CIMultiDict(resp.headers)
 
     @contextlib.asynccontextmanager
+    async def download(
+        self, path: str, params: dict[str, str] | None = None
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """An open GET response whose body is read as it comes (`content.iter_chunked`);
+        refusals and a connection lost before or while reading raise CliError."""
+        try:
+            async with self.session.get(
+                self.base + path, headers=self._headers(), params=params,
+                timeout=DOWNLOAD_TIMEOUT,
+            ) as resp:  # fmt: skip
+                if resp.status >= 400:
+                    self._check(resp.status, await resp.read())
+                yield resp
+        except _DROPPED as e:
+            raise self.unreachable(e) from e
+
+    @contextlib.asynccontextmanager
     async def stream(
         self, path: str, last_id: int | None, params: dict[str, str] | None = None
     ) -> AsyncIterator[aiohttp.ClientResponse]:

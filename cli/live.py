@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import sys
 import time
 from typing import Any
 
+import msgspec
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
@@ -24,16 +26,16 @@ from cli.live_state import (
     children_settled,
     exit_code,
     final_line,
-    jobs_table,
     on_children_frame,
     on_children_rows,
     on_job_frame,
     on_job_row,
-    type_name,
+    print_jobs,
     view,
 )
+from cli.names import parse_priority, parse_status, parse_type, type_name
 from cli.sse_client import SseEvent
-from engine.domain.model import Category, JobStatus
+from engine.domain.model import Category
 
 LIVE_COMMANDS = frozenset({"submit", "watch", "ls"})
 # After the job ends, how long its children's feed may take to show them all ended.
@@ -44,16 +46,6 @@ ROW_POLL_S = 0.25
 ROW_SETTLE_S = 5.0
 
 
-def _status(value: str) -> int:
-    if value.isdigit():
-        return int(value)
-    try:
-        return int(JobStatus[value.upper()])
-    except KeyError:
-        names = ", ".join(s.name.lower() for s in JobStatus)
-        raise argparse.ArgumentTypeError(f"expected a number or one of {names}") from None
-
-
 def add_live_commands(sub: Any) -> None:
     """Register `submit`, `watch` and `ls` on the `jobstream` subparsers."""
     common = connection_options()
@@ -61,11 +53,14 @@ def add_live_commands(sub: Any) -> None:
     watch = sub.add_parser("watch", parents=[common], help="follow a job until it ends")
     watch.add_argument("job_id")
     ls = sub.add_parser("ls", parents=[common], help="list jobs")
-    ls.add_argument("--status", type=_status, help="pending, running, success, failed, canceled")
-    ls.add_argument("--type", type=int)
+    ls.add_argument("--status", type=parse_status, help=", ".join(parse_status.words))
+    ls.add_argument("--type", type=parse_type, help="a type's name (crawl, scrape_batch, ...)")
+    ls.add_argument("--priority", type=parse_priority, help=", ".join(parse_priority.words))
     ls.add_argument("--category", choices=[c.value for c in Category])
     ls.add_argument("--parent", dest="parent_job_id", help="the children of this batch")
-    ls.add_argument("--limit", type=int, default=20)
+    ls.add_argument("--limit", type=int, default=20, help="at most 100")
+    ls.add_argument("--json", action="store_true",
+                    help="the API's page as JSON: full job objects, ids whole")  # fmt: skip
 
 
 def _add_submit(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -92,7 +87,7 @@ def _add_submit(sub: Any, common: argparse.ArgumentParser) -> None:
                        help="its chapters too, and an epub: a bar in chapters")  # fmt: skip
     novel.add_argument("--source", help="the source reading it (default: by its host)")
     for p in (crawl, scrape, novel):
-        p.add_argument("--priority", type=int, choices=[0, 1, 2])
+        p.add_argument("--priority", type=parse_priority, help=", ".join(parse_priority.words))
         p.add_argument("--watch", action="store_true", help="follow the job until it ends")
 
 
@@ -164,12 +159,17 @@ async def submit(api: Api, args: argparse.Namespace, console: Console) -> int:
 async def ls(api: Api, args: argparse.Namespace, console: Console) -> int:
     """The jobs matching the filters, newest first, as a table."""
     filters = {
-        "status": args.status, "type": args.type, "category": args.category,
-        "parent_job_id": args.parent_job_id, "limit": args.limit, "include": "progress",
+        "status": args.status, "type": args.type, "priority": args.priority,
+        "category": args.category, "parent_job_id": args.parent_job_id, "limit": args.limit,
+        "include": "progress",
     }  # fmt: skip
     params = {k: str(v) for k, v in filters.items() if v is not None}
     page = await api.call("GET", "/api/jobs", params=params)
-    console.print(jobs_table(page["items"], page["total"]))
+    if args.json:
+        sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(page), indent=2) + b"\n")
+        sys.stdout.buffer.flush()
+        return 0
+    print_jobs(console, page["items"], page["total"])
     return 0
 
 

@@ -11,11 +11,12 @@ import time
 from typing import Any
 
 import msgspec
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from cli.names import priority_name, status_name, type_name
 from engine.domain.model import BATCH_TYPES, JobStatus, JobType
 
 MAX_CHILD_ROWS = 20
@@ -203,21 +204,6 @@ def children_settled(state: WatchState) -> bool:
     return len(children) >= expected and all(c.is_done for c in children)
 
 
-def status_name(status: Any) -> str:
-    """The status's name in lower case (`running`); the value as text when it is no status."""
-    try:
-        return JobStatus(int(status)).name.lower()
-    except (TypeError, ValueError):
-        return str(status)
-
-
-def type_name(job_type: int) -> str:
-    try:
-        return JobType(job_type).name.lower()
-    except ValueError:
-        return str(job_type)
-
-
 def exit_code(state: WatchState) -> int:
     """0 when the job succeeded, 1 when it failed, was canceled or was deleted."""
     return 0 if state.job.status == JobStatus.SUCCESS and not state.deleted else 1
@@ -232,7 +218,7 @@ def final_line(state: WatchState, seconds: float) -> str:
     if state.deleted:
         return f"✗ job {job.id} was deleted: {counts}"
     if job.status == JobStatus.SUCCESS:
-        return f"✓ job {job.id} succeeded: {counts}"
+        return f"✓ job {job.id} success: {counts}"
     if job.status == JobStatus.FAILED:
         return f"✗ job {job.id} failed: {job.error or 'no error given'} ({counts})"
     return f"✗ job {job.id} {status_name(job.status)}: {counts}"
@@ -290,22 +276,48 @@ def _when(ms: int | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000)) if ms else ""
 
 
+_LIST_COLUMNS = ("id", "type", "status", "priority", "progress", "ok / failed / total", "created")
+
+
 def jobs_table(items: list[dict[str, Any]], total: int) -> Table:
-    """The `ls` table of job objects as `GET /api/jobs?include=progress` serves them."""
+    """The `ls` table of job objects as `GET /api/jobs?include=progress` serves them. Ids are
+    never cut (they are there to be copied): every column but the title keeps its width, the
+    title gives way, and on a terminal narrower than that the lines are cut at its edge."""
     table = Table(caption=f"{len(items)} of {total} jobs", caption_justify="left")
-    table.add_column("id", no_wrap=True)
-    table.add_column("type", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("progress", justify="right", no_wrap=True)
-    table.add_column("ok / failed / total", justify="right", no_wrap=True)
-    table.add_column("created", no_wrap=True)
-    table.add_column("title", overflow="ellipsis", no_wrap=True, max_width=60)
-    for job in items:
-        bar = bar_of_job(job)
-        style = _STYLE.get(bar.status, "")
-        table.add_row(
-            bar.id, type_name(int(job["type"])), Text(status_name(bar.status), style=style),
-            f"{bar.percentage:.1f}%", f"{bar.done} / {bar.failed} / {bar.total}",
-            _when(job.get("created_at")), bar.title,
-        )  # fmt: skip
+    rows = [_list_row(job) for job in items]
+    for i, name in enumerate(_LIST_COLUMNS):
+        width = max([len(name), *(len(row[i].plain) for row in rows)])
+        right = name in ("progress", "ok / failed / total")
+        table.add_column(name, no_wrap=True, width=width, justify="right" if right else "left")
+    table.add_column("title", overflow="ellipsis", max_width=60)  # wraps: the one that gives way
+    for row in rows:
+        table.add_row(*row)
     return table
+
+
+TITLE_MIN = 12
+
+
+def print_jobs(console: Console, items: list[dict[str, Any]], total: int) -> None:
+    """Print `jobs_table`: as wide as the terminal, or on one narrower than every column but
+    the title needs, that wide (the terminal wraps the lines; nothing is cut)."""
+    table = jobs_table(items, total)
+    fixed = sum(c.width or 0 for c in table.columns) + TITLE_MIN
+    needed = fixed + 3 * len(table.columns) + 1  # a border and two spaces each, one more
+    terminal = console.width
+    console.width = max(terminal, needed)  # print(width=) would be capped at the terminal's
+    try:
+        console.print(table, crop=False)
+    finally:
+        console.width = terminal
+
+
+def _list_row(job: dict[str, Any]) -> list[Text]:
+    bar = bar_of_job(job)
+    return [
+        Text(bar.id), Text(type_name(job["type"])),
+        Text(status_name(bar.status), style=_STYLE.get(bar.status, "")),
+        Text(priority_name(job.get("priority"))), Text(f"{bar.percentage:.1f}%"),
+        Text(f"{bar.done} / {bar.failed} / {bar.total}"), Text(_when(job.get("created_at"))),
+        Text(bar.title),
+    ]  # fmt: skip

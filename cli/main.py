@@ -20,7 +20,9 @@ from api.settings import (
     work_from_env,
 )
 from api.users import UserExists, UserStore
+from cli.completion import add_completion_command, bash_script
 from cli.events import add_events_command, run_events
+from cli.jobs import JOB_COMMANDS, add_job_commands, run_jobs
 from cli.library import LIBRARY_COMMANDS, add_library_commands, run_library
 from cli.live import LIVE_COMMANDS, add_live_commands, run_live
 from cli.nats_reach import add_wait_option, reach_nats
@@ -77,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     add_events_command(sub)
     add_live_commands(sub)
     add_library_commands(sub)
+    add_job_commands(sub)
+    add_completion_command(sub)
     return p
 
 
@@ -187,6 +191,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_live(args)
         if args.command in LIBRARY_COMMANDS:
             return run_library(args)
+        if args.command in JOB_COMMANDS:
+            return run_jobs(args)
+        if args.command == "completion":
+            print(bash_script(_parser()), end="")
+            return 0
         if args.command == "worker":
             return on_uvloop(_worker(args))
         if args.command == "user":

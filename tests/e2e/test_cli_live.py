@@ -49,7 +49,7 @@ async def test_submit_crawl_watch_ends_with_the_jobs_counts_and_ls_lists_it(
     job = await finished(admin, job_id)
     assert job["status"] == 2
     assert job["done"] == len(site.expected.ok) and job["failed"] == len(site.expected.failed)
-    final = rf"✓ job {job_id} succeeded: {job['done']} ok, {job['failed']} failed in \d+\.\d s"
+    final = rf"✓ job {job_id} success: {job['done']} ok, {job['failed']} failed in \d+\.\d s"
     assert re.fullmatch(final, ran.lines[-1]), ran
 
     listed = await jobstream("ls", *conn(admin))
@@ -160,4 +160,4 @@ async def test_watch_resumes_a_dropped_stream_from_the_last_event_it_got(
     assert proxy.cut_after is not None
     assert proxy.resumed_from[:2] == [None, proxy.cut_after], proxy.resumed_from
     final = await finished(admin, job["id"])
-    assert f"succeeded: {final['done']} ok, {final['failed']} failed" in ran.lines[-1], ran
+    assert f"success: {final['done']} ok, {final['failed']} failed" in ran.lines[-1], ran

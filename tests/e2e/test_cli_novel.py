@@ -22,7 +22,7 @@ async def test_submit_novel_full_watch_ends_counting_every_chapter(working: Serv
     assert ran.code == 0, ran
     job_id = created_id(ran)
     assert ran.lines[0].startswith(f"job {job_id} created: full_novel "), ran
-    final = rf"✓ job {job_id} succeeded: {MAIN_CHAPTERS} of {MAIN_CHAPTERS} chapters, 0 failed in \d+\.\d s"  # noqa: E501
+    final = rf"✓ job {job_id} success: {MAIN_CHAPTERS} of {MAIN_CHAPTERS} chapters, 0 failed in \d+\.\d s"  # noqa: E501
     assert re.fullmatch(final, ran.lines[-1]), ran
     job = await finished(working.admin, job_id)
     assert (job["type"], job["status"]) == (JobType.FULL_NOVEL, JobStatus.SUCCESS)

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ["engine", "projections", "streams", "api", "cli"]
 PROJECT = {*LAYERS, "tests", "bench"}
 # The terminal client speaks HTTP: it shares only the enums of the API's vocabulary.
-CLIENT_MODULES = ["http", "live", "events", "live_state", "sse_client", "library"]
+CLIENT_MODULES = [
+    "http", "live", "events", "live_state", "sse_client", "library", "jobs", "names", "completion",
+]  # fmt: skip
 CLIENT_MAY_IMPORT = ("cli", "engine.domain.model")
 
 
@@ -162,6 +164,9 @@ def test_the_client_check_fails_on_planted_server_imports(tmp_path: Path) -> Non
         "cli/events.py": "import json\nfrom engine.domain import errors, model\n",
         "cli/sse_client.py": "from .. import api\n",
         "cli/library.py": "from pathlib import Path\nfrom cli.http import Api\n",
+        "cli/jobs.py": "from cli.live import Watcher\n",
+        "cli/names.py": "from engine.domain.model import JobStatus\n",
+        "cli/completion.py": "import argparse\n",
         "cli/live.py": (
             "import asyncio\nimport rich.live\nfrom cli.http import Api\nfrom . import events\n"
             "from engine.domain.model import JobStatus\nimport engine.domain.model\n"

@@ -46,9 +46,7 @@ def test_rows_read_out_of_order_never_move_the_bar_back(reads: list[int]) -> Non
 def test_the_final_line_counts_the_volume_batchs_chapters() -> None:
     state = on_job_row(watching(JobType.FULL_NOVEL), row(261, 261, status=JobStatus.SUCCESS))
     state = on_job_frame(state, "done", {"status": JobStatus.SUCCESS}, 9)
-    assert (
-        final_line(state, 1.25) == f"✓ job {JOB} succeeded: 261 of 261 chapters, 0 failed in 1.2 s"
-    )
+    assert final_line(state, 1.25) == f"✓ job {JOB} success: 261 of 261 chapters, 0 failed in 1.2 s"
     batch = row(259, 260, job_type=JobType.VOLUME_BATCH, job_id="B", failed=1)
     state = on_children_rows(state, [batch])
     assert final_line(state, 1.25).endswith(": 259 of 260 chapters, 1 failed in 1.2 s")
