@@ -35,6 +35,9 @@ async def _record_a_crawl(svc: Service, job_id: str) -> None:
     await finish(svc, job_id, ok=True)
 
 
+PRIORITY_NAMES = {0: "low", 1: "normal", 2: "high"}
+
+
 async def test_timeline_of_a_job_paged_to_the_end(api: Service) -> None:
     user, stranger = await api.add_user("u"), await api.add_user("s")
     assert user.token and stranger.token
@@ -62,7 +65,8 @@ async def test_timeline_of_a_job_paged_to_the_end(api: Service) -> None:
         assert f"{day} {time}".startswith(str(_utc(stored.event.at))[:23]), text
         summaries.append(" ".join(summary))
     assert summaries == [
-        f"type 0 'https://example.com/novel.html' for user {job['user_id']}",
+        f"novel 'https://example.com/novel.html', priority {PRIORITY_NAMES[job['priority']]}, "
+        f"for user {job['user_id']}",
         "by w1 (attempt 1)",
         "ok 200 https://example.com/a",
         "failed 404 https://x.test/b (not found)",
