@@ -35,6 +35,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/commands.py
 	$(BIN)/python bench/crawl.py
 	$(BIN)/python bench/batch.py
+	$(BIN)/python bench/spider.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
