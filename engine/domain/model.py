@@ -21,6 +21,7 @@ class JobType(IntEnum):
     SCRAPE = 50
     SCRAPE_BATCH = 51
     CRAWL = 60
+    SPIDER = 70
 
 
 class JobStatus(IntEnum):
@@ -83,6 +84,8 @@ CATEGORY_OF: dict[JobType, Category] = {
     JobType.SCRAPE: Category.AI,
     JobType.SCRAPE_BATCH: Category.AI,
     JobType.CRAWL: Category.SEO,
+    # A spider extracts data from pages as a scrape does, structured by its definition.
+    JobType.SPIDER: Category.AI,
 }
 
 TIER_PRIORITY: dict[Tier, Priority] = {

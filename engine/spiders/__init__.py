@@ -1,0 +1,1 @@
+"""Spiders: declarative crawl-and-extract definitions (data, never code) and their runner."""
