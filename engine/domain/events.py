@@ -224,6 +224,15 @@ class JobExpanded(Event, frozen=True, kw_only=True, tag="expanded"):
     units: int = 0
 
 
+class ItemScraped(Event, frozen=True, kw_only=True, tag="item"):
+    """A SPIDER job extracted item `index` (from 0, in page order) of the page at `url`;
+    recorded before that page's `page` event, once per (url, index) in the job."""
+
+    url: str
+    index: int = 0
+    data: dict[str, Any] = {}
+
+
 AnyEvent = (
     JobCreated
     | JobStarted
@@ -244,6 +253,7 @@ AnyEvent = (
     | ImageStored
     | ArtifactStored
     | JobExpanded
+    | ItemScraped
 )
 
 # Every event tag (the last token of the subject), e.g. to validate a `kind` filter.

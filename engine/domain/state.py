@@ -18,6 +18,7 @@ from engine.domain.events import (
     ChildFinished,
     Event,
     ImageStored,
+    ItemScraped,
     JobCanceled,
     JobCreated,
     JobDeleted,
@@ -47,6 +48,8 @@ class JobState(msgspec.Struct, frozen=True, kw_only=True):
     counts like a batch from then on: `done`/`failed` are its children that succeeded or
     not, `total` is `expanded`; `units` is the planned total of the work below it (e.g. a
     FULL_NOVEL's chapters + 1), which the read model sums from its descendants.
+
+    `items` counts a SPIDER job's `item` events (its runs record each (url, index) once).
     """
 
     id: str
@@ -79,6 +82,7 @@ class JobState(msgspec.Struct, frozen=True, kw_only=True):
     after_finished: bool = False
     expanded: int = 0
     units: int = 0
+    items: int = 0
 
     @property
     def is_done(self) -> bool:
@@ -197,6 +201,8 @@ def _transition(s: JobState, event: AnyEvent) -> JobState:  # noqa: C901 - one c
             return replace(s, extra={**s.extra, "novel_id": event.novel_id, **made})
         case JobExpanded():
             return _expanded(s, event)
+        case ItemScraped():
+            return replace(s, items=s.items + 1)
         case LogWritten() | ChaptersListed() | ChapterStored() | ImageStored():
             return s
         case JobPurged():
