@@ -39,10 +39,11 @@ TYPE_MEANING: dict[JobType, str] = {
     JobType.SCRAPE: "scrape one URL",
     JobType.SCRAPE_BATCH: "scrape a list of URLs, as one job",
     JobType.CRAWL: "crawl a whole site",
+    JobType.SPIDER: "follow a spider definition: items and links by its rules",
 }
 CATEGORY_MEANING: dict[Category, str] = {
     Category.SEO: "site crawls",
-    Category.AI: "scrapes: pages as markdown, text or links",
+    Category.AI: "scrapes and spiders: pages as markdown, text, links or items",
     Category.SYNC: "the library: novels, volumes, chapters, images",
     Category.EXPORT: "e-books",
 }
@@ -108,8 +109,8 @@ def legend_markdown() -> str:
         "Types (`type`) and the category each belongs to:",
         "",
         *_table(["value", "name", "category", "what it does"],
-                [[str(int(t)), f"`{type_name(t)}`", f"`{CATEGORY_OF[t].value}`", TYPE_MEANING[t]]
-                 for t in JobType]),
+                [[str(int(t)), f"`{type_name(t)}`", f"`{CATEGORY_OF[t].value}`",
+                  TYPE_MEANING.get(t, "")] for t in JobType]),
         "",
         "Priorities (`priority`; a job gets its user's tier's unless it asks for one):",
         "",
