@@ -95,6 +95,8 @@ async def test_the_expected_items_are_what_the_pages_show(n: int, per_page: int,
         assert shop.requested(BROKEN_PATH) == 1
         assert shop.requested(PRIVATE_PATH) == 0
         assert len(shop.access) == len(ok) + len(failed)
+        async with aiohttp.ClientSession() as http, http.get(shop.url("/list")) as resp:
+            assert (resp.status, resp.url.path) == (200, "/list/")
     # every kind of gap is in the set: dropped (no sku), null price, empty tags, no cover
     assert shop.shop.dropped() >= 1
     datas = [i["data"] for i in expected if "sku" in i["data"]]

@@ -11,7 +11,9 @@ Layout (after the "books to scrape" kind of shop the spider definitions are writ
   escaped ``&``), ``p.price`` (``£33.75``), ``td.sku``, ``ul.tags li``, ``img.cover`` (a
   relative ``src``). Some products miss fields: products 2, 3, 4, 5 and 6 always (no sku; no
   price element; a price without a number; no tags; no cover), others at random by seed.
-- ``/list/``: ``article.row`` items with an ``h2`` (one row has none).
+- ``/list/``: ``article.row`` items with an ``h2`` (one row has none); ``/list`` answers a
+  301 to ``/list/``, as most servers do for a folder (a spider must keep the slash the
+  page's links have: the issue's example rule matches ``/list/``).
 - ``/`` links to the catalogue and the list; ``/robots.txt`` disallows ``/private/``.
 
 Everything is a pure function of (n, per_page, seed), so :func:`expected_items` says exactly
@@ -283,6 +285,9 @@ def _routes(shop: Shop) -> list[web.RouteDef]:
     async def listing(request: web.Request) -> web.StreamResponse:
         return _html(render_list(shop))
 
+    async def to_list(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPMovedPermanently(location="/list/")
+
     async def home(request: web.Request) -> web.StreamResponse:
         return _html(render_home())
 
@@ -298,6 +303,7 @@ def _routes(shop: Shop) -> list[web.RouteDef]:
         web.get("/", home),
         web.get("/robots.txt", robots),
         web.get("/list/", listing),
+        web.get("/list", to_list),
         web.get(PRIVATE_PATH, private),
         web.get("/catalogue/{name}", catalogue),
     ]
