@@ -21,6 +21,7 @@ from api.routes import JobsController
 from api.runtime import Runtime, open_runtime
 from api.schemas import Health
 from api.settings import Settings
+from api.spider_routes import SpiderController
 from api.stream_routes import StreamController, stream_token
 from api.webhook_routes import WebhookController
 from api.work_routes import WorkController
@@ -67,6 +68,7 @@ def create_app(settings: Settings) -> Litestar:
             WorkController,
             WebhookController,
             LibraryController,
+            SpiderController,
             StreamController,
             stream_token,
             health,

@@ -15,6 +15,7 @@ from litestar.exceptions import ServiceUnavailableException
 
 from api.jobs import JobsApi
 from api.runtime import Runtime
+from api.spiders import SpidersApi
 from api.stream_tokens import StreamTokens
 from api.users import UserStore
 from api.webhooks import WebhooksApi
@@ -26,6 +27,7 @@ Jobs = NamedDependency[JobsApi]
 Webhooks = NamedDependency[WebhooksApi]
 Users = NamedDependency[UserStore]
 Tokens = NamedDependency[StreamTokens]
+Spiders = NamedDependency[SpidersApi]
 
 
 def runtime_of(state: State) -> Runtime:
@@ -48,6 +50,10 @@ def _users(runtime: RuntimeDep) -> UserStore:
     return runtime.users
 
 
+def _spiders(runtime: RuntimeDep) -> SpidersApi:
+    return runtime.spiders
+
+
 def _stream_tokens(runtime: RuntimeDep) -> StreamTokens:
     return runtime.stream_tokens
 
@@ -61,5 +67,6 @@ def dependencies() -> dict[str, Provide]:
         "webhooks": _webhooks,
         "users": _users,
         "stream_tokens": _stream_tokens,
+        "spiders": _spiders,
     }
     return {name: Provide(fn, sync_to_thread=False) for name, fn in providers.items()}

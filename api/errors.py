@@ -11,7 +11,7 @@ from litestar.exceptions import HTTPException, SerializationException, Validatio
 from litestar.types import ExceptionHandlersMap
 
 from api.limits import LimitExceeded
-from api.refusals import ApiRefusal, Unauthorized
+from api.refusals import ApiRefusal, MissingChoice, ReadOnly, Unauthorized
 from api.schemas import ErrorBody
 from api.users import UserExists
 from engine.domain.errors import (
@@ -24,6 +24,7 @@ from engine.domain.errors import (
     Refusal,
 )
 from engine.jetstream.errors import StoreError, StoreUnavailable
+from engine.jetstream.spiders import SpiderNotFound
 from projections.errors import NotReady
 from streams.errors import StreamsError
 from streams.webhook_store import InvalidWebhook, TooManyWebhooks, WebhookNotFound
@@ -36,12 +37,15 @@ OUTAGE_RETRY_AFTER_S = 2
 # that is not listed (ConcurrencyConflict, NatsAccessError, InvalidHistory) is a 500.
 _STATUS: dict[type[Exception], int] = {
     JobNotFound: 404,
+    SpiderNotFound: 404,
     JobConflict: 409,
     UserExists: 409,
     NothingToRetry: 400,  # as in Reader's API, which the retry route follows (docs/api-map.md)
     InvalidCommand: 422,  # BadQuery too: a bad field is a 422 wherever it is (400: malformed)
     Forbidden: 403,
     Unauthorized: 401,
+    ReadOnly: 405,
+    MissingChoice: 400,  # ScrapeThis answers a spider job naming no spider so
     StoreUnavailable: 503,
     NotReady: 503,
     InvalidWebhook: 422,

@@ -37,10 +37,13 @@ from api.openapi_types import (
     result_type,
     schemas,
 )
+from api.refusals import MissingChoice, ReadOnly
 from api.schemas import ErrorBody, Health
 from api.stream_routes import stream_user
 from engine.domain.errors import Forbidden, JobConflict, JobNotFound, NothingToRetry
 from engine.domain.events import EVENT_KINDS
+from engine.jetstream.spiders import SpiderNameTaken, SpiderNotFound
+from engine.spiders.model import SpiderDefinition
 from streams.webhook_store import InvalidWebhook, TooManyWebhooks
 
 _CREATE = (JobConflict, LimitExceeded)  # an Idempotency-Key raced; a per-user limit
@@ -60,8 +63,18 @@ RAISES: dict[str, tuple[type[Exception], ...]] = {
     "POST /api/job/create/scrape": _CREATE,
     "POST /api/job/create/crawl": _CREATE,
     "POST /api/webhooks": (InvalidWebhook, TooManyWebhooks),
+    "POST /api/spiders": (SpiderNameTaken,),
+    "PUT /api/spiders/{spider_id}": (SpiderNameTaken, ReadOnly),
+    "DELETE /api/spiders/{spider_id}": (ReadOnly,),
+    "POST /api/job/create/spider": (*_CREATE, MissingChoice, SpiderNotFound),
     "GET /api/job/{job_id}/stream": (LimitExceeded,),
     "GET /api/jobs/stream": (LimitExceeded,),
+}
+# Bodies a route reads itself (the spider definition: `parse_definition` names the path of a
+# bad field), documented with the type they must have.
+BODIES: dict[str, Any] = {
+    "POST /api/spiders": SpiderDefinition,
+    "PUT /api/spiders/{spider_id}": SpiderDefinition,
 }
 EVENT_STREAMS = frozenset({"GET /api/job/{job_id}/stream", "GET /api/jobs/stream"})
 # Routes answering with a file: the media types they may send.
@@ -118,6 +131,7 @@ MEANING = {
     400: "Malformed: a body that is not JSON, is missing, or nests too deep",
     401: "Missing or unknown token",
     403: "Not allowed to this caller",
+    405: "Read-only: an installed spider cannot be changed",
     404: "No such thing, or not the caller's",
     409: "In conflict with the current state",
     413: "Request body too large",
@@ -184,7 +198,7 @@ class _Exact:
         self._schemas = dict(zip(slots, found, strict=True))
 
     def _slots(self, route: Route) -> Iterator[tuple[str, Any]]:
-        if (body := body_type(route)) is not None:
+        if (body := BODIES.get(route.key) or body_type(route)) is not None:
             yield "body", body
         if (result := result_type(route)) is not None:
             yield "result", result

@@ -20,6 +20,7 @@ from nats.aio.client import Client as NATS
 from api.jobs import JobsApi, open_idempotency
 from api.limits import Limiter
 from api.settings import Settings
+from api.spiders import SpidersApi
 from api.stream_tokens import StreamTokens, open_config, shared_secret
 from api.users import UserStore
 from api.webhooks import WebhooksApi, delivery_settings
@@ -30,6 +31,7 @@ from engine.jetstream.embedded import default_conf, embedded_nats, ensure_creden
 from engine.jetstream.library import LibraryStore
 from engine.jetstream.nats_access import NatsAccess
 from engine.jetstream.results import ResultStore, open_results
+from engine.jetstream.spiders import SpiderStore
 from engine.jetstream.store import EventStore, wait_for_jetstream
 from engine.jetstream.work import ensure_work
 from engine.novels.handlers import NovelDeps
@@ -71,6 +73,7 @@ class Runtime(msgspec.Struct, frozen=True, kw_only=True):
     stream_tokens: StreamTokens
     sources: Registry
     library: LibraryStore
+    spiders: SpidersApi
 
 
 @contextlib.asynccontextmanager
@@ -102,7 +105,7 @@ async def _start(stack: contextlib.AsyncExitStack, settings: Settings) -> Runtim
         job_feed=JobFeed(store, hub, progress_interval=interval, max_pending=max_pending),
         list_feed=ListFeed(read_db, projector, hub, interval=interval),
         stream_tokens=await _stream_tokens(nc, settings), library=await LibraryStore.open(nc),
-        sources=sources,
+        sources=sources, spiders=await _spiders(nc, settings),
     )  # fmt: skip
 
 
@@ -220,6 +223,12 @@ async def _start_hub(
     await hub.start()
     stack.push_async_callback(hub.stop)
     return hub
+
+
+async def _spiders(nc: NATS, settings: Settings) -> SpidersApi:
+    """The spiders of every user (the `spiders` bucket) and those installed here."""
+    store = await SpiderStore.open(nc.jetstream())
+    return SpidersApi(store, {}, allow_private=settings.allow_private_networks)
 
 
 async def _stream_tokens(nc: NATS, settings: Settings) -> StreamTokens:

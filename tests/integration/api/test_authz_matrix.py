@@ -39,7 +39,7 @@ from tests.support import Client, Service, run_service
 Actor = Literal["no token", "bad token", "other user", "owner", "admin"]
 ACTORS: tuple[Actor, ...] = ("no token", "bad token", "other user", "owner", "admin")
 # "novel": the owner's library (a novel, its chapter and image, and an artifact of theirs)
-Thing = Literal["job", "failed job", "finished job", "webhook", "novel"]
+Thing = Literal["job", "failed job", "finished job", "webhook", "novel", "spider"]
 
 
 class Case(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,6 +58,9 @@ class Case(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _HOOK = {"url": "http://127.0.0.1:9/hook", "events": ["job.page"]}
+_SPIDER = {"name": "owned", "start_urls": ["{start}"], "rules": [{"match": "/"}],
+           "arguments": {"start": {"type": "url", "required": True}}}  # fmt: skip
+_START = {"start": "https://example.com/"}
 _CREATES = {f"POST {path}": [Case(ok=201, body=body)] for path, body in VALID_BODIES.items()}
 # The novel is in the owner's library only: another user's make-artifacts names no novel of
 # theirs (a 422 naming `novel_id`, which tells nothing of whose it is), nor do their
@@ -99,6 +102,18 @@ CASES: dict[str, list[Case]] = {
     # user's no more than any other user does.
     "DELETE /api/webhooks/{webhook_id}": [Case(names="webhook", fresh=True, expect={"admin": 404})],
     "GET /api/webhooks/{webhook_id}/deliveries": [Case(names="webhook", expect={"admin": 404})],
+    "GET /api/spiders": [Case()],
+    "POST /api/spiders": [Case(ok=201, body={**_SPIDER, "name": "posted"})],
+    "GET /api/spiders/{spider_id}": [Case(names="spider")],
+    "PUT /api/spiders/{spider_id}": [Case(names="spider", body={**_SPIDER, "name": "renamed"})],
+    "DELETE /api/spiders/{spider_id}": [Case(names="spider", fresh=True)],
+    # Nothing listens on port 9: past the spider's lookup, the fetch fails (a 422 naming url).
+    "POST /api/spiders/{spider_id}/test": [
+        Case(names="spider", ok=422, body={"url": "http://127.0.0.1:9/"})
+    ],
+    "POST /api/job/create/spider": [
+        Case(names="spider", ok=201, body={"spider_id": "{spider_id}", "arguments": _START})
+    ],
     "GET /api/novels": [Case()],
     "GET /api/sources": [Case()],  # the same list for every user: no one's things
     "GET /api/novel/{novel_id}": [Case(names="novel")],
@@ -141,6 +156,9 @@ async def served(tmp_path: Path, nats_url: str) -> AsyncIterator[Service]:
         yield svc
 
 
+_ID_OF: dict[Thing, str] = {"webhook": "webhook_id", "spider": "spider_id"}
+
+
 class World:
     """The callers, and the owner's things made on demand."""
 
@@ -154,16 +172,18 @@ class World:
         self.owner_id = ""
         self._kept: dict[Thing, str] = {}
         self._shelf: Shelf | None = None
+        self._spiders = 0
 
     async def thing(self, kind: Thing | None, fresh: bool) -> dict[str, str]:
         """Placeholders of the path and query: the owner's thing of `kind`."""
         if kind is None:  # any route: Litestar's OPTIONS answer names ids too
-            ids = {"job_id": await self._keep("job"), "webhook_id": await self._keep("webhook")}
+            ids = {"job_id": await self._keep("job"), "webhook_id": await self._keep("webhook"),
+                   "spider_id": await self._keep("spider")}  # fmt: skip
             return {"file_path": "app.js", "path": "nothing.json", **ids, **await self._library()}
         if kind == "novel":
             return await self._library()
         made = await self._make(kind) if fresh else await self._keep(kind)
-        return {"webhook_id" if kind == "webhook" else "job_id": made}
+        return {_ID_OF.get(kind, "job_id"): made}
 
     async def _library(self) -> dict[str, str]:
         if self._shelf is None:
@@ -180,6 +200,12 @@ class World:
         return self._kept[kind]
 
     async def _make(self, kind: Thing) -> str:
+        if kind == "spider":
+            self._spiders += 1  # names are unique per user
+            body = {**_SPIDER, "name": f"owned-{self._spiders}"}
+            status, spider = await self.owner.call("POST", "/api/spiders", json=body)
+            assert status == 201, spider
+            return str(spider["id"])
         if kind == "webhook":
             status, hook = await self.owner.call("POST", "/api/webhooks", json=_HOOK)
             assert status == 201, hook
@@ -222,8 +248,9 @@ async def check(world: World, key: str, case: Case, actor: Actor) -> None:
     things = await world.thing(case.names, case.fresh)
     path = template.format(**things)
     case = msgspec.structs.replace(
-        case, query={k: v.format(**things) for k, v in case.query.items()}
-    )
+        case, query={k: v.format(**things) for k, v in case.query.items()},
+        body=_formatted(case.body, things),
+    )  # fmt: skip
     before = await _state(world, case, things)
     status, body = await call(world.clients[actor], method, path, case)
     want = expected(case, actor)
@@ -238,6 +265,13 @@ async def check(world: World, key: str, case: Case, actor: Actor) -> None:
             assert not any(v.encode() in body for v in things.values()), (key, body[:300])
 
 
+def _formatted(body: Any, things: dict[str, str]) -> Any:
+    """`body` with the placeholders of its top-level strings filled in (a spider's id)."""
+    if not isinstance(body, dict):
+        return body
+    return {k: v.format(**things) if k.endswith("_id") else v for k, v in body.items()}
+
+
 async def _state(world: World, case: Case, things: dict[str, str]) -> Any:
     """What a refused call must leave as it was: the job as its owner sees it, or the
     owner's webhooks."""
@@ -245,6 +279,8 @@ async def _state(world: World, case: Case, things: dict[str, str]) -> Any:
         return await world.owner.call("GET", f"/api/job/{things['job_id']}")
     if "webhook_id" in things:
         return await world.owner.call("GET", "/api/webhooks")
+    if "spider_id" in things:
+        return await world.owner.call("GET", "/api/spiders")
     return None
 
 
