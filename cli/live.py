@@ -34,6 +34,7 @@ from cli.live_state import (
     view,
 )
 from cli.names import parse_priority, parse_status, parse_type, type_name
+from cli.spiders import add_spider_submit, items_line, spider_job_body
 from cli.sse_client import SseEvent
 from engine.domain.model import Category
 
@@ -64,7 +65,7 @@ def add_live_commands(sub: Any) -> None:
 
 
 def _add_submit(sub: Any, common: argparse.ArgumentParser) -> None:
-    submit = sub.add_parser("submit", help="create a crawl, scrape or novel job")
+    submit = sub.add_parser("submit", help="create a crawl, scrape, novel or spider job")
     kinds = submit.add_subparsers(dest="kind", required=True)
     crawl = kinds.add_parser("crawl", parents=[common], help="crawl a site")
     crawl.add_argument("target", help="a domain (example.com) or a start URL")
@@ -86,7 +87,8 @@ def _add_submit(sub: Any, common: argparse.ArgumentParser) -> None:
     novel.add_argument("--full", action="store_true",
                        help="its chapters too, and an epub: a bar in chapters")  # fmt: skip
     novel.add_argument("--source", help="the source reading it (default: by its host)")
-    for p in (crawl, scrape, novel):
+    spider = add_spider_submit(kinds, common)
+    for p in (crawl, scrape, novel, spider):
         p.add_argument("--priority", type=parse_priority, help=", ".join(parse_priority.words))
         p.add_argument("--watch", action="store_true", help="follow the job until it ends")
 
@@ -142,6 +144,7 @@ _CREATES = {
     "crawl": ("crawl", crawl_body),
     "scrape": ("scrape", scrape_body),
     "novel": ("fetch-novel", novel_body),
+    "spider": ("spider", spider_job_body),
 }
 
 
@@ -153,7 +156,10 @@ async def submit(api: Api, args: argparse.Namespace, console: Console) -> int:
         print(job["id"])
         return 0
     console.print(f"job {job['id']} created: {type_name(job['type'])} {job['job_title']}")
-    return await Watcher(api, str(job["id"]), console).run()
+    code = await Watcher(api, str(job["id"]), console).run()
+    if args.kind == "spider":
+        console.print(await items_line(api, str(job["id"])), soft_wrap=True)
+    return code
 
 
 async def ls(api: Api, args: argparse.Namespace, console: Console) -> int:

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from api.limits import limits_from_env
@@ -27,6 +27,7 @@ from cli.library import LIBRARY_COMMANDS, add_library_commands, run_library
 from cli.live import LIVE_COMMANDS, add_live_commands, run_live
 from cli.nats_reach import add_wait_option, reach_nats
 from cli.serving import on_uvloop, serve
+from cli.spiders import SPIDER_COMMANDS, add_spider_commands, run_spiders
 from cli.worker import run_worker
 from engine.domain.events import Codec
 from engine.domain.model import Tier
@@ -80,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     add_live_commands(sub)
     add_library_commands(sub)
     add_job_commands(sub)
+    add_spider_commands(sub)
     add_completion_command(sub)
     return p
 
@@ -179,6 +181,15 @@ async def _rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+# Commands that are clients of the API over HTTP, and what runs each group.
+_API_CLIENTS: tuple[tuple[frozenset[str], Callable[[argparse.Namespace], int]], ...] = (
+    (LIVE_COMMANDS, run_live),
+    (LIBRARY_COMMANDS, run_library),
+    (JOB_COMMANDS, run_jobs),
+    (SPIDER_COMMANDS, run_spiders),
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = _parser().parse_args(argv)
@@ -187,12 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "events":
             return run_events(args)
-        if args.command in LIVE_COMMANDS:
-            return run_live(args)
-        if args.command in LIBRARY_COMMANDS:
-            return run_library(args)
-        if args.command in JOB_COMMANDS:
-            return run_jobs(args)
+        for names, run in _API_CLIENTS:
+            if args.command in names:
+                return run(args)
         if args.command == "completion":
             print(bash_script(_parser()), end="")
             return 0

@@ -130,4 +130,10 @@ def test_bash_completes_commands_options_and_names(tmp_path: Path) -> None:
     assert complete(script, "jobstream", "results", "ID", "--format", "") == ["jsonl", "csv", "md"]
     assert "--purge" in complete(script, "jobstream", "rm", "ID", "--")
     assert complete(script, "jobstream", "results", "ID", "-o", "") == []  # bash: file names
-    assert complete(script, "jobstream", "submit", "") == ["crawl", "scrape", "novel", "--help"]
+    assert complete(script, "jobstream", "submit", "") == [
+        "crawl",
+        "scrape",
+        "novel",
+        "spider",
+        "--help",
+    ]
