@@ -25,6 +25,7 @@ from engine.novels.artifact_job import ArtifactFailed, make_artifact
 from engine.novels.chapters import fetch_chapters, fetch_images
 from engine.novels.full_novel import read_and_expand
 from engine.novels.handlers import NovelDeps, NovelJobFailed, Stopped, read_novel
+from engine.spiders.job import SpiderFailed, run_spider
 
 
 class RunOutcome(msgspec.Struct, frozen=True):
@@ -277,6 +278,16 @@ async def _novel_job(work: Awaitable[object]) -> RunOutcome:
     return RunOutcome(True)
 
 
+async def spider(ctx: JobContext) -> RunOutcome:
+    """SPIDER: the definition snapshot in the job's params, crawled; each item recorded once
+    (engine/spiders/job.py); fails when no page could be fetched, or the params are bad."""
+    try:
+        await run_spider(ctx)
+    except SpiderFailed as e:
+        return RunOutcome(False, str(e))
+    return RunOutcome(True)
+
+
 def handler_for(job_type: int) -> Handler:
     match job_type:
         case JobType.SCRAPE:
@@ -295,5 +306,7 @@ def handler_for(job_type: int) -> Handler:
             return chapters
         case JobType.IMAGE:
             return image
+        case JobType.SPIDER:
+            return spider
         case _:
             return unsupported

@@ -51,7 +51,7 @@ from engine.service import JobService
 PROGRESS_EVERY_S = 0.5
 # Job types whose handler resumes from `done_links` (a crawl follows links of pages it has):
 # only for these are an earlier attempt's page bodies read back on start.
-RESUMES_FROM_LINKS = frozenset({JobType.CRAWL})
+RESUMES_FROM_LINKS = frozenset({JobType.CRAWL, JobType.SPIDER})
 
 
 class RunDeps(msgspec.Struct, frozen=True, kw_only=True):

@@ -14,7 +14,7 @@ from urllib.parse import urljoin, urlsplit
 import msgspec
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from engine.crawl.urls import normalize_url
+from engine.crawl.errors import InvalidUrl
 from engine.spiders.model import (
     Field,
     FieldSpec,
@@ -22,6 +22,7 @@ from engine.spiders.model import (
     SpiderDefinition,
     compiled,
     field_spec,
+    spider_url,
 )
 
 # Bounds on what one page may yield (a huge listing must not make one huge page event).
@@ -81,7 +82,15 @@ def _base(tree: LexborHTMLParser, url: str) -> str:
     if not href:
         return url
     joined = urljoin(url, href)
-    return joined if normalize_url(joined) is not None else url
+    return joined if absolute(joined) is not None else url
+
+
+def absolute(href: str, base: str | None = None) -> str | None:
+    """`spider_url` of `href`, or None for one it refuses."""
+    try:
+        return spider_url(href, base)
+    except InvalidUrl:
+        return None
 
 
 def _scope(url: str, allowed: Collection[str], hosts: Collection[str]) -> frozenset[str]:
@@ -98,7 +107,7 @@ def _links(
             href = (node.attributes.get("href") or "").strip()
             if not href or href.lower().startswith(_NOT_LINKS):
                 continue
-            target = normalize_url(href, base)
+            target = absolute(href, base)
             if target is not None and urlsplit(target).hostname in scope:
                 found.setdefault(target, None)
                 if len(found) >= MAX_LINKS_PER_PAGE:
@@ -137,7 +146,7 @@ def _read(node: LexborNode, spec: FieldSpec, base: str) -> Any:
     if spec.type == "number":
         return first_number(text)
     if spec.type == "url":
-        return normalize_url(text, base) if text else None
+        return absolute(text, base) if text else None
     return text
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from typing import Annotated, Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import msgspec
 import re2
@@ -104,6 +104,21 @@ class SpiderDefinition(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
         list[Annotated[str, msgspec.Meta(min_length=1, max_length=253)]],
         msgspec.Meta(max_length=MAX_ALLOWED_HOSTS),
     ] = []
+
+
+def spider_url(url: str, base: str | None = None) -> str:
+    """`url` (resolved against `base`) in the crawler's canonical form (engine/crawl/urls.py
+    `parse_url`: its checks, lower-case scheme and host, no fragment), except that a path's
+    trailing slash stays: a site may serve `/list/` and not `/list`, and a spider follows
+    links as the site writes them. InvalidUrl as `parse_url` raises it."""
+    canonical = parse_url(url, base)
+    joined = urljoin(base, url.strip()) if base else url.strip()
+    path = urlsplit(joined).path
+    if len(path) > 1 and path.endswith("/"):
+        parts = urlsplit(canonical)
+        if not parts.path.endswith("/"):
+            return urlunsplit(parts._replace(path=parts.path + "/"))
+    return canonical
 
 
 def field_spec(field: Field) -> FieldSpec:
@@ -275,7 +290,7 @@ def _check_start_urls(d: SpiderDefinition) -> None:
             )
         if not names:
             try:
-                parse_url(template)
+                spider_url(template)
             except InvalidUrl as e:
                 raise InvalidCommand(str(e), field=at) from None
 
@@ -316,7 +331,7 @@ def typed(kind: str, value: Any) -> Any:
             return _boolean(value)
         case "url":
             try:
-                return parse_url(_string(value))
+                return spider_url(_string(value))
             except InvalidUrl as e:
                 raise ValueError(str(e)) from None
     raise ValueError(f"unknown type {kind}")
@@ -402,7 +417,7 @@ def start_urls(d: SpiderDefinition, args: dict[str, Any]) -> list[str]:
         names = placeholders(template)
         filled = _PLACEHOLDER.sub(lambda m: _filled(d, args, m.group(1)), template)
         try:
-            urls.setdefault(parse_url(filled), None)
+            urls.setdefault(spider_url(filled), None)
         except InvalidUrl as e:
             raise InvalidCommand(str(e), field=f"arguments.{names[0]}" if names else
                                  "definition.start_urls") from None  # fmt: skip

@@ -41,7 +41,7 @@ def test_a_catalogue_page_follows_products_pager_and_promo_in_scope_only() -> No
     page = apply_rules(_shop_spider(), ORIGIN + "/catalogue/page-1.html", render_catalogue(shop, 1))
     products = [f"{ORIGIN}/catalogue/product-{i}.html" for i in range(1, 11)]
     broken = f"{ORIGIN}/catalogue/product-0.html"
-    promo = [f"{ORIGIN}/list", f"{ORIGIN}/private/clearance.html"]
+    promo = [f"{ORIGIN}/list/", f"{ORIGIN}/private/clearance.html"]
     assert page.links == [*products, broken, f"{ORIGIN}/catalogue/page-2.html", *promo]
     assert page.items == []
 

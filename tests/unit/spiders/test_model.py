@@ -180,8 +180,8 @@ def test_bad_arguments_are_refused_naming_them(given_args: dict[str, Any], field
 def test_defaults_apply_and_start_urls_are_filled_in() -> None:
     d = _typed_spider()
     args = resolve_arguments(d, {"start": "HTTPS://A.test/x/#top", "on": "yes"})
-    assert args == {"start": "https://a.test/x", "n": 2, "on": True, "q": "a b/c"}
-    assert start_urls(d, args) == ["https://a.test/x", "https://shop.test/s?q=a%20b%2Fc&n=2"]
+    assert args == {"start": "https://a.test/x/", "n": 2, "on": True, "q": "a b/c"}
+    assert start_urls(d, args) == ["https://a.test/x/", "https://shop.test/s?q=a%20b%2Fc&n=2"]
 
 
 def test_an_argument_a_start_url_needs_is_required_even_if_not_declared_so() -> None:
