@@ -10,7 +10,7 @@ import aiosqlite
 import msgspec
 
 from engine.domain.errors import InvalidHistory
-from engine.domain.events import AnyEvent, PageRecorded, kind_of, to_builtins
+from engine.domain.events import AnyEvent, ItemScraped, PageRecorded, kind_of, to_builtins
 from engine.domain.model import CATEGORY_OF, JobType
 from engine.domain.progress import progress
 from engine.domain.state import JobState, fold
@@ -32,7 +32,7 @@ ON CONFLICT(id) DO UPDATE SET status=excluded.status, error=excluded.error,
     progress=excluded.progress, started_at=excluded.started_at,
     finished_at=excluded.finished_at, updated_at=excluded.updated_at, deleted=excluded.deleted,
     job_title=excluded.job_title, extra=excluded.extra, version=excluded.version,
-    state=excluded.state
+    items_scraped=excluded.items_scraped, state=excluded.state
 """
 
 
@@ -53,7 +53,17 @@ def row_of(s: JobState) -> JobRow:
         progress=whole, job_title=s.title, started_at=s.started_at,
         finished_at=s.finished_at, created_at=s.created_at, updated_at=s.updated_at,
         extra=s.extra, params=s.params, version=s.version, deleted=s.deleted,
+        items_scraped=s.items, **_spider_of(s),
     )  # fmt: skip
+
+
+def _spider_of(s: JobState) -> dict[str, str | None]:
+    """A SPIDER job's spider id and name, as its params name them (else None)."""
+    spider = s.params.get("spider") if s.type == JobType.SPIDER else None
+    if not isinstance(spider, dict):
+        return {"spider_id": None, "spider_name": None}
+    named = {k: spider.get(k) for k in ("id", "name")}
+    return {f"spider_{k}": v if isinstance(v, str) else None for k, v in named.items()}
 
 
 def _row(s: JobState) -> tuple[object, ...]:
@@ -83,6 +93,10 @@ def _result_row(seq: int, e: PageRecorded) -> tuple[object, ...]:
     )  # fmt: skip
 
 
+def _item_row(seq: int, e: ItemScraped) -> tuple[object, ...]:
+    return (seq, e.job_id, e.url, e.index, _encode(e.data))
+
+
 def _event_row(seq: int, e: AnyEvent) -> tuple[object, ...]:
     return (seq, e.job_id, kind_of(e), e.at, e.actor, _encode(to_builtins(e)))
 
@@ -108,6 +122,7 @@ _ERASE = (
     "DELETE FROM jobs WHERE id = ?",
     "DELETE FROM job_events WHERE job_id = ?",
     "DELETE FROM results WHERE job_id = ?",
+    "DELETE FROM items WHERE job_id = ?",
 )
 
 
@@ -149,6 +164,9 @@ async def apply_batch(db: aiosqlite.Connection, batch: Sequence[tuple[int, AnyEv
         pages = [_result_row(seq, e) for seq, e in kept if isinstance(e, PageRecorded)]
         if pages:
             await db.executemany(_RESULT, pages)
+        items = [_item_row(seq, e) for seq, e in kept if isinstance(e, ItemScraped)]
+        if items:
+            await db.executemany("INSERT OR IGNORE INTO items VALUES (?,?,?,?,?)", items)
         await db.execute(
             "INSERT INTO checkpoint (id, seq, schema_version) VALUES (1, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET seq = max(seq, excluded.seq)",

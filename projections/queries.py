@@ -41,6 +41,9 @@ class JobRow(msgspec.Struct, frozen=True, kw_only=True):
     params: dict[str, Any]
     version: int
     deleted: bool = False
+    items_scraped: int = 0  # a SPIDER job's items; 0 for other types
+    spider_id: str | None = None  # a SPIDER job's spider, from its params at creation
+    spider_name: str | None = None
 
 
 class EventRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,6 +67,7 @@ class JobFilter(msgspec.Struct, frozen=True, kw_only=True):
     is_done: bool | None = None
     category: str | None = None
     since_ms: int | None = None
+    spider_id: str | None = None
 
 
 _NAMES = JobRow.__struct_fields__
@@ -83,7 +87,7 @@ def _job(row: tuple[Any, ...]) -> JobRow:
 def _where(f: JobFilter) -> tuple[str, list[Any]]:
     clauses, args = ["deleted = 0"], []
     simple = {"type": f.type, "status": f.status, "priority": f.priority, "user_id": f.user_id}
-    simple |= {"category": f.category, "user_id_viewer": f.viewer}
+    simple |= {"category": f.category, "user_id_viewer": f.viewer, "spider_id": f.spider_id}
     for name, value in simple.items():
         if value is not None:
             clauses.append(f"{name.removesuffix('_viewer')} = ?")
@@ -211,6 +215,7 @@ async def table_dump(db: aiosqlite.Connection) -> dict[str, list[tuple[Any, ...]
         ("jobs", "id"),
         ("job_events", "seq"),
         ("results", "job_id, url"),
+        ("items", "seq"),
         ("checkpoint", "id"),
     )
     for table, key in tables:

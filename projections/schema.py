@@ -6,7 +6,7 @@ from pathlib import Path
 
 import aiosqlite
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -33,11 +33,16 @@ CREATE TABLE IF NOT EXISTS jobs (
     params TEXT NOT NULL,
     deleted INTEGER NOT NULL,
     version INTEGER NOT NULL,
+    items_scraped INTEGER NOT NULL DEFAULT 0,
+    spider_id TEXT,
+    spider_name TEXT,
     state BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_by_parent ON jobs (parent_job_id, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (user_id, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at DESC);
+CREATE INDEX IF NOT EXISTS jobs_by_spider ON jobs (spider_id, created_at DESC)
+    WHERE spider_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS job_events (
     seq INTEGER PRIMARY KEY,
     job_id TEXT NOT NULL,
@@ -62,6 +67,14 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (job_id, url)
 );
 CREATE INDEX IF NOT EXISTS results_by_job ON results (job_id, seq);
+CREATE TABLE IF NOT EXISTS items (
+    seq INTEGER PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_by_job ON items (job_id, seq);
 CREATE TABLE IF NOT EXISTS library_facts (
     seq INTEGER PRIMARY KEY,
     job_id TEXT NOT NULL,
@@ -153,7 +166,7 @@ _DROP = """
 DROP TABLE IF EXISTS jobs; DROP TABLE IF EXISTS job_events; DROP TABLE IF EXISTS results;
 DROP TABLE IF EXISTS checkpoint; DROP TABLE IF EXISTS library_facts; DROP TABLE IF EXISTS novels;
 DROP TABLE IF EXISTS novel_access; DROP TABLE IF EXISTS volumes; DROP TABLE IF EXISTS chapters;
-DROP TABLE IF EXISTS images; DROP TABLE IF EXISTS artifacts;
+DROP TABLE IF EXISTS images; DROP TABLE IF EXISTS artifacts; DROP TABLE IF EXISTS items;
 """
 
 
