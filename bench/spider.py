@@ -49,6 +49,7 @@ import aiohttp
 
 from bench._support import cpu_seconds, free_port, tail
 from bench.crawl import child, jobstream_stack
+from engine.domain.model import JobStatus
 from tests.sites.shop import Shop, load_definition
 
 HERE = Path(__file__).resolve().parent
@@ -148,8 +149,8 @@ async def _one_job(
     run.seconds = time.perf_counter() - t0
     run.cpu = {name: _cpu(pid) - before[name] for name, pid in pids.items()}
     run.items, run.pages = job.get("items_scraped", 0), job["done"] + job["failed"]
-    if job.get("error") or job.get("status") != "succeeded":
-        run.notes.append(f"job {job.get('status')}: {job.get('error')}")
+    if job.get("error") or job.get("status") != JobStatus.SUCCESS:
+        run.notes.append(f"job {JobStatus(job['status']).name}: {job.get('error')}")
     started, finished = job.get("started_at"), job.get("finished_at")
     if started and finished:
         inside = (finished - started) / 1000
