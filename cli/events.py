@@ -66,6 +66,11 @@ def _page(d: dict[str, Any], _: str) -> str:
     return f"{text} ({d['error']})" if d.get("error") else text
 
 
+def _json(data: Any, width: int = 100) -> str:
+    text = msgspec.json.encode(data if data is not None else {}).decode()
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _created(d: dict[str, Any], _: str) -> str:
     parent = f", child of {d['parent_job_id']}" if d.get("parent_job_id") else ""
     kind, priority = type_name(d.get("type")), priority_name(d.get("priority"))
@@ -82,6 +87,7 @@ _SUMMARY: dict[str, Callable[[dict[str, Any], str], str]] = {
     "created": _created,
     "started": lambda d, _: f"by {d.get('worker_id')} (attempt {d.get('attempt', 1)})",
     "page": _page,
+    "item": lambda d, _: f"#{d.get('index', 0)} of {d.get('url', '')}: {_json(d.get('data'))}",
     "progress": lambda d, _: (
         f"{d.get('done', 0)}/{d.get('total', 0)} done, {d.get('failed', 0)} failed, "
         f"{d.get('skipped', 0)} skipped"

@@ -1,8 +1,8 @@
 """Frames: what a job's events look like on its stream, made by a pure fold (no I/O).
 
 Frames carry the stream sequence of the event they describe as their id, so a client that
-reconnects with the last id it saw gets exactly the frames after it. Pages, logs and status
-changes are sent one for one; progress is coalesced to at most one frame per interval.
+reconnects with the last id it saw gets exactly the frames after it. Pages, items, logs and
+status changes are sent one for one; progress is coalesced to at most one frame per interval.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ import msgspec
 from engine.domain.events import (
     AnyEvent,
     ChildFinished,
+    ItemScraped,
     LogWritten,
     PageRecorded,
     ProgressReported,
     kind_of,
 )
-from engine.domain.model import JobStatus
+from engine.domain.model import JobStatus, JobType
 from engine.domain.progress import progress
 from engine.domain.state import Accumulator, JobState
 
@@ -36,10 +37,12 @@ class Frame(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def progress_data(s: JobState) -> dict[str, Any]:
+    """Counters in pages (children for a batch); a SPIDER job's also counts its `items`."""
     p = progress(s.status, s.done, s.failed, s.total)
+    items = {"items": s.items} if s.type == JobType.SPIDER else {}
     return {
         "job_id": s.id, "status": s.status, "done": s.done, "failed": s.failed,
-        "total": p.total, "skipped": s.skipped, "percentage": p.percentage,
+        "total": p.total, "skipped": s.skipped, "percentage": p.percentage, **items,
     }  # fmt: skip
 
 
@@ -53,6 +56,10 @@ def status_data(s: JobState, kind: str) -> dict[str, Any]:
 
 def page_data(e: PageRecorded) -> dict[str, Any]:
     return {**e.meta, "url": e.url, "ok": e.ok, "status": e.status, "error": e.error}
+
+
+def item_data(e: ItemScraped) -> dict[str, Any]:
+    return {"job_id": e.job_id, "url": e.url, "index": e.index, "data": e.data}
 
 
 def is_final(s: JobState) -> bool:
@@ -87,6 +94,9 @@ class JobFrames:
             case ProgressReported() | ChildFinished():
                 self._dirty = True
                 return self.due(now)
+            case ItemScraped():
+                self._dirty = True  # the item count in progress moved
+                return [Frame(id=seq, event="item", data=item_data(event)), *self.due(now)]
             case LogWritten(level=level, message=message):
                 data = {"job_id": event.job_id, "level": level, "message": message, "at": event.at}
                 return [Frame(id=seq, event="log", data=data)]
