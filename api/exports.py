@@ -1,5 +1,5 @@
-"""A job's results as files: every result, its broken links or its slow pages, as CSV or
-JSON Lines, streamed a batch of rows at a time.
+"""A job's results as files: every result, its broken links, its slow pages or (a SPIDER
+job's) its items, as CSV or JSON Lines, streamed a batch of rows at a time.
 
 An export reads the read model in batches of `BATCH` rows (keyset on the log sequence) and,
 for `results`, each batch's bodies from the result store, so a job of 10,000 pages is never
@@ -19,8 +19,9 @@ import msgspec
 
 from engine.jetstream.results import ResultStore
 from projections import queries
+from projections.items import items_after
 
-ExportType = Literal["results", "broken-links", "slow-pages"]
+ExportType = Literal["results", "broken-links", "slow-pages", "items"]
 ExportFormat = Literal["csv", "jsonl"]
 BATCH = 200
 MEDIA_TYPES: dict[str, str] = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
@@ -133,11 +134,44 @@ def encode_rows(items: list[PageResult] | list[ListedUrl], fmt: ExportFormat) ->
     return out.getvalue().encode()
 
 
+class ExportedItem(msgspec.Struct, frozen=True, kw_only=True):
+    """A row of the items export: the page the item came from and its fields (in CSV, its
+    fields as one JSON object)."""
+
+    url: str
+    data: dict[str, Any]
+
+
+def default_format(kind: ExportType) -> ExportFormat:
+    """The format of an export that names none: items as JSON Lines, the rest as CSV."""
+    return "jsonl" if kind == "items" else "csv"
+
+
+async def item_chunks(
+    db: aiosqlite.Connection, job_id: str, fmt: ExportFormat
+) -> AsyncIterator[bytes]:
+    """A SPIDER job's items in log order, `BATCH` a chunk; CSV: `url,data` (data as JSON)."""
+    if fmt == "csv":
+        yield _csv_line(list(ExportedItem.__struct_fields__))
+    after = 0
+    while rows := await items_after(db, job_id, after, BATCH):
+        items = [ExportedItem(url=r.url, data=r.data) for r in rows]
+        if fmt == "jsonl":
+            yield b"".join(_encode(item) + b"\n" for item in items)
+        else:
+            yield b"".join(_csv_line([i.url, _encode(i.data).decode()]) for i in items)
+        after = rows[-1].seq
+
+
 async def export_chunks(
     db: aiosqlite.Connection, store: ResultStore, job_id: str, kind: ExportType,
     fmt: ExportFormat,
 ) -> AsyncIterator[bytes]:  # fmt: skip
     """The export's bytes: a CSV header line first, then one chunk per batch of rows."""
+    if kind == "items":
+        async for chunk in item_chunks(db, job_id, fmt):
+            yield chunk
+        return
     if fmt == "csv":
         yield _csv_line(list(_COLUMNS[kind == "results"]))
     after = -1

@@ -30,6 +30,7 @@ from api.schemas import (
     Page,
     Purged,
 )
+from api.spider_schemas import SPIDER_ID_PATTERN
 from api.users import User
 from engine.artifacts.formats import can_make
 from engine.domain.errors import Forbidden, InvalidCommand
@@ -49,6 +50,9 @@ CurrentUser = NamedDependency[User]
 AsOf = Annotated[str | None, QueryParameter(description="A log sequence: the job as it was then.")]
 AtMs = Annotated[str | None, QueryParameter(description="A ms timestamp: the job as it was then.")]
 AuditParam = Annotated[str | None, QueryParameter()]
+SpiderIdQuery = Annotated[
+    str | None, QueryParameter(pattern=SPIDER_ID_PATTERN, description="A spider's id.")
+]
 _RANGE = re.compile(r"^(\d{1,5})([hdw])$")
 _UNIT_MS = {"h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
 
@@ -130,12 +134,15 @@ class JobsController(Controller):
         category: FromQuery[Category | None] = None,
         range: FromQuery[str | None] = None,
         include: FromQuery[str | None] = None,
+        spider_id: SpiderIdQuery = None,
     ) -> Page[Job]:
-        """Jobs visible to the caller, newest first; root jobs unless `parent_job_id` is given."""
+        """Jobs visible to the caller, newest first; root jobs unless `parent_job_id` is given;
+        `spider_id`: the SPIDER jobs of that spider."""
         f = JobFilter(
             viewer=None, type=type, status=status, priority=priority, user_id=user_id,
             parent_job_id=parent_job_id, is_done=is_done,
             category=category.value if category else None, since_ms=_since(range),
+            spider_id=spider_id,
         )  # fmt: skip
         extras = parse_include(include)
         total, rows = await jobs.list_jobs(user, f, offset, limit)

@@ -118,8 +118,18 @@ class LogEntry(msgspec.Struct, frozen=True, kw_only=True):
     message: str
 
 
+class SpiderRef(msgspec.Struct, frozen=True, kw_only=True):
+    """The spider a SPIDER job runs: its id and its name when the job was made."""
+
+    id: str
+    name: str
+
+
 class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """A job as clients see it; timestamps are milliseconds since the epoch.
+
+    `spider` names a SPIDER job's spider (null for other types), `items_scraped` counts its
+    items (0 for other types), as ScrapeThis' jobs do.
 
     `stats` and `logs` appear only when asked for with `include=`; with `include=progress`,
     `progress` is the domain-crawl jobs API's object instead of lncrawl's whole percentage.
@@ -148,6 +158,8 @@ class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     updated_at: int
     extra: dict[str, Any]
     category: str
+    spider: SpiderRef | None
+    items_scraped: int
     stats: CrawlStats | None = None
     logs: list[LogEntry] | None = None
     deleted: bool = False
@@ -177,8 +189,16 @@ class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
             updated_at=row.updated_at,
             extra=row.extra,
             category=row.category,
+            spider=_spider_ref(row),
+            items_scraped=row.items_scraped,
             deleted=row.deleted,
         )
+
+
+def _spider_ref(row: JobRow) -> SpiderRef | None:
+    if row.spider_id is None:
+        return None
+    return SpiderRef(id=row.spider_id, name=row.spider_name or "")
 
 
 class Page(msgspec.Struct, Generic[T], frozen=True, kw_only=True):

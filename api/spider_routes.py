@@ -10,16 +10,19 @@ from litestar.params import JSONBody, Parameter
 
 from api.bodies import strict_body
 from api.deps import Jobs, Spiders
+from api.ids import JobIdPath
 from api.routes import CurrentUser, IdemKey, Limit, Offset
 from api.schemas import Job, Page
 from api.spider_schemas import (
     SPIDER_ID_PATTERN,
+    ScrapedItem,
     Spider,
     SpiderJobBody,
     SpiderSummary,
     SpiderTest,
     SpiderTestBody,
 )
+from projections.items import items_page
 
 SpiderIdPath = Annotated[
     str,
@@ -99,3 +102,15 @@ class SpiderController(Controller):
         data = await strict_body(request, SpiderJobBody)
         new = await spiders.job(user, data)
         return Job.of(await jobs.create(user, new, idempotency_key))
+
+    @get("/job/{job_id:str}/items")
+    async def job_items(
+        self, user: CurrentUser, jobs: Jobs, job_id: JobIdPath, offset: Offset = 0,
+        limit: Limit = 20,
+    ) -> Page[ScrapedItem]:  # fmt: skip
+        """A SPIDER job's items in the order they were recorded, each with the page it came
+        from (none for other jobs); `GET /api/job/{id}/export?type=items` has them all."""
+        await jobs.get(user, job_id)
+        total, rows = await items_page(jobs.db, job_id, offset, limit)
+        items = [ScrapedItem(url=r.url, data=r.data) for r in rows]
+        return Page.of(total, offset, limit, items)

@@ -25,13 +25,6 @@ MAX_SPIDER_PAGES = 1_000_000
 MAX_DELAY_MS = 600_000
 
 
-class SpiderRef(msgspec.Struct, frozen=True, kw_only=True):
-    """The spider a SPIDER job ran: its id and its name at the time."""
-
-    id: str
-    name: str
-
-
 class SpiderSummary(msgspec.Struct, frozen=True, kw_only=True):
     """A spider as listed. `origin`: `user` (defined over the API, versioned from 1) or
     `plugin` (installed by the operator: read-only, no owner, no times); times in ms."""
@@ -95,13 +88,3 @@ class SpiderTest(msgspec.Struct, frozen=True, kw_only=True):
     items: list[ScrapedItem]
     links: list[str]
     dropped: int
-
-
-class ItemsPage(msgspec.Struct, frozen=True, kw_only=True):
-    """A page of a job's items, in the order they were recorded."""
-
-    total: int
-    offset: int
-    limit: int
-    has_more: bool
-    items: list[ScrapedItem]

@@ -22,6 +22,7 @@ from api.exports import (
     ExportType,
     PageResult,
     bodies,
+    default_format,
     export_chunks,
     file_name,
     page_result,
@@ -231,17 +232,20 @@ class WorkController(Controller):
     @get("/job/{job_id:str}/export", response_description="The file, streamed")
     async def export(
         self, user: CurrentUser, runtime: RuntimeDep, job_id: JobIdPath,
-        type: FromQuery[ExportType], format: FromQuery[ExportFormat] = "csv",
+        type: FromQuery[ExportType], format: FromQuery[ExportFormat | None] = None,
     ) -> Stream:  # fmt: skip
         """A file of the job's results, streamed: `type=results` every one with its body,
         `broken-links` its failed URLs, `slow-pages` those that took 1 s or more (each row
-        with `found_on`, the page whose links led to it); `format=csv` (a header line first)
-        or `jsonl` (a JSON object a line). `Content-Disposition` names the file."""
+        with `found_on`, the page whose links led to it), `items` a SPIDER job's items
+        (`{url, data}`); `format=csv` (a header line first; the default but for items) or
+        `jsonl` (a JSON object a line; the default for items). `Content-Disposition` names
+        the file."""
         jobs = runtime.jobs
         await jobs.get(user, job_id)
-        name = file_name(job_id, type, format)
+        fmt = format or default_format(type)
+        name = file_name(job_id, type, fmt)
         return Stream(
-            export_chunks(jobs.db, runtime.results, job_id, type, format),
-            media_type=MEDIA_TYPES[format],
+            export_chunks(jobs.db, runtime.results, job_id, type, fmt),
+            media_type=MEDIA_TYPES[fmt],
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )

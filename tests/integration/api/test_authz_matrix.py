@@ -78,7 +78,11 @@ CASES: dict[str, list[Case]] = {
     "GET /api/job/{job_id}/results": [Case(names="job")],
     "GET /api/job/{job_id}/logs": [Case(names="job")],
     "GET /api/job/{job_id}/stats": [Case(names="job")],
-    "GET /api/job/{job_id}/export": [Case(names="job", query={"type": "broken-links"})],
+    "GET /api/job/{job_id}/export": [
+        Case(names="job", query={"type": "broken-links"}),
+        Case(names="job", query={"type": "items"}),
+    ],
+    "GET /api/job/{job_id}/items": [Case(names="job")],
     "POST /api/job/{job_id}/cancel": [Case(names="job", fresh=True)],
     "POST /api/job/{job_id}/replay": [Case(names="job", ok=201)],
     "POST /api/job/{job_id}/retry": [Case(names="failed job", fresh=True)],

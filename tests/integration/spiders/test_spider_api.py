@@ -244,3 +244,36 @@ async def test_spider_routes_need_a_token(api: Service) -> None:
     for method, path in (("GET", SPIDERS), ("POST", SPIDERS), ("POST", CREATE)):
         status, _, body = await raw(anonymous, method, path, json=definition())
         assert_error(status, body, 401)
+
+
+async def test_a_spider_job_keeps_the_definition_it_was_made_with(api: Service) -> None:
+    """The job's params snapshot the definition: a replay after a PUT runs the old one."""
+    user = await api.add_user("ann")
+    spider = await add(user)
+    start = "https://shop.example/catalogue/page-1.html"
+    body = {"spider_name": "shop", "arguments": {"start": start}, "max_pages": 50}
+    status, job = await user.call("POST", CREATE, json=body)
+    assert status == 201, job
+    status, stored = await user.call("GET", f"/api/job/{job['id']}/events")
+    params = stored["items"][0]["data"]["params"]
+    assert params == {
+        "spider": {"id": spider["id"], "name": "shop", "version": 1},
+        "definition": spider["definition"], "arguments": {"start": start, "lang": "en"},
+        "max_pages": 50, "concurrency": 8, "respect_robots": True, "delay_ms": 0,
+    }  # fmt: skip
+    assert job["type"] == 70 and job["job_title"] == f"shop · {start}"
+
+    changed = copy.deepcopy(load_definition())
+    changed["rules"] = changed["rules"][:1]
+    status, second = await user.call("PUT", f"{SPIDERS}/{spider['id']}", json=changed)
+    assert (status, second["version"]) == (200, 2)
+    status, replayed = await user.call("POST", f"/api/job/{job['id']}/replay")
+    assert status == 201, replayed
+    status, stored = await user.call("GET", f"/api/job/{replayed['id']}/events")
+    assert stored["items"][0]["data"]["params"] == params  # version 1, three rules
+    status, fresh = await user.call("POST", CREATE, json={**body, "spider_id": spider["id"],
+                                                         "spider_name": None})  # fmt: skip
+    assert status == 201, fresh
+    status, stored = await user.call("GET", f"/api/job/{fresh['id']}/events")
+    new_params = stored["items"][0]["data"]["params"]
+    assert new_params["spider"]["version"] == 2 and len(new_params["definition"]["rules"]) == 1
