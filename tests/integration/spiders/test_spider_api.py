@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from api.settings import Settings
+from engine.spiders.model import parse_definition
 from tests.integration.api.helpers import assert_error, raw
 from tests.sites.shop import ShopHandle, load_definition, serve_shop
 from tests.support import Client, Service, run_service
@@ -277,3 +278,40 @@ async def test_a_spider_job_keeps_the_definition_it_was_made_with(api: Service) 
     status, stored = await user.call("GET", f"/api/job/{fresh['id']}/events")
     new_params = stored["items"][0]["data"]["params"]
     assert new_params["spider"]["version"] == 2 and len(new_params["definition"]["rules"]) == 1
+
+
+async def test_installed_spiders_are_listed_to_everyone_and_read_only(api: Service) -> None:
+    """An installed spider (as the `jobstream.spiders` entry points give them): `pl_<name>`,
+    seen and run by every user, never changed over HTTP; a user's own spider of the same
+    name comes first for `spider_name`."""
+    installed = parse_definition(definition(name="books", description="installed"))
+    api.runtime.spiders.plugins = {"books": installed}
+    ann = await api.add_user("ann")
+    status, page = await ann.call("GET", SPIDERS)
+    assert status == 200, page
+    [listed] = page["items"]
+    assert listed == {
+        "id": "pl_books", "name": "books", "version": 1, "description": "installed",
+        "arguments": {
+            "start": {"type": "url", "required": True, "default": None},
+            "lang": {"type": "string", "required": False, "default": "en"},
+        },
+        "created_at": None, "updated_at": None, "user_id": None, "origin": "plugin",
+    }  # fmt: skip
+    status, spider = await ann.call("GET", f"{SPIDERS}/pl_books")
+    assert (status, spider["definition"]["description"]) == (200, "installed")
+    for method, body in (("PUT", definition(name="books")), ("DELETE", None)):
+        status, answer = await ann.call(method, f"{SPIDERS}/pl_books", json=body)
+        assert_error(status, answer, 405)
+
+    start = {"start": "https://shop.example/catalogue/page-1.html"}
+    status, job = await ann.call("POST", CREATE, json={"spider_name": "books", "arguments": start})
+    assert status == 201, job
+    assert job["spider"] == {"id": "pl_books", "name": "books"}
+    own = await add(ann, definition(name="books", description="mine"))
+    status, job = await ann.call("POST", CREATE, json={"spider_name": "books", "arguments": start})
+    assert job["spider"] == {"id": own["id"], "name": "books"}
+    status, page = await ann.call("GET", SPIDERS)
+    assert [(s["id"], s["origin"]) for s in page["items"]] == [
+        (own["id"], "user"), ("pl_books", "plugin"),
+    ]  # fmt: skip
