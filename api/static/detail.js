@@ -17,6 +17,7 @@ window.jobstreamDetail = (ctx) => {
   const viewer = window.jobstreamViewer(ctx);
   const actions = window.jobstreamActions({ ...ctx, reopen: (id) => ctx.openJob(id) });
   const children = window.jobstreamChildren(ctx);
+  const items = window.jobstreamItems(ctx);  // a SPIDER job's (spiders.js)
 
   const isOpen = (v) => view === v;
 
@@ -193,6 +194,7 @@ window.jobstreamDetail = (ctx) => {
     for (const entry of logs) addLog(v, { at: entry.timestamp, level: entry.level,
                                           message: entry.message });
     children.show(job);
+    items.show(job);
     $("detail").dataset.loaded = "true";
     follow(v, after);
   }
@@ -203,6 +205,7 @@ window.jobstreamDetail = (ctx) => {
       snapshot: (job) => { if (isOpen(v)) showSummary(job); },
       page: (page, id) => { addResult(v, page); addEvent(v, Number(id), "page", now()); },
       log: (entry, id) => { addLog(v, entry); addEvent(v, Number(id), "log", entry.at); },
+      item: () => { if (isOpen(v)) items.onItem(); },
       status: (data, id) => {
         if (!isOpen(v)) return;
         addEvent(v, Number(id), data.event, now());
@@ -225,12 +228,14 @@ window.jobstreamDetail = (ctx) => {
     const job = await api(`/api/job/${encodeURIComponent(v.id)}?include=progress`);
     if (!isOpen(v)) return;
     showSummary(job);
+    items.settle(job).catch(() => {});
     await loadResults(v, 0);
   }
 
   function close() {
     if (view && view.stream) view.stream.close();
     children.close();
+    items.close();
     viewer.close();
     view = null;
     $("detail").hidden = true;

@@ -1,7 +1,8 @@
-// The dashboard's "new job" forms: crawl, scrape, novel, spider (a placeholder: no spider API
-// yet) and make-artifacts, each posting to its create route.
+// The dashboard's "new job" forms: crawl, scrape, novel, spider (spiders.js lists them) and
+// make-artifacts, each posting to its create route.
 //
-// A form's body is read from its fields' `data-kind` (text, int, bool, lines) and its
+// A form's body is read from its fields' `data-kind` (text, int, bool, lines, args: NAME=VALUE
+// lines as an object) and its
 // `fieldset[data-field]` checkbox groups; the API validates it (the forms are `novalidate`),
 // and a 422's `field` puts its message next to that field. Empty optional fields are left out,
 // so the API's defaults apply.
@@ -12,7 +13,8 @@ window.jobstreamForms = (ctx) => {
   // The e-book formats (engine/domain/model.py ALL_FORMATS); a tier allows some of them.
   const FORMATS = ["epub", "json", "txt", "pdf", "mobi", "docx", "rtf", "fb2", "azw3", "lit",
                    "lrf", "pdb", "rb", "tcr"];
-  const LOADERS = { novel: loadSources, artifacts: loadNovels };
+  const spiders = window.jobstreamSpiders(ctx);
+  const LOADERS = { novel: loadSources, artifacts: loadNovels, spider: spiders.load };
 
   function value(input) {
     const text = input.value.trim();
@@ -23,8 +25,20 @@ window.jobstreamForms = (ctx) => {
         const lines = input.value.split("\n").map((l) => l.trim()).filter(Boolean);
         return lines.length || "required" in input.dataset ? lines : undefined;
       }
+      case "args": return argsOf(input.value);
       default: return text === "" ? undefined : text;
     }
+  }
+
+  // `NAME=VALUE` lines as {NAME: VALUE} (values are strings: the API types them); a line
+  // without "=" is a name with an empty value, which the API refuses naming it.
+  function argsOf(text) {
+    const args = {};
+    for (const line of text.split("\n").map((l) => l.trim()).filter(Boolean)) {
+      const at = line.indexOf("=");
+      if (at < 0) args[line] = ""; else args[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+    }
+    return Object.keys(args).length ? args : undefined;
   }
 
   function bodyOf(form) {
@@ -156,7 +170,6 @@ window.jobstreamForms = (ctx) => {
   for (const form of $("new").querySelectorAll("form.job-form[data-path]")) {
     form.addEventListener("submit", (e) => { e.preventDefault(); submit(form); });
   }
-  $("new-spider").addEventListener("submit", (e) => e.preventDefault());
 
   return { open, close };
 };

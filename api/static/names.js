@@ -10,9 +10,9 @@ window.jobstreamNames = (() => {
   const TYPES = {
     0: "novel", 1: "novel_batch", 5: "full_novel", 6: "full_novel_batch", 10: "chapter",
     11: "chapter_batch", 20: "volume", 21: "volume_batch", 30: "image", 31: "image_batch",
-    40: "artifact", 41: "artifact_batch", 50: "scrape", 51: "scrape_batch", 60: "crawl",
+    40: "artifact", 41: "artifact_batch", 50: "scrape", 51: "scrape_batch", 60: "crawl", 70: "spider",
   };
-  const WITH_RESULTS = new Set([50, 51, 60]);  // types whose pages can be exported
+  const WITH_RESULTS = new Set([50, 51, 60, 70]);  // types whose pages can be exported
   // A job's id is a ULID: 26 characters of Crockford's base 32.
   const JOB_ID = /^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$/;
 
