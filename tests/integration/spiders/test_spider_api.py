@@ -3,6 +3,7 @@ local shop on 127.0.0.1, and the errors of a SPIDER job's create."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from api.settings import Settings
+from engine.jetstream.spiders import MAX_PER_USER
 from engine.spiders.model import parse_definition
 from tests.integration.api.helpers import assert_error, raw
 from tests.sites.shop import ShopHandle, load_definition, serve_shop
@@ -315,3 +317,35 @@ async def test_installed_spiders_are_listed_to_everyone_and_read_only(api: Servi
     assert [(s["id"], s["origin"]) for s in page["items"]] == [
         (own["id"], "user"), ("pl_books", "plugin"),
     ]  # fmt: skip
+
+
+async def test_concurrent_writes_keep_names_unique_and_versions_distinct(api: Service) -> None:
+    """Compare-and-set on the user's index and on the spider: of concurrent creates of one
+    name exactly one wins; concurrent PUTs each make their own version."""
+    user = await api.add_user("ann")
+    answers = await asyncio.gather(
+        *(user.call("POST", SPIDERS, json=definition()) for _ in range(6))
+    )
+    assert sorted(status for status, _ in answers) == [201] + [409] * 5
+    [spider] = [body for status, body in answers if status == 201]
+    path = f"{SPIDERS}/{spider['id']}"
+    bodies = [definition(description=f"edit {i}") for i in range(6)]
+    answers = await asyncio.gather(*(user.call("PUT", path, json=b) for b in bodies))
+    assert all(status == 200 for status, _ in answers), answers
+    assert sorted(body["version"] for _, body in answers) == [2, 3, 4, 5, 6, 7]
+    latest = max((body for _, body in answers), key=lambda b: b["version"])
+    assert (await user.call("GET", path)) == (200, latest)
+    assert (await user.call("GET", SPIDERS))[1]["total"] == 1
+
+
+async def test_a_user_has_at_most_100_spiders(api: Service) -> None:
+    user = await api.add_user("ann")
+    for i in range(MAX_PER_USER):
+        await add(user, definition(name=f"s{i}"))
+    status, body = await user.call("POST", SPIDERS, json=definition(name="one-more"))
+    assert_error(status, body, 409)
+    assert "100" in body["detail"]
+    status, page = await user.call("GET", SPIDERS, params={"offset": 95, "limit": 100})
+    assert (page["total"], len(page["items"]), page["has_more"]) == (100, 5, False)
+    others = await api.add_user("bob")
+    assert (await add(others, definition(name="one-more")))["version"] == 1
