@@ -28,17 +28,25 @@ from engine.spiders.model import (
 # Bounds on what one page may yield (a huge listing must not make one huge page event).
 MAX_ITEMS_PER_PAGE = 1000
 MAX_LINKS_PER_PAGE = 5000
+# Bounds on one field's value: characters of a text (cut beyond), values of an `all` list
+# (the first ones kept); and on one item, encoded, so that it always fits one event.
+MAX_TEXT = 20_000
+MAX_VALUES = 200
+MAX_ITEM_BYTES = 512 * 1024
+_encode = msgspec.json.Encoder().encode
 _NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+]?\.\d+")
 _NOT_LINKS = ("javascript:", "mailto:", "tel:", "data:")
 
 
 class PageYield(msgspec.Struct, frozen=True, kw_only=True):
     """What one page gave: `items` in page order, `links` to follow (absolute, canonical,
-    in scope, without duplicates), `dropped` items that missed a required field."""
+    in scope, without duplicates), `dropped` items that missed a required field,
+    `oversized` items left out for being over MAX_ITEM_BYTES encoded."""
 
     items: list[dict[str, Any]] = []
     links: list[str] = []
     dropped: int = 0
+    oversized: int = 0
 
 
 def rule_for(d: SpiderDefinition, url: str) -> Rule | None:
@@ -72,8 +80,10 @@ def apply_rules(
     if rule.items is not None:
         for node in tree.css(rule.items.each)[:MAX_ITEMS_PER_PAGE]:
             found.append(_item(node, rule.items.fields, base))
-    items = [item for item in found if item is not None]
-    return PageYield(items=items, links=links, dropped=len(found) - len(items))
+    complete = [item for item in found if item is not None]
+    items = [item for item in complete if len(_encode(item)) <= MAX_ITEM_BYTES]
+    return PageYield(items=items, links=links, dropped=len(found) - len(complete),
+                     oversized=len(complete) - len(items))  # fmt: skip
 
 
 def _base(tree: LexborHTMLParser, url: str) -> str:
@@ -133,7 +143,7 @@ def _value(scope: LexborNode, spec: FieldSpec, base: str) -> Any:
     match's value (None when nothing matches)."""
     if spec.all:
         values = (_read(node, spec, base) for node in scope.css(spec.css))
-        return [v for v in values if v not in (None, "")]
+        return [v for v in values if v not in (None, "")][:MAX_VALUES]
     node = scope.css_first(spec.css)
     return None if node is None else _read(node, spec, base)
 
@@ -142,7 +152,7 @@ def _read(node: LexborNode, spec: FieldSpec, base: str) -> Any:
     raw = node.attributes.get(spec.attr) if spec.attr is not None else node.text(deep=True)
     if raw is None:
         return None
-    text = " ".join(raw.split())
+    text = " ".join(raw.split())[:MAX_TEXT]
     if spec.type == "number":
         return first_number(text)
     if spec.type == "url":

@@ -24,7 +24,7 @@ from engine.domain.eventlog import Stored
 from engine.domain.events import Event, ItemScraped
 from engine.domain.state import JobState
 from engine.spiders.crawl import CrawlPlan, SpiderCrawl
-from engine.spiders.extract import PageYield
+from engine.spiders.extract import MAX_ITEM_BYTES, PageYield
 from engine.spiders.model import SpiderDefinition, parse_definition, resolve_arguments, start_urls
 
 MAX_PAGES = 100_000
@@ -125,7 +125,7 @@ class _SpiderRun:
         self._ctx = ctx
         self._recorded = recorded
         self.crawl: SpiderCrawl | None = None
-        self.items = self.dropped = self.pages = self.ok = 0
+        self.items = self.dropped = self.oversized = self.pages = self.ok = 0
         self._first_error: str | None = None
 
     async def page(self, page: PageOutcome, found: PageYield) -> None:
@@ -140,10 +140,12 @@ class _SpiderRun:
             self._recorded.add((page.url, index))
             self.items += 1
         self.dropped += found.dropped
+        self.oversized += found.oversized
         self.pages += 1
         self.ok += page.ok
         if not page.ok and self._first_error is None:
-            self._first_error = page.error or f"{page.url}: HTTP {page.status}"
+            error = page.error or f"HTTP {page.status}"
+            self._first_error = error if page.url in error else f"{page.url}: {error}"
         if self.crawl is not None:
             ctx.planned(self.crawl.planned)
         await ctx.page(page)
@@ -154,9 +156,11 @@ class _SpiderRun:
             await self._ctx.log("warn", f"{url} skipped: robots.txt disallows it")
 
     def summary(self) -> str:
-        dropped = f", {self.dropped} dropped (a required field missing)" if self.dropped else ""
+        notes = [f"{self.dropped} dropped (a required field missing)"] if self.dropped else []
+        if self.oversized:
+            notes.append(f"{self.oversized} left out (over {MAX_ITEM_BYTES // 1024} KiB)")
         return (f"spider run finished: {self.pages} pages fetched, {self.ok} ok; "
-                f"{self.items} items{dropped}")  # fmt: skip
+                f"{self.items} items" + "".join(f", {n}" for n in notes))  # fmt: skip
 
     def failure(self, start: list[str]) -> str:
         if self._first_error is not None:

@@ -10,16 +10,29 @@ import msgspec
 import pytest
 
 from engine.domain.events import Codec, ItemScraped, LogWritten
+from engine.domain.model import JobType
 from engine.domain.state import JobState
 from projections.items import items_after, items_page
 from projections.projector import rebuild
 from projections.queries import get_job, table_dump
 from projections.schema import open_db
-from tests.integration.api.helpers import engine, log_of
-from tests.integration.spiders.helpers import create_spider_job, logged_items, logged_pages
+from tests.integration.api.helpers import create_directly, engine, log_of
+from tests.integration.spiders.helpers import (
+    create_spider_job,
+    logged_items,
+    logged_pages,
+    spider_params,
+)
 from tests.integration.streams.helpers import stream
 from tests.integration.work.helpers import wait_work_empty
-from tests.sites.shop import PRIVATE_PATH, ShopHandle, item_key, load_definition, serve_shop
+from tests.sites.shop import (
+    BROKEN_PATH,
+    PRIVATE_PATH,
+    ShopHandle,
+    item_key,
+    load_definition,
+    serve_shop,
+)
 from tests.support import Service, finished, shows_status, wait_until
 
 
@@ -149,3 +162,21 @@ async def test_a_replay_runs_the_definition_snapshot_in_its_params(
     first, second = await logged_items(working, job["id"]), await logged_items(working, again["id"])
     assert first == second and sum(first.values()) == len(shop.shop.list_names())
     assert shop.requested("/list/") == 2
+
+
+async def test_a_spider_that_fetches_nothing_fails_naming_the_cause(
+    working: Service, shop: ShopHandle
+) -> None:
+    broken = shop.url(BROKEN_PATH)
+    job = await create_spider_job(working, broken)
+    job = await finished(working.admin, job["id"], timeout=60)
+    assert (job["status"], job["error"]) == (
+        3,
+        f"no page was fetched; the first error: {broken}: HTTP 404",
+    )
+    bad = await create_directly(
+        working, working.admin, JobType.SPIDER, {**spider_params(shop.start_url), "concurrency": 0}
+    )
+    bad = await finished(working.admin, bad["id"], timeout=60)
+    assert bad["status"] == 3 and bad["error"].startswith("invalid spider parameters:"), bad
+    assert "concurrency" in bad["error"]

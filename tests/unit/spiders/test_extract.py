@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import html
 from typing import Any
+from urllib.parse import urlsplit
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.spiders.extract import apply_rules, first_number, rule_for
-from engine.spiders.model import SpiderDefinition, parse_definition
+from engine.crawl.urls import parse_url
+from engine.spiders.extract import (
+    MAX_ITEM_BYTES,
+    MAX_TEXT,
+    MAX_VALUES,
+    apply_rules,
+    first_number,
+    rule_for,
+)
+from engine.spiders.model import SpiderDefinition, parse_definition, spider_url
 from tests.sites.shop import Shop, load_definition, render_catalogue, render_list, render_product
 
 ORIGIN = "http://127.0.0.1:8123"
@@ -133,3 +142,22 @@ def test_a_missing_attribute_is_null_and_links_leave_only_to_allowed_hosts() -> 
     page = apply_rules(d, ORIGIN + "/", doc, hosts=["extra.test"])
     assert page.items == [{"src": None}]
     assert page.links == ["https://cdn.test/a", "https://extra.test/c"]
+
+
+def test_values_and_items_are_bounded_so_an_item_fits_one_event() -> None:
+    many = "".join(f"<li>{i}</li>" for i in range(MAX_VALUES + 5))
+    d = _spider({"li": {"css": "li", "all": True}, "p": "p"})
+    page = apply_rules(d, ORIGIN + "/", f"<ul>{many}</ul><p>{'x' * (MAX_TEXT + 9)}</p>")
+    assert page.items == [{"li": [str(i) for i in range(MAX_VALUES)], "p": "x" * MAX_TEXT}]
+    fields = {f"f{i}": "p" for i in range(MAX_ITEM_BYTES // MAX_TEXT + 1)}
+    page = apply_rules(_spider(fields), ORIGIN + "/", f"<p>{'x' * MAX_TEXT}</p>")
+    assert (page.items, page.dropped, page.oversized) == ([], 0, 1)
+
+
+@given(st.from_regex(r"/[a-z]{1,5}(/[a-z]{1,5}){0,2}/?(\?[a-z]=[a-z0-9]{1,3})?", fullmatch=True))
+def test_spider_urls_are_canonical_but_keep_a_trailing_slash(path: str) -> None:
+    url = spider_url(path, "HTTP://Shop.TEST:80/dir/")
+    assert url.startswith("http://shop.test/")
+    assert urlsplit(url).path.endswith("/") == urlsplit(path).path.endswith("/")
+    assert spider_url(url) == url
+    assert urlsplit(url).path.rstrip("/") == urlsplit(parse_url(url)).path.rstrip("/")
