@@ -39,6 +39,7 @@ from engine.novels.politeness import HostGate
 from engine.novels.sources.config import load_registry
 from engine.novels.sources.registry import Registry
 from engine.service import JobService
+from engine.spiders.registry import installed_spiders
 from engine.worker import Worker
 from projections.projector import Projector
 from projections.schema import open_db
@@ -226,9 +227,10 @@ async def _start_hub(
 
 
 async def _spiders(nc: NATS, settings: Settings) -> SpidersApi:
-    """The spiders of every user (the `spiders` bucket) and those installed here."""
+    """The spiders of every user (the `spiders` bucket) and those installed here (entry
+    points of the group `jobstream.spiders`, loaded once)."""
     store = await SpiderStore.open(nc.jetstream())
-    return SpidersApi(store, {}, allow_private=settings.allow_private_networks)
+    return SpidersApi(store, installed_spiders(), allow_private=settings.allow_private_networks)
 
 
 async def _stream_tokens(nc: NATS, settings: Settings) -> StreamTokens:
