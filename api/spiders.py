@@ -71,7 +71,7 @@ def definition_of(data: Any) -> SpiderDefinition:
     """The request body as a validated definition; InvalidCommand naming the field's path
     (`definition.rules[1].match`), or `definition` when it is too big."""
     with field_named():
-        d = parse_definition(data if isinstance(data, dict) else {})
+        d = parse_definition(data)  # anything but a JSON object is refused, naming `definition`
     size = len(_encode(to_builtins(d)))
     if size > MAX_DEFINITION_BYTES:
         raise InvalidCommand(
