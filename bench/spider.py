@@ -22,8 +22,10 @@ bench/_shop.py in a process of its own, scraped from catalogue page 1 by:
     JSON Lines feed of the items (Scrapy's way of keeping them; jobstream keeps them too);
     timed from spider_opened to spider_closed.
 
-`--repeat` runs per engine, the median counts. Both engines must yield exactly the shop's
-expected number of items (Shop.expected_items): a run that does not is reported as such.
+`--repeat` rounds, each engine once per round (the order alternating, so that a machine
+getting busier or quieter weighs on both alike); the median run of each engine counts.
+Both engines must yield exactly the shop's expected number of items (Shop.expected_items):
+a run that does not is reported as such.
 The ratio jobstream/Scrapy is checked against issue 13's goal (>= 3x).
 """
 
@@ -32,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import re
@@ -39,7 +42,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,8 +118,12 @@ async def _json(resp: aiohttp.ClientResponse, what: str, status: int) -> Any:
     return body
 
 
-async def run_jobstream(args: argparse.Namespace, site: ShopSite, work: Path) -> list[Run]:
-    """Adds the shop spider once, then `--repeat` SPIDER jobs one after the other."""
+@contextlib.asynccontextmanager
+async def jobstream_runner(
+    args: argparse.Namespace, site: ShopSite, work: Path
+) -> AsyncIterator[Callable[[], Awaitable[Run]]]:
+    """The jobstream stack with the shop spider added once; yields a function that runs one
+    SPIDER job of it."""
     stack_args = argparse.Namespace(mode="separate", profile=False, steps=False)
     stack_args.nats_conf = args.nats_conf
     shop = Shop(args.products, args.per_page, args.seed)
@@ -124,17 +131,13 @@ async def run_jobstream(args: argparse.Namespace, site: ShopSite, work: Path) ->
         "arguments": {"start": site.start}, "concurrency": args.concurrency,
         "max_pages": shop.pages + shop.n + 10, "respect_robots": True,
     }  # fmt: skip
-    runs = []
     async with jobstream_stack(stack_args, work) as js:
         pids = {**js.pids, "shop": site.pid}
         headers = {"Authorization": f"Bearer {js.token}"}
         async with aiohttp.ClientSession(js.base, headers=headers) as http:
             async with http.post("/api/spiders", json=load_definition()) as resp:
                 body["spider_id"] = (await _json(resp, "add spider", 201))["id"]
-            for _ in range(args.repeat):
-                runs.append(await _one_job(http, body, pids, args.timeout))
-                _progress(runs[-1])
-    return runs
+            yield lambda: _one_job(http, body, pids, args.timeout)
 
 
 async def _one_job(
@@ -257,15 +260,8 @@ def scrapy_child(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def run_scrapy(args: argparse.Namespace, site: ShopSite, work: Path) -> list[Run]:
-    runs = []
-    for n in range(args.repeat):
-        runs.append(await _scrapy_once(args, site, work, work / f"scrapy-items-{n}.jl"))
-        _progress(runs[-1])
-    return runs
-
-
-async def _scrapy_once(args: argparse.Namespace, site: ShopSite, work: Path, feed: Path) -> Run:
+async def _scrapy_once(args: argparse.Namespace, site: ShopSite, work: Path) -> Run:
+    feed = work / "scrapy-items.jl"
     argv = [sys.executable, str(Path(__file__).resolve()), "--child", "scrapy"]
     argv += ["--url", site.start, "--concurrency", str(args.concurrency), "--feed", str(feed)]
     run = Run("scrapy (CrawlSpider)")
@@ -327,14 +323,30 @@ def report(args: argparse.Namespace, results: dict[str, list[Run]]) -> str:
     return "\n".join(lines)
 
 
+async def _rounds(
+    args: argparse.Namespace, site: ShopSite, work: Path, results: dict[str, list[Run]]
+) -> None:
+    """`--repeat` rounds, each engine once per round, the order alternating, so that a
+    machine that gets busier or quieter weighs on both alike."""
+    async with contextlib.AsyncExitStack() as stack:
+        runners: dict[str, Callable[[], Awaitable[Run]]] = {}
+        for kind in args.engines:
+            if kind == "jobstream":
+                runners[kind] = await stack.enter_async_context(jobstream_runner(args, site, work))
+            else:
+                runners[kind] = functools.partial(_scrapy_once, args, site, work)
+        for n in range(args.repeat):
+            for kind in args.engines if n % 2 == 0 else args.engines[::-1]:
+                results.setdefault(kind, []).append(await runners[kind]())
+                _progress(results[kind][-1])
+
+
 async def bench(args: argparse.Namespace) -> dict[str, list[Run]]:
     results: dict[str, list[Run]] = {}
     work = Path(tempfile.mkdtemp(prefix="jobstream-bench-spider-"))
     try:
         async with shop_process(args, work) as site:
-            for kind in args.engines:
-                run = run_jobstream if kind == "jobstream" else run_scrapy
-                results[kind] = await run(args, site, work)
+            await _rounds(args, site, work, results)
     except Exception:
         for log in sorted(work.rglob("*.log")):
             print(f"--- {log.relative_to(work)}\n{tail(log, 15)}", file=sys.stderr)
