@@ -119,9 +119,10 @@ class SpidersApi:
         return user_spider(await self.store.add(user.id, d.name, to_builtins(d), now_ms()))
 
     async def replace(self, user: User, spider_id: str, data: Any) -> Spider:
-        """The spider's next version; a plugin's answer is 405."""
-        await self._own(user, spider_id)
+        """The spider's next version; a plugin's answer is 405. The body is judged first: a
+        422 tells nothing of whose the spider is."""
         d = definition_of(data)
+        await self._own(user, spider_id)
         return user_spider(await self.store.replace(spider_id, d.name, to_builtins(d), now_ms()))
 
     async def remove(self, user: User, spider_id: str) -> None:
