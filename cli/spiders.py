@@ -157,8 +157,7 @@ def _arguments(spec: dict[str, Any]) -> str:
 
 
 def spiders_table(spiders: list[dict[str, Any]]) -> Table:
-    count = len(spiders)
-    table = Table(caption=f"{count} spider{'' if count == 1 else 's'}", caption_justify="left")
+    table = Table(caption=_count(len(spiders), "spider"), caption_justify="left")
     table.add_column("id", no_wrap=True)
     table.add_column("name", no_wrap=True)
     table.add_column("version", justify="right", no_wrap=True)
@@ -228,17 +227,19 @@ async def test_spider(api: Api, args: argparse.Namespace, console: Console) -> i
         _print_json(result, indent=2)
         return 0
     rule = result.get("rule")
-    console.print(
-        f"{result['url']}: HTTP {result['status_code']}, "
-        + ("no rule matches" if rule is None else f"rule {rule}")
-        + f", {len(result['items'])} items, {result['dropped']} dropped, "
-        f"{len(result['links'])} links"
-    )
+    counts = [_count(len(result["items"]), "item"), f"{result['dropped']} dropped",
+              _count(len(result["links"]), "link")]  # fmt: skip
+    matched = "no rule matches" if rule is None else f"rule {rule}"
+    console.print(f"{result['url']}: HTTP {result['status_code']}, {matched}, {', '.join(counts)}")
     if result["items"]:
         console.print(items_table(result["items"], len(result["items"])))
     for link in result["links"]:
         console.print(f"  → {link}", soft_wrap=True)
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 # -- a job's items -----------------------------------------------------------------------
@@ -252,7 +253,7 @@ def _cell(value: Any) -> str:
 def items_table(items: list[dict[str, Any]], total: int) -> Table:
     """Items as rows, one column per field (in order of first appearance), then the page."""
     fields = list(dict.fromkeys(k for item in items for k in item["data"]))
-    caption = f"{total} item{'' if total == 1 else 's'}"
+    caption = _count(total, "item")
     if len(items) < total:
         caption += f", the first {len(items)} shown"
     table = Table(caption=caption, caption_justify="left")
@@ -292,8 +293,8 @@ async def items_line(api: Api, job_id: str, settle_s: float = 5.0) -> str:
         job = await api.call("GET", f"/api/job/{job_id}")
         if not job.get("is_done"):
             await asyncio.sleep(0.1)
-    count = int(job.get("items_scraped") or 0)
-    return f"{count} item{'' if count == 1 else 's'} (jobstream spider items {job_id})"
+    count = _count(int(job.get("items_scraped") or 0), "item")
+    return f"{count} (jobstream spider items {job_id})"
 
 
 def _print_json(value: Any, *, indent: int = 0) -> None:

@@ -97,7 +97,7 @@ async def test_spider_test_shows_the_rule_the_items_and_the_links(
     url = shop.url(product.path)
     ran = await jobstream(admin, "spider", "test", "shop", url, "--arg", f"start={shop.start_url}")
     assert ran.code == 0, ran
-    assert ran.lines[0] == f"{url}: HTTP 200, rule 1, 1 items, 0 dropped, 0 links", ran
+    assert ran.lines[0] == f"{url}: HTTP 200, rule 1, 1 item, 0 dropped, 0 links", ran
     assert product.title in ran.screen and str(product.sku) in ran.screen, ran
 
     page = await jobstream(admin, "spider", "test", "shop", shop.start_url, "--json",
