@@ -39,18 +39,22 @@ class EmbeddedStartFailed(StoreUnavailable):
 
 
 def serve(settings: Settings, *, embedded: bool, wait_s: float) -> int:
-    """Serve the app of `settings` until stopped: 0 after a clean stop, 1 when uvicorn did
-    not start; StoreUnavailable (one line) when its NATS cannot be had."""
+    """Serve the app of `settings` until stopped: 0 after a clean stop (SIGTERM), 130 after
+    Ctrl-C, 1 when uvicorn did not start; StoreUnavailable (one line) when its NATS cannot
+    be had."""
     # uvicorn re-raises the SIGTERM it shut down on; with the default action the process would
     # then die "killed by SIGTERM" after a clean stop. Exit with status 0 instead.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    if embedded:
-        return on_uvloop(_serve_embedded(settings))
-    access = settings.nats_access
-    assert access is not None, "not embedded: settings name a server"
-    asyncio.run(probe_nats(access, wait_s))
-    server = _server(settings)
-    server.run()
+    try:
+        if embedded:
+            return on_uvloop(_serve_embedded(settings))
+        access = settings.nats_access
+        assert access is not None, "not embedded: settings name a server"
+        asyncio.run(probe_nats(access, wait_s))
+        server = _server(settings)
+        server.run()
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn stopped cleanly, then re-raised it
+        return 130
     return 0 if server.started else 1
 
 
