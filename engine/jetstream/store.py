@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -20,12 +21,22 @@ from engine.domain.ids import job_token
 from engine.domain.state import JobState, fold
 from engine.jetstream.atomic import BatchRefused, Message, publish_atomic
 from engine.jetstream.errors import ConcurrencyConflict, StoreUnavailable
+from engine.jetstream.provision import ensure_stream as ensure_stream  # re-exported
 from engine.jetstream.nats_access import NatsAccess, NatsAccessError, connect, parse_access
 
 JOBS_STREAM = "JOBS"
 WRONG_LAST_SEQUENCE = 10071
 DUPLICATE_IN_BATCH = 10201
 _BATCH = 1000
+# How long a publish whose outcome is unknown is resent before the caller hears of an
+# outage (a client retrying then with its Idempotency-Key finds the job if it was stored).
+SETTLE_S = 30.0
+RECONNECT_POLL_S = 0.05
+# nats-py tries a lost server again after this pause (its default, 2 s, would make writes
+# wait that long after a restart)
+RECONNECT_WAIT_S = 0.25
+FOLLOW_HEARTBEAT_S = 0.25
+_END_OF_READ = ("404", "204")  # direct get: nothing (more) matches; the batch is complete
 
 
 def _expecting(event: Event, expected: int | None) -> dict[str, str]:
@@ -38,9 +49,10 @@ def _expecting(event: Event, expected: int | None) -> dict[str, str]:
     }
 
 
-def jobs_stream_config() -> StreamConfig:
+def jobs_stream_config(replicas: int = 1) -> StreamConfig:
     return StreamConfig(
         name=JOBS_STREAM,
+        num_replicas=replicas,
         subjects=["jobs.>"],
         storage=StorageType.FILE,
         retention=RetentionPolicy.LIMITS,
@@ -50,26 +62,21 @@ def jobs_stream_config() -> StreamConfig:
     )
 
 
-async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
-    """Create the stream, or bring an existing one to `config` (idempotent)."""
-    try:
-        await js.add_stream(config)
-    except nats.js.errors.BadRequestError:
-        await js.update_stream(config)
-
-
 async def follow_log(
     js: JetStreamContext, from_seq: int, cb: Callable[[Msg], Awaitable[None]]
 ) -> JetStreamContext.PushSubscription:
     """Hand `cb` every `JOBS` event from sequence `from_seq` on, in log order, as they come.
 
     An ordered consumer: nothing to ack; nats-py re-creates it from the next sequence when
-    it misses a message or its heartbeats (after a reconnect, say).
+    it misses a message or two heartbeats (a server restarted or a new stream leader loses
+    the consumer, which lives in memory on one server). Heartbeats every FOLLOW_HEARTBEAT_S
+    make that, and each new try while the stream is away, happen within a second.
     """
     return await js.subscribe(
         "jobs.>",
         stream=JOBS_STREAM,
         ordered_consumer=True,
+        idle_heartbeat=FOLLOW_HEARTBEAT_S,
         cb=cb,
         config=ConsumerConfig(
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=from_seq
@@ -80,18 +87,22 @@ async def follow_log(
 class EventStore:
     """Appends events to `JOBS` and reads a job's history back, in log order."""
 
-    def __init__(self, nc: NATS, codec: Codec, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self, nc: NATS, codec: Codec, *, timeout: float = 5.0, settle_s: float = SETTLE_S
+    ) -> None:
         self._nc = nc
         self._js = nc.jetstream(timeout=timeout)
         self._codec = codec
         self._timeout = timeout
+        self._settle_s = settle_s
 
     @property
     def codec(self) -> Codec:
         return self._codec
 
-    async def ensure(self) -> None:
-        await ensure_stream(self._js, jobs_stream_config())
+    async def ensure(self, replicas: int = 1) -> None:
+        """The JOBS stream, created with `replicas` if missing (an existing one keeps its)."""
+        await ensure_stream(self._js, jobs_stream_config(replicas))
 
     async def append(self, events: Sequence[Event], expected: int | None) -> int:
         """Append `events` in order; with `expected`, only if the job's last sequence is that.
@@ -135,15 +146,49 @@ class EventStore:
         return await self._publish(subject_of(event), self._codec.encode(event), headers)
 
     async def _publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> int:
+        """Publish one message and return its sequence once JetStream acknowledged it.
+
+        Not connected: StoreUnavailable at once, nothing sent (nats-py would buffer it and
+        send it on reconnect, storing an event whose writer was told it failed). Once sent,
+        an unanswered publish has an unknown outcome: it is sent again with the same
+        `Nats-Msg-Id` (stored at most once: the stream's duplicate window) when the
+        connection is up, until JetStream answers or `settle_s` pass (StoreUnavailable then).
+        """
+        if not self._nc.is_connected:
+            raise StoreUnavailable(f"not connected to NATS: {subject} not appended")
+        loop = asyncio.get_running_loop()
+        end = loop.time() + self._settle_s
+        while True:
+            try:
+                return await self._publish_once(subject, payload, headers)
+            except nats.errors.TimeoutError as e:
+                if loop.time() >= end or not await self._connected_by(end):
+                    raise StoreUnavailable(f"no answer from JetStream for {subject}") from e
+
+    async def _publish_once(self, subject: str, payload: bytes, headers: dict[str, str]) -> int:
+        """One publish: its sequence; nats' TimeoutError when its outcome is unknown."""
         try:
             ack = await self._js.publish(subject, payload, headers=headers)
         except nats.js.errors.APIError as e:
             if e.err_code == WRONG_LAST_SEQUENCE:
                 raise ConcurrencyConflict(subject) from e
             raise StoreUnavailable(f"append to {subject} refused: {e.description}") from e
-        except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as e:
-            raise StoreUnavailable(f"no answer from JetStream for {subject}") from e
+        except (nats.errors.NoRespondersError, nats.js.errors.NoStreamResponseError) as e:
+            raise StoreUnavailable(f"no JetStream server stores {subject} now") from e
+        except nats.errors.TimeoutError:
+            raise
+        except nats.errors.Error as e:  # the connection closed under it: not sent
+            raise StoreUnavailable(f"cannot publish {subject}: {e!r}") from e
         return int(ack.seq)
+
+    async def _connected_by(self, end: float) -> bool:
+        """Whether the connection is up, waiting for a reconnect until loop time `end`."""
+        loop = asyncio.get_running_loop()
+        while not self._nc.is_connected:
+            if self._nc.is_closed or loop.time() >= end:
+                return False
+            await asyncio.sleep(RECONNECT_POLL_S)
+        return True
 
     async def history(self, job_id: str, from_seq: int = 1) -> list[Stored]:
         """Every event of the job from `from_seq` on, in log order."""
@@ -180,10 +225,7 @@ class EventStore:
 
     async def _direct_batch(self, subject: str, seq: int) -> tuple[list[Stored], bool]:
         """Up to _BATCH events of `subject` from `seq`, and whether more may follow."""
-        try:
-            msgs = await direct_batch(self._nc, JOBS_STREAM, subject, seq, self._timeout)
-        except nats.errors.TimeoutError as e:
-            raise StoreUnavailable("direct get timed out") from e
+        msgs = await direct_batch(self._nc, JOBS_STREAM, subject, seq, self._timeout)
         out = [Stored(sequence_of(m), self._codec.decode(m.data)) for m in msgs]
         return out, len(out) >= _BATCH
 
@@ -202,20 +244,36 @@ async def direct_batch(
 ) -> list[Msg]:
     """One batched direct get: up to `batch` messages of `subject` from sequence `seq` on,
     in order (none when nothing matches). Each carries `Nats-Sequence` and
-    `Nats-Num-Pending` headers. Raises nats' TimeoutError when the server does not answer."""
+    `Nats-Num-Pending` headers.
+
+    Only a 404 (no match) or a 204 (the batch's end) ends the read: any other status (503
+    when no server answers for the stream or it has no leader) and a timeout raise
+    StoreUnavailable, never "no messages": an outage must not look like an empty log."""
     request = json.dumps({"seq": seq, "next_by_subj": subject, "batch": batch}).encode()
     inbox = nc.new_inbox()
-    sub = await nc.subscribe(inbox)
+    try:
+        sub = await nc.subscribe(inbox)
+    except nats.errors.Error as e:  # the connection is closed or draining
+        raise StoreUnavailable(f"direct get from {stream}: {e!r}") from e
     try:
         await nc.publish(f"$JS.API.DIRECT.GET.{stream}", request, reply=inbox)
         out: list[Msg] = []
         while True:
             msg = await sub.next_msg(timeout=timeout)
-            if (msg.headers or {}).get("Status") is not None:  # 404: no match; 204: batch end
+            status = (msg.headers or {}).get("Status")
+            if status in _END_OF_READ:
                 return out
+            if status is not None:  # 503: no responders, no leader; 408...: no answer
+                description = (msg.headers or {}).get("Description", "")
+                raise StoreUnavailable(f"direct get from {stream}: {status} {description}")
             out.append(msg)
+    except nats.errors.TimeoutError as e:
+        raise StoreUnavailable(f"direct get from {stream}: no answer in {timeout}s") from e
+    except nats.errors.Error as e:  # the connection is closed or draining
+        raise StoreUnavailable(f"direct get from {stream}: {e!r}") from e
     finally:
-        await sub.unsubscribe()
+        with contextlib.suppress(nats.errors.Error):
+            await sub.unsubscribe()
 
 
 def sequence_of(msg: Msg) -> int:
@@ -254,8 +312,9 @@ async def wait_for_jetstream(access: NatsAccess | str, deadline_s: float = 20.0)
         nc = NATS()
         try:
             await connect(
-                nc, access, connect_timeout=1, max_reconnect_attempts=-1, allow_reconnect=True
-            )
+                nc, access, connect_timeout=1, max_reconnect_attempts=-1, allow_reconnect=True,
+                reconnect_time_wait=RECONNECT_WAIT_S,
+            )  # fmt: skip
             await nc.jetstream().account_info()
             return nc
         except NatsAccessError:

@@ -1,0 +1,117 @@
+"""A single NATS server killed (SIGKILL) and restarted under a steady create load: nothing
+acknowledged is lost, no job that exists was answered with an error, and /health says 503
+while writes cannot succeed and 200 once they can again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from api.settings import Settings
+from engine.jetstream.embedded import default_conf, nats_server_binary
+from engine.jetstream.store import JOBS_STREAM, wait_for_jetstream
+from tests.integration.outage.load import HealthWatch, Load, url_of
+from tests.support import Service, free_port, run_service, wait_until
+
+
+class Server:
+    """One nats-server with the project's configuration, on a fixed port and store, that
+    can be killed and started again."""
+
+    def __init__(self, store: Path) -> None:
+        self.store = store
+        self.port = free_port()
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        conf = default_conf()
+        args = ["-c", str(conf)] if conf is not None else []
+        self.proc = await asyncio.create_subprocess_exec(
+            nats_server_binary(), *args, "-js", "-a", "127.0.0.1", "-p", str(self.port),
+            "-sd", str(self.store),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        nc = await wait_for_jetstream(self.url)
+        await nc.close()
+
+    async def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        await self.proc.wait()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Server]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            if self.proc is not None and self.proc.returncode is None:
+                await self.kill()
+
+
+async def _titles(svc: Service) -> set[str]:
+    """The title of every job the read model holds, once it has applied the whole log."""
+    runtime = svc.runtime
+    last = (await runtime.nc.jetstream().stream_info(JOBS_STREAM)).state.last_seq
+    await runtime.projector.wait_for(last)
+    return {job["job_title"] for job in await svc.admin.all_items("/api/jobs")}
+
+
+async def test_a_server_restart_under_create_load(tmp_path: Path) -> None:
+    loop = asyncio.get_running_loop()
+    async with Server(tmp_path / "nats").running() as server:
+        settings = Settings(data_dir=tmp_path / "data", nats_url=server.url)
+        async with run_service(settings) as svc, aiohttp.ClientSession() as http:
+            load = Load([svc.admin])
+            health = HealthWatch(http, svc.admin.base)
+            async with health.running(), load.running():
+                await wait_until(lambda: load.ok_since(0) >= 20)
+                killed = loop.time()
+                await server.kill()
+                await wait_until(lambda: health.last_status() == 503)
+                noticed = health.samples[-1].asked
+                await wait_until(lambda: load.failed_since(killed) >= 5)
+                down_until = loop.time()
+                await server.start()
+                restarted = loop.time()
+                await wait_until(lambda: load.ok_since(restarted) >= 20, timeout=20)
+            titles = await _titles(svc)
+
+    answers = load.answers
+    assert {a.status for a in answers} <= {201, 503}, {a.status for a in answers}
+    created = {url_of(a.n) for a in answers if a.status == 201}
+    refused = {url_of(a.n) for a in answers if a.status != 201}
+    assert refused, "the outage refused no create: the test saw no outage"
+    assert created <= titles, f"acknowledged creates lost: {sorted(created - titles)}"
+    assert not refused & titles, f"answered 503 but created: {sorted(refused & titles)}"
+    assert titles == created  # nothing created that no create asked for
+
+    # /health: 503 from the moment it noticed until the restart; once 200 again, writes work
+    down = [s for s in health.samples if noticed <= s.asked and s.answered <= down_until]
+    assert down and all(s.status == 503 for s in down), down
+    healthy_again = next(s for s in health.samples if s.asked > restarted and s.status == 200)
+    after = [a for a in answers if a.sent >= healthy_again.answered]
+    assert after and all(a.status == 201 for a in after), after
+    first_ok = min(a.answered for a in answers if a.sent >= restarted and a.status == 201)
+    _report(
+        pause_s=first_ok - restarted, health_back_s=healthy_again.answered - restarted,
+        creates=float(len(answers)), refused=float(len(refused)),
+    )  # fmt: skip
+
+
+def _report(**numbers: float) -> None:
+    """Measured numbers, for the test's log (they are not asserted: the machine's load
+    decides them)."""
+    print(" ".join(f"{k}={v:.3f}" for k, v in numbers.items()))
+
+
+pytestmark = pytest.mark.timeout(60)
