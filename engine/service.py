@@ -20,6 +20,9 @@ from engine.jetstream.errors import ConcurrencyConflict
 
 _MAX_CONFLICTS = 20
 
+# told of every append: the job before it (None for a create) and the events appended
+Observer = Callable[[JobState | None, Sequence[AnyEvent]], None]
+
 
 class CommandOutcome(msgspec.Struct, frozen=True):
     """The job after a command, and the log sequence that reflects it (0 if nothing changed)."""
@@ -32,9 +35,12 @@ class JobService:
     """The write side. Stateless: every command folds the job from the log first (or is
     decided on the state its caller passes, which the append then proves current)."""
 
-    def __init__(self, store: EventLog, *, clock: Callable[[], int] = now_ms) -> None:
+    def __init__(
+        self, store: EventLog, *, clock: Callable[[], int] = now_ms, observe: Observer | None = None
+    ) -> None:
         self.store = store
         self.clock = clock
+        self._observe = observe  # e.g. the process's metrics (engine/metrics.py)
 
     async def execute(self, command: AnyCommand, known: JobState | None = None) -> CommandOutcome:
         """Decide and append; on a concurrent writer reload and decide again.
@@ -65,7 +71,7 @@ class JobService:
             seq = await self.store.append(events, expected=known.version)
         except ConcurrencyConflict:  # `known` is stale
             return None
-        return _outcome(known, events, seq)
+        return self._appended(known, events, seq)
 
     async def _on_loaded(self, command: AnyCommand, known: JobState | None) -> CommandOutcome:
         """Load (from `known` on), decide, append; again after each concurrent writer."""
@@ -79,7 +85,7 @@ class JobService:
             except ConcurrencyConflict:
                 known = state
                 continue
-            return _outcome(state, events, seq)
+            return self._appended(state, events, seq)
         raise JobConflict(f"job {command.job_id} is changing too fast; try again")
 
     async def _create(self, command: CreateJob) -> CommandOutcome:
@@ -88,7 +94,16 @@ class JobService:
             seq = await self.store.append(events, expected=0)
         except ConcurrencyConflict as e:
             raise JobConflict(f"job {command.job_id} already exists") from e
+        if self._observe is not None:
+            self._observe(None, events)
         return CommandOutcome(fold([(seq, events[0])]), seq)
+
+    def _appended(
+        self, state: JobState | None, events: Sequence[AnyEvent], seq: int
+    ) -> CommandOutcome:
+        if self._observe is not None:
+            self._observe(state, events)
+        return _outcome(state, events, seq)
 
 
 def _version(state: JobState | None) -> int:
