@@ -29,14 +29,14 @@ from api.spider_schemas import (
 )
 from api.users import User
 from engine.crawl.errors import BlockedAddress, CrawlError
-from engine.crawl.extract import decode_html
 from engine.crawl.fetcher import FetchResult, FetchSettings, fetch, is_html, make_session
 from engine.crawl.pages import ALLOW_PRIVATE_HINT
 from engine.domain.errors import InvalidCommand
 from engine.domain.model import JobType
 from engine.jetstream.spiders import SpiderNotFound, SpiderRecord, SpiderStore
 from engine.service import now_ms
-from engine.spiders.extract import apply_rules, rule_for
+from engine.spiders.crawl import extract_page
+from engine.spiders.extract import PageYield, rule_for
 from engine.spiders.model import (
     SpiderDefinition,
     parse_definition,
@@ -163,15 +163,16 @@ class SpidersApi:
             hosts = _start_hosts(d, body.arguments) if body.arguments else []
         url = _checked(body.url)
         result = await self._fetch(url)
-        html = decode_html(result.body, result.content_type) if is_html(result.content_type) else ""
+        found = PageYield()
+        if 200 <= result.status < 300 and is_html(result.content_type):  # as a job reads it
+            found = await extract_page(d, result, hosts)
         page = result.final_url
-        found = apply_rules(d, page, html, hosts=hosts) if html else None
         rule = rule_for(d, page)
         return SpiderTest(
             url=page, status_code=result.status,
             rule=d.rules.index(rule) if rule is not None else None,
-            items=[ScrapedItem(url=page, data=i) for i in (found.items if found else [])],
-            links=found.links if found else [], dropped=found.dropped if found else 0,
+            items=[ScrapedItem(url=page, data=i) for i in found.items], links=found.links,
+            dropped=found.dropped,
         )  # fmt: skip
 
     async def job(self, user: User, body: SpiderJobBody) -> NewJob:

@@ -15,7 +15,7 @@ from api.settings import Settings
 from engine.jetstream.spiders import MAX_PER_USER
 from engine.spiders.model import parse_definition
 from tests.integration.api.helpers import assert_error, raw
-from tests.sites.shop import ShopHandle, load_definition, serve_shop
+from tests.sites.shop import BROKEN_PATH, ShopHandle, load_definition, serve_shop
 from tests.support import Client, Service, run_service
 
 SPIDERS = "/api/spiders"
@@ -193,6 +193,8 @@ async def test_a_dry_run_reports_a_page_no_rule_matches_and_refuses_bad_input(
     test = f"{SPIDERS}/{spider['id']}/test"
     status, run = await api.admin.call("POST", test, json={"url": shop.url("/")})
     assert (status, run["rule"], run["items"], run["links"]) == (200, None, [], [])
+    status, run = await api.admin.call("POST", test, json={"url": shop.url(BROKEN_PATH)})
+    assert (status, run["status_code"], run["rule"], run["items"]) == (200, 404, 1, [])
     bad_argument = {"url": shop.start_url, "arguments": {"start": "not a url"}}
     status, body = await api.admin.call("POST", test, json=bad_argument)
     assert_error(status, body, 422, "arguments.start")
