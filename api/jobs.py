@@ -45,8 +45,8 @@ class NewJob(msgspec.Struct, frozen=True, kw_only=True):
     extra: dict[str, Any] = {}
 
 
-async def open_idempotency(js: JetStreamContext) -> KeyValue:
-    return await open_bucket(js, IDEMPOTENCY_BUCKET, ttl=IDEMPOTENCY_TTL_S)
+async def open_idempotency(js: JetStreamContext, replicas: int = 1) -> KeyValue:
+    return await open_bucket(js, IDEMPOTENCY_BUCKET, ttl=IDEMPOTENCY_TTL_S, replicas=replicas)
 
 
 class JobsApi:

@@ -39,8 +39,8 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-async def open_config(js: JetStreamContext) -> KeyValue:
-    return await open_bucket(js, CONFIG_BUCKET, history=1)
+async def open_config(js: JetStreamContext, replicas: int = 1) -> KeyValue:
+    return await open_bucket(js, CONFIG_BUCKET, history=1, replicas=replicas)
 
 
 async def shared_secret(kv: KeyValue) -> bytes:

@@ -50,8 +50,8 @@ class UserStore:
         self._cache: dict[str, tuple[float, User]] = {}
 
     @classmethod
-    async def open(cls, js: JetStreamContext) -> UserStore:
-        return cls(await open_bucket(js, BUCKET, history=1))
+    async def open(cls, js: JetStreamContext, replicas: int = 1) -> UserStore:
+        return cls(await open_bucket(js, BUCKET, history=1, replicas=replicas))
 
     async def is_empty(self) -> bool:
         try:

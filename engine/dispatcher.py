@@ -416,5 +416,5 @@ def _dep_error(dep_id: str, dep: JobState | None) -> str:
     return f"dependency {dep_id} {JobStatus(dep.status).name.lower()}"
 
 
-async def open_dependents(nc: NATS) -> KeyValue:
-    return await open_bucket(nc.jetstream(), "dependents", history=1)
+async def open_dependents(nc: NATS, replicas: int = 1) -> KeyValue:
+    return await open_bucket(nc.jetstream(), "dependents", history=1, replicas=replicas)

@@ -18,7 +18,8 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
-from engine.jetstream.store import direct_batch, ensure_stream, sequence_of
+from engine.jetstream.provision import ensure_stream
+from engine.jetstream.store import direct_batch, sequence_of
 from streams.errors import StreamsError
 
 DELIVERIES_STREAM = "DELIVERIES"
@@ -60,9 +61,10 @@ class DeliveryLogError(StreamsError):
     """The DELIVERIES stream did not answer or refused a write."""
 
 
-def deliveries_config() -> StreamConfig:
+def deliveries_config(replicas: int = 1) -> StreamConfig:
     return StreamConfig(
         name=DELIVERIES_STREAM,
+        num_replicas=replicas,
         subjects=["deliveries.>"],
         storage=StorageType.FILE,
         retention=RetentionPolicy.LIMITS,
@@ -84,8 +86,9 @@ class DeliveryLog:
         self._encode = msgspec.json.Encoder().encode
         self._decode = msgspec.json.Decoder(Attempt).decode
 
-    async def ensure(self) -> None:
-        await ensure_stream(self._js, deliveries_config())
+    async def ensure(self, replicas: int = 1) -> None:
+        """The DELIVERIES stream, created with `replicas` if missing."""
+        await ensure_stream(self._js, deliveries_config(replicas))
 
     async def record(self, attempt: Attempt) -> None:
         """Store `attempt` durably; a retried write of the same attempt is stored once."""

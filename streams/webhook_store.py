@@ -128,8 +128,8 @@ class WebhookStore:
         self._decode = msgspec.json.Decoder(list[Webhook]).decode
 
     @classmethod
-    async def open(cls, js: JetStreamContext) -> WebhookStore:
-        return cls(await open_bucket(js, BUCKET, history=1))
+    async def open(cls, js: JetStreamContext, replicas: int = 1) -> WebhookStore:
+        return cls(await open_bucket(js, BUCKET, history=1, replicas=replicas))
 
     async def of_user(self, user_id: str) -> list[Webhook]:
         return (await self._read(user_id))[0]

@@ -8,10 +8,23 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
+from engine.jetstream.provision import wait_for_leader
 
-async def open_bucket(js: JetStreamContext, bucket: str, **config: Any) -> KeyValue:
-    """The bucket, created with `config` (e.g. `history`, `ttl`) if it does not exist yet."""
+
+async def open_bucket(
+    js: JetStreamContext, bucket: str, *, replicas: int = 1, **config: Any
+) -> KeyValue:
+    """The bucket, created with `replicas` and `config` (e.g. `history`, `ttl`) if it does not
+    exist yet; an existing bucket is opened as it is (its replicas kept). Safe to run from
+    many processes at once; returns once the bucket's stream has a leader, so the first write
+    does not meet "no responders" on a cluster still electing one."""
     try:
         return await js.key_value(bucket)
     except nats.js.errors.BucketNotFoundError:
-        return await js.create_key_value(bucket=bucket, **config)
+        pass
+    try:
+        kv = await js.create_key_value(bucket=bucket, replicas=replicas, **config)
+    except nats.js.errors.BadRequestError:  # another process created it, otherwise: use it
+        kv = await js.key_value(bucket)
+    await wait_for_leader(js, f"KV_{bucket}")
+    return kv

@@ -34,7 +34,8 @@ from nats.js.object_store import ObjectStore
 from engine.domain.errors import InvalidCommand
 from engine.domain.ids import job_token
 from engine.jetstream.errors import StoreUnavailable
-from engine.jetstream.store import direct_batch, ensure_stream, sequence_of
+from engine.jetstream.provision import ensure_stream, wait_for_leader
+from engine.jetstream.store import direct_batch, sequence_of
 
 LIBRARY_STREAM = "LIBRARY"
 LIBRARY_BUCKET = "library"
@@ -80,9 +81,10 @@ def artifact_object(novel_id: str, artifact_id: str) -> str:
     return f"{item_token(novel_id, 'novel_id')}/artifacts/{job_token(artifact_id, 'artifact_id')}"
 
 
-def library_stream_config() -> StreamConfig:
+def library_stream_config(replicas: int = 1) -> StreamConfig:
     return StreamConfig(
         name=LIBRARY_STREAM,
+        num_replicas=replicas,
         subjects=["library.>"],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
@@ -111,12 +113,13 @@ class LibraryStore:
         return int(self._nc.max_payload) - HEADROOM
 
     @classmethod
-    async def open(cls, nc: NATS, *, timeout: float = 10.0) -> LibraryStore:
-        """The store, its stream and bucket created if missing (idempotent)."""
+    async def open(cls, nc: NATS, *, timeout: float = 10.0, replicas: int = 1) -> LibraryStore:
+        """The store, its stream and bucket created (with `replicas`) if missing
+        (idempotent)."""
         js = nc.jetstream(timeout=timeout)
         try:
-            await ensure_stream(js, library_stream_config())
-            files = await _bucket(js)
+            await ensure_stream(js, library_stream_config(replicas))
+            files = await _bucket(js, replicas)
         except (nats.errors.Error, nats.js.errors.Error) as e:
             raise StoreUnavailable(f"cannot open the library: {e!r}") from e
         return cls(nc, js, files, timeout)
@@ -206,12 +209,16 @@ class LibraryStore:
         return Blob(data=result.data or b"", content_type=content_type)
 
 
-async def _bucket(js: JetStreamContext) -> ObjectStore:
+async def _bucket(js: JetStreamContext, replicas: int) -> ObjectStore:
+    """The library's object store, created with `replicas` if missing (kept as found if not)."""
     try:
         return await js.object_store(LIBRARY_BUCKET)
     except nats.js.errors.BucketNotFoundError:
-        config = ObjectStoreConfig(bucket=LIBRARY_BUCKET, storage=StorageType.FILE)
-        try:
-            return await js.create_object_store(LIBRARY_BUCKET, config)
-        except nats.js.errors.BadRequestError:  # another process created it meanwhile
-            return await js.object_store(LIBRARY_BUCKET)
+        pass
+    config = ObjectStoreConfig(bucket=LIBRARY_BUCKET, storage=StorageType.FILE, replicas=replicas)
+    try:
+        files = await js.create_object_store(LIBRARY_BUCKET, config)
+    except nats.js.errors.BadRequestError:  # another process created it meanwhile
+        files = await js.object_store(LIBRARY_BUCKET)
+    await wait_for_leader(js, f"OBJ_{LIBRARY_BUCKET}")
+    return files

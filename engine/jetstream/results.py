@@ -13,7 +13,7 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 
 from engine.domain.ids import job_token
 from engine.jetstream.errors import StoreUnavailable
-from engine.jetstream.store import ensure_stream
+from engine.jetstream.provision import ensure_stream
 
 RESULTS_STREAM = "RESULTS"
 
@@ -23,10 +23,11 @@ def result_key(job_id: str, url: str) -> str:
     return f"results.{job_token(job_id)}.{hashlib.sha256(url.encode()).hexdigest()[:24]}"
 
 
-async def open_results(js: JetStreamContext, max_payload: int) -> ResultStore:
-    """A store for a connection whose messages hold `max_payload` bytes, RESULTS ensured."""
+async def open_results(js: JetStreamContext, max_payload: int, replicas: int = 1) -> ResultStore:
+    """A store for a connection whose messages hold `max_payload` bytes, RESULTS ensured
+    (created with `replicas` if missing)."""
     results = ResultStore(js, max_payload)
-    await results.ensure()
+    await results.ensure(replicas)
     return results
 
 
@@ -38,11 +39,12 @@ class ResultStore:
         self._max = max_bytes - 4096  # room for headers and the envelope
         self._encode = msgspec.json.Encoder().encode
 
-    async def ensure(self) -> None:
+    async def ensure(self, replicas: int = 1) -> None:
         await ensure_stream(
             self._js,
             StreamConfig(
                 name=RESULTS_STREAM,
+                num_replicas=replicas,
                 subjects=["results.>"],
                 retention=RetentionPolicy.LIMITS,
                 storage=StorageType.FILE,

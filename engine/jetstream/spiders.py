@@ -89,8 +89,8 @@ class SpiderStore:
         self._kv = kv
 
     @classmethod
-    async def open(cls, js: JetStreamContext) -> SpiderStore:
-        return cls(await open_bucket(js, BUCKET, history=1))
+    async def open(cls, js: JetStreamContext, replicas: int = 1) -> SpiderStore:
+        return cls(await open_bucket(js, BUCKET, history=1, replicas=replicas))
 
     async def get(self, spider_id: str) -> SpiderRecord:
         """The spider with that id; SpiderNotFound when there is none."""

@@ -21,8 +21,8 @@ from engine.domain.ids import job_token
 from engine.domain.state import JobState, fold
 from engine.jetstream.atomic import BatchRefused, Message, publish_atomic
 from engine.jetstream.errors import ConcurrencyConflict, StoreUnavailable
-from engine.jetstream.provision import ensure_stream as ensure_stream  # re-exported
 from engine.jetstream.nats_access import NatsAccess, NatsAccessError, connect, parse_access
+from engine.jetstream.provision import ensure_stream as ensure_stream  # re-exported
 
 JOBS_STREAM = "JOBS"
 WRONG_LAST_SEQUENCE = 10071

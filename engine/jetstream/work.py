@@ -8,7 +8,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 
 from engine.domain.model import Priority
-from engine.jetstream.store import ensure_stream
+from engine.jetstream.provision import ensure_stream
 
 WORK_STREAM = "WORK"
 ACK_WAIT_S = 30.0
@@ -34,16 +34,20 @@ def consumer_name(lane: str) -> str:
     return f"workers-{lane}"
 
 
-async def ensure_work(js: JetStreamContext, ack_wait: float | None = None) -> None:
+async def ensure_work(
+    js: JetStreamContext, ack_wait: float | None = None, *, replicas: int = 1
+) -> None:
     """The WORK stream and one durable pull consumer per priority lane (idempotent).
 
     `ack_wait` (seconds) is how long a silent worker keeps an item before it is redelivered;
     given, it is applied to existing consumers too; None keeps theirs (ACK_WAIT_S when new).
+    A new stream gets `replicas` (its consumers too); an existing one keeps its own.
     """
     await ensure_stream(
         js,
         StreamConfig(
             name=WORK_STREAM,
+            num_replicas=replicas,
             subjects=["work.>"],
             retention=RetentionPolicy.WORK_QUEUE,
             storage=StorageType.FILE,

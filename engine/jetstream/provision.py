@@ -1,0 +1,98 @@
+"""Creating the streams, buckets and object stores the project uses, on one server or a cluster.
+
+Two rules hold for every start-up, however many processes start at once:
+- a stream is created with the caller's `num_replicas`; an existing one keeps the replicas and
+  placement it has (an operator may have changed them) and only the fields the code sets are
+  brought to the code's values;
+- creation returns once the stream has a leader, so the first write to it does not meet "no
+  responders" while the cluster is still electing one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+from nats.js import JetStreamContext
+from nats.js.api import StreamConfig, StreamInfo
+
+# Kept as found on an existing stream: how many copies and where is the operator's choice.
+_KEPT = frozenset({"num_replicas", "placement"})
+_DEFAULTS = StreamConfig().as_dict()
+LEADER_WAIT_S = 30.0  # a cluster elects a new stream's leader in well under a second
+_POLL_S = 0.05
+# What a stream info request meets while the stream has no leader.
+_NO_LEADER = (
+    nats.errors.TimeoutError,
+    nats.errors.NoRespondersError,
+    nats.js.errors.ServiceUnavailableError,
+)
+
+
+def owned_fields(config: StreamConfig) -> frozenset[str]:
+    """The fields `config` sets: those differing from a blank StreamConfig's, and its name;
+    never the replicas or placement."""
+    wanted = config.as_dict()
+    return frozenset(k for k, v in wanted.items() if k == "name" or v != _DEFAULTS.get(k)) - _KEPT
+
+
+def reconciled(existing: StreamConfig, config: StreamConfig) -> StreamConfig:
+    """`existing` with the fields `config` owns replaced by `config`'s values."""
+    changes = {k: getattr(config, k) for k in owned_fields(config)}
+    return dataclasses.replace(existing, **changes)
+
+
+def differs(existing: StreamConfig, config: StreamConfig) -> bool:
+    """Whether any field `config` owns has another value in `existing`."""
+    have, want = existing.as_dict(), config.as_dict()
+    return any(_value(have.get(k)) != _value(want.get(k)) for k in owned_fields(config))
+
+
+def _value(v: Any) -> Any:
+    return getattr(v, "value", v)  # an enum as the server spells it
+
+
+async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    """Create `config.name` as `config` says (its `num_replicas` included), or bring an
+    existing stream's owned fields to `config`, keeping its replicas and placement. Safe to
+    run from any number of processes at once. Returns once the stream has a leader."""
+    info = await _info(js, config.name)
+    if info is None:
+        # another process may create it first, with other replicas: reconciled below
+        with contextlib.suppress(nats.js.errors.BadRequestError):
+            await js.add_stream(config)
+        info = await _info(js, config.name)
+        if info is None:
+            raise nats.js.errors.NotFoundError
+    if differs(info.config, config):
+        await js.update_stream(reconciled(info.config, config))
+    await wait_for_leader(js, str(config.name))
+
+
+async def _info(js: JetStreamContext, name: str | None) -> StreamInfo | None:
+    try:
+        return await js.stream_info(str(name))
+    except nats.js.errors.NotFoundError:
+        return None
+
+
+async def wait_for_leader(
+    js: JetStreamContext, stream: str, timeout: float = LEADER_WAIT_S
+) -> None:
+    """Return once `stream` has a leader that answers (at once on a single server);
+    TimeoutError after `timeout` seconds."""
+    async with asyncio.timeout(timeout):
+        while not await _led(js, stream):  # noqa: ASYNC110 - polling the server
+            await asyncio.sleep(_POLL_S)  # an election has no notification a client can await
+
+
+async def _led(js: JetStreamContext, stream: str) -> bool:
+    try:
+        info = await js.stream_info(stream)
+    except _NO_LEADER:
+        return False
+    return info.cluster is None or bool(info.cluster.leader)
