@@ -22,6 +22,8 @@ from engine.net.netguard import GuardedConnector, NetPolicy, guard_url, require_
 from engine.net.retry import parse_retry_after, transient_status
 
 Sleep = Callable[[float], Awaitable[None]]
+# told of each fetch attempt: its status (None: no response), body bytes and seconds taken
+FetchObserver = Callable[[int | None, int, float], None]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _KEEP_METHOD = frozenset({307, 308})  # other redirects of a POST are followed with a GET
@@ -43,6 +45,8 @@ class FetchSettings(msgspec.Struct, frozen=True, kw_only=True):
     # CIDR networks allowed although not public (e.g. one intranet host), when allow_private
     # is off; empty by default.
     allow_networks: tuple[str, ...] = ()
+    # e.g. the process's metrics (engine/metrics.py); not part of any stored record
+    observe: FetchObserver | None = None
 
     @property
     def net_policy(self) -> NetPolicy:
@@ -145,7 +149,7 @@ async def fetch(
     for attempt in range(settings.retries + 1):
         last = attempt == settings.retries
         try:
-            result = await _fetch_following(session, url, settings, form, headers)
+            result = await _observed(session, url, settings, form, headers)
         except FetchFailed as e:
             if e.permanent or last:
                 raise
@@ -163,6 +167,26 @@ async def fetch(
             backoff_delay(attempt, settings, parse_retry_after(result.headers.get("retry-after")))
         )
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+async def _observed(
+    session: aiohttp.ClientSession,
+    url: str,
+    settings: FetchSettings,
+    form: Sequence[tuple[str, str]] | None,
+    headers: Mapping[str, str] | None,
+) -> FetchResult:
+    """One attempt (`_fetch_following`), told to ``settings.observe`` whatever its end."""
+    if settings.observe is None:
+        return await _fetch_following(session, url, settings, form, headers)
+    started = time.monotonic()
+    try:
+        result = await _fetch_following(session, url, settings, form, headers)
+    except FetchFailed:
+        settings.observe(None, 0, time.monotonic() - started)
+        raise
+    settings.observe(result.status, result.bytes, result.duration_ms / 1000)
+    return result
 
 
 async def _fetch_following(
