@@ -20,7 +20,9 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import TypeVar
 
 import aiohttp
 import msgspec
@@ -50,14 +52,17 @@ from engine.run import RunContext, RunDeps
 from engine.service import JobService
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_ATTEMPTS = 5
 # Jobs one worker runs at once (a crawl's or a scrape batch's requests in flight are its own
 # `concurrency`); measured when batches were one-URL children (docs/decisions.md), 16 beat 4,
 # 32 and 64.
 CONCURRENCY = 16
-# After a store outage: first wait before resuming the job, doubled up to the second.
-STORE_RETRY_S = (0.5, 15.0)
+# After a store outage: first wait before asking again, doubled up to the second. Short: a
+# restarted server or a new stream leader answers within seconds, and a worker that waits
+# longer than that is idle for nothing.
+STORE_RETRY_S = (0.25, 2.0)
 # Errors that mean the store, not the job, failed: the job is resumed, never failed for them.
 STORE_ERRORS = (StoreUnavailable, nats.errors.Error)
 # An idle slot wakes when a work item is published, and polls every lane at least every
@@ -161,19 +166,38 @@ class Worker:
             error = f"gave up after {self.max_attempts} attempts: workers died"
             await self._fail(item.job_id, error)
             return
-        state = await self.service.store.load(item.job_id)
+        state = await self._patiently(item.job_id, lambda: self.service.store.load(item.job_id))
         if state is None or state.is_done or state.deleted or state.expanded:
             return  # an expanded job's item is done: its children carry the work
         if state.status == JobStatus.RUNNING and deliveries == 1:
             return  # a duplicate item for a job another worker is running
         start = StartJob(**command_envelope(item.job_id, self.worker_id), worker_id=self.worker_id)
         try:
-            started = await self.service.execute(start, known=state)
+            started = await self._patiently(
+                item.job_id, lambda: self.service.execute(start, known=state)
+            )
         except (JobConflict, JobNotFound):
             return
         if started.state is None or started.state.is_done:
             return
         await self._run_through_outages(started.state, session)
+
+    async def _patiently(self, job_id: str, call: Callable[[], Awaitable[T]]) -> T:
+        """`call()`'s answer, asked again after each store outage (pauses from
+        STORE_RETRY_S[0] doubling up to STORE_RETRY_S[1]) while the item is kept in hand.
+        Raises StoreUnavailable when the worker is stopped during an outage."""
+        delay, longest = STORE_RETRY_S
+        while True:
+            try:
+                return await call()
+            except STORE_ERRORS as e:
+                log.warning(
+                    "worker %s: job %s: store unavailable, asking again in %.2f s: %s",
+                    self.worker_id, job_id, delay, e,
+                )  # fmt: skip
+            if await self._stopped_within(delay):
+                raise StoreUnavailable(f"stopped while the store was unavailable (job {job_id})")
+            delay = min(2 * delay, longest)
 
     async def _run_through_outages(self, job: JobState, session: aiohttp.ClientSession) -> None:
         """Run a started job up to its terminal event, resuming it after store outages.

@@ -5,57 +5,16 @@ while writes cannot succeed and 200 once they can again."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from api.settings import Settings
-from engine.jetstream.embedded import default_conf, nats_server_binary
-from engine.jetstream.store import JOBS_STREAM, wait_for_jetstream
+from engine.jetstream.store import JOBS_STREAM
 from tests.integration.outage.load import HealthWatch, Load, url_of
-from tests.support import Service, free_port, run_service, wait_until
-
-
-class Server:
-    """One nats-server with the project's configuration, on a fixed port and store, that
-    can be killed and started again."""
-
-    def __init__(self, store: Path) -> None:
-        self.store = store
-        self.port = free_port()
-        self.proc: asyncio.subprocess.Process | None = None
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        conf = default_conf()
-        args = ["-c", str(conf)] if conf is not None else []
-        self.proc = await asyncio.create_subprocess_exec(
-            nats_server_binary(), *args, "-js", "-a", "127.0.0.1", "-p", str(self.port),
-            "-sd", str(self.store),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        nc = await wait_for_jetstream(self.url)
-        await nc.close()
-
-    async def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        await self.proc.wait()
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[Server]:
-        await self.start()
-        try:
-            yield self
-        finally:
-            if self.proc is not None and self.proc.returncode is None:
-                await self.kill()
+from tests.integration.outage.server import Server
+from tests.support import Service, run_service, wait_until
 
 
 async def _titles(svc: Service) -> set[str]:
