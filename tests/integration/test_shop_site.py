@@ -7,6 +7,7 @@ rather than in the spider tests that trust it."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import Counter
 from typing import Any
@@ -27,6 +28,7 @@ from tests.sites.shop import (
     make_product,
     serve_shop,
 )
+from tests.support import wait_until
 
 
 def _text(node: LexborNode | None) -> str | None:
@@ -132,3 +134,19 @@ def test_catalogue_pages_cover_every_product_once() -> None:
     assert shop.pages == 6
     numbers = [p.number for page in range(1, 7) for p in shop.page_products(page)]
     assert numbers == list(range(1, 102))
+
+
+async def test_a_held_page_answers_only_once_released() -> None:
+    async with serve_shop(5, per_page=5) as shop, aiohttp.ClientSession() as http:
+        gate = shop.hold("/list/")
+
+        async def get(path: str) -> int:
+            async with http.get(shop.url(path)) as resp:
+                return resp.status
+
+        held = asyncio.create_task(get("/list/"))
+        await wait_until(lambda: shop.requested("/list/") == 1)
+        assert await get("/catalogue/page-1.html") == 200  # others are served meanwhile
+        assert not held.done()
+        gate.set()
+        assert await held == 200

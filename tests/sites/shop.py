@@ -18,11 +18,13 @@ Layout (after the "books to scrape" kind of shop the spider definitions are writ
 
 Everything is a pure function of (n, per_page, seed), so :func:`expected_items` says exactly
 which items the definition in ``tests/sites/shop_spider.json`` must yield, computed without
-any spider code. The app's ``ACCESS_KEY`` list logs each request's path (with its query).
+any spider code. The app's ``ACCESS_KEY`` list logs each request's path (with its query);
+``ShopHandle.hold(path)`` keeps requests of a path waiting until the test releases them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import html
 import json
@@ -40,6 +42,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 DEFINITION_PATH = Path(__file__).with_name("shop_spider.json")
 ACCESS_KEY = web.AppKey("access", list[str])
+HOLDS_KEY = web.AppKey("holds", dict[str, asyncio.Event])
 BROKEN_PATH = "/catalogue/product-0.html"
 PRIVATE_PATH = "/private/clearance.html"
 EXTERNAL_URL = "http://elsewhere.invalid/catalogue/product-1.html"
@@ -315,14 +318,18 @@ def build_shop(
     """The shop as an aiohttp app; ``app[ACCESS_KEY]`` lists requested paths (if ``log``)."""
     shop = Shop(n, per_page, seed)
     access: list[str] = []
+    holds: dict[str, asyncio.Event] = {}
 
     @web.middleware
     async def log_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
         access.append(request.path_qs)
+        if (held := holds.get(request.path)) is not None:
+            await held.wait()
         return await handler(request)
 
     app = web.Application(middlewares=[log_requests] if log else [])
     app[ACCESS_KEY] = access
+    app[HOLDS_KEY] = holds
     app[SHOP_KEY] = shop
     app.add_routes(_routes(shop))
     return app
@@ -335,6 +342,7 @@ class ShopHandle:
     origin: str
     shop: Shop
     access: list[str]
+    holds: dict[str, asyncio.Event]
 
     @property
     def start_url(self) -> str:
@@ -350,6 +358,11 @@ class ShopHandle:
     def expected_pages(self) -> tuple[set[str], set[str]]:
         return self.shop.expected_pages(self.origin)
 
+    def hold(self, path: str) -> asyncio.Event:
+        """Requests of ``path`` wait until the returned event is set (a test's way to keep a
+        crawl running at a known point); every hold is released when the shop stops."""
+        return self.holds.setdefault(path, asyncio.Event())
+
     def requested(self, path: str) -> int:
         """How many times ``path`` (with its query, if any) was requested."""
         return self.access.count(path)
@@ -362,4 +375,9 @@ async def serve_shop(
     """Serve :func:`build_shop` on 127.0.0.1 (a free port) for the duration of the block."""
     app = build_shop(n, per_page=per_page, seed=seed)
     async with serve_app(app, shutdown_timeout=0.5) as origin:
-        yield ShopHandle(origin, app[SHOP_KEY], app[ACCESS_KEY])
+        handle = ShopHandle(origin, app[SHOP_KEY], app[ACCESS_KEY], app[HOLDS_KEY])
+        try:
+            yield handle
+        finally:
+            for held in handle.holds.values():
+                held.set()
