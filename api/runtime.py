@@ -88,15 +88,15 @@ async def _start(stack: contextlib.AsyncExitStack, settings: Settings) -> Runtim
     nc = await wait_for_jetstream(await nats_access(settings, stack))
     stack.push_async_callback(nc.close)
     store = EventStore(nc, Codec())
-    await store.ensure()
-    users = await UserStore.open(nc.jetstream())
+    await store.ensure(settings.replicas)
+    users = await UserStore.open(nc.jetstream(), settings.replicas)
     await ensure_admin(users, settings)
     projector, read_db = await _read_model(stack, settings, nc, store.codec)
     service = JobService(store)
     sources = load_registry(settings.sources_file)
     results = await start_work(stack, nc, service, settings, sources)
     webhooks = await start_webhooks(stack, nc, store, settings)
-    idempotency = await open_idempotency(nc.jetstream())
+    idempotency = await open_idempotency(nc.jetstream(), settings.replicas)
     jobs = JobsApi(service, projector, read_db, idempotency, Limiter(settings.limits))
     hub = await _start_hub(stack, nc, store, settings)
     interval, max_pending = settings.sse_progress_interval_s, settings.sse_max_pending
@@ -105,7 +105,8 @@ async def _start(stack: contextlib.AsyncExitStack, settings: Settings) -> Runtim
         jobs=jobs, webhooks=webhooks, hub=hub,
         job_feed=JobFeed(store, hub, progress_interval=interval, max_pending=max_pending),
         list_feed=ListFeed(read_db, projector, hub, interval=interval),
-        stream_tokens=await _stream_tokens(nc, settings), library=await LibraryStore.open(nc),
+        stream_tokens=await _stream_tokens(nc, settings),
+        library=await LibraryStore.open(nc, replicas=settings.replicas),
         sources=sources, spiders=await _spiders(nc, settings),
     )  # fmt: skip
 
@@ -153,8 +154,8 @@ async def open_work(nc: NATS, settings: Settings) -> ResultStore:
     """The WORK stream and consumers (with `settings`' ack wait) and RESULTS, ensured; the
     result store workers record into."""
     js = nc.jetstream()
-    await ensure_work(js, settings.work_ack_wait_s)
-    return await open_results(js, nc.max_payload)
+    await ensure_work(js, settings.work_ack_wait_s, replicas=settings.replicas)
+    return await open_results(js, nc.max_payload, settings.replicas)
 
 
 def build_worker(
@@ -186,7 +187,7 @@ async def start_work(
     (its jobs finished or left for redelivery) when `stack` closes; they read novels with
     `sources` and share one per-host gate."""
     results = await open_work(nc, settings)
-    dispatcher = Dispatcher(nc, service, await open_dependents(nc))
+    dispatcher = Dispatcher(nc, service, await open_dependents(nc, settings.replicas))
     await dispatcher.start()
     stack.push_async_callback(dispatcher.stop)
     novels = novel_deps(settings, sources)
@@ -206,9 +207,9 @@ async def start_webhooks(
     stack: contextlib.AsyncExitStack, nc: NATS, events: EventStore, settings: Settings
 ) -> WebhooksApi:
     """Open the webhook bucket and the attempts stream, and start this process's deliverer."""
-    store = await WebhookStore.open(nc.jetstream())
+    store = await WebhookStore.open(nc.jetstream(), settings.replicas)
     deliveries = DeliveryLog(nc)
-    await deliveries.ensure()
+    await deliveries.ensure(settings.replicas)
     deliverer = Deliverer(nc, events, store, deliveries, delivery_settings(settings))
     await deliverer.start()
     stack.push_async_callback(deliverer.stop)
@@ -229,11 +230,11 @@ async def _start_hub(
 async def _spiders(nc: NATS, settings: Settings) -> SpidersApi:
     """The spiders of every user (the `spiders` bucket) and those installed here (entry
     points of the group `jobstream.spiders`, loaded once)."""
-    store = await SpiderStore.open(nc.jetstream())
+    store = await SpiderStore.open(nc.jetstream(), settings.replicas)
     return SpidersApi(store, installed_spiders(), allow_private=settings.allow_private_networks)
 
 
 async def _stream_tokens(nc: NATS, settings: Settings) -> StreamTokens:
     """Stream tokens signed with the secret every API node of the cluster shares."""
-    secret = await shared_secret(await open_config(nc.jetstream()))
+    secret = await shared_secret(await open_config(nc.jetstream(), settings.replicas))
     return StreamTokens(secret, settings.stream_token_ttl_s)

@@ -24,6 +24,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     nats_url: str | NatsAccess | None = None  # a server: URL (credentials in it) or access
     nats_port: int = 4222
     nats_conf: Path | None = None
+    # num_replicas of every stream and bucket this process creates (an existing one keeps its
+    # own): 1 on a single server, 3 on a three-node cluster
+    replicas: int = 1
     workers: int = 0
     worker_concurrency: int = CONCURRENCY  # jobs each in-process worker runs at once
     allow_private_networks: bool = False
@@ -96,6 +99,26 @@ def sources_file_from_env() -> Path | None:
     """JOBSTREAM_SOURCES_FILE, the operator's sources file, when set."""
     value = os.environ.get("JOBSTREAM_SOURCES_FILE", "").strip()
     return Path(value) if value else None
+
+
+MAX_REPLICAS = 5  # JetStream keeps at most five copies of a stream
+
+
+class SettingError(ValueError):
+    """A setting given on the command line or in the environment is malformed; the message
+    names it."""
+
+
+def replicas_from(flag: int | None) -> int:
+    """The replicas setting: `--replicas` when given, else JOBSTREAM_REPLICAS, else 1.
+    SettingError unless it is a whole number from 1 to MAX_REPLICAS."""
+    raw = str(flag) if flag is not None else os.environ.get("JOBSTREAM_REPLICAS", "").strip()
+    name = "--replicas" if flag is not None else "JOBSTREAM_REPLICAS"
+    if not raw:
+        return 1
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_REPLICAS:
+        raise SettingError(f"{name} must be a whole number from 1 to {MAX_REPLICAS}, not {raw!r}")
+    return int(raw)
 
 
 def nats_url_set() -> bool:

@@ -11,10 +11,12 @@ from pathlib import Path
 
 from api.limits import limits_from_env
 from api.settings import (
+    SettingError,
     Settings,
     access_from_env,
     env_flag,
     nats_url_set,
+    replicas_from,
     sources_file_from_env,
     webhooks_from_env,
     work_from_env,
@@ -94,6 +96,11 @@ def _add_nats_options(p: argparse.ArgumentParser) -> None:
         "--nats-port", type=int, default=4222,
         help="the embedded NATS server's port (without NATS_URL)",
     )  # fmt: skip
+    p.add_argument(
+        "--replicas", type=int, default=None,
+        help="copies of each stream and bucket this command creates: 1 on one server, 3 on a "
+        "three-node cluster (default: JOBSTREAM_REPLICAS, else 1); existing ones keep theirs",
+    )  # fmt: skip
     add_wait_option(p)
 
 
@@ -122,6 +129,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         nats_url=None if embedded else access_from_env(args.data_dir, args.nats_port),
         nats_port=args.nats_port,
+        replicas=replicas_from(args.replicas),
         workers=args.workers,
         worker_concurrency=args.worker_concurrency,
         allow_private_networks=args.allow_private_networks or env_flag("JOBSTREAM_ALLOW_PRIVATE"),
@@ -136,6 +144,7 @@ def _serve(args: argparse.Namespace) -> int:
 async def _worker(args: argparse.Namespace) -> int:
     sources_file = _sources_file(args)  # before anything is opened
     settings = Settings(
+        replicas=replicas_from(args.replicas),
         worker_concurrency=args.concurrency,
         allow_private_networks=args.allow_private_networks or env_flag("JOBSTREAM_ALLOW_PRIVATE"),
         sources_file=sources_file,
@@ -146,9 +155,10 @@ async def _worker(args: argparse.Namespace) -> int:
 
 
 async def _user_add(args: argparse.Namespace) -> int:
+    replicas = replicas_from(args.replicas)
     nc = await reach_nats(access_from_env(args.data_dir, args.nats_port), args.wait)
     try:
-        users = await UserStore.open(nc.jetstream())
+        users = await UserStore.open(nc.jetstream(), replicas)
         token = await users.add(args.name, admin=args.admin, tier=Tier(args.tier))
     except UserExists as e:
         print(f"error: {e}", file=sys.stderr)
@@ -164,9 +174,10 @@ async def _rebuild(args: argparse.Namespace) -> int:
     fresh = target.with_suffix(".rebuild")
     for path in (fresh, Path(f"{fresh}-wal"), Path(f"{fresh}-shm")):
         path.unlink(missing_ok=True)
+    replicas = replicas_from(args.replicas)
     nc = await reach_nats(access_from_env(args.data_dir, args.nats_port), args.wait)
     try:
-        await EventStore(nc, Codec()).ensure()
+        await EventStore(nc, Codec()).ensure(replicas)
         db = await open_db(fresh)
         try:
             checkpoint = await rebuild(db, nc, Codec())
@@ -209,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "user":
             return asyncio.run(_user_add(args))
         return asyncio.run(_rebuild(args))
-    except (StoreUnavailable, NatsAccessError, SourcesFileError) as e:
+    except (StoreUnavailable, NatsAccessError, SourcesFileError, SettingError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -93,10 +93,11 @@ async def _port_open(access: NatsAccess, wait_s: float) -> None:
 
 def _unreachable(access: NatsAccess, wait_s: float, e: BaseException) -> NatsUnreachable:
     waited = f"waited {wait_s:g} s" if wait_s > 0 else "--wait SECONDS to wait for it"
-    return NatsUnreachable(
-        f"cannot reach NATS at {access.url} ({_reason(e)}): is `jobstream serve` running"
-        f" there, or NATS_URL set? ({waited})"
-    )
+    if os.environ.get("NATS_URL", "").strip():
+        ask = "is the server NATS_URL names running?"
+    else:  # the embedded server of a `serve` on this machine, or NATS_URL forgotten
+        ask = "is `jobstream serve` running with that --nats-port, or should NATS_URL be set?"
+    return NatsUnreachable(f"cannot reach NATS at {access.url} ({_reason(e)}): {ask} ({waited})")
 
 
 def _reason(e: BaseException) -> str:

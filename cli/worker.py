@@ -24,7 +24,7 @@ async def run_worker(
     nc = await reach_nats(access, wait_s)
     try:
         store = EventStore(nc, Codec())
-        await store.ensure()
+        await store.ensure(settings.replicas)
         results = await open_work(nc, settings)
         worker = build_worker(nc, JobService(store), results, settings, burst=burst)
         loop = asyncio.get_running_loop()
