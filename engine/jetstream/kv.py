@@ -8,7 +8,7 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
-from engine.jetstream.provision import wait_for_leader
+from engine.jetstream.provision import check_created_elsewhere, wait_for_leader
 
 
 async def open_bucket(
@@ -24,7 +24,8 @@ async def open_bucket(
         pass
     try:
         kv = await js.create_key_value(bucket=bucket, replicas=replicas, **config)
-    except nats.js.errors.BadRequestError:  # another process created it, otherwise: use it
+    except nats.js.errors.BadRequestError as e:  # another process created it, otherwise?
+        check_created_elsewhere(f"bucket {bucket}", e)
         kv = await js.key_value(bucket)
     await wait_for_leader(js, f"KV_{bucket}")
     return kv

@@ -34,7 +34,7 @@ from nats.js.object_store import ObjectStore
 from engine.domain.errors import InvalidCommand
 from engine.domain.ids import job_token
 from engine.jetstream.errors import StoreUnavailable
-from engine.jetstream.provision import ensure_stream, wait_for_leader
+from engine.jetstream.provision import check_created_elsewhere, ensure_stream, wait_for_leader
 from engine.jetstream.store import direct_batch, sequence_of
 
 LIBRARY_STREAM = "LIBRARY"
@@ -218,7 +218,8 @@ async def _bucket(js: JetStreamContext, replicas: int) -> ObjectStore:
     config = ObjectStoreConfig(bucket=LIBRARY_BUCKET, storage=StorageType.FILE, replicas=replicas)
     try:
         files = await js.create_object_store(LIBRARY_BUCKET, config)
-    except nats.js.errors.BadRequestError:  # another process created it meanwhile
+    except nats.js.errors.BadRequestError as e:  # another process created it meanwhile?
+        check_created_elsewhere(f"object store {LIBRARY_BUCKET}", e)
         files = await js.object_store(LIBRARY_BUCKET)
     await wait_for_leader(js, f"OBJ_{LIBRARY_BUCKET}")
     return files

@@ -11,7 +11,6 @@ Two rules hold for every start-up, however many processes start at once:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 from typing import Any
 
@@ -20,17 +19,25 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig, StreamInfo
 
+from engine.jetstream.errors import StoreUnavailable
+
 # Kept as found on an existing stream: how many copies and where is the operator's choice.
 _KEPT = frozenset({"num_replicas", "placement"})
 _DEFAULTS = StreamConfig().as_dict()
 LEADER_WAIT_S = 30.0  # a cluster elects a new stream's leader in well under a second
 _POLL_S = 0.05
+STREAM_NAME_IN_USE = 10058  # "stream name already in use with a different configuration"
 # What a stream info request meets while the stream has no leader.
 _NO_LEADER = (
     nats.errors.TimeoutError,
     nats.errors.NoRespondersError,
     nats.js.errors.ServiceUnavailableError,
 )
+
+
+class SetupRefused(StoreUnavailable):
+    """JetStream refused to create a stream or bucket the project needs: the message says
+    why, in the server's words (e.g. replicas above the number of servers)."""
 
 
 def owned_fields(config: StreamConfig) -> frozenset[str]:
@@ -60,17 +67,31 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     """Create `config.name` as `config` says (its `num_replicas` included), or bring an
     existing stream's owned fields to `config`, keeping its replicas and placement. Safe to
     run from any number of processes at once. Returns once the stream has a leader."""
-    info = await _info(js, config.name)
-    if info is None:
-        # another process may create it first, with other replicas: reconciled below
-        with contextlib.suppress(nats.js.errors.BadRequestError):
-            await js.add_stream(config)
-        info = await _info(js, config.name)
-        if info is None:
-            raise nats.js.errors.NotFoundError
+    info = await _info(js, config.name) or await _create(js, config)
     if differs(info.config, config):
         await js.update_stream(reconciled(info.config, config))
     await wait_for_leader(js, str(config.name))
+
+
+async def _create(js: JetStreamContext, config: StreamConfig) -> StreamInfo:
+    """The new stream's info; if another process created it first (with other replicas,
+    say), the info of that one. SetupRefused for any other refusal."""
+    try:
+        return await js.add_stream(config)
+    except nats.js.errors.BadRequestError as e:
+        check_created_elsewhere(str(config.name), e)
+    info = await _info(js, config.name)
+    if info is None:
+        raise SetupRefused(f"stream {config.name} was neither created nor found")
+    return info
+
+
+def check_created_elsewhere(name: str, error: nats.js.errors.BadRequestError) -> None:
+    """Return if `error` (refusing to create `name`) says it exists with another config:
+    another process created it first. Raise SetupRefused for any other reason (more
+    replicas than the servers, say)."""
+    if error.err_code != STREAM_NAME_IN_USE:
+        raise SetupRefused(f"JetStream refused to create {name}: {error.description}") from error
 
 
 async def _info(js: JetStreamContext, name: str | None) -> StreamInfo | None:
