@@ -205,16 +205,19 @@ async def _locked_store(store_dir: Path, port: int) -> TextIO:
     process holds it for LOCK_PATIENCE_S."""
     lock = (store_dir / STORE_LOCK).open("a")
     deadline = asyncio.get_running_loop().time() + LOCK_PATIENCE_S
-    while True:
-        try:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return lock
-        except BlockingIOError:
-            if asyncio.get_running_loop().time() > deadline:
-                lock.close()
-                reason = f"its store {store_dir} is in use by another jobstream process"
-                raise StoreInUse(port, reason) from None
-            await asyncio.sleep(_POLL_S)  # polling a lock: there is no notification
+    try:
+        while True:
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return lock
+            except BlockingIOError:
+                if asyncio.get_running_loop().time() > deadline:
+                    reason = f"its store {store_dir} is in use by another jobstream process"
+                    raise StoreInUse(port, reason) from None
+                await asyncio.sleep(_POLL_S)  # polling a lock: there is no notification
+    except BaseException:  # refused, or cancelled while waiting: the file is not kept open
+        lock.close()
+        raise
 
 
 async def _listening(
