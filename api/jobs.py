@@ -13,6 +13,7 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from api.limits import Limiter, LimitExceeded, Limits
+from api.schemas import AppendedRow
 from api.users import User
 from engine.domain.commands import CancelJob, CreateJob, DeleteJob, RetryJob
 from engine.domain.envelope import command_envelope
@@ -25,11 +26,15 @@ from engine.purge import PurgeReport, purge_job
 from engine.service import JobService, new_id
 from projections import queries
 from projections.apply import row_of
+from projections.errors import NotReady
 from projections.projector import Projector
 from projections.queries import EventFilter, EventRow, JobFilter, JobRow
 
 IDEMPOTENCY_BUCKET = "idempotency"
 IDEMPOTENCY_TTL_S = 24 * 3600.0
+# How long a write waits for the read model to show it (read-your-writes) before answering
+# without it: a create with the job as appended, other commands with 503.
+READ_WAIT_S = 10.0
 
 
 class NewJob(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,9 +59,10 @@ class JobsApi:
 
     def __init__(
         self, service: JobService, projector: Projector, db: aiosqlite.Connection, kv: KeyValue,
-        limiter: Limiter | None = None,
+        limiter: Limiter | None = None, *, read_wait_s: float = READ_WAIT_S,
     ) -> None:  # fmt: skip
         self.service = service
+        self.read_wait_s = read_wait_s
         self.projector = projector
         self.db = db
         self.kv = kv
@@ -98,8 +104,11 @@ class JobsApi:
         except JobConflict:
             # Same idempotency key raced from two requests: the other one created it.
             return await self._settled(user, job_id)
-        await self.projector.wait_for(outcome.seq)  # the caller's next read sees the job
         assert outcome.state is not None
+        try:  # the caller's next read sees the job
+            await self.projector.wait_for(outcome.seq, self.read_wait_s)
+        except NotReady:  # the job exists and runs: never answer its create with an error
+            return _appended(outcome.state)
         return row_of(outcome.state)  # what the projector stored, without reading it back
 
     async def cancel(self, user: User, job_id: str) -> None:
@@ -117,7 +126,7 @@ class JobsApi:
         """Run `command` on a job the user may see, returning once reads reflect it."""
         await self.get(user, command.job_id)
         outcome = await self.service.execute(command)
-        await self.projector.wait_for(outcome.seq)
+        await self.projector.wait_for(outcome.seq, self.read_wait_s)
 
     async def replay(self, user: User, job_id: str) -> JobRow:
         old = await self.get(user, job_id)
@@ -216,11 +225,19 @@ class JobsApi:
             raise JobConflict(f"job {job_id} is being created; try again")
         if state.deleted:
             raise JobConflict(f"Idempotency-Key was used for job {job_id}, since deleted")
-        return await self._read_after(state.version, user, job_id)
+        try:  # the key is the user's, and so is its job
+            return await self._read_after(state.version, user, job_id)
+        except NotReady:
+            return _appended(state)
 
     async def _read_after(self, seq: int, user: User, job_id: str) -> JobRow:
-        await self.projector.wait_for(seq)
+        await self.projector.wait_for(seq, self.read_wait_s)
         return await self.get(user, job_id)
+
+
+def _appended(state: JobState) -> AppendedRow:
+    """The job as the log holds it, for a create answered before the read model shows it."""
+    return AppendedRow(**msgspec.structs.asdict(row_of(state)))
 
 
 class Claim(msgspec.Struct, frozen=True, kw_only=True):

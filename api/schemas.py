@@ -133,7 +133,10 @@ class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
     `stats` and `logs` appear only when asked for with `include=`; with `include=progress`,
     `progress` is the domain-crawl jobs API's object instead of lncrawl's whole percentage.
-    `deleted` appears (true) only when an admin reads a deleted job.
+    `deleted` appears (true) only when an admin reads a deleted job. `read_model_behind`
+    appears (true) only in a create's answer when the job was appended to the log but this
+    node's read model did not show it in time: the job exists and runs, a read of it may
+    answer 404 for a moment.
     """
 
     id: str
@@ -163,6 +166,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     stats: CrawlStats | None = None
     logs: list[LogEntry] | None = None
     deleted: bool = False
+    read_model_behind: bool = False
 
     @classmethod
     def of(cls, row: JobRow) -> Job:
@@ -192,7 +196,13 @@ class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
             spider=_spider_ref(row),
             items_scraped=row.items_scraped,
             deleted=row.deleted,
+            read_model_behind=isinstance(row, AppendedRow),
         )
+
+
+class AppendedRow(JobRow, frozen=True, kw_only=True):
+    """A job as its create appended it (see `row_of`), answered when the read model did not
+    show it in time."""
 
 
 def _spider_ref(row: JobRow) -> SpiderRef | None:
