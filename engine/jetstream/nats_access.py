@@ -1,5 +1,6 @@
-"""How a process reaches NATS: one server URL and the credentials for it, held apart so the URL
-can be printed and the credentials never are."""
+"""How a process reaches NATS: the URLs of one server or of several servers of a cluster, and
+the credentials for them, held apart so the URLs can be printed and the credentials never
+are."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 4222
 _SCHEMES = ("nats", "tls", "ws", "wss")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_NEXT_SERVER = re.compile(r",(?=\s*[A-Za-z][A-Za-z0-9+.-]*://)")
 _REFUSALS = ("authorization violation", "authentication")
 
 
@@ -28,9 +30,10 @@ class NatsAccessError(StoreError):
 
 
 class NatsAccess(msgspec.Struct, frozen=True, kw_only=True):
-    """A NATS server and how to authenticate to it. `url` never carries credentials: they are
+    """A NATS server (or the servers of one cluster) and how to authenticate to it. `url` is
+    one server URL or several, comma-separated, and never carries credentials: they are
     `user` and `password`, or `token`, and/or `creds_file` (a NATS `.creds` file: JWT and
-    nkey seed). Its repr shows which kind, never their values."""
+    nkey seed), the same for every server. Its repr shows which kind, never their values."""
 
     url: str
     user: str | None = None
@@ -50,15 +53,28 @@ class NatsAccess(msgspec.Struct, frozen=True, kw_only=True):
         return ", ".join(kinds) or "none"
 
     @property
+    def servers(self) -> list[str]:
+        """Each server's URL."""
+        return self.url.split(",")
+
+    @property
     def address(self) -> tuple[str, int]:
-        """The server's host and port."""
-        parts = urlsplit(self.url)
-        return parts.hostname or "127.0.0.1", parts.port or DEFAULT_PORT
+        """The first server's host and port."""
+        return self.addresses[0]
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """Each server's host and port."""
+        found = []
+        for server in self.servers:
+            parts = urlsplit(server)
+            found.append((parts.hostname or "127.0.0.1", parts.port or DEFAULT_PORT))
+        return found
 
     def connect_options(self) -> dict[str, Any]:
         """Keyword arguments for nats-py's `Client.connect`: the server and the credentials."""
         options: dict[str, Any] = {
-            "servers": [self.url], "user": self.user, "password": self.password,
+            "servers": self.servers, "user": self.user, "password": self.password,
             "token": self.token,
         }  # fmt: skip
         if self.creds_file is not None:
@@ -67,8 +83,23 @@ class NatsAccess(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def mask_url(url: str) -> str:
-    """`url` with whatever stands before its host (a user and password, a token) replaced by
-    `***`: the form for logs and error messages."""
+    """`url` (or each of a comma-separated list) with whatever stands before its host (a
+    user and password, a token) replaced by `***`: the form for logs and error messages."""
+    if "://" not in url and "@" in url:
+        return _mask_one(url)  # no scheme to tell servers apart: hide up to the last @
+    return ",".join(_mask_one(part) for part in split_servers(url))
+
+
+def split_servers(url: str) -> list[str]:
+    """The server URLs of a comma-separated list. With schemes, a comma starts a new server
+    only before a scheme (`,nats://`), so a comma in a password stays in its URL."""
+    url = url.strip().strip(",")  # a list's stray commas at its ends name no server
+    if "://" in url:
+        return _NEXT_SERVER.split(url)
+    return url.split(",")
+
+
+def _mask_one(url: str) -> str:
     before, at, host = url.rpartition("@")
     if not at:
         return url
@@ -79,8 +110,22 @@ def mask_url(url: str) -> str:
 def parse_access(url: str, creds_file: Path | None = None) -> NatsAccess:
     """The access `url` spells, as NATS_URL does: `nats://host:port`,
     `nats://user:password@host:port` (percent-encoded) or `nats://token@host:port`; without a
-    scheme, nats://. `creds_file` (NATS_CREDS) may add a `.creds` file, but not to a user and
-    password. NatsAccessError, the URL masked in its message, when any of it is malformed."""
+    scheme, nats://. Several servers of one cluster are comma-separated
+    (`nats://a:4222,nats://b:4222`): the client connects to any and fails over to the others;
+    credentials written in any of them are used for all, and two different ones are an
+    error. `creds_file` (NATS_CREDS) may add a `.creds` file, but not to a user and password.
+    NatsAccessError, the URL masked in its message, when any of it is malformed."""
+    each = [_parse_one(part, creds_file) for part in split_servers(url) if part.strip()]
+    if not each:
+        raise NatsAccessError("the NATS URL names no server")
+    with_auth = [a for a in each if a.user is not None or a.token is not None]
+    if len({(a.user, a.password, a.token) for a in with_auth}) > 1:
+        raise NatsAccessError(f"{mask_url(url)}: the servers carry different credentials")
+    chosen = with_auth[0] if with_auth else each[0]
+    return msgspec.structs.replace(chosen, url=",".join(a.url for a in each))
+
+
+def _parse_one(url: str, creds_file: Path | None) -> NatsAccess:
     raw = url.strip()
     parts = _split(raw if "://" in raw else f"nats://{raw}")
     user, password = _userinfo(parts)
@@ -99,8 +144,8 @@ def _split(url: str) -> SplitResult:
     problem = None
     if parts.scheme not in _SCHEMES:
         problem = f"the scheme must be one of {', '.join(_SCHEMES)}"
-    elif "," in parts.netloc:
-        problem = "one server URL only"
+    elif "," in parts.netloc.rpartition("@")[2]:
+        problem = "each server of a list needs its scheme: nats://a:4222,nats://b:4222"
     elif not parts.hostname:
         problem = "no host"
     else:

@@ -282,21 +282,21 @@ def sequence_of(msg: Msg) -> int:
 
 
 async def _wait_for_port(access: NatsAccess, end: float) -> None:
-    """Wait until something listens at `access`' server, so start-up does not log connection
-    errors."""
-    host, port = access.address
+    """Wait until something listens at one of `access`' servers, so start-up does not log
+    connection errors."""
     loop = asyncio.get_running_loop()
     while True:
-        try:
-            _, writer = await asyncio.open_connection(host, port)
-        except OSError:
-            if loop.time() > end:
-                return  # let the real connect attempt report the failure
-            await asyncio.sleep(0.05)
-            continue
-        writer.close()
-        await writer.wait_closed()
-        return
+        for host, port in access.addresses:
+            try:
+                _, writer = await asyncio.open_connection(host, port)
+            except OSError:
+                continue
+            writer.close()
+            await writer.wait_closed()
+            return
+        if loop.time() > end:
+            return  # let the real connect attempt report the failure
+        await asyncio.sleep(0.05)
 
 
 async def wait_for_jetstream(access: NatsAccess | str, deadline_s: float = 20.0) -> NATS:

@@ -78,13 +78,40 @@ def test_a_creds_file_must_exist_and_not_come_with_a_password(tmp_path: Path) ->
     assert "s3cr" not in str(e.value)
 
 
+def test_a_list_of_servers_shares_one_set_of_credentials() -> None:
+    access = parse_access(f"nats://a:4222, nats://alice:{quote(SECRET, safe='')}@b:4223,nats://c,")
+    assert access.url == "nats://a:4222,nats://b:4223,nats://c"
+    assert access.addresses == [("a", 4222), ("b", 4223), ("c", 4222)]
+    assert access.address == ("a", 4222)
+    options = access.connect_options()
+    assert options["servers"] == ["nats://a:4222", "nats://b:4223", "nats://c"]
+    assert (options["user"], options["password"]) == ("alice", SECRET)
+    assert parse_access("nats://t0k@a:1,nats://t0k@b:2").token == "t0k"
+    assert SECRET not in repr(access)
+    with pytest.raises(NatsAccessError, match="no server"):
+        parse_access(" , ")
+
+
+def test_a_comma_in_a_password_stays_in_its_server() -> None:
+    access = parse_access("nats://u:p,w@a:1,nats://b:2")
+    assert (access.servers, access.password) == (["nats://a:1", "nats://b:2"], "p,w")
+    assert mask_url("nats://u:p,w@a:1,nats://b:2") == "nats://***@a:1,nats://b:2"
+    assert mask_url("u:p,w@a:1") == "***@a:1"
+
+
+def test_a_list_is_masked_server_by_server() -> None:
+    masked = mask_url("nats://u:pw@a:1,tls://tok@b:2,nats://c:3")
+    assert masked == "nats://***@a:1,tls://***@b:2,nats://c:3"
+
+
 @pytest.mark.parametrize(
     ("url", "problem"),
     [
         ("http://u:hunter22@h:4222", "scheme"),
         ("nats://u:hunter22@h:99999", "port"),
         ("nats://u:hunter22@h:42x", "port"),
-        ("nats://u:hunter22@a:4222,nats://b:4222", "one server"),
+        ("nats://u:hunter22@a:4222,nats://v:hunter22@b:4222", "different credentials"),
+        ("nats://u:hunter22@a:4222,b:4222", "its scheme"),
         ("nats://:hunter22@h:4222", "no user"),
         ("nats://u:hunter22@:4222", "no host"),
     ],
