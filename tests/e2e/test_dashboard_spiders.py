@@ -16,7 +16,7 @@ from engine.domain.model import JobStatus, JobType
 from tests.e2e.test_dashboard import Page, browser
 from tests.e2e.test_dashboard_console import fill, q, signed_in, submitted_job
 from tests.sites.shop import ShopHandle, item_key, load_definition, serve_shop
-from tests.support import Client, Service, finished, wait_until
+from tests.support import Client, Service, finished, get_job, wait_until
 
 FORM = "new-spider"
 ITEMS_BOX = "document.getElementById('d-items-box')"
@@ -170,3 +170,36 @@ async def test_a_job_of_another_type_shows_no_items_table(
         assert await page.eval(f"{ITEMS_BOX}.hidden") is True
         assert await page.eval("document.querySelectorAll('#d-items tbody tr').length") == 0
         assert page.exceptions == []
+
+
+async def test_items_fill_the_table_while_the_job_runs(
+    working: Service, shop: ShopHandle, tmp_path: Path
+) -> None:
+    admin = working.admin
+    spider = await added(admin)
+    gate = shop.hold("/catalogue/page-2.html")  # the job cannot get past catalogue page 1
+    body = {"spider_id": spider["id"], "arguments": {"start": shop.start_url}, "concurrency": 4}
+    status, job = await admin.call("POST", "/api/job/create/spider", json=body)
+    assert status == 201, job
+    first = [i for i in shop.expected_items() if i["url"] in page_one_products(shop)]
+    async with browser(tmp_path / "chromium") as page:
+        await signed_in(page, admin, f"&job={job['id']}")
+        detail = "document.getElementById('detail')"
+        await page.until(f"{detail}.dataset.jobId === '{job['id']}' && !{ITEMS_BOX}.hidden")
+        await page.until(f"{ITEMS_BOX}.dataset.rows === '{len(first)}'", timeout=30)
+        assert (await get_job(admin, job["id"]))["is_done"] is False  # still held on page 2
+        table = await page.eval(TABLE)
+        assert sorted(r["page"] for r in table["rows"]) == sorted(i["url"] for i in first)
+
+        gate.set()
+        await page.until(f"{ITEMS_BOX}.dataset.settled === 'true'", timeout=30)
+        expected = shop.expected_items()
+        assert await page.eval(f"{ITEMS_BOX}.dataset.rows") == str(len(expected))
+        table = await page.eval(TABLE)
+        assert Counter(r["page"] for r in table["rows"]) == Counter(i["url"] for i in expected)
+        assert page.exceptions == []
+
+
+def page_one_products(shop: ShopHandle) -> set[str]:
+    """The pages catalogue page 1 leads to: its products and the list page."""
+    return {shop.url(p.path) for p in shop.shop.page_products(1)} | {shop.url("/list/")}
