@@ -16,6 +16,7 @@ from api.deps import RUNTIME_KEY, dependencies
 from api.errors import exception_handlers
 from api.json_depth import BoundedRequest
 from api.library_routes import LibraryController
+from api.metrics import metrics
 from api.openapi import openapi_config
 from api.routes import JobsController
 from api.runtime import Runtime, open_runtime
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> Litestar:
             StreamController,
             stream_token,
             health,
+            metrics,
             dashboard_router(),
         ],
         dependencies={"user": Provide(current_user), **dependencies()},

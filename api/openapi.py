@@ -69,6 +69,7 @@ RAISES: dict[str, tuple[type[Exception], ...]] = {
     "POST /api/job/create/spider": (*_CREATE, MissingChoice, SpiderNotFound),
     "GET /api/job/{job_id}/stream": (LimitExceeded,),
     "GET /api/jobs/stream": (LimitExceeded,),
+    "GET /metrics": (Forbidden,),
 }
 # Bodies a route reads itself (the spider definition: `parse_definition` names the path of a
 # bad field), documented with the type they must have.
@@ -155,6 +156,14 @@ SECURITY_SCHEMES = {
     },
 }
 _SSE = {"type": "string", "description": "Server-sent events; each id is a log sequence."}
+# Routes answering with text of their own format: its media type and schema.
+TEXTS: dict[str, dict[str, Any]] = {
+    "GET /metrics": {
+        "text/plain": {
+            "schema": {"type": "string", "description": "The Prometheus text format (0.0.4)."}
+        }
+    },
+}
 _FILE = {"type": "string", "format": "binary"}
 
 
@@ -237,6 +246,8 @@ def _complete(op: dict[str, Any], route: Route, exact: _Exact) -> None:
     content = answers[success].setdefault("content", {})
     if route.key in EVENT_STREAMS:
         answers[success]["content"] = {"text/event-stream": {"schema": _SSE}}
+    elif route.key in TEXTS:
+        answers[success]["content"] = copy.deepcopy(TEXTS[route.key])
     elif route.key in FILES:
         answers[success]["content"] = {t: {"schema": _FILE} for t in FILES[route.key]}
         answers[success]["headers"] = copy.deepcopy(FILE_HEADERS.get(route.key, {}))

@@ -34,6 +34,7 @@ from engine.jetstream.results import ResultStore, open_results
 from engine.jetstream.spiders import SpiderStore
 from engine.jetstream.store import EventStore, wait_for_jetstream
 from engine.jetstream.work import ensure_work
+from engine.metrics import Metrics
 from engine.novels.handlers import NovelDeps
 from engine.novels.politeness import HostGate
 from engine.novels.sources.config import load_registry
@@ -57,7 +58,8 @@ class Runtime(msgspec.Struct, frozen=True, kw_only=True):
     The dispatcher, in-process workers and the webhook deliverer run too but are not here:
     nothing serving a request calls them. The request limiter is `jobs.limiter`. `sources`
     is the novel source registry, built once: the built-ins, the installed plugins and the
-    operator's sources file (`settings.sources_file`).
+    operator's sources file (`settings.sources_file`). `metrics` is the process's one
+    registry of metrics, which its service, workers, deliverer and SSE streams report into.
     """
 
     settings: Settings
@@ -75,6 +77,7 @@ class Runtime(msgspec.Struct, frozen=True, kw_only=True):
     sources: Registry
     library: LibraryStore
     spiders: SpidersApi
+    metrics: Metrics
 
 
 @contextlib.asynccontextmanager
@@ -87,15 +90,17 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
 async def _start(stack: contextlib.AsyncExitStack, settings: Settings) -> Runtime:
     nc = await wait_for_jetstream(await nats_access(settings, stack))
     stack.push_async_callback(nc.close)
+    metrics = Metrics()
+    metrics.track_reconnects(lambda: int(nc.stats["reconnects"]))
     store = EventStore(nc, Codec())
     await store.ensure(settings.replicas)
     users = await UserStore.open(nc.jetstream(), settings.replicas)
     await ensure_admin(users, settings)
     projector, read_db = await _read_model(stack, settings, nc, store.codec)
-    service = JobService(store)
+    service = JobService(store, observe=metrics.appended)
     sources = load_registry(settings.sources_file)
-    results = await start_work(stack, nc, service, settings, sources)
-    webhooks = await start_webhooks(stack, nc, store, settings)
+    results = await start_work(stack, nc, service, settings, sources, metrics)
+    webhooks = await start_webhooks(stack, nc, store, settings, metrics)
     idempotency = await open_idempotency(nc.jetstream(), settings.replicas)
     jobs = JobsApi(service, projector, read_db, idempotency, Limiter(settings.limits))
     hub = await _start_hub(stack, nc, store, settings)
@@ -107,7 +112,7 @@ async def _start(stack: contextlib.AsyncExitStack, settings: Settings) -> Runtim
         list_feed=ListFeed(read_db, projector, hub, interval=interval),
         stream_tokens=await _stream_tokens(nc, settings),
         library=await LibraryStore.open(nc, replicas=settings.replicas),
-        sources=sources, spiders=await _spiders(nc, settings),
+        sources=sources, spiders=await _spiders(nc, settings), metrics=metrics,
     )  # fmt: skip
 
 
@@ -160,12 +165,15 @@ async def open_work(nc: NATS, settings: Settings) -> ResultStore:
 
 def build_worker(
     nc: NATS, service: JobService, results: ResultStore, settings: Settings, *,
-    burst: bool = False, novels: NovelDeps | None = None,
+    burst: bool = False, novels: NovelDeps | None = None, metrics: Metrics | None = None,
 ) -> Worker:  # fmt: skip
     """A worker with `settings`' concurrency, attempts and private-network policy; `novels`
-    shared with the process's other workers (default: its own, see `novel_deps`)."""
+    shared with the process's other workers (default: its own, see `novel_deps`); its
+    fetches counted in `metrics`, when given."""
+    observe = metrics.fetched if metrics is not None else None
+    fetching = FetchSettings(allow_private=settings.allow_private_networks, observe=observe)
     return Worker(
-        nc, service, results, FetchSettings(allow_private=settings.allow_private_networks),
+        nc, service, results, fetching,
         concurrency=settings.worker_concurrency, burst=burst, max_attempts=settings.max_attempts,
         novels=novels or novel_deps(settings),
     )  # fmt: skip
@@ -181,18 +189,18 @@ def novel_deps(settings: Settings, sources: Registry | None = None) -> NovelDeps
 
 async def start_work(
     stack: contextlib.AsyncExitStack, nc: NATS, service: JobService, settings: Settings,
-    sources: Registry | None = None,
+    sources: Registry | None = None, metrics: Metrics | None = None,
 ) -> ResultStore:  # fmt: skip
     """The dispatcher, and `settings.workers` in-process workers (0 = none), each drained
     (its jobs finished or left for redelivery) when `stack` closes; they read novels with
-    `sources` and share one per-host gate."""
+    `sources`, share one per-host gate and count their fetches in `metrics`."""
     results = await open_work(nc, settings)
     dispatcher = Dispatcher(nc, service, await open_dependents(nc, settings.replicas))
     await dispatcher.start()
     stack.push_async_callback(dispatcher.stop)
     novels = novel_deps(settings, sources)
     for _ in range(settings.workers):
-        worker = build_worker(nc, service, results, settings, novels=novels)
+        worker = build_worker(nc, service, results, settings, novels=novels, metrics=metrics)
         task = asyncio.create_task(worker.run())
         stack.push_async_callback(_drained, worker, task)
     return results
@@ -204,13 +212,18 @@ async def _drained(worker: Worker, task: asyncio.Task[None]) -> None:
 
 
 async def start_webhooks(
-    stack: contextlib.AsyncExitStack, nc: NATS, events: EventStore, settings: Settings
-) -> WebhooksApi:
-    """Open the webhook bucket and the attempts stream, and start this process's deliverer."""
+    stack: contextlib.AsyncExitStack, nc: NATS, events: EventStore, settings: Settings,
+    metrics: Metrics | None = None,
+) -> WebhooksApi:  # fmt: skip
+    """Open the webhook bucket and the attempts stream, and start this process's deliverer
+    (its attempts counted in `metrics`, when given)."""
     store = await WebhookStore.open(nc.jetstream(), settings.replicas)
     deliveries = DeliveryLog(nc)
     await deliveries.ensure(settings.replicas)
-    deliverer = Deliverer(nc, events, store, deliveries, delivery_settings(settings))
+    on_attempt = metrics.webhook_attempt if metrics is not None else None
+    deliverer = Deliverer(
+        nc, events, store, deliveries, delivery_settings(settings), on_attempt=on_attempt
+    )
     await deliverer.start()
     stack.push_async_callback(deliverer.stop)
     allow_private = settings.allow_private_networks

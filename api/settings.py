@@ -47,6 +47,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # the operator's sources file (engine/novels/sources/config.py): hosts bound to sources,
     # declarative sources; None: the built-ins and installed plugins only
     sources_file: Path | None = None
+    metrics_public: bool = False  # GET /metrics without a token (else admins only)
     create_admin: bool = True
     print_admin_token: bool = True
 

@@ -16,6 +16,7 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping
 
 from litestar.types import Message, Receive, Scope, Send
+from prometheus_client import Gauge
 
 from api.http_protocol import EVENT_STREAM
 
@@ -33,9 +34,11 @@ class EventStream:
 
     def __init__(
         self, chunks: AsyncIterator[bytes], *, ping_s: float, send_timeout_s: float | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None, clients: Gauge | None = None,
     ) -> None:  # fmt: skip
+        """`clients`, when given, counts this response while it streams (the SSE gauge)."""
         self._chunks = chunks
+        self._clients = clients
         self._ping_s = ping_s
         self._send_timeout_s = send_timeout_s
         merged = {**_HEADERS, **{k.lower(): v for k, v in (headers or {}).items()}}
@@ -51,6 +54,8 @@ class EventStream:
         helpers = [asyncio.create_task(self._watch(receive, pump))]
         if self._ping_s > 0:
             helpers.append(asyncio.create_task(self._ping(send)))
+        if self._clients is not None:
+            self._clients.inc()
         try:
             await self._pump(send)
         except asyncio.CancelledError:
@@ -58,6 +63,8 @@ class EventStream:
                 raise
             pump.uncancel()  # our own cancel: the client left, the response just ends
         finally:
+            if self._clients is not None:
+                self._clients.dec()
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)

@@ -73,8 +73,9 @@ def _response(runtime: Runtime, user: User, chunks: AsyncGenerator[bytes, None])
     """The SSE response, counted as one of the user's open streams (429 past the limit)."""
     settings = runtime.settings
     response = EventStream(
-        chunks, ping_s=settings.sse_ping_s, send_timeout_s=settings.sse_send_timeout_s
-    )
+        chunks, ping_s=settings.sse_ping_s, send_timeout_s=settings.sse_send_timeout_s,
+        clients=runtime.metrics.sse_clients,
+    )  # fmt: skip
     return runtime.jobs.limiter.stream(user, response)
 
 

@@ -134,6 +134,7 @@ def _serve(args: argparse.Namespace) -> int:
         worker_concurrency=args.worker_concurrency,
         allow_private_networks=args.allow_private_networks or env_flag("JOBSTREAM_ALLOW_PRIVATE"),
         sources_file=sources_file,
+        metrics_public=env_flag("JOBSTREAM_METRICS_PUBLIC"),
         **work_from_env(),
         **webhooks_from_env(),
         limits=limits_from_env(),

@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -93,9 +94,11 @@ class Deliverer:
 
     def __init__(
         self, nc: NATS, store: EventStore, webhooks: WebhookStore, deliveries: DeliveryLog,
-        settings: DeliverySettings,
+        settings: DeliverySettings, *, on_attempt: Callable[[str], None] | None = None,
     ) -> None:  # fmt: skip
+        """`on_attempt` is told each recorded attempt's outcome (e.g. the process's metrics)."""
         self._nc = nc
+        self._on_attempt = on_attempt
         self._store = store
         self._webhooks = webhooks
         self._log = deliveries
@@ -249,6 +252,8 @@ class Deliverer:
         number = last.attempt + 1 if last is not None else 1
         attempt = await self._attempt(hook, msg_id, number, seq, event, body)
         await self._log.record(attempt)
+        if self._on_attempt is not None:
+            self._on_attempt(attempt.outcome.value)
         if attempt.next_attempt_at is None:
             return None
         return max(0.0, (attempt.next_attempt_at - now_ms()) / 1000)

@@ -127,6 +127,10 @@ CASES: dict[str, list[Case]] = {
     "GET /api/artifact/{artifact_id}": [Case(names="novel")],
     "GET /api/artifact/{artifact_id}/download": [Case(names="novel")],
     "GET /health": [Case(public=True)],
+    "GET /health/ready": [Case(public=True)],
+    "GET /health/live": [Case(public=True)],
+    # The operator's numbers (api/metrics.py): admins only, unless the node makes them public.
+    "GET /metrics": [Case(expect={"owner": 403, "other user": 403})],
     "GET /": [Case(public=True)],
     "GET /ui/{file_path}": [Case(public=True)],
     "HEAD /ui/{file_path}": [Case(public=True)],
