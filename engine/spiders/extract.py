@@ -22,8 +22,8 @@ from engine.spiders.model import (
     SpiderDefinition,
     compiled,
     field_spec,
-    spider_url,
 )
+from engine.spiders.values import spider_url
 
 # Bounds on what one page may yield (a huge listing must not make one huge page event).
 MAX_ITEMS_PER_PAGE = 1000

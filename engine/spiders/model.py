@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from typing import Annotated, Any, Literal
-from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 import msgspec
 import re2
@@ -22,6 +22,7 @@ from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 from engine.crawl.errors import InvalidUrl
 from engine.crawl.urls import parse_url
 from engine.domain.errors import InvalidCommand
+from engine.spiders.values import MAX_URL, spider_url, typed
 
 MAX_RULES = 100
 MAX_FIELDS = 100
@@ -30,7 +31,6 @@ MAX_ARGUMENTS = 50
 MAX_FOLLOW = 50
 MAX_ALLOWED_HOSTS = 100
 MAX_PATTERN = 1000  # characters of one regular expression or CSS selector
-MAX_URL = 2048
 
 NAME_PATTERN = "^[a-z0-9][a-z0-9-]{0,63}$"
 _IDENT = "^[a-z_][a-z0-9_]{0,63}$"  # argument names: what `{placeholder}` may say
@@ -104,21 +104,6 @@ class SpiderDefinition(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
         list[Annotated[str, msgspec.Meta(min_length=1, max_length=253)]],
         msgspec.Meta(max_length=MAX_ALLOWED_HOSTS),
     ] = []
-
-
-def spider_url(url: str, base: str | None = None) -> str:
-    """`url` (resolved against `base`) in the crawler's canonical form (engine/crawl/urls.py
-    `parse_url`: its checks, lower-case scheme and host, no fragment), except that a path's
-    trailing slash stays: a site may serve `/list/` and not `/list`, and a spider follows
-    links as the site writes them. InvalidUrl as `parse_url` raises it."""
-    canonical = parse_url(url, base)
-    joined = urljoin(base, url.strip()) if base else url.strip()
-    path = urlsplit(joined).path
-    if len(path) > 1 and path.endswith("/"):
-        parts = urlsplit(canonical)
-        if not parts.path.endswith("/"):
-            return urlunsplit(parts._replace(path=parts.path + "/"))
-    return canonical
 
 
 def field_spec(field: Field) -> FieldSpec:
@@ -312,76 +297,6 @@ def placeholders(template: str) -> list[str]:
 
 
 # -- arguments -----------------------------------------------------------------
-
-
-def typed(kind: str, value: Any) -> Any:
-    """`value` as argument type `kind`; ValueError saying why it does not fit.
-
-    Strings are accepted for every type (a command line gives nothing else): "12" is the
-    integer 12, "true"/"false" (also 1/0, yes/no) booleans. A url is kept canonical.
-    """
-    match kind:
-        case "string":
-            return _string(value)
-        case "integer":
-            return _integer(value)
-        case "number":
-            return _number(value)
-        case "boolean":
-            return _boolean(value)
-        case "url":
-            try:
-                return spider_url(_string(value))
-            except InvalidUrl as e:
-                raise ValueError(str(e)) from None
-    raise ValueError(f"unknown type {kind}")
-
-
-def _string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {type(value).__name__}")
-    if len(value) > MAX_URL:
-        raise ValueError(f"longer than {MAX_URL} characters")
-    return value
-
-
-def _integer(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError("expected an integer, got a boolean")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value.strip())
-    raise ValueError(f"expected an integer, got {value!r}")
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError("expected a number, got a boolean")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            pass
-        else:
-            if number == number and abs(number) != float("inf"):
-                return number
-    raise ValueError(f"expected a number, got {value!r}")
-
-
-_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
-
-
-def _boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ValueError(f"expected a boolean, got {value!r}")
 
 
 def resolve_arguments(d: SpiderDefinition, given: dict[str, Any]) -> dict[str, Any]:
