@@ -22,7 +22,7 @@ from api.limits import Limiter
 from api.settings import Settings
 from api.spiders import SpidersApi
 from api.stream_tokens import StreamTokens, open_config, shared_secret
-from api.users import UserStore
+from api.users import UserExists, UserStore
 from api.webhooks import WebhooksApi, delivery_settings
 from engine.crawl.fetcher import FetchSettings
 from engine.dispatcher import Dispatcher, open_dependents
@@ -131,7 +131,10 @@ async def ensure_admin(users: UserStore, settings: Settings) -> None:
     """On a first start with no users, create `admin`, print its token once and save it."""
     if not settings.create_admin or not await users.is_empty():
         return
-    token = await users.add("admin", admin=True)
+    try:
+        token = await users.add("admin", admin=True)
+    except UserExists:
+        return  # another API node, starting at the same time, created it and saved its token
     path = settings.admin_token_path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -8,7 +8,7 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
-from engine.jetstream.provision import check_created_elsewhere, wait_for_leader
+from engine.jetstream.provision import check_created_elsewhere, settled_info, wait_for_leader
 
 
 async def open_bucket(
@@ -18,14 +18,10 @@ async def open_bucket(
     exist yet; an existing bucket is opened as it is (its replicas kept). Safe to run from
     many processes at once; returns once the bucket's stream has a leader, so the first write
     does not meet "no responders" on a cluster still electing one."""
-    try:
-        return await js.key_value(bucket)
-    except nats.js.errors.BucketNotFoundError:
-        pass
-    try:
-        kv = await js.create_key_value(bucket=bucket, replicas=replicas, **config)
-    except nats.js.errors.BadRequestError as e:  # another process created it, otherwise?
-        check_created_elsewhere(f"bucket {bucket}", e)
-        kv = await js.key_value(bucket)
-    await wait_for_leader(js, f"KV_{bucket}")
-    return kv
+    if await settled_info(js, f"KV_{bucket}") is None:
+        try:
+            await js.create_key_value(bucket=bucket, replicas=replicas, **config)
+        except nats.js.errors.BadRequestError as e:  # another process created it, otherwise?
+            check_created_elsewhere(f"bucket {bucket}", e)
+        await wait_for_leader(js, f"KV_{bucket}")
+    return await js.key_value(bucket)

@@ -34,7 +34,12 @@ from nats.js.object_store import ObjectStore
 from engine.domain.errors import InvalidCommand
 from engine.domain.ids import job_token
 from engine.jetstream.errors import StoreUnavailable
-from engine.jetstream.provision import check_created_elsewhere, ensure_stream, wait_for_leader
+from engine.jetstream.provision import (
+    check_created_elsewhere,
+    ensure_stream,
+    settled_info,
+    wait_for_leader,
+)
 from engine.jetstream.store import direct_batch, sequence_of
 
 LIBRARY_STREAM = "LIBRARY"
@@ -211,15 +216,13 @@ class LibraryStore:
 
 async def _bucket(js: JetStreamContext, replicas: int) -> ObjectStore:
     """The library's object store, created with `replicas` if missing (kept as found if not)."""
-    try:
-        return await js.object_store(LIBRARY_BUCKET)
-    except nats.js.errors.BucketNotFoundError:
-        pass
-    config = ObjectStoreConfig(bucket=LIBRARY_BUCKET, storage=StorageType.FILE, replicas=replicas)
-    try:
-        files = await js.create_object_store(LIBRARY_BUCKET, config)
-    except nats.js.errors.BadRequestError as e:  # another process created it meanwhile?
-        check_created_elsewhere(f"object store {LIBRARY_BUCKET}", e)
-        files = await js.object_store(LIBRARY_BUCKET)
-    await wait_for_leader(js, f"OBJ_{LIBRARY_BUCKET}")
-    return files
+    if await settled_info(js, f"OBJ_{LIBRARY_BUCKET}") is None:
+        config = ObjectStoreConfig(
+            bucket=LIBRARY_BUCKET, storage=StorageType.FILE, replicas=replicas
+        )
+        try:
+            await js.create_object_store(LIBRARY_BUCKET, config)
+        except nats.js.errors.BadRequestError as e:  # another process created it meanwhile?
+            check_created_elsewhere(f"object store {LIBRARY_BUCKET}", e)
+        await wait_for_leader(js, f"OBJ_{LIBRARY_BUCKET}")
+    return await js.object_store(LIBRARY_BUCKET)

@@ -67,7 +67,7 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     """Create `config.name` as `config` says (its `num_replicas` included), or bring an
     existing stream's owned fields to `config`, keeping its replicas and placement. Safe to
     run from any number of processes at once. Returns once the stream has a leader."""
-    info = await _info(js, config.name) or await _create(js, config)
+    info = await settled_info(js, str(config.name)) or await _create(js, config)
     if differs(info.config, config):
         await js.update_stream(reconciled(info.config, config))
     await wait_for_leader(js, str(config.name))
@@ -80,7 +80,7 @@ async def _create(js: JetStreamContext, config: StreamConfig) -> StreamInfo:
         return await js.add_stream(config)
     except nats.js.errors.BadRequestError as e:
         check_created_elsewhere(str(config.name), e)
-    info = await _info(js, config.name)
+    info = await settled_info(js, str(config.name))
     if info is None:
         raise SetupRefused(f"stream {config.name} was neither created nor found")
     return info
@@ -94,26 +94,30 @@ def check_created_elsewhere(name: str, error: nats.js.errors.BadRequestError) ->
         raise SetupRefused(f"JetStream refused to create {name}: {error.description}") from error
 
 
-async def _info(js: JetStreamContext, name: str | None) -> StreamInfo | None:
-    try:
-        return await js.stream_info(str(name))
-    except nats.js.errors.NotFoundError:
-        return None
+async def settled_info(
+    js: JetStreamContext, stream: str, timeout: float = LEADER_WAIT_S
+) -> StreamInfo | None:
+    """`stream`'s info once it has a leader that answers (at once on a single server); None
+    if there is no such stream. Waits out an election: a stream another process has just
+    created, say, answers nothing (a timeout) until its leader is elected. TimeoutError after
+    `timeout` seconds."""
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                info = await js.stream_info(stream)
+            except nats.js.errors.NotFoundError:
+                return None
+            except _NO_LEADER:
+                info = None
+            if info is not None and (info.cluster is None or info.cluster.leader):
+                return info
+            await asyncio.sleep(_POLL_S)  # an election has no notification a client can await
 
 
 async def wait_for_leader(
     js: JetStreamContext, stream: str, timeout: float = LEADER_WAIT_S
 ) -> None:
-    """Return once `stream` has a leader that answers (at once on a single server);
-    TimeoutError after `timeout` seconds."""
-    async with asyncio.timeout(timeout):
-        while not await _led(js, stream):  # noqa: ASYNC110 - polling the server
-            await asyncio.sleep(_POLL_S)  # an election has no notification a client can await
-
-
-async def _led(js: JetStreamContext, stream: str) -> bool:
-    try:
-        info = await js.stream_info(stream)
-    except _NO_LEADER:
-        return False
-    return info.cluster is None or bool(info.cluster.leader)
+    """Return once `stream` exists and has a leader that answers; SetupRefused if it does
+    not exist, TimeoutError after `timeout` seconds."""
+    if await settled_info(js, stream, timeout) is None:
+        raise SetupRefused(f"stream {stream} was created but cannot be found")
