@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import sys
@@ -68,27 +69,38 @@ async def probe_nats(access: NatsAccess, wait_s: float) -> None:
 
 
 async def _port_open(access: NatsAccess, wait_s: float) -> None:
-    """Return once `access`' port accepts a TCP connection; NatsUnreachable after `wait_s`.
-    A wait says so on stderr once, so that a script's log shows what it waits for."""
-    host, port = access.address
+    """Return once one of `access`' servers accepts a TCP connection; NatsUnreachable after
+    `wait_s`. A wait says so on stderr once, so that a script's log shows what it waits for."""
     loop = asyncio.get_running_loop()
     end, noted = loop.time() + wait_s, False
     while True:
         try:
-            async with asyncio.timeout(ATTEMPT_S):
-                _, writer = await asyncio.open_connection(host, port)
+            await _any_accepts(access.addresses)
+            return
         except (OSError, TimeoutError) as e:
             if loop.time() + RETRY_S > end:
                 raise _unreachable(access, wait_s, e) from None
-            if not noted:
-                print(f"waiting up to {wait_s:g} s for NATS at {access.url}", file=sys.stderr)
-                noted = True
-            await asyncio.sleep(RETRY_S)  # a retry's pause, not a synchronisation
+        if not noted:
+            print(f"waiting up to {wait_s:g} s for NATS at {access.url}", file=sys.stderr)
+            noted = True
+        await asyncio.sleep(RETRY_S)  # a retry's pause, not a synchronisation
+
+
+async def _any_accepts(addresses: list[tuple[str, int]]) -> None:
+    """Return if one of `addresses` accepts a TCP connection; else the last one's error."""
+    failure: OSError | TimeoutError = ConnectionRefusedError(errno.ECONNREFUSED, "refused")
+    for host, port in addresses:
+        try:
+            async with asyncio.timeout(ATTEMPT_S):
+                _, writer = await asyncio.open_connection(host, port)
+        except (OSError, TimeoutError) as e:
+            failure = e
             continue
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
         return
+    raise failure
 
 
 def _unreachable(access: NatsAccess, wait_s: float, e: BaseException) -> NatsUnreachable:
