@@ -180,3 +180,24 @@ async def test_a_spider_that_fetches_nothing_fails_naming_the_cause(
     bad = await finished(working.admin, bad["id"], timeout=60)
     assert bad["status"] == 3 and bad["error"].startswith("invalid spider parameters:"), bad
     assert "concurrency" in bad["error"]
+
+
+async def test_max_pages_bounds_the_pages_and_robots_can_be_ignored(
+    working: Service, shop: ShopHandle
+) -> None:
+    capped = await create_spider_job(working, shop.start_url, max_pages=7, concurrency=3)
+    capped = await finished(working.admin, capped["id"], timeout=60)
+    assert capped["status"] == 2, capped
+    pages = await logged_pages(working, capped["id"])
+    assert sum(pages.values()) == 7 and set(pages.values()) == {1}
+    assert (shop.url("/catalogue/page-1.html"), True) in pages
+
+    rude = await create_spider_job(working, shop.start_url, respect_robots=False)
+    rude = await finished(working.admin, rude["id"], timeout=60)
+    assert rude["status"] == 2, rude
+    assert shop.requested(PRIVATE_PATH) == 1
+    assert (shop.url(PRIVATE_PATH), True) in await logged_pages(working, rude["id"])
+    # The clearance page matches no rule: fetched, it yields nothing.
+    assert await logged_items(working, rude["id"]) == Counter(
+        item_key(i) for i in shop.expected_items()
+    )
