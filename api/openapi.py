@@ -78,6 +78,8 @@ BODIES: dict[str, Any] = {
     "PUT /api/spiders/{spider_id}": SpiderDefinition,
 }
 EVENT_STREAMS = frozenset({"GET /api/job/{job_id}/stream", "GET /api/jobs/stream"})
+# Readiness answers 503 with the body it answers 200 with (api/health.py).
+READINESS = frozenset({"GET /health", "GET /health/ready"})
 # Routes answering with a file: the media types they may send.
 FILES: dict[str, tuple[str, ...]] = {
     "GET /api/image/{image_id}": IMAGE_TYPES,
@@ -255,7 +257,7 @@ def _complete(op: dict[str, Any], route: Route, exact: _Exact) -> None:
         content["application/json"] = {"schema": result}
     statuses = error_statuses(route, bool(op.get("parameters")))
     op["responses"] = answers | {str(s): _error(s) for s in sorted(statuses)}
-    if route.key == "GET /health":  # not ready: the same body as when ready
+    if route.key in READINESS:  # not ready: the same body as when ready
         ready = answers["200"]["content"]["application/json"]
         op["responses"]["503"] = {
             "description": MEANING[503],

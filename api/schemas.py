@@ -274,10 +274,23 @@ class Purged(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Health(msgspec.Struct, frozen=True, kw_only=True):
+    """A node's readiness (api/health.py): `status` "ok" or "unavailable"; `can_append`
+    when the JOBS stream answers with a leader; `lag_events` and `lag_s`, how far the read
+    model (`projector`, applied up to `checkpoint`) is behind the log."""
+
     status: str
     nats: bool
     projector: bool
     checkpoint: int
+    can_append: bool = False
+    lag_events: int = 0
+    lag_s: float = 0.0
+
+
+class Liveness(msgspec.Struct, frozen=True, kw_only=True):
+    """The process answers: `status` is "ok"."""
+
+    status: str
 
 
 class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,7 +13,7 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from api.openapi import RAISES
+from api.openapi import RAISES, READINESS
 from api.openapi_types import documented_routes
 from tests.integration.api.helpers import create
 from tests.support import Service
@@ -62,7 +62,7 @@ async def test_every_route_and_every_error_is_documented(api: Service) -> None:
         assert ("401" in errors) == needs_token, key
         assert ({"bearer": []} in op.get("security", [])) == needs_token, key
         for answer in errors.values():
-            if key != "GET /health":
+            if key not in READINESS:
                 assert answer["content"] == {"application/json": {"schema": ERROR_REF}}, key
         if "requestBody" in op:
             assert {"400", "413", "422"} <= set(errors), key
@@ -83,13 +83,14 @@ async def test_the_statuses_added_by_limits_ids_and_outages_are_documented(api: 
         if key.startswith("POST /api/job/create/") or key in ("GET " + s for s in STREAMS):
             retry = op["responses"]["429"]["headers"]["Retry-After"]
             assert retry["required"] is True, key
-        if key != "GET /health":
+        if key != "GET /health/live":  # answers while the process does
             assert "503" in op["responses"], key
     assert "Retry-After" in ops["GET /api/jobs"]["responses"]["503"]["headers"]
-    assert ops["GET /health"]["responses"]["503"] == {
-        "description": "The store is unavailable: retry later",
-        "content": ops["GET /health"]["responses"]["200"]["content"],
-    }
+    for key in READINESS:
+        assert ops[key]["responses"]["503"] == {
+            "description": "The store is unavailable: retry later",
+            "content": ops[key]["responses"]["200"]["content"],
+        }
 
 
 async def test_constraints_survive_into_the_document(api: Service) -> None:
@@ -204,7 +205,8 @@ async def test_schemathesis_finds_nothing_without_a_token(api: Service, tmp_path
     """Every operation, with no token or the tokens schemathesis makes up: all 4xx, no data."""
     found = await fuzz(api, tmp_path, 6)
     assert found.calls > 300
-    # OPTIONS answers 204 and its Allow header to anyone, and /health is public.
-    guarded = {a for a in found.answers if a[1] != "OPTIONS" and a[2] != "/health"}
+    # OPTIONS answers 204 and its Allow header to anyone, and /health(/live, /ready) is public.
+    public = ("/health", "/health/live", "/health/ready")
+    guarded = {a for a in found.answers if a[1] != "OPTIONS" and a[2] not in public}
     assert guarded and all(400 <= status < 500 for status, _, _ in guarded), guarded
     assert (401, "GET", "/api/jobs") in guarded

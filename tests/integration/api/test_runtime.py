@@ -73,7 +73,12 @@ async def test_before_the_runtime_is_up_health_and_routes_answer_503(tmp_path: P
         async with http.get(base + "/health") as resp:
             assert resp.status == 503
             body = await resp.json()
-        assert body == {"status": "unavailable", "nats": False, "projector": False, "checkpoint": 0}
+        assert body == {
+            "status": "unavailable", "nats": False, "projector": False, "checkpoint": 0,
+            "can_append": False, "lag_events": 0, "lag_s": 0.0,
+        }  # fmt: skip
+        async with http.get(base + "/health/live") as resp:  # the process answers: alive
+            assert resp.status == 200 and await resp.json() == {"status": "ok"}
         headers = {"Authorization": "Bearer some-token"}
         for path in ("/api/jobs", "/api/webhooks", "/api/job/01J00000000000000000000000/stream"):
             async with http.get(base + path, headers=headers) as resp:

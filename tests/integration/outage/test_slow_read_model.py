@@ -32,3 +32,22 @@ async def test_a_create_the_read_model_shows_says_nothing_of_it(service: Service
     status, job = await service.admin.call("POST", NOVEL, json=body)
     assert status == 201, job
     assert "read_model_behind" not in job
+
+
+async def test_health_is_503_while_the_read_model_stands_still(service: Service) -> None:
+    async def health(path: str) -> tuple[int, dict[str, object]]:
+        async with service.admin.session.get(service.admin.base + path) as resp:
+            return resp.status, await resp.json()
+
+    status, body = await health("/health/ready")
+    assert status == 200 and body["can_append"] is True and body["lag_events"] == 0, body
+    await service.runtime.projector.stop()
+    body_of_create = {"url": "https://example.com/unread.html", "source": SOURCE}
+    service.runtime.jobs.read_wait_s = 0.1
+    status, job = await service.admin.call("POST", NOVEL, json=body_of_create)
+    assert status == 201 and job["read_model_behind"] is True, job
+    for path in ("/health", "/health/ready"):
+        status, body = await health(path)
+        assert status == 503 and body["projector"] is False and body["lag_events"] >= 1, body
+        assert body["can_append"] is True  # the node could write: its reads are the problem
+    assert await health("/health/live") == (200, {"status": "ok"})
