@@ -10,6 +10,7 @@ from msgspec import Meta
 from engine.crawl.errors import InvalidUrl
 from engine.crawl.urls import parse_url
 from engine.domain.ids import JOB_ID_PATTERN
+from engine.domain.model import JobType
 from projections.queries import CrawlStats, EventRow, JobRow
 
 T = TypeVar("T")
@@ -23,6 +24,8 @@ Url = Annotated[
     ),
 ]  # fmt: skip
 ItemId = Annotated[str, Meta(min_length=1, max_length=200)]
+# the words the CLI, the dashboard and SSE frames' `status_name` use for these numbers
+_TYPES = ", ".join(f"{int(t)} {t.name.lower()}" for t in JobType)
 JobId = Annotated[
     str, Meta(min_length=26, max_length=26, pattern=JOB_ID_PATTERN, description="A job id (ULID).")
 ]
@@ -143,9 +146,11 @@ class Job(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     user_id: str
     parent_job_id: str | None
     depends_on: str | None
-    type: int
-    priority: int
-    status: int
+    type: Annotated[int, Meta(description=_TYPES)]
+    priority: Annotated[int, Meta(description="0 low, 1 normal, 2 high")]
+    status: Annotated[
+        int, Meta(description="0 pending, 1 running, 2 success, 3 failed, 4 canceled")
+    ]
     is_done: bool
     is_running: bool
     is_pending: bool
