@@ -1,7 +1,7 @@
 """Spider throughput: a jobstream SPIDER job vs Scrapy's CrawlSpider, on one local shop.
 
     .venv/bin/python bench/spider.py [--products 2000] [--per-page 20] [--concurrency 16]
-        [--repeat 3] [--engines scrapy,jobstream] [--nats-conf FILE] [--timeout 300]
+        [--repeat 5] [--engines scrapy,jobstream] [--nats-conf FILE] [--timeout 300]
 
 One run, one local shop (tests/sites/shop.py: `--products` product pages, `--per-page` per
 catalogue page, a /list/ page, one broken link, products without a sku) served by
@@ -14,13 +14,14 @@ bench/_shop.py in a process of its own, scraped from catalogue page 1 by:
     respect_robots: true}; timed from that POST until GET /api/job/{id} says it is done;
     items = the job's `items_scraped`. Every page is recorded (body into RESULTS, a page
     event into JOBS) and every item is an event in JOBS, projected into SQLite.
-(2) Scrapy: a `CrawlSpider` in a child process, with rules equivalent to the definition's
-    (catalogue pages followed through `li.next a`; `article.product_pod h3 a` product pages
-    parsed with the same five CSS fields, an item without a sku dropped; the /list/ page
-    from `aside.promo a` giving one item per `article.row`), default settings except
-    CONCURRENT_REQUESTS(_PER_DOMAIN) = concurrency, ROBOTSTXT_OBEY, LOG_LEVEL=WARNING and a
-    JSON Lines feed of the items (Scrapy's way of keeping them; jobstream keeps them too);
-    timed from spider_opened to spider_closed.
+(2) Scrapy: a `CrawlSpider` (bench/_scrapy_shop.py) in a child process, with rules
+    equivalent to the definition's (catalogue pages followed through `li.next a`;
+    `article.product_pod h3 a` product pages parsed with the same five CSS fields, an
+    item without a sku dropped; the /list/ page from `aside.promo a` giving one item per
+    `article.row`), default settings except CONCURRENT_REQUESTS(_PER_DOMAIN) =
+    concurrency, ROBOTSTXT_OBEY, LOG_LEVEL=WARNING and a JSON Lines feed of the items
+    (Scrapy's way of keeping them; jobstream keeps them too); timed from spider_opened to
+    spider_closed.
 
 `--repeat` rounds, each engine once per round (the order alternating, so that a machine
 getting busier or quieter weighs on both alike); the median run of each engine counts.
@@ -37,7 +38,6 @@ import contextlib
 import functools
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -46,7 +46,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -58,8 +57,7 @@ from tests.sites.shop import Shop, load_definition
 HERE = Path(__file__).resolve().parent
 SHOP_SCRIPT = HERE / "_shop.py"
 GOAL = 3.0
-PRODUCT = r"/catalogue/product-\d+\.html"
-CATALOGUE = r"/catalogue/page-\d+\.html"
+SCRAPY_SCRIPT = HERE / "_scrapy_shop.py"
 
 
 @dataclass
@@ -177,93 +175,12 @@ async def _wait_done(http: aiohttp.ClientSession, job_id: str, timeout: float) -
     return job
 
 
-# -- (2) Scrapy (in a child process) ---------------------------------------------------
-
-
-def _first_number(text: str | None) -> float | None:
-    found = re.search(r"\d+(?:\.\d+)?", text or "")
-    return float(found.group()) if found else None
-
-
-def scrapy_child(args: argparse.Namespace) -> dict[str, Any]:
-    from scrapy import signals
-    from scrapy.crawler import CrawlerProcess
-    from scrapy.linkextractors import LinkExtractor
-    from scrapy.spiders import CrawlSpider, Rule
-
-    def node_text(node: Any) -> str:
-        """A node's text, whitespace-collapsed (the definition's way)."""
-        return " ".join(" ".join(node.css("*::text").getall()).split())
-
-    def text(nodes: Any) -> str | None:
-        return node_text(nodes[0]) if nodes else None
-
-    class ShopSpider(CrawlSpider):
-        name = "shop"
-        allowed_domains = [urlsplit(args.url).hostname or ""]
-        start_urls = [args.url]
-        rules = (
-            Rule(LinkExtractor(allow=CATALOGUE, restrict_css="li.next a"), follow=True),
-            Rule(
-                LinkExtractor(allow=PRODUCT, restrict_css="article.product_pod h3 a"),
-                callback="parse_product",
-            ),
-            Rule(
-                LinkExtractor(allow=r"/list/", restrict_css="aside.promo a"), callback="parse_list"
-            ),
-        )
-
-        def parse_product(self, response: Any) -> Any:
-            sku = text(response.css("td.sku"))
-            if sku is None:
-                return
-            src = response.css("img.cover::attr(src)").get()
-            yield {
-                "title": text(response.css("div.product_main h1")),
-                "price": _first_number(text(response.css("p.price"))),
-                "sku": sku,
-                "tags": [node_text(li) for li in response.css("ul.tags li")],
-                "cover": response.urljoin(src) if src else None,
-            }
-
-        def parse_list(self, response: Any) -> Any:
-            for row in response.css("article.row"):
-                yield {"name": text(row.css("h2"))}
-
-    times: dict[str, float] = {}
-    process = CrawlerProcess(
-        {
-            "CONCURRENT_REQUESTS": args.concurrency,
-            "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency,
-            "ROBOTSTXT_OBEY": True,
-            "LOG_LEVEL": "WARNING",
-            "FEEDS": {str(args.feed): {"format": "jsonlines", "overwrite": True}},
-        }
-    )
-    crawler = process.create_crawler(ShopSpider)
-
-    def opened() -> None:
-        times["start"], times["cpu0"] = time.perf_counter(), time.process_time()
-
-    def closed() -> None:
-        times["end"], times["cpu1"] = time.perf_counter(), time.process_time()
-
-    crawler.signals.connect(opened, signal=signals.spider_opened)
-    crawler.signals.connect(closed, signal=signals.spider_closed)
-    process.crawl(crawler)
-    process.start()
-    stats = crawler.stats.get_stats() if crawler.stats else {}
-    return {
-        "items": int(stats.get("item_scraped_count", 0)),
-        "pages": int(stats.get("response_received_count", 0)) - 1,  # robots.txt
-        "seconds": times["end"] - times["start"],
-        "cpu": times["cpu1"] - times["cpu0"],
-    }
+# -- (2) Scrapy (bench/_scrapy_shop.py, in a child process) ------------------------------
 
 
 async def _scrapy_once(args: argparse.Namespace, site: ShopSite, work: Path) -> Run:
     feed = work / "scrapy-items.jl"
-    argv = [sys.executable, str(Path(__file__).resolve()), "--child", "scrapy"]
+    argv = [sys.executable, str(SCRAPY_SCRIPT)]
     argv += ["--url", site.start, "--concurrency", str(args.concurrency), "--feed", str(feed)]
     run = Run("scrapy (CrawlSpider)")
     shop_cpu = _cpu(site.pid)
@@ -380,21 +297,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--per-page", type=int, default=20, help="products per catalogue page")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--concurrency", type=int, default=16)
-    p.add_argument("--repeat", type=int, default=3, help="runs per engine; the median counts")
+    p.add_argument("--repeat", type=int, default=5, help="rounds; the median run counts")
     p.add_argument("--engines", default="scrapy,jobstream", help="comma-separated subset")
     p.add_argument("--nats-conf", type=Path, default=None, help="nats-server config")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per run")
-    p.add_argument("--child", choices=["scrapy"], help=argparse.SUPPRESS)
-    p.add_argument("--url", help=argparse.SUPPRESS)
-    p.add_argument("--feed", type=Path, help=argparse.SUPPRESS)
     return p
 
 
 def main() -> int:
     args = _parser().parse_args()
-    if args.child:
-        print(json.dumps(scrapy_child(args)), flush=True)
-        return 0
     args.engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     unknown = set(args.engines) - {"scrapy", "jobstream"}
     if unknown:
