@@ -21,7 +21,7 @@ async def open_bucket(
     if await settled_info(js, f"KV_{bucket}") is None:
         try:
             await js.create_key_value(bucket=bucket, replicas=replicas, **config)
-        except nats.js.errors.BadRequestError as e:  # another process created it, otherwise?
+        except nats.js.errors.APIError as e:  # another process created it, otherwise?
             check_created_elsewhere(f"bucket {bucket}", e)
         await wait_for_leader(js, f"KV_{bucket}")
     return await js.key_value(bucket)

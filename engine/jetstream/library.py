@@ -222,7 +222,7 @@ async def _bucket(js: JetStreamContext, replicas: int) -> ObjectStore:
         )
         try:
             await js.create_object_store(LIBRARY_BUCKET, config)
-        except nats.js.errors.BadRequestError as e:  # another process created it meanwhile?
+        except nats.js.errors.APIError as e:  # another process created it meanwhile?
             check_created_elsewhere(f"object store {LIBRARY_BUCKET}", e)
         await wait_for_leader(js, f"OBJ_{LIBRARY_BUCKET}")
     return await js.object_store(LIBRARY_BUCKET)

@@ -78,7 +78,7 @@ async def _create(js: JetStreamContext, config: StreamConfig) -> StreamInfo:
     say), the info of that one. SetupRefused for any other refusal."""
     try:
         return await js.add_stream(config)
-    except nats.js.errors.BadRequestError as e:
+    except nats.js.errors.APIError as e:
         check_created_elsewhere(str(config.name), e)
     info = await settled_info(js, str(config.name))
     if info is None:
@@ -86,7 +86,7 @@ async def _create(js: JetStreamContext, config: StreamConfig) -> StreamInfo:
     return info
 
 
-def check_created_elsewhere(name: str, error: nats.js.errors.BadRequestError) -> None:
+def check_created_elsewhere(name: str, error: nats.js.errors.APIError) -> None:
     """Return if `error` (refusing to create `name`) says it exists with another config:
     another process created it first. Raise SetupRefused for any other reason (more
     replicas than the servers, say)."""
