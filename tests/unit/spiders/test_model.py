@@ -190,3 +190,47 @@ def test_an_argument_a_start_url_needs_is_required_even_if_not_declared_so() -> 
     with pytest.raises(InvalidCommand) as caught:
         resolve_arguments(d, {})
     assert caught.value.field == "arguments.q"
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_PATHS = [
+    "name", "description", "arguments", "arguments.start", "arguments.start.type",
+    "arguments.lang.default", "start_urls", "start_urls[0]", "rules", "rules[0]",
+    "rules[0].match", "rules[0].follow", "rules[0].follow[0]", "rules[1].item",
+    "rules[1].item.price", "rules[1].item.price.css", "rules[1].item.cover.attr",
+    "rules[1].item.tags.all", "rules[2].items", "rules[2].items.each", "rules[2].items.fields",
+    "allowed_hosts", "extra",
+]  # fmt: skip
+
+
+@given(st.sampled_from(_PATHS), _json)
+def test_any_value_anywhere_is_accepted_or_refused_with_a_field(path: str, value: Any) -> None:
+    """Never an error other than InvalidCommand (the API's 422), whose field is a path into
+    the definition."""
+    data = copy.deepcopy(load_definition())
+    _set(data, path, value)
+    try:
+        d = parse_definition(data)
+    except InvalidCommand as e:
+        assert e.field == "definition" or e.field.startswith(("definition.", "definition["))
+    else:
+        assert parse_definition(to_builtins(d)) == d
+
+
+@given(st.dictionaries(st.sampled_from(["start", "n", "x", "on", "q", "zz"]), _json, max_size=5))
+def test_any_arguments_are_typed_or_refused_naming_one(given_args: dict[str, Any]) -> None:
+    d = _typed_spider()
+    try:
+        args = resolve_arguments(d, given_args)
+    except InvalidCommand as e:
+        assert e.field.removeprefix("arguments.") in {*given_args, "start"}
+    else:
+        kinds = {"start": str, "n": int, "x": float, "on": bool, "q": str}
+        assert all(type(v) is kinds[k] for k, v in args.items())
+        assert len(start_urls(d, args)) == 2
