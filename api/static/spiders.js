@@ -148,7 +148,8 @@ window.jobstreamItems = (ctx) => {
                 reading: false, again: false };
     state = s;
     box.dataset.settled = "false";
-    pull(s).catch((err) => { if (isOpen(s)) $("d-items-error").textContent = String(err.message || err); });
+    const failed = (err) => { if (isOpen(s)) $("d-items-error").textContent = String(err.message || err); };
+    if (job.is_done) settle(job).catch(failed); else pull(s).catch(failed);
   }
 
   // An `item` frame: the job's count goes up, the table reads what is new.

@@ -203,3 +203,25 @@ async def test_items_fill_the_table_while_the_job_runs(
 def page_one_products(shop: ShopHandle) -> set[str]:
     """The pages catalogue page 1 leads to: its products and the list page."""
     return {shop.url(p.path) for p in shop.shop.page_products(1)} | {shop.url("/list/")}
+
+
+async def test_a_finished_spider_job_opened_by_its_link_shows_every_item(
+    working: Service, shop: ShopHandle, tmp_path: Path
+) -> None:
+    admin = working.admin
+    spider = await added(admin)
+    body = {"spider_name": spider["name"], "arguments": {"start": shop.start_url}}
+    status, job = await admin.call("POST", "/api/job/create/spider", json=body)
+    assert status == 201, job
+    assert (await finished(admin, job["id"]))["status"] == JobStatus.SUCCESS
+    async with browser(tmp_path / "chromium") as page:
+        await signed_in(page, admin, f"&job={job['id']}")
+        await page.until(
+            f"!{ITEMS_BOX}.hidden && {ITEMS_BOX}.dataset.settled === 'true'", timeout=30
+        )
+        expected = shop.expected_items()
+        table = await page.eval(TABLE)
+        assert Counter(r["page"] for r in table["rows"]) == Counter(i["url"] for i in expected)
+        count = await page.eval("document.getElementById('d-items-count').textContent")
+        assert count == f"({len(expected)})"
+        assert page.exceptions == []
