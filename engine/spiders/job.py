@@ -29,6 +29,8 @@ from engine.spiders.model import SpiderDefinition, parse_definition, resolve_arg
 
 MAX_PAGES = 100_000
 MAX_CONCURRENCY = 64
+# URLs robots.txt refuses that get a log line of their own; a site may disallow thousands.
+LOGGED_REFUSALS = 5
 
 
 class SpiderParams(msgspec.Struct, frozen=True, kw_only=True):
@@ -125,7 +127,7 @@ class _SpiderRun:
         self._ctx = ctx
         self._recorded = recorded
         self.crawl: SpiderCrawl | None = None
-        self.items = self.dropped = self.oversized = self.pages = self.ok = 0
+        self.items = self.dropped = self.oversized = self.pages = self.ok = self.refused = 0
         self._first_error: str | None = None
 
     async def page(self, page: PageOutcome, found: PageYield) -> None:
@@ -152,13 +154,17 @@ class _SpiderRun:
 
     async def skip(self, url: str, reason: str) -> None:
         await self._ctx.skipped(url, reason)
-        if reason == "robots":
+        self.refused += 1
+        if self.refused <= LOGGED_REFUSALS:  # the rest are counted in the summary
             await self._ctx.log("warn", f"{url} skipped: robots.txt disallows it")
 
     def summary(self) -> str:
         notes = [f"{self.dropped} dropped (a required field missing)"] if self.dropped else []
         if self.oversized:
             notes.append(f"{self.oversized} left out (over {MAX_ITEM_BYTES // 1024} KiB)")
+        if self.refused:
+            plural = "s" if self.refused != 1 else ""
+            notes.append(f"{self.refused} URL{plural} skipped (robots.txt disallows)")
         return (f"spider run finished: {self.pages} pages fetched, {self.ok} ok; "
                 f"{self.items} items" + "".join(f", {n}" for n in notes))  # fmt: skip
 

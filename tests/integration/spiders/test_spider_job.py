@@ -60,6 +60,8 @@ async def test_a_spider_job_scrapes_the_exact_item_set(working: Service, shop: S
         s.event.message for s in await log_of(working, job["id"]) if isinstance(s.event, LogWritten)
     ]
     assert any(f"{shop.shop.dropped()} dropped" in m for m in logs), logs
+    assert f"{shop.url(PRIVATE_PATH)} skipped: robots.txt disallows it" in logs
+    assert any("1 URL skipped (robots.txt disallows)" in m for m in logs), logs
 
 
 async def test_items_are_indexed_in_page_order(working: Service, shop: ShopHandle) -> None:
