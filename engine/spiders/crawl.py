@@ -67,6 +67,8 @@ class SpiderCrawl:
         self._pacer = HostPacer(plan.delay_ms / 1000)
         self._robots: dict[str, asyncio.Task[RobotsPolicy]] = {}
         self._seen: set[str] = set()
+        self._done: Collection[str] = frozenset()  # recorded by an earlier attempt
+        self._links: Mapping[str, list[str]] = {}  # the links those recorded
         self._queue: deque[tuple[str, int, str | None]] = deque()
         self._handed_out = 0
         self._in_flight = 0
@@ -79,7 +81,8 @@ class SpiderCrawl:
         return min(self._handed_out + len(self._queue), self._plan.max_pages)
 
     async def run(self, done: Collection[str], links: Mapping[str, list[str]]) -> None:
-        self._seed(done, links)
+        self._done, self._links = done, links
+        self._offer([(url, 0, None) for url in self._plan.start])
         slots = max(1, self._plan.concurrency)
         workers = [asyncio.ensure_future(self._worker()) for _ in range(slots)]
         try:
@@ -89,22 +92,21 @@ class SpiderCrawl:
                 task.cancel()
             await asyncio.gather(*workers, *self._robots.values(), return_exceptions=True)
 
-    def _seed(self, done: Collection[str], links: Mapping[str, list[str]]) -> None:
-        """Queue the start URLs; a URL recorded before is not queued but counted, and its
-        recorded links are offered in its place (depth first over recorded pages)."""
-        stack: list[tuple[str, int, str | None]] = [
-            (u, 0, None) for u in reversed(self._plan.start)
-        ]
+    def _offer(self, entries: list[tuple[str, int, str | None]]) -> None:
+        """Queue each (url, depth, found_on) not seen yet; a URL recorded before is not
+        queued but counted, and its recorded links are offered in its place (depth first
+        over recorded pages)."""
+        stack = list(reversed(entries))
         while stack:
             url, depth, found_on = stack.pop()
             if url in self._seen:
                 continue
             self._seen.add(url)
-            if url not in done:
+            if url not in self._done:
                 self._queue.append((url, depth, found_on))
                 continue
             self._handed_out += 1
-            stack.extend((link, depth + 1, url) for link in reversed(links.get(url, [])))
+            stack.extend((link, depth + 1, url) for link in reversed(self._links.get(url, [])))
 
     async def _supervise(self, workers: list[asyncio.Task[None]]) -> None:
         pending = set(workers)
@@ -152,10 +154,7 @@ class SpiderCrawl:
         if found_on is not None:
             page = msgspec.structs.replace(page, found_on=found_on)
         await self._on_page(page, found)
-        for link in found.links:
-            if link not in self._seen:
-                self._seen.add(link)
-                self._queue.append((link, depth + 1, url))
+        self._offer([(link, depth + 1, url) for link in found.links])
 
     async def _fetch(self, url: str, depth: int) -> tuple[PageOutcome, PageYield]:
         host = urlsplit(url).netloc
