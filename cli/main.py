@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -66,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
         help=f"jobs run at once (default {WORKER_CONCURRENCY}); a crawl has its own concurrency",
     )  # fmt: skip
     wk.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    wk.add_argument(
+        "--metrics-port", type=int, default=_env_port("JOBSTREAM_METRICS_PORT"),
+        help="serve this worker's Prometheus metrics at /metrics on this port (default: none)",
+    )  # fmt: skip
+    wk.add_argument(
+        "--metrics-host", default="127.0.0.1", help="the address --metrics-port listens on"
+    )
     wk.add_argument("--allow-private-networks", action="store_true")
     _add_sources_option(wk)
     _add_nats_options(wk)
@@ -142,6 +150,11 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(settings, embedded=embedded, wait_s=args.wait)
 
 
+def _env_port(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() else None
+
+
 async def _worker(args: argparse.Namespace) -> int:
     sources_file = _sources_file(args)  # before anything is opened
     settings = Settings(
@@ -152,7 +165,10 @@ async def _worker(args: argparse.Namespace) -> int:
         **work_from_env(),
     )
     access = access_from_env(args.data_dir, args.nats_port)
-    return await run_worker(access, settings, burst=args.burst, wait_s=args.wait)
+    metrics_at = None if args.metrics_port is None else (args.metrics_host, args.metrics_port)
+    return await run_worker(
+        access, settings, burst=args.burst, wait_s=args.wait, metrics_at=metrics_at
+    )
 
 
 async def _user_add(args: argparse.Namespace) -> int:
