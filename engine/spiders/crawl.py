@@ -24,7 +24,7 @@ from engine.crawl.models import PageOutcome
 from engine.crawl.pages import THREAD_EXTRACT_BYTES, failed_page
 from engine.crawl.robots import RobotsPolicy
 from engine.crawl.urls import origin_of
-from engine.spiders.extract import PageYield, apply_rules
+from engine.spiders.extract import PageYield, apply_rules, rule_for
 from engine.spiders.model import SpiderDefinition
 
 # How often a waiting worker looks at the stop predicate: bounds the reaction to a cancel.
@@ -44,6 +44,29 @@ class CrawlPlan(msgspec.Struct, frozen=True, kw_only=True):
     concurrency: int = 8
     respect_robots: bool = True
     delay_ms: int = 0
+
+
+Entry = tuple[str, int, str | None]  # url, depth, the page it was found on
+
+
+class _Queue:
+    """URLs to fetch, first in first out, except that pages whose rule follows links (a
+    catalogue's next page) go before pages that only yield items: the pages that find more
+    work are fetched as soon as they are found, so the fetches in flight never run dry
+    while a chain of listing pages is walked."""
+
+    def __init__(self) -> None:
+        self._leads: deque[Entry] = deque()
+        self._leaves: deque[Entry] = deque()
+
+    def __len__(self) -> int:
+        return len(self._leads) + len(self._leaves)
+
+    def append(self, entry: Entry, *, leads: bool) -> None:
+        (self._leads if leads else self._leaves).append(entry)
+
+    def popleft(self) -> Entry:
+        return self._leads.popleft() if self._leads else self._leaves.popleft()
 
 
 class SpiderCrawl:
@@ -69,7 +92,7 @@ class SpiderCrawl:
         self._seen: set[str] = set()
         self._done: Collection[str] = frozenset()  # recorded by an earlier attempt
         self._links: Mapping[str, list[str]] = {}  # the links those recorded
-        self._queue: deque[tuple[str, int, str | None]] = deque()
+        self._queue = _Queue()
         self._handed_out = 0
         self._in_flight = 0
         self._changed = asyncio.Condition()
@@ -92,7 +115,7 @@ class SpiderCrawl:
                 task.cancel()
             await asyncio.gather(*workers, *self._robots.values(), return_exceptions=True)
 
-    def _offer(self, entries: list[tuple[str, int, str | None]]) -> None:
+    def _offer(self, entries: list[Entry]) -> None:
         """Queue each (url, depth, found_on) not seen yet; a URL recorded before is not
         queued but counted, and its recorded links are offered in its place (depth first
         over recorded pages)."""
@@ -103,7 +126,8 @@ class SpiderCrawl:
                 continue
             self._seen.add(url)
             if url not in self._done:
-                self._queue.append((url, depth, found_on))
+                rule = rule_for(self._d, url)
+                self._queue.append((url, depth, found_on), leads=bool(rule and rule.follow))
                 continue
             self._handed_out += 1
             stack.extend((link, depth + 1, url) for link in reversed(self._links.get(url, [])))
@@ -123,7 +147,7 @@ class SpiderCrawl:
                 await asyncio.gather(*pending, return_exceptions=True)
                 return
 
-    async def _take(self) -> tuple[str, int, str | None] | None:
+    async def _take(self) -> Entry | None:
         async with self._changed:
             while True:
                 if self._queue and self._handed_out < self._plan.max_pages:
@@ -143,7 +167,8 @@ class SpiderCrawl:
             finally:
                 async with self._changed:
                     self._in_flight -= 1
-                    self._changed.notify_all()
+                    # one waiter per URL to take; with none, one, to see whether the run ended
+                    self._changed.notify(max(1, len(self._queue)))
 
     async def _visit(self, url: str, depth: int, found_on: str | None) -> None:
         if not await self._robots_permit(url):
