@@ -59,3 +59,22 @@ def test_a_resumed_run_fetches_exactly_the_pages_not_recorded(picks: list[bool])
     for url, (page, found) in resumed.items():
         assert found == everything[url][1]  # the same items and links as the first time
         assert page.ok == everything[url][0].ok
+
+
+async def test_pages_that_follow_links_are_fetched_before_pages_that_only_yield_items() -> None:
+    order: list[str] = []
+
+    async def on_page(page: PageOutcome, found: PageYield) -> None:
+        order.append(page.url.rsplit("/", 2)[-2] + "/" + page.url.rsplit("/", 1)[-1])
+
+    async def on_skip(url: str, reason: str) -> None:
+        return None
+
+    async with serve_shop(45, per_page=10, seed=2) as shop, make_session(SETTINGS) as session:
+        plan = CrawlPlan(start=[shop.start_url], concurrency=1)
+        d = parse_definition(load_definition())
+        crawl = SpiderCrawl(session, SETTINGS, d, plan, on_page=on_page, on_skip=on_skip,
+                            should_stop=lambda: False)  # fmt: skip
+        await crawl.run(set(), {})
+    assert order[:5] == [f"catalogue/page-{n}.html" for n in range(1, 6)]
+    assert len(order) == 52 and order[5:8] == [f"catalogue/product-{n}.html" for n in (1, 2, 3)]
