@@ -80,10 +80,7 @@ async def _create(js: JetStreamContext, config: StreamConfig) -> StreamInfo:
         return await js.add_stream(config)
     except nats.js.errors.APIError as e:
         check_created_elsewhere(str(config.name), e)
-    info = await settled_info(js, str(config.name))
-    if info is None:
-        raise SetupRefused(f"stream {config.name} was neither created nor found")
-    return info
+    return await wait_for_leader(js, str(config.name))
 
 
 def check_created_elsewhere(name: str, error: nats.js.errors.APIError) -> None:
@@ -95,18 +92,31 @@ def check_created_elsewhere(name: str, error: nats.js.errors.APIError) -> None:
 
 
 async def settled_info(
-    js: JetStreamContext, stream: str, timeout: float = LEADER_WAIT_S
+    js: JetStreamContext, stream: str, timeout: float = LEADER_WAIT_S, *, known: bool = False
 ) -> StreamInfo | None:
     """`stream`'s info once it has a leader that answers (at once on a single server); None
     if there is no such stream. Waits out an election: a stream another process has just
-    created, say, answers nothing (a timeout) until its leader is elected. TimeoutError after
-    `timeout` seconds."""
+    created answers nothing (a timeout) until its leader is elected. With `known` (this
+    process just created it, or saw it created) a "not found" is such an answer too: a new
+    stream may read as missing until its leader is elected. StoreUnavailable after `timeout`
+    seconds."""
+    try:
+        return await _settled(js, stream, timeout, known=known)
+    except TimeoutError:
+        raise StoreUnavailable(f"stream {stream} has no leader after {timeout:g} s") from None
+
+
+async def _settled(
+    js: JetStreamContext, stream: str, timeout: float, *, known: bool
+) -> StreamInfo | None:
     async with asyncio.timeout(timeout):
         while True:
             try:
                 info = await js.stream_info(stream)
             except nats.js.errors.NotFoundError:
-                return None
+                if not known:
+                    return None
+                info = None
             except _NO_LEADER:
                 info = None
             if info is not None and (info.cluster is None or info.cluster.leader):
@@ -116,8 +126,10 @@ async def settled_info(
 
 async def wait_for_leader(
     js: JetStreamContext, stream: str, timeout: float = LEADER_WAIT_S
-) -> None:
-    """Return once `stream` exists and has a leader that answers; SetupRefused if it does
-    not exist, TimeoutError after `timeout` seconds."""
-    if await settled_info(js, stream, timeout) is None:
+) -> StreamInfo:
+    """`stream`'s info once, just created, it has a leader that answers; StoreUnavailable
+    after `timeout` seconds."""
+    info = await settled_info(js, stream, timeout, known=True)
+    if info is None:  # not with `known`; for the type checker
         raise SetupRefused(f"stream {stream} was created but cannot be found")
+    return info
