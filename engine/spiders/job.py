@@ -17,7 +17,7 @@ import aiohttp
 import msgspec
 
 from engine.crawl.fetcher import FetchSettings
-from engine.crawl.models import PageOutcome
+from engine.crawl.models import MAX_CONCURRENCY, PageOutcome
 from engine.domain.envelope import event_envelope
 from engine.domain.errors import InvalidCommand
 from engine.domain.eventlog import Stored
@@ -27,8 +27,10 @@ from engine.spiders.crawl import CrawlPlan, SpiderCrawl
 from engine.spiders.extract import MAX_ITEM_BYTES, PageYield
 from engine.spiders.model import SpiderDefinition, parse_definition, resolve_arguments, start_urls
 
-MAX_PAGES = 100_000
-MAX_CONCURRENCY = 64
+# The bounds of a job's params, as the API's create route checks them (a job it accepts must
+# run): pages in all, fetches at once (the crawler's bound), milliseconds between requests.
+MAX_PAGES = 1_000_000
+MAX_DELAY_MS = 600_000
 # URLs robots.txt refuses that get a log line of their own; a site may disallow thousands.
 LOGGED_REFUSALS = 5
 
@@ -43,7 +45,7 @@ class SpiderParams(msgspec.Struct, frozen=True, kw_only=True):
     max_pages: Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGES)] = 1000
     concurrency: Annotated[int, msgspec.Meta(ge=1, le=MAX_CONCURRENCY)] = 8
     respect_robots: bool = True
-    delay_ms: Annotated[int, msgspec.Meta(ge=0, le=60_000)] = 0
+    delay_ms: Annotated[int, msgspec.Meta(ge=0, le=MAX_DELAY_MS)] = 0
 
 
 class SpiderContext(Protocol):

@@ -36,6 +36,7 @@ NAME_PATTERN = "^[a-z0-9][a-z0-9-]{0,63}$"
 _IDENT = "^[a-z_][a-z0-9_]{0,63}$"  # argument names: what `{placeholder}` may say
 _FIELD_NAME = "^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
 _ATTR = "^[A-Za-z_:][A-Za-z0-9_:.-]{0,63}$"
+_MISSING = re2.compile(r"Object missing required field `([^`]+)`")
 _PLACEHOLDER = re2.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 Selector = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_PATTERN)]
@@ -167,7 +168,11 @@ def _invalid(error: msgspec.ValidationError, prefix: str) -> InvalidCommand:
     message, _, where = str(error).partition(" - at `")
     if where.startswith("key` in `$"):  # a map's key: the map is named
         message, where = f"a key: {message}", where.removeprefix("key` in `")
-    return InvalidCommand(message, field=prefix + where.removeprefix("$").rstrip("`"))
+    field = prefix + where.removeprefix("$").rstrip("`")
+    missing = _MISSING.fullmatch(message)
+    if missing is not None:  # the missing field is named, not the object lacking it
+        return InvalidCommand("a required field is missing", field=f"{field}.{missing.group(1)}")
+    return InvalidCommand(message, field=field)
 
 
 def _convert_at(value: Any, kind: Any, path: str) -> None:

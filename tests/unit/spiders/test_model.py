@@ -99,6 +99,13 @@ def test_bounds_are_refused_by_field() -> None:
     assert _field_of(_minimal(start_urls=[])) == "definition.start_urls"
 
 
+def test_a_missing_required_field_is_named_itself() -> None:
+    assert _field_of({"name": "s", "rules": [{"match": "/"}]}) == "definition.start_urls"
+    assert _field_of(_minimal(rules=[{"follow": ["a"]}])) == "definition.rules[0].match"
+    item = {"match": "/", "items": {"each": "li", "fields": {"p": {"attr": "href"}}}}
+    assert _field_of(_minimal(rules=[item])) == "definition.rules[0].items.fields.p.css"
+
+
 def test_not_json_or_not_an_object_is_refused_as_the_definition() -> None:
     assert _field_of(b"{") == "definition"  # type: ignore[arg-type]
     with pytest.raises(InvalidCommand) as caught:
