@@ -6,6 +6,7 @@ import logging
 import re
 from typing import Any
 
+import nats.errors
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.types import ExceptionHandlersMap
@@ -53,6 +54,9 @@ _STATUS: dict[type[Exception], int] = {
     TooManyWebhooks: 409,
     LimitExceeded: 429,
     StreamsError: 503,  # any other: the webhook store kept changing or could not be reached
+    # nats-py's own errors reaching a route (a token's lookup timing out while a bucket
+    # elects its leader, say): NATS is unavailable, not the request wrong
+    nats.errors.Error: 503,
 }
 
 
@@ -139,5 +143,6 @@ def exception_handlers() -> ExceptionHandlersMap:
         ApiRefusal: _known_error,
         NotReady: _known_error,
         StreamsError: _known_error,
+        nats.errors.Error: _known_error,
         Exception: _unexpected,
     }

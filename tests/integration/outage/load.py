@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 
@@ -22,6 +23,11 @@ def url_of(n: int) -> str:
     return f"https://example.com/load-{n}.html"
 
 
+def novel_body(n: int) -> dict[str, Any]:
+    """The default load: a fetch-novel of `url_of(n)` (for an API with no workers)."""
+    return {"url": url_of(n), "source": SOURCE}
+
+
 @dataclass(frozen=True)
 class Answer:
     """One create: its number, when it was sent and answered (loop time), the status."""
@@ -35,12 +41,16 @@ class Answer:
 
 @dataclass
 class Load:
-    """Creates from `loops` concurrent loops until stopped; every answer is kept."""
+    """Creates from `loops` concurrent loops until the `running` block ends; every answer
+    is kept."""
 
     clients: list[Client]
     loops: int = 2
+    path: str = NOVEL
+    body_of: Callable[[int], dict[str, Any]] = novel_body
     answers: list[Answer] = field(default_factory=list)
     _count: int = 0
+    _stopping: bool = False
 
     def ok_since(self, t: float) -> int:
         return sum(1 for a in self.answers if a.status == 201 and a.sent >= t)
@@ -51,12 +61,11 @@ class Load:
     async def _loop(self, client: Client) -> None:
         loop = asyncio.get_running_loop()
         headers = {"Authorization": f"Bearer {client.token}"}
-        while True:
+        while not self._stopping:
             self._count += 1
             n = self._count
             sent = loop.time()
-            body = {"url": url_of(n), "source": SOURCE}
-            status, job_id = await _create(client, headers, body)
+            status, job_id = await _create(client, self.path, headers, self.body_of(n))
             self.answers.append(Answer(n, sent, loop.time(), status, job_id))
             await asyncio.sleep(PACE_S)
 
@@ -68,23 +77,21 @@ class Load:
         ]
         try:
             yield self
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for task in tasks:  # a failed assertion in a loop fails the test
-                if not task.cancelled() and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+        finally:  # each loop's create in flight is answered: every create is in `answers`
+            self._stopping = True
+            for error in await asyncio.gather(*tasks, return_exceptions=True):
+                if isinstance(error, BaseException):  # a failed assertion in a loop
+                    raise error
 
 
 async def _create(
-    client: Client, headers: dict[str, str], body: dict[str, str]
+    client: Client, path: str, headers: dict[str, str], body: dict[str, Any]
 ) -> tuple[int, str | None]:
     """POST one create: (status, the job's id when created); 0 when the API itself did not
     answer. An error answer must be JSON naming what went wrong, a 503 must say when to
     retry."""
     try:
-        async with client.session.post(client.base + NOVEL, json=body, headers=headers) as resp:
+        async with client.session.post(client.base + path, json=body, headers=headers) as resp:
             answer = await resp.json()
             if resp.status == 503:
                 assert int(resp.headers["Retry-After"]) > 0, answer
