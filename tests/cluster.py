@@ -91,8 +91,10 @@ class Cluster:
 
     @property
     def nats_url(self) -> str:
-        """NATS_URL for jobstream: every node's URL, comma-separated."""
-        return ",".join(self.urls)
+        """NATS_URL for jobstream, as deploy/compose.yaml writes it: every node's URL,
+        comma-separated, the credentials in the first only (they serve all)."""
+        rest = [f"nats://127.0.0.1:{n.port}" for n in self.nodes[1:]]
+        return ",".join([self.url_of(self.nodes[0]), *rest])
 
     async def connect(self, **options: object) -> NATS:
         """A nats-py client of all nodes (it reconnects to whichever is up)."""

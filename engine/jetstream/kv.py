@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
-from engine.jetstream.provision import check_created_elsewhere, settled_info, wait_for_leader
+from engine.jetstream.provision import create_once, settled_info, wait_for_leader
 
 
 async def open_bucket(
@@ -19,9 +18,9 @@ async def open_bucket(
     many processes at once; returns once the bucket's stream has a leader, so the first write
     does not meet "no responders" on a cluster still electing one."""
     if await settled_info(js, f"KV_{bucket}") is None:
-        try:
-            await js.create_key_value(bucket=bucket, replicas=replicas, **config)
-        except nats.js.errors.APIError as e:  # another process created it, otherwise?
-            check_created_elsewhere(f"bucket {bucket}", e)
+        await create_once(
+            f"bucket {bucket}",
+            lambda: js.create_key_value(bucket=bucket, replicas=replicas, **config),
+        )
         await wait_for_leader(js, f"KV_{bucket}")
     return await js.key_value(bucket)

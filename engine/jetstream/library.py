@@ -35,7 +35,7 @@ from engine.domain.errors import InvalidCommand
 from engine.domain.ids import job_token
 from engine.jetstream.errors import StoreUnavailable
 from engine.jetstream.provision import (
-    check_created_elsewhere,
+    create_once,
     ensure_stream,
     settled_info,
     wait_for_leader,
@@ -220,9 +220,7 @@ async def _bucket(js: JetStreamContext, replicas: int) -> ObjectStore:
         config = ObjectStoreConfig(
             bucket=LIBRARY_BUCKET, storage=StorageType.FILE, replicas=replicas
         )
-        try:
-            await js.create_object_store(LIBRARY_BUCKET, config)
-        except nats.js.errors.APIError as e:  # another process created it meanwhile?
-            check_created_elsewhere(f"object store {LIBRARY_BUCKET}", e)
+        name = f"object store {LIBRARY_BUCKET}"
+        await create_once(name, lambda: js.create_object_store(LIBRARY_BUCKET, config))
         await wait_for_leader(js, f"OBJ_{LIBRARY_BUCKET}")
     return await js.object_store(LIBRARY_BUCKET)

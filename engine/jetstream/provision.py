@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import nats.errors
@@ -76,19 +77,32 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
 async def _create(js: JetStreamContext, config: StreamConfig) -> StreamInfo:
     """The new stream's info; if another process created it first (with other replicas,
     say), the info of that one. SetupRefused for any other refusal."""
-    try:
-        return await js.add_stream(config)
-    except nats.js.errors.APIError as e:
-        check_created_elsewhere(str(config.name), e)
+    await create_once(str(config.name), lambda: js.add_stream(config))
     return await wait_for_leader(js, str(config.name))
 
 
-def check_created_elsewhere(name: str, error: nats.js.errors.APIError) -> None:
-    """Return if `error` (refusing to create `name`) says it exists with another config:
-    another process created it first. Raise SetupRefused for any other reason (more
-    replicas than the servers, say)."""
-    if error.err_code != STREAM_NAME_IN_USE:
-        raise SetupRefused(f"JetStream refused to create {name}: {error.description}") from error
+async def create_once(
+    name: str, create: Callable[[], Awaitable[object]], timeout: float = LEADER_WAIT_S
+) -> None:
+    """Run `create` (making stream, bucket or object store `name`) until JetStream answers.
+    A cluster electing its meta leader answers nothing (a timeout) or 503, and a create is
+    idempotent, so it is asked again. "Name in use with another configuration" means
+    another process created it first: done. Any other refusal is SetupRefused (more
+    replicas than servers, say); no answer for `timeout` seconds, StoreUnavailable."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        try:
+            await create()
+            return
+        except _NO_LEADER:
+            if loop.time() > end:
+                raise StoreUnavailable(f"JetStream did not answer creating {name}") from None
+        except nats.js.errors.APIError as e:
+            if e.err_code != STREAM_NAME_IN_USE:
+                raise SetupRefused(f"JetStream refused to create {name}: {e.description}") from e
+            return
+        await asyncio.sleep(_POLL_S)  # an election has no notification a client can await
 
 
 async def settled_info(
