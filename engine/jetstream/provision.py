@@ -28,7 +28,8 @@ _DEFAULTS = StreamConfig().as_dict()
 LEADER_WAIT_S = 30.0  # a cluster elects a new stream's leader in well under a second
 _POLL_S = 0.05
 STREAM_NAME_IN_USE = 10058  # "stream name already in use with a different configuration"
-# What a stream info request meets while the stream has no leader.
+# What a JetStream API request meets while the stream, or the cluster's meta layer (for a
+# create), has no leader.
 _NO_LEADER = (
     nats.errors.TimeoutError,
     nats.errors.NoRespondersError,
@@ -71,7 +72,7 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     info = await settled_info(js, str(config.name)) or await _create(js, config)
     if differs(info.config, config):
         await js.update_stream(reconciled(info.config, config))
-    await wait_for_leader(js, str(config.name))
+        await wait_for_leader(js, str(config.name))
 
 
 async def _create(js: JetStreamContext, config: StreamConfig) -> StreamInfo:
