@@ -151,8 +151,10 @@ class EventStore:
         Not connected: StoreUnavailable at once, nothing sent (nats-py would buffer it and
         send it on reconnect, storing an event whose writer was told it failed). Once sent,
         an unanswered publish has an unknown outcome: it is sent again with the same
-        `Nats-Msg-Id` (stored at most once: the stream's duplicate window) when the
-        connection is up, until JetStream answers or `settle_s` pass (StoreUnavailable then).
+        `Nats-Msg-Id` when the connection is up, until JetStream answers or `settle_s` pass
+        (StoreUnavailable then). A resend of a stored event is stored at most once: a
+        duplicate by its message id, or, with a sequence check, a ConcurrencyConflict (the
+        server checks that first) after which the caller decides again on the reloaded job.
         """
         if not self._nc.is_connected:
             raise StoreUnavailable(f"not connected to NATS: {subject} not appended")
