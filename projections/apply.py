@@ -22,6 +22,9 @@ from projections.schema import SCHEMA_VERSION
 log = logging.getLogger(__name__)
 
 _encode = msgspec.json.Encoder().encode
+# deterministic: a set (a job's URLs) is written in one order however it was built, so the
+# state a rebuild writes is byte for byte the one the live projector wrote
+_encode_state = msgspec.json.Encoder(order="deterministic").encode
 _decode_state = msgspec.json.Decoder(JobState).decode
 
 _MARKS = ",".join("?" * (len(_NAMES) + 1))  # a JobRow's columns, then `state`
@@ -71,7 +74,7 @@ def _row(s: JobState) -> tuple[object, ...]:
     values = list(msgspec.structs.astuple(row_of(s)))
     for i in _JSON_AT:
         values[i] = _encode(values[i])
-    return (*values, _encode(s))
+    return (*values, _encode_state(s))
 
 
 _RESULT = """
