@@ -20,7 +20,7 @@ from engine.jetstream.errors import StoreUnavailable
 from engine.jetstream.store import JOBS_STREAM, EventStore
 from tests.cluster import Cluster
 from tests.integration.api.helpers import engine
-from tests.integration.outage.load import Load
+from tests.integration.outage.load import HealthWatch, Load
 from tests.integration.work.helpers import results
 from tests.support import Service, finished, run_service, serve_app, wait_until
 
@@ -130,7 +130,8 @@ async def test_the_jobs_leader_killed_mid_crawl_and_mid_batch(
             [a.admin, b.admin], path="/api/job/create/scrape",
             body_of=lambda n: {"urls": [site.url(f"/load/{n}")]},
         )  # fmt: skip
-        async with load.running():
+        health = HealthWatch(a.admin.session, a.admin.base, "/health/ready")
+        async with health.running(), load.running():
             await wait_until(lambda: load.ok_since(0) >= 10)
             old = await cluster.leader_of(JOBS_STREAM)
             killed = loop.time()
@@ -141,6 +142,7 @@ async def test_the_jobs_leader_killed_mid_crawl_and_mid_batch(
             elected = loop.time()
             moved = await moving
             await wait_until(lambda: load.ok_since(moved) >= 10, timeout=20)
+            await wait_until(lambda: health.last_status() == 200, timeout=20)
 
         crawl_job = await finished(a.admin, crawl)
         batch_job = await finished(b.admin, batch)
@@ -165,6 +167,10 @@ async def test_the_jobs_leader_killed_mid_crawl_and_mid_batch(
     created = {site.url(f"/load/{x.n}") for x in answers if x.status == 201}
     refused = {site.url(f"/load/{x.n}") for x in answers if x.status != 201}
     assert created <= titles and not refused & titles
+    # readiness said so: 503 while JOBS had no leader, 200 again once it had one
+    electing = [x for x in health.samples if killed <= x.asked and x.answered <= elected]
+    assert 503 in {x.status for x in electing}, electing
+    assert {x.status for x in electing} <= {200, 503}
     print(
         f"pause: crawl moving {moved - killed:.3f} s after the kill, "
         f"{moved - elected:.3f} s after the new leader was seen ({elected - killed:.3f} s); "
