@@ -22,5 +22,5 @@ async def open_bucket(
             f"bucket {bucket}",
             lambda: js.create_key_value(bucket=bucket, replicas=replicas, **config),
         )
-        await wait_for_leader(js, f"KV_{bucket}")
+    await wait_for_leader(js, f"KV_{bucket}")  # created here or by another process just now
     return await js.key_value(bucket)

@@ -222,5 +222,5 @@ async def _bucket(js: JetStreamContext, replicas: int) -> ObjectStore:
         )
         name = f"object store {LIBRARY_BUCKET}"
         await create_once(name, lambda: js.create_object_store(LIBRARY_BUCKET, config))
-        await wait_for_leader(js, f"OBJ_{LIBRARY_BUCKET}")
+    await wait_for_leader(js, f"OBJ_{LIBRARY_BUCKET}")  # created, here or elsewhere, just now?
     return await js.object_store(LIBRARY_BUCKET)

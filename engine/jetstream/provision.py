@@ -27,6 +27,8 @@ _KEPT = frozenset({"num_replicas", "placement"})
 _DEFAULTS = StreamConfig().as_dict()
 LEADER_WAIT_S = 30.0  # a cluster elects a new stream's leader in well under a second
 _POLL_S = 0.05
+# A probe write's header: a last sequence no stream reaches, so the stream refuses it.
+_REFUSED = {"Nats-Expected-Last-Sequence": str(2**63 - 1)}
 STREAM_NAME_IN_USE = 10058  # "stream name already in use with a different configuration"
 # What a JetStream API request meets while the stream, or the cluster's meta layer (for a
 # create), has no leader.
@@ -72,7 +74,8 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     info = await settled_info(js, str(config.name)) or await _create(js, config)
     if differs(info.config, config):
         await js.update_stream(reconciled(info.config, config))
-        await wait_for_leader(js, str(config.name))
+        info = await wait_for_leader(js, str(config.name))
+    await answers_writes(js, info, LEADER_WAIT_S)
 
 
 async def _create(js: JetStreamContext, config: StreamConfig) -> StreamInfo:
@@ -147,4 +150,30 @@ async def wait_for_leader(
     info = await settled_info(js, stream, timeout, known=True)
     if info is None:  # not with `known`; for the type checker
         raise SetupRefused(f"stream {stream} was created but cannot be found")
+    await answers_writes(js, info, timeout)
     return info
+
+
+async def answers_writes(js: JetStreamContext, info: StreamInfo, timeout: float) -> None:
+    """Return once a write to the stream of `info` reaches it. For a moment after a new
+    stream's leader is elected, its subjects may have no listener yet on the server this
+    client uses, and a write meets "no responders". The probe is a write the stream always
+    refuses (it expects a last sequence no stream reaches), so nothing is stored.
+    StoreUnavailable after `timeout` seconds."""
+    name, subjects = str(info.config.name), info.config.subjects or []
+    if not subjects:
+        return
+    subject = ".".join("_probe" if t in ("*", ">") else t for t in subjects[0].split("."))
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        try:
+            await js.publish(subject, b"", timeout=1.0, stream=name, headers=dict(_REFUSED))
+        except (*_NO_LEADER, nats.js.errors.NoStreamResponseError):
+            if loop.time() > end:
+                raise StoreUnavailable(f"writes to {name} find no stream") from None
+        except nats.js.errors.APIError:
+            return  # refused: the stream answered
+        else:
+            return  # unreachable: no stream has that many messages
+        await asyncio.sleep(_POLL_S)  # interest spreading has no notification either

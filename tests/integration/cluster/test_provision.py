@@ -33,6 +33,7 @@ async def test_a_restart_keeps_the_operators_replicas_and_placement(cluster: Clu
         assert after.max_bytes == 10_000_000
         assert after.allow_direct is True  # the code owns it
         assert after.subjects == ["jobs.>"]
+        assert (await js.stream_info("JOBS")).state.messages == 0  # probe writes store nothing
     finally:
         await nc.close()
 
