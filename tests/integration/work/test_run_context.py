@@ -26,8 +26,8 @@ from engine.domain.state import JobState
 from engine.jetstream.recorder import Recorder
 from engine.jetstream.results import ResultStore, result_key
 from engine.jetstream.store import EventStore
-from engine.service import JobService, new_id
 from engine.run import RunContext, RunDeps
+from engine.service import JobService, new_id
 from tests.support import wait_until
 
 WORKER = "w-run-context"
