@@ -22,6 +22,7 @@ from engine.crawl.fetcher import FetchSettings
 from engine.crawl.frontier import HostPacer
 from engine.crawl.models import MAX_CONCURRENCY, PageOutcome
 from engine.crawl.pages import fetch_page
+from engine.crawl.tasks import raise_first
 
 __all__ = ["BATCH_CONCURRENCY", "BatchSummary", "scrape_urls"]
 
@@ -93,8 +94,7 @@ class _BatchRun:
                 done, workers = await asyncio.wait(
                     workers, timeout=_STOP_POLL_S, return_when=asyncio.FIRST_EXCEPTION
                 )
-                for task in done:
-                    task.result()  # re-raises on_page's exception
+                raise_first(done)  # a callback's exception ends the run
                 if not self.stop.is_set() and should_stop():
                     self._request_stop()
         finally:

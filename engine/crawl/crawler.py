@@ -18,6 +18,7 @@ from engine.crawl.models import CrawlOptions, CrawlSummary, PageOutcome
 from engine.crawl.pages import fetch_page
 from engine.crawl.robots import RobotsPolicy
 from engine.crawl.scheme import start_url
+from engine.crawl.tasks import raise_first
 from engine.crawl.urls import normalize_url, origin_of
 
 __all__ = ["CrawlOptions", "CrawlSummary", "PageOutcome", "crawl_site"]
@@ -241,8 +242,7 @@ class _CrawlRun:
                 done, workers = await asyncio.wait(
                     workers, timeout=_STOP_POLL_S, return_when=asyncio.FIRST_EXCEPTION
                 )
-                for task in done:
-                    task.result()  # re-raises a callback's exception
+                raise_first(done)  # a callback's exception ends the run
                 if self._check_stop():
                     await self._request_stop()
         finally:

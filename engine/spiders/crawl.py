@@ -23,6 +23,7 @@ from engine.crawl.frontier import HostPacer
 from engine.crawl.models import PageOutcome
 from engine.crawl.pages import THREAD_EXTRACT_BYTES, failed_page
 from engine.crawl.robots import RobotsPolicy
+from engine.crawl.tasks import raise_first
 from engine.crawl.urls import origin_of
 from engine.spiders.extract import PageYield, apply_rules, rule_for
 from engine.spiders.model import SpiderDefinition
@@ -138,8 +139,7 @@ class SpiderCrawl:
             finished, pending = await asyncio.wait(
                 pending, timeout=STOP_POLL_S, return_when=asyncio.FIRST_EXCEPTION
             )
-            for task in finished:
-                task.result()  # a callback's exception ends the run
+            raise_first(finished)  # a callback's exception ends the run
             if self._should_stop() and not self.stopped:
                 self.stopped = True
                 for task in pending:
