@@ -62,6 +62,12 @@ class MemoryEventLog:
                 return event if isinstance(event, JobCreated) else None
         return None
 
+    async def kind_counts(self, job_id: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for _, kind, _ in self._jobs.get(job_token(job_id), []):
+            counts[kind] = counts.get(kind, 0) + 1
+        return counts
+
     async def purge(self, job_id: str, before: int | None = None) -> int:
         rows = self._jobs.get(job_token(job_id), [])
         kept = [row for row in rows if before is not None and row[0] >= before]

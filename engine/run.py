@@ -49,6 +49,9 @@ from engine.novels.handlers import NovelDeps
 from engine.service import JobService
 
 PROGRESS_EVERY_S = 0.5
+# kinds of events, appended by others than the run, that change how a running job ends
+_DECIDE_THE_END = ("cancel_requested", "deleted", "succeeded", "failed", "canceled",
+                   "expanded", "purged")  # fmt: skip
 # Job types whose handler resumes from `done_links` (a crawl follows links of pages it has):
 # only for these are an earlier attempt's page bodies read back on start.
 RESUMES_FROM_LINKS = frozenset({JobType.CRAWL, JobType.SPIDER})
@@ -115,6 +118,22 @@ class RunContext:
         """Report the final progress; return once every event of the run is stored."""
         await self._progress(force=True)
         await self._recorder.flush()
+
+    async def as_recorded(self) -> JobState | None:
+        """After `flush`: the job as it started, at the version of the run's last stored
+        event, when nobody else appended anything that decides how the job ends (a cancel,
+        a deletion, an end, an expansion, another attempt's start): then the run's end can
+        be decided without reading back its pages (JobService.execute_on). None otherwise,
+        or when the run stored nothing."""
+        last = self._recorder.last_seq
+        if not last or self.should_stop():
+            return None
+        counts = await self._deps.service.store.kind_counts(self.job.id)
+        if any(counts.get(kind, 0) for kind in _DECIDE_THE_END):
+            return None
+        if counts.get("started", 0) != self.job.attempts:
+            return None
+        return msgspec.structs.replace(self.job, version=last)
 
     async def close(self) -> None:
         """Stop listening and recording; events not flushed by now are dropped."""

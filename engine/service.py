@@ -59,6 +59,19 @@ class JobService:
                 return outcome
         return await self._on_loaded(command, known)
 
+    async def execute_on(self, command: AnyCommand, current: JobState) -> CommandOutcome:
+        """Decide on `current` and append if the log's last event of the job is at its
+        version; else as `execute` with a full load.
+
+        `current` need only be right in what decides the command: a worker ending a run
+        passes the job as it started, at the sequence of the run's last recorded event,
+        having checked that nobody else appended anything that decides how a job ends (see
+        RunContext.as_recorded); its own pages, items, logs and progress decide nothing. The
+        outcome's state is `current`'s, not a fold of the log.
+        """
+        outcome = await self._on_known(command, current)
+        return outcome if outcome is not None else await self._on_loaded(command, None)
+
     async def _on_known(self, command: AnyCommand, known: JobState) -> CommandOutcome | None:
         """`command` carried out on `known` as it is; None unless that changed the job."""
         try:

@@ -209,8 +209,8 @@ class Worker:
         delay, longest = STORE_RETRY_S
         while True:
             try:
-                outcome = await self._run_job(job, session)
-                await asyncio.shield(self._finish(job.id, outcome))
+                outcome, recorded = await self._run_job(job, session)
+                await asyncio.shield(self._finish(job.id, outcome, recorded))
                 return
             except STORE_ERRORS as e:
                 log.warning(
@@ -239,14 +239,17 @@ class Worker:
             await asyncio.wait_for(self._stopping.wait(), seconds)
         return self._stopping.is_set()
 
-    async def _run_job(self, job: JobState, session: aiohttp.ClientSession) -> RunOutcome:
-        """Run the job's handler; its outcome once every event it made is stored."""
+    async def _run_job(
+        self, job: JobState, session: aiohttp.ClientSession
+    ) -> tuple[RunOutcome, JobState | None]:
+        """Run the job's handler; its outcome once every event it made is stored, and the
+        job as recorded when nobody else changed how it ends (RunContext.as_recorded)."""
         ctx = RunContext(self._run_deps, job, session)
         try:
             await ctx.open()
             outcome = await self._handle(ctx)
             await ctx.flush()
-            return outcome
+            return outcome, None if outcome.handed_off else await ctx.as_recorded()
         finally:
             await ctx.close()
 
@@ -259,13 +262,20 @@ class Worker:
             log.exception("job %s crashed", ctx.job.id)
             return RunOutcome(False, f"internal error: {type(e).__name__}: {e}")
 
-    async def _finish(self, job_id: str, outcome: RunOutcome) -> None:
+    async def _finish(
+        self, job_id: str, outcome: RunOutcome, recorded: JobState | None = None
+    ) -> None:
+        """Append the run's end: decided on the job as recorded when there is one (no read of
+        the run's own events, thousands for a crawl or a spider), else on a full load."""
         if outcome.handed_off:  # expanded: the dispatcher ends the job after its children
             return
         with contextlib.suppress(JobConflict):
             env = command_envelope(job_id, self.worker_id)
             cmd = FinishJob(**env, ok=outcome.ok, error=outcome.error)
-            await self.service.execute(cmd)
+            if recorded is not None:
+                await self.service.execute_on(cmd, recorded)
+            else:
+                await self.service.execute(cmd)
 
     async def _fail(self, job_id: str, error: str) -> None:
         with contextlib.suppress(JobConflict, JobNotFound):

@@ -69,6 +69,11 @@ class EventLog(Protocol):
         """The job's `created` event alone, or None."""
         ...
 
+    async def kind_counts(self, job_id: str) -> dict[str, int]:
+        """How many events of each kind the job has (`{"page": 120, ...}`), without reading
+        them."""
+        ...
+
     async def purge(self, job_id: str, before: int | None = None) -> int:
         """Erase the job's events (only those below sequence `before`, if given); how many."""
         ...

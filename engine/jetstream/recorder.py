@@ -84,6 +84,7 @@ class Recorder:
         self._wake = asyncio.Event()
         self._stored_changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
+        self.last_seq = 0  # the highest stream sequence of an event stored (0: none yet)
 
     async def add(
         self, event: Event, msg_id: str | None = None, body: tuple[str, bytes] | None = None
@@ -152,20 +153,22 @@ class Recorder:
     async def _store(self, batch: Sequence[_Entry]) -> None:
         for bodies in _by_stream(e.body for e in batch if e.body is not None):
             await self._publish_all(bodies)
-        await self._publish_all([(e.subject, e.data, {"Nats-Msg-Id": e.msg_id}) for e in batch])
+        events = [(e.subject, e.data, {"Nats-Msg-Id": e.msg_id}) for e in batch]
+        self.last_seq = max(self.last_seq, await self._publish_all(events))
 
-    async def _publish_all(self, messages: Sequence[Message]) -> None:
-        """Store messages bound for one stream: as an atomic batch, else one by one."""
+    async def _publish_all(self, messages: Sequence[Message]) -> int:
+        """Store messages bound for one stream: as an atomic batch, else one by one; the
+        highest stream sequence they are stored at."""
         if len(messages) > 1:
             try:
-                await publish_atomic(self._nc, messages, self._timeout)
-                return
+                return await publish_atomic(self._nc, messages, self._timeout)
             except BatchRefused as e:
                 log.info("recorder: atomic batch refused (%s); publishing one by one", e)
-        await self._publish_each(messages)
+        return await self._publish_each(messages)
 
-    async def _publish_each(self, messages: Sequence[Message]) -> None:
-        """Publish every message at once, then wait for all their acks."""
+    async def _publish_each(self, messages: Sequence[Message]) -> int:
+        """Publish every message at once, then wait for all their acks; the highest sequence
+        (a duplicate's is where it was stored the first time)."""
         try:
             acks = [await self._js.publish_async(s, d, headers=h) for s, d, h in messages]
             async with asyncio.timeout(self._timeout):
@@ -178,6 +181,7 @@ class Recorder:
         if failed is not None:
             subject = messages[results.index(failed)][0]
             raise StoreUnavailable(f"JetStream did not store {subject}: {failed!r}") from failed
+        return max((int(r.seq) for r in results if not isinstance(r, BaseException)), default=0)
 
 
 def _by_stream(bodies: Iterable[tuple[str, bytes]]) -> list[list[Message]]:

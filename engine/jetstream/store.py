@@ -218,6 +218,17 @@ class EventStore:
         first = batch[0].event if batch else None
         return first if isinstance(first, JobCreated) else None
 
+    async def kind_counts(self, job_id: str) -> dict[str, int]:
+        """How many events of each kind the job has: the stream's count per subject of the
+        job (`jobs.<id>.<kind>`), one request whatever the job's size."""
+        prefix = f"jobs.{job_token(job_id)}."
+        try:
+            info = await self._js.stream_info(JOBS_STREAM, subjects_filter=prefix + "*")
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise StoreUnavailable(f"cannot count job {job_id}'s events: {e!r}") from e
+        subjects = info.state.subjects or {}
+        return {subject.removeprefix(prefix): int(n) for subject, n in subjects.items()}
+
     async def last_seq(self) -> int:
         try:
             info = await self._js.stream_info(JOBS_STREAM)

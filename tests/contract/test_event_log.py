@@ -264,3 +264,15 @@ async def test_commands_on_the_memory_log_and_on_jetstream_end_alike(
     for job_id in service_steps.JOBS:
         assert await store.history(job_id) == await memory.history(job_id)
         assert await store.load(job_id) == await memory.load(job_id)
+
+
+async def test_kind_counts_are_the_jobs_events_by_kind_and_no_other_jobs(log: EventLog) -> None:
+    job, other = _id(100), _id(200)
+    await log.append([created(job, 1)], expected=0)
+    await log.append_unchecked(started(job, 2))
+    for n in range(3, 8):
+        await log.append_unchecked(logged(job, n))
+    await log.append([created(other, 9)], expected=0)
+    assert await log.kind_counts(job) == {"created": 1, "started": 1, "log": 5}
+    assert await log.kind_counts(other) == {"created": 1}
+    assert await log.kind_counts(_id(300)) == {}

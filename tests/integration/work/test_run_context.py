@@ -104,3 +104,65 @@ async def test_a_cancel_before_the_run_listens_is_found_in_the_log(
         assert ctx.should_stop()
     finally:
         await ctx.close()
+
+
+def _page(n: int) -> PageOutcome:
+    url = f"{URL}/{n}"
+    return PageOutcome(url=url, final_url=url, depth=0, status=200, ok=True)
+
+
+async def test_as_recorded_is_the_job_at_the_runs_last_event_when_nobody_else_wrote(
+    deps: RunDeps, session: aiohttp.ClientSession
+) -> None:
+    job = await _started(deps)
+    ctx = RunContext(deps, job, session)
+    try:
+        await ctx.open()
+        for n in range(30):
+            await ctx.page(_page(n))
+        await ctx.flush()
+        recorded = await ctx.as_recorded()
+    finally:
+        await ctx.close()
+    history = await deps.service.store.history(job.id)
+    assert recorded is not None
+    assert recorded.version == history[-1].seq  # the append's sequence check will hold
+    assert (recorded.status, recorded.cancel_requested) == (job.status, False)
+
+
+async def test_as_recorded_is_none_after_another_writers_cancel_even_before_later_pages(
+    deps: RunDeps, session: aiohttp.ClientSession
+) -> None:
+    """A cancel appended mid-run, followed by more of the run's own pages: the run's last
+    event is the job's last, so only the count of kinds shows the cancel (the run here has
+    not heard it: its subscription is not open)."""
+    job = await _started(deps)
+    ctx = RunContext(deps, job, session)
+    try:
+        await ctx.page(_page(0))
+        await ctx.flush()
+        await _cancel(deps, job.id)
+        await ctx.page(_page(1))
+        await ctx.flush()
+        assert not ctx.should_stop()
+        assert await ctx.as_recorded() is None
+    finally:
+        await ctx.close()
+
+
+async def test_kind_counts_count_the_jobs_events_by_kind(
+    deps: RunDeps, session: aiohttp.ClientSession
+) -> None:
+    job = await _started(deps)
+    ctx = RunContext(deps, job, session)
+    try:
+        for n in range(7):
+            await ctx.page(_page(n))
+        await ctx.log("info", "hello")
+        await ctx.flush()
+    finally:
+        await ctx.close()
+    counts = await deps.service.store.kind_counts(job.id)
+    assert {k: counts[k] for k in ("created", "started", "page", "log")} == {
+        "created": 1, "started": 1, "page": 7, "log": 1,
+    }  # fmt: skip
