@@ -63,6 +63,7 @@ from engine.domain.state import JobState
 from engine.jetstream.acks import fetch_ready, settle
 from engine.jetstream.errors import StoreError
 from engine.jetstream.kv import open_bucket
+from engine.jetstream.provision import answered
 from engine.jetstream.store import JOBS_STREAM
 from engine.jetstream.work import enqueue
 from engine.service import JobService
@@ -94,17 +95,15 @@ class Dispatcher:
         self._stopping = False
 
     async def start(self) -> None:
-        await self._js.add_consumer(
-            JOBS_STREAM,
-            ConsumerConfig(
-                durable_name=DISPATCHER,
-                filter_subjects=[f"jobs.*.{k}" for k in _KINDS],
-                ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
-                ack_wait=60,
-                max_ack_pending=1000,
-            ),
+        config = ConsumerConfig(
+            durable_name=DISPATCHER,
+            filter_subjects=[f"jobs.*.{k}" for k in _KINDS],
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=60,
+            max_ack_pending=1000,
         )
+        await answered(lambda: self._js.add_consumer(JOBS_STREAM, config), "the dispatcher")
         sub = await self._js.pull_subscribe_bind(DISPATCHER, JOBS_STREAM)
         self._task = asyncio.create_task(self._run(sub), name="dispatcher")
 

@@ -36,6 +36,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from engine.domain.events import AnyEvent, JobCreated, kind_of, parse_subject
 from engine.jetstream.acks import fetch_ready, heartbeat, settle
 from engine.jetstream.errors import StoreError
+from engine.jetstream.provision import answered
 from engine.jetstream.store import JOBS_STREAM, EventStore
 from engine.service import now_ms
 from streams.deliveries import Attempt, DeliveryLog, DeliveryOutcome
@@ -111,7 +112,7 @@ class Deliverer:
 
     async def start(self) -> None:
         js = self._nc.jetstream()
-        await js.add_consumer(JOBS_STREAM, consumer_config())
+        await answered(lambda: js.add_consumer(JOBS_STREAM, consumer_config()), "webhooks")
         sub = await js.pull_subscribe_bind(CONSUMER, JOBS_STREAM)
         self._session = make_session(
             allow_private=self.settings.allow_private, limit=self.settings.concurrency * 4

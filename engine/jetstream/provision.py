@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import nats.errors
 import nats.js.errors
@@ -25,6 +25,7 @@ from engine.jetstream.errors import StoreUnavailable
 # Kept as found on an existing stream: how many copies and where is the operator's choice.
 _KEPT = frozenset({"num_replicas", "placement"})
 _DEFAULTS = StreamConfig().as_dict()
+T = TypeVar("T")
 LEADER_WAIT_S = 30.0  # a cluster elects a new stream's leader in well under a second
 _POLL_S = 0.05
 # A probe write's header: a last sequence no stream reaches, so the stream refuses it.
@@ -106,6 +107,24 @@ async def create_once(
             if e.err_code != STREAM_NAME_IN_USE:
                 raise SetupRefused(f"JetStream refused to create {name}: {e.description}") from e
             return
+        await asyncio.sleep(_POLL_S)  # an election has no notification a client can await
+
+
+async def answered(
+    call: Callable[[], Awaitable[T]], what: str, timeout: float = LEADER_WAIT_S
+) -> T:
+    """`call`'s answer (a JetStream API request: a consumer's info or creation, say), asked
+    again while no leader answers it (an election: a timeout, no responders, 503), as a
+    stream just created by several processes at once may for a moment; StoreUnavailable
+    after `timeout` seconds. Any other error passes through."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        try:
+            return await call()
+        except _NO_LEADER:
+            if loop.time() > end:
+                raise StoreUnavailable(f"JetStream did not answer {what}") from None
         await asyncio.sleep(_POLL_S)  # an election has no notification a client can await
 
 

@@ -84,6 +84,10 @@ async def follow_log(
     )
 
 
+class _OutcomeUnknown(Exception):
+    """A publish whose message may or may not have been stored: sent again, same id."""
+
+
 class EventStore:
     """Appends events to `JOBS` and reads a job's history back, in log order."""
 
@@ -163,12 +167,13 @@ class EventStore:
         while True:
             try:
                 return await self._publish_once(subject, payload, headers)
-            except nats.errors.TimeoutError as e:
+            except (nats.errors.TimeoutError, _OutcomeUnknown) as e:
                 if loop.time() >= end or not await self._connected_by(end):
                     raise StoreUnavailable(f"no answer from JetStream for {subject}") from e
 
     async def _publish_once(self, subject: str, payload: bytes, headers: dict[str, str]) -> int:
-        """One publish: its sequence; nats' TimeoutError when its outcome is unknown."""
+        """One publish: its sequence; nats' TimeoutError or _OutcomeUnknown when its outcome
+        is unknown."""
         try:
             ack = await self._js.publish(subject, payload, headers=headers)
         except nats.js.errors.APIError as e:
@@ -179,8 +184,10 @@ class EventStore:
             raise StoreUnavailable(f"no JetStream server stores {subject} now") from e
         except nats.errors.TimeoutError:
             raise
-        except nats.errors.Error as e:  # the connection closed under it: not sent
-            raise StoreUnavailable(f"cannot publish {subject}: {e!r}") from e
+        except nats.errors.Error as e:
+            # the connection broke under it: the message may have reached a server (and been
+            # stored) before it did, so its outcome is unknown, as after a timeout
+            raise _OutcomeUnknown(f"{subject}: {e!r}") from e
         return int(ack.seq)
 
     async def _connected_by(self, end: float) -> bool:

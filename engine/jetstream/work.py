@@ -8,7 +8,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 
 from engine.domain.model import Priority
-from engine.jetstream.provision import ensure_stream
+from engine.jetstream.provision import answered, ensure_stream
 
 WORK_STREAM = "WORK"
 ACK_WAIT_S = 30.0
@@ -55,18 +55,24 @@ async def ensure_work(
         ),
     )
     for _, lane in LANES:
-        wait = ack_wait if ack_wait is not None else await _current_ack_wait(js, lane)
-        await js.add_consumer(
-            WORK_STREAM,
-            ConsumerConfig(
-                durable_name=consumer_name(lane),
-                filter_subject=f"work.{lane}",
-                ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=wait,
-                max_deliver=-1,
-                max_ack_pending=10_000,
-            ),
-        )
+        await _ensure_lane(js, lane, ack_wait)
+
+
+async def _ensure_lane(js: JetStreamContext, lane: str, ack_wait: float | None) -> None:
+    """The lane's consumer, asked again while a just-created stream elects its leader."""
+    what = f"for the {lane} lane's consumer"
+    wait = ack_wait
+    if wait is None:
+        wait = await answered(lambda: _current_ack_wait(js, lane), what)
+    config = ConsumerConfig(
+        durable_name=consumer_name(lane),
+        filter_subject=f"work.{lane}",
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=wait,
+        max_deliver=-1,
+        max_ack_pending=10_000,
+    )
+    await answered(lambda: js.add_consumer(WORK_STREAM, config), what)
 
 
 async def _current_ack_wait(js: JetStreamContext, lane: str) -> float:
