@@ -38,6 +38,9 @@ class EmbeddedStartFailed(StoreUnavailable):
     """The embedded server did not start; the message names the port and `--nats-port`."""
 
 
+GRACEFUL_SHUTDOWN_S = 10  # seconds
+
+
 def serve(settings: Settings, *, embedded: bool, wait_s: float) -> int:
     """Serve the app of `settings` until stopped: 0 after a clean stop (SIGTERM), 130 after
     Ctrl-C, 1 when uvicorn did not start; StoreUnavailable (one line) when its NATS cannot
@@ -106,6 +109,9 @@ def _server(settings: Settings) -> uvicorn.Server:
         log_level="info",
         access_log=False,  # a log line per request cost ~10% of create throughput (bench/)
         http=JsonErrorsProtocol,  # unparseable requests get a JSON 400 too
+        # event streams close at shutdown (api/http_protocol.py); any other request still
+        # open this long after a SIGTERM is cut off rather than holding the stop for ever
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
     return uvicorn.Server(config)
 

@@ -222,6 +222,11 @@ async def wait_consumed(svc: Service, consumer: str, timeout: float = 10.0) -> N
     await wait_until(idle, timeout=timeout)
 
 
+# As `serve` does: a request still open this long after shutdown begins is cut off (a
+# browser's connection a test left open must not hold the test's teardown).
+GRACEFUL_S = 5  # seconds
+
+
 @contextlib.asynccontextmanager
 async def run_service(settings: Settings) -> AsyncIterator[Service]:
     """Serve `create_app(settings)` over real HTTP until the block ends."""
@@ -229,7 +234,7 @@ async def run_service(settings: Settings) -> AsyncIterator[Service]:
     settings = msgspec.structs.replace(settings, port=port, print_admin_token=False)
     config = uvicorn.Config(
         create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-        http=JsonErrorsProtocol,
+        http=JsonErrorsProtocol, timeout_graceful_shutdown=GRACEFUL_S,
     )  # fmt: skip
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
