@@ -22,7 +22,7 @@ from engine.crawl.fetcher import FetchSettings
 from engine.crawl.frontier import HostPacer
 from engine.crawl.models import MAX_CONCURRENCY, PageOutcome
 from engine.crawl.pages import fetch_page
-from engine.crawl.tasks import raise_first
+from engine.crawl.tasks import raise_first, tracked
 
 __all__ = ["BATCH_CONCURRENCY", "BatchSummary", "scrape_urls"]
 
@@ -127,18 +127,8 @@ class _BatchRun:
         if delay > 0 and not await self._sleep_unless_stopped(delay):
             return None
         on_status = functools.partial(self._pacer.on_status, host)
-        task = asyncio.ensure_future(
-            fetch_page(self._session, url, 0, self._settings, self._formats, on_status)
-        )
-        self._fetches.add(task)
-        try:
-            await asyncio.wait({task})
-        finally:
-            self._fetches.discard(task)
-            if not task.done():
-                task.cancel()
-                await asyncio.wait({task})
-        return None if task.cancelled() else task.result()
+        fetching = fetch_page(self._session, url, 0, self._settings, self._formats, on_status)
+        return await tracked(self._fetches, fetching)
 
     async def _sleep_unless_stopped(self, delay: float) -> bool:
         """Wait out a pacing delay; False when a stop came first."""

@@ -18,7 +18,7 @@ from engine.crawl.models import CrawlOptions, CrawlSummary, PageOutcome
 from engine.crawl.pages import fetch_page
 from engine.crawl.robots import RobotsPolicy
 from engine.crawl.scheme import start_url
-from engine.crawl.tasks import raise_first
+from engine.crawl.tasks import raise_first, tracked
 from engine.crawl.urls import normalize_url, origin_of
 
 __all__ = ["CrawlOptions", "CrawlSummary", "PageOutcome", "crawl_site"]
@@ -327,16 +327,7 @@ class _CrawlRun:
         delay = self._pacer.reserve(host, asyncio.get_running_loop().time())
         if delay > 0 and not await self._sleep_unless_stopped(delay):
             return None
-        task = asyncio.ensure_future(self._fetch_outcome(item, host))
-        self._fetches.add(task)
-        try:
-            await asyncio.wait({task})
-        finally:
-            self._fetches.discard(task)
-            if not task.done():
-                task.cancel()
-                await asyncio.wait({task})
-        return None if task.cancelled() else task.result()
+        return await tracked(self._fetches, self._fetch_outcome(item, host))
 
     async def _sleep_unless_stopped(self, delay: float) -> bool:
         with contextlib.suppress(TimeoutError):
