@@ -216,7 +216,7 @@ window.jobstreamDetail = (ctx) => {
       done: (p) => {
         if (isOpen(v)) showProgress(p);
         v.stream.close();  // the server closes too; this keeps EventSource from reconnecting
-        refresh(v).catch(() => {});  // the rows already shown stay
+        refresh(v, p).catch(() => {});  // the rows already shown stay
       },
     });
     v.stream.open(after);
@@ -224,10 +224,20 @@ window.jobstreamDetail = (ctx) => {
 
   // Pages from the stream carry metadata only; once the job ends, the table's total, the
   // job's final fields (an artifact's id) and any rows the first load missed are read again.
-  async function refresh(v) {
-    const job = await api(`/api/job/${encodeURIComponent(v.id)}?include=progress`);
+  // The stream reads the log and the job is read from the read model, which may not show the
+  // end yet: it is asked again (0.1 s, 0.2 s, … 3.2 s apart), and a job read before its end
+  // never replaces the ended one the stream showed.
+  async function refresh(v, ended) {
+    const path = `/api/job/${encodeURIComponent(v.id)}?include=progress`;
+    let job = await api(path);
+    for (let wait = 100; job.status !== ended.status && wait <= 3200; wait *= 2) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      if (!isOpen(v)) return;
+      job = await api(path);
+    }
     if (!isOpen(v)) return;
-    showSummary(job);
+    const { done, failed, total, status } = ended;
+    showSummary(job.status === status ? job : { ...job, done, failed, total, status });
     items.settle(job).catch(() => {});
     await loadResults(v, 0);
   }
