@@ -114,12 +114,20 @@ def _csv_line(values: list[Any]) -> bytes:
     return out.getvalue().encode()
 
 
+# A spreadsheet opening the CSV runs a cell starting with one of these as a formula: a page's
+# title is the site's text, so `=HYPERLINK(...)` from a scraped page must stay text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> Any:
-    """A CSV cell: links one per line, null as empty, booleans as true/false."""
+    """A CSV cell: links one per line, null as empty, booleans as true/false, and text that a
+    spreadsheet would read as a formula prefixed with `'` (the JSON Lines export is as-is)."""
     if isinstance(value, list):
-        return "\n".join(value)
+        value = "\n".join(value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
     return "" if value is None else value
 
 

@@ -238,8 +238,10 @@ class WorkController(Controller):
         `broken-links` its failed URLs, `slow-pages` those that took 1 s or more (each row
         with `found_on`, the page whose links led to it), `items` a SPIDER job's items
         (`{url, data}`); `format=csv` (a header line first; the default but for items) or
-        `jsonl` (a JSON object a line; the default for items). `Content-Disposition` names
-        the file."""
+        `jsonl` (a JSON object a line; the default for items). In CSV, text starting with
+        `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so a spreadsheet
+        shows a scraped page's text instead of running it as a formula. `Content-Disposition`
+        names the file."""
         jobs = runtime.jobs
         await jobs.get(user, job_id)
         fmt = format or default_format(type)
