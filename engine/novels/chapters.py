@@ -202,7 +202,7 @@ class _ChapterRun:
         if self.run.should_stop():
             return
         try:
-            result = await gated_fetch(self.run, item.url)
+            result = await gated_fetch(self.run, item.url, rank=item.serial)
         except Stopped:
             return
         except CrawlError as e:
@@ -249,8 +249,10 @@ class _ChapterRun:
             self._images[info.id] = info
 
         async def one(info: ImageInfo) -> None:
-            nid = self.novel_id
-            await store_image(self.run, nid, info.url, chapter_id=item.id, image_id=info.id)
+            nid, serial = self.novel_id, item.serial
+            await store_image(
+                self.run, nid, info.url, chapter_id=item.id, image_id=info.id, rank=serial
+            )
 
         with contextlib.suppress(Stopped):  # a stop leaves the rest unfetched
             await each(todo, IMAGE_SLOTS, one)

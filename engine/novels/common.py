@@ -42,12 +42,16 @@ async def unless_stopped(run: NovelRun, work: Awaitable[T]) -> T:
 
 async def gated_fetch(
     run: NovelRun, url: str, form: Sequence[tuple[str, str]] | None = None,
-    headers: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None, rank: int = 0,
 ) -> FetchResult:  # fmt: skip
     """``url`` fetched through the gate (a POST of ``form``, with ``headers``), unless the
-    job is asked to stop (Stopped)."""
-    gate = run.novels.gate
-    fetching = gate.fetch(run.session, url, run.fetch_settings, form=form, headers=headers)
+    job is asked to stop (Stopped). It waits for its host among the requests of the job's
+    family (the job's parent's children, or the job alone) by ``rank`` (a chapter's serial:
+    a novel's volumes are fetched in reading order)."""
+    order = (run.job.parent_job_id or run.job.id, rank)
+    fetching = run.novels.gate.fetch(
+        run.session, url, run.fetch_settings, form=form, headers=headers, order=order
+    )
     return await unless_stopped(run, fetching)
 
 

@@ -32,14 +32,15 @@ RESTATED = "already in the library"
 async def store_image(
     run: NovelRun, novel_id: str, url: str, *, chapter_id: str | None,
     image_id: str | None = None, page: bool = False, referer: str | None = None,
-    refresh: bool | None = None,
+    refresh: bool | None = None, rank: int = 0,
 ) -> ImageStored:  # fmt: skip
     """Fetch an image (the cover when ``chapter_id`` is None), store it and record it, with
     its `page` event if ``page``; a failure is recorded too (`ok` false), never raised.
 
     An image already stored is restated instead (counted skipped with ``page``) unless
     ``refresh`` (None: the job's ``refresh`` param). ``referer`` is the page showing the
-    image (None: found in the job's params, see :func:`shown_on`). Stopped passes through.
+    image (None: found in the job's params, see :func:`shown_on`); ``rank`` its place at the
+    host's gate (its chapter's serial). Stopped passes through.
     """
     image_id = image_id or url_id(url)
     name = cover_object(novel_id) if chapter_id is None else image_object(novel_id, image_id)
@@ -52,7 +53,8 @@ async def store_image(
     referer = referer or shown_on(run.job.params, image_id, chapter_id)
     result: FetchResult | None = None
     try:
-        result = await gated_fetch(run, url, headers={"Referer": referer} if referer else None)
+        sent = {"Referer": referer} if referer else None
+        result = await gated_fetch(run, url, headers=sent, rank=rank)
         content_type = _image_type(result)
     except (CrawlError, NovelError) as e:
         if isinstance(e, Stopped):

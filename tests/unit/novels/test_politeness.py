@@ -54,6 +54,27 @@ async def test_a_cancelled_wait_gives_its_place_back() -> None:
         assert gate.in_use("h") == 1
 
 
+async def test_waiters_are_served_by_family_in_turn_and_by_rank_within_one() -> None:
+    """One place: a novel's volumes (family "a") go in reading order (rank), and another
+    family ("b") still gets every other turn; a cancelled waiter's turn passes on."""
+    gate = _gate(FakeTime(), Politeness(per_host=1))
+    served: list[tuple[str, int]] = []
+
+    async def request(order: tuple[str, int]) -> None:
+        async with gate.turn("h", order):
+            served.append(order)
+
+    async with gate.turn("h"):  # holds the only place while the others queue
+        orders = [("a", 3), ("a", 1), ("b", 5), ("a", 2), ("b", 4), ("a", 0)]
+        tasks = {o: asyncio.create_task(request(o)) for o in orders}
+        await wait_until(lambda: gate.waiting("h") == len(orders))
+        tasks[("a", 0)].cancel()
+        await wait_until(lambda: gate.waiting("h") == len(orders) - 1)
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
+    assert served == [("a", 1), ("b", 4), ("a", 2), ("b", 5), ("a", 3)]
+    assert gate.in_use("h") == 0
+
+
 async def test_starts_are_spaced_by_the_delay() -> None:
     time = FakeTime()
     gate = _gate(time, Politeness(delay_s=0.5))
