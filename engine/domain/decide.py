@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from ulid import ULID
 
 from engine.domain.commands import (
@@ -40,19 +42,29 @@ from engine.domain.state import JobState
 
 
 class _Ids:
-    """Event ids derived from the command id, so a retried command yields the same events."""
+    """Event ids derived from the command id, so a retried command yields the same events.
+
+    The first event's id is the command id; event n (n >= 1) keeps its time and takes the rest
+    from a hash of (command id, n). Not command id + n: python-ulid mints the ULIDs of one
+    millisecond by adding 1, so that was the id the process minted next (another command's,
+    a worker's event's), and two events in the log had one id.
+    """
 
     def __init__(self, command: Command) -> None:
         self._command = command
-        self._base = int(ULID.from_str(command.command_id))
+        self._first = ULID.from_str(command.command_id)
         self._n = 0
 
     def envelope(self) -> EventEnvelope:
         """The next event's envelope: the next derived id, the command's job, time and actor."""
-        event_id = str(ULID.from_int(self._base + self._n))
+        event_id = str(self._first) if self._n == 0 else self._derived(self._n)
         self._n += 1
         cmd = self._command
         return event_envelope(cmd.job_id, cmd.actor, event_id=event_id, at=cmd.at)
+
+    def _derived(self, n: int) -> str:
+        rest = hashlib.blake2b(f"{self._first}:{n}".encode(), digest_size=10).digest()
+        return str(ULID.from_bytes(self._first.bytes[:6] + rest))  # 48-bit time, 80 bits
 
 
 def _live(state: JobState | None, job_id: str) -> JobState:

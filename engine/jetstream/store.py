@@ -124,11 +124,10 @@ class EventStore:
         return await self._publish(subject_of(event), self._codec.encode(event), headers)
 
     async def _append_atomic(self, events: Sequence[Event], expected: int | None) -> int:
-        # A batch refused by its sequence check leaves its message ids taken in the stream's
-        # duplicate window (nats-server 2.12-2.15), so the same ids sent again after a reload
-        # would be refused as duplicates for good. The id names the event *and* the sequence
-        # it was decided on: a resend of the same decision is still deduplicated, a decision
-        # made again on a newer job gets ids of its own.
+        # The id names the event *and* the sequence it was decided on: a resend of the same
+        # decision is still deduplicated, a decision made again on a newer job gets ids of its
+        # own. (A batch its sequence check refused takes none of its ids; docs/decisions.md,
+        # "Appends", tells of the id clash once blamed on the server.)
         on = "" if expected is None else f":{expected}"
         messages: list[Message] = []
         for i, event in enumerate(events):
