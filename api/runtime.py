@@ -28,6 +28,7 @@ from engine.crawl.fetcher import FetchSettings
 from engine.dispatcher import Dispatcher, open_dependents
 from engine.domain.events import Codec
 from engine.jetstream.embedded import default_conf, embedded_nats, ensure_credentials
+from engine.jetstream.group_commit import GroupCommit
 from engine.jetstream.library import LibraryStore
 from engine.jetstream.nats_access import NatsAccess
 from engine.jetstream.results import ResultStore, open_results
@@ -97,7 +98,7 @@ async def _start(stack: contextlib.AsyncExitStack, settings: Settings) -> Runtim
     users = await UserStore.open(nc.jetstream(), settings.replicas)
     await ensure_admin(users, settings)
     projector, read_db = await _read_model(stack, settings, nc, store.codec)
-    service = JobService(store, observe=metrics.appended)
+    service = JobService(store, observe=metrics.appended, creates=GroupCommit(nc, store).create)
     sources = load_registry(settings.sources_file)
     results = await start_work(stack, nc, service, settings, sources, metrics)
     webhooks = await start_webhooks(stack, nc, store, settings, metrics)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import msgspec
 
@@ -14,7 +14,7 @@ from engine.domain.envelope import new_id as new_id
 from engine.domain.envelope import now_ms as now_ms
 from engine.domain.errors import JobConflict, Refusal
 from engine.domain.eventlog import EventLog
-from engine.domain.events import AnyEvent
+from engine.domain.events import AnyEvent, JobCreated
 from engine.domain.state import JobState, fold
 from engine.jetstream.errors import ConcurrencyConflict
 
@@ -22,6 +22,9 @@ _MAX_CONFLICTS = 20
 
 # told of every append: the job before it (None for a create) and the events appended
 Observer = Callable[[JobState | None, Sequence[AnyEvent]], None]
+# appends a new job's created event (its sequence), ConcurrencyConflict if the job exists:
+# e.g. engine/jetstream/group_commit.py, which appends concurrent creates together
+CreateAppender = Callable[[JobCreated], Awaitable[int]]
 
 
 class CommandOutcome(msgspec.Struct, frozen=True):
@@ -36,11 +39,14 @@ class JobService:
     decided on the state its caller passes, which the append then proves current)."""
 
     def __init__(
-        self, store: EventLog, *, clock: Callable[[], int] = now_ms, observe: Observer | None = None
-    ) -> None:
+        self, store: EventLog, *, clock: Callable[[], int] = now_ms,
+        observe: Observer | None = None, creates: CreateAppender | None = None,
+    ) -> None:  # fmt: skip
+        """`creates` appends creations instead of `store.append` (same contract)."""
         self.store = store
         self.clock = clock
         self._observe = observe  # e.g. the process's metrics (engine/metrics.py)
+        self._creates = creates
 
     async def execute(self, command: AnyCommand, known: JobState | None = None) -> CommandOutcome:
         """Decide and append; on a concurrent writer reload and decide again.
@@ -104,12 +110,18 @@ class JobService:
     async def _create(self, command: CreateJob) -> CommandOutcome:
         events = decide(None, command)
         try:
-            seq = await self.store.append(events, expected=0)
+            seq = await self._append_created(events)
         except ConcurrencyConflict as e:
             raise JobConflict(f"job {command.job_id} already exists") from e
         if self._observe is not None:
             self._observe(None, events)
         return CommandOutcome(fold([(seq, events[0])]), seq)
+
+    async def _append_created(self, events: Sequence[AnyEvent]) -> int:
+        first = events[0]
+        if self._creates is not None and len(events) == 1 and isinstance(first, JobCreated):
+            return await self._creates(first)
+        return await self.store.append(events, expected=0)
 
     def _appended(
         self, state: JobState | None, events: Sequence[AnyEvent], seq: int
