@@ -1,0 +1,145 @@
+"""The dispatcher's consumer: lifecycle events taken from `JOBS` in batches, reacted to, and
+settled each once its reaction is stored.
+
+A batch's creations of plainly runnable jobs (the common case) become work items published
+together, pipelined: one round trip's wait for the lot, not one each, so the dispatcher keeps
+up with any rate of creates the log takes. Other events are reacted to one at a time, in log
+order, after the work items of the creations before them are stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+from typing import Any
+
+import msgspec
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from engine.dispatcher.core import DISPATCHER, log
+from engine.dispatcher.reactions import REACTS_TO, Reactions, plainly_runnable
+from engine.domain.errors import Refusal
+from engine.domain.events import AnyEvent, JobCreated
+from engine.jetstream.acks import fetch_ready, settle
+from engine.jetstream.errors import StoreError
+from engine.jetstream.provision import answered
+from engine.jetstream.store import JOBS_STREAM
+from engine.jetstream.work import enqueue
+
+_RETRY_S = 1.0  # pause after a failed fetch; redelivery delay of a reaction the store refused
+_KINDS = tuple(str(t.__struct_config__.tag) for t in REACTS_TO)
+# Messages taken per fetch: what is there, up to this many (a burst of creates is taken in a
+# few fetches, its work items published together); below the consumer's max_ack_pending.
+FETCH_BATCH = 256
+_RETRIED = (StoreError, nats.errors.Error)  # the store or NATS failing: tried again later
+
+
+class Dispatcher(Reactions):
+    """Follows lifecycle events on `JOBS` with a durable pull consumer (see `react`)."""
+
+    _task: asyncio.Task[None] | None = None
+    _stopping = False
+
+    async def start(self) -> None:
+        config = ConsumerConfig(
+            durable_name=DISPATCHER,
+            filter_subjects=[f"jobs.*.{k}" for k in _KINDS],
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=60,
+            max_ack_pending=1000,
+        )
+        await answered(lambda: self._js.add_consumer(JOBS_STREAM, config), "the dispatcher")
+        sub = await self._js.pull_subscribe_bind(DISPATCHER, JOBS_STREAM)
+        self._task = asyncio.create_task(self._run(sub), name="dispatcher")
+
+    async def stop(self) -> None:
+        """Stop after the batch in hand. The flag, not only cancel(), ends the loop: a cancel
+        can be swallowed inside nats-py's fetch on Python 3.11."""
+        self._stopping = True
+        task = self._task
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.5)
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            log.warning("dispatcher stopped with %r", task.exception())
+
+    async def _run(self, sub: Any) -> None:
+        while not self._stopping:
+            try:
+                msgs = await fetch_ready(sub, FETCH_BATCH, 1.0)
+            except nats.errors.Error as e:  # connection trouble: the next fetch may succeed
+                log.warning("dispatcher: fetch failed: %s", e)
+                await asyncio.sleep(_RETRY_S)
+                continue
+            await self.handle_batch(msgs)
+
+    async def handle_batch(self, msgs: Sequence[Msg]) -> None:
+        """React to `msgs` in log order, each settled once its reaction is stored; nothing
+        a message holds stops the loop (see `_handle`)."""
+        runnable: list[tuple[Msg, JobCreated]] = []
+        for msg in msgs:
+            event = await self._decoded(msg)
+            if event is None:
+                continue
+            if (created := plainly_runnable(event)) is not None:
+                runnable.append((msg, created))
+                continue
+            await self._enqueue_all(runnable)  # what was created before it runs first
+            runnable = []
+            await self._handle(msg, event)
+        await self._enqueue_all(runnable)
+
+    async def _decoded(self, msg: Msg) -> AnyEvent | None:
+        """The message's event; None for one that does not decode, terminated (never again)."""
+        try:
+            return self._store.codec.decode(msg.data)
+        except msgspec.MsgspecError as e:
+            log.error("dispatcher: dropped undecodable message on %s: %s", msg.subject, e)
+            await settle(msg.term(), DISPATCHER)
+            return None
+
+    async def _enqueue_all(self, created: Sequence[tuple[Msg, JobCreated]]) -> None:
+        """A work item for each created job, published pipelined; each event acked once its
+        item is stored, nak'ed (tried again) when that failed. A redelivery publishes the
+        same item again, which WORK stores once (its message id is job and trigger)."""
+        if not created:
+            return
+        outcomes = await asyncio.gather(
+            *(self._enqueue(msg, event) for msg, event in created), return_exceptions=True
+        )
+        for (msg, _), outcome in zip(created, outcomes, strict=True):
+            await self._settle(msg, outcome if isinstance(outcome, BaseException) else None)
+
+    async def _enqueue(self, msg: Msg, event: JobCreated) -> None:
+        await enqueue(self._js, event.job_id, event.priority, msg.metadata.sequence.stream)
+
+    async def _handle(self, msg: Msg, event: AnyEvent) -> None:
+        """React to one event, then settle its message."""
+        try:
+            await self.react(msg.metadata.sequence.stream, event)
+        except Exception as e:  # settled by kind: see `_settle`
+            await self._settle(msg, e)
+            return
+        await self._settle(msg, None)
+
+    async def _settle(self, msg: Msg, error: BaseException | None) -> None:
+        """Handled (or refused by `decide`): acked. The store or NATS failing: nak'ed with a
+        delay, so the reaction is tried again. Anything else: logged and terminated, so it
+        is never delivered again."""
+        reply: Awaitable[None]
+        if error is None or isinstance(error, Refusal):
+            if error is not None:
+                log.warning("dispatcher: %s on %s: %s", type(error).__name__, msg.subject, error)
+            reply = msg.ack()
+        elif isinstance(error, _RETRIED):
+            kind = type(error).__name__
+            log.warning("dispatcher: %s on %s, will retry: %s", kind, msg.subject, error)
+            reply = msg.nak(delay=_RETRY_S)
+        else:
+            log.error("dispatcher: reaction to %s failed; message dropped", msg.subject,
+                      exc_info=error)  # fmt: skip
+            reply = msg.term()
+        await settle(reply, DISPATCHER)

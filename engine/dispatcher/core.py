@@ -1,0 +1,98 @@
+"""What every part of the dispatcher shares: its name, its handles, carrying out a command
+and the dependents bucket (which jobs wait for which)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import msgspec
+import nats.js.errors
+from nats.aio.client import Client as NATS
+from nats.js.kv import KeyValue
+
+from engine.domain.commands import AnyCommand, FailJob
+from engine.domain.envelope import command_envelope
+from engine.domain.errors import Refusal
+from engine.domain.eventlog import EventLog
+from engine.domain.model import JobStatus
+from engine.domain.state import JobState
+from engine.jetstream.kv import open_bucket
+from engine.service import JobService
+
+log = logging.getLogger("engine.dispatcher")
+
+DISPATCHER = "dispatcher"
+_KEPT_BATCHES = 256  # unfinished batch parents kept between their children's roll-ups
+
+
+class Core:
+    """The dispatcher's handles and the commands it carries out; no reactions of its own."""
+
+    def __init__(self, nc: NATS, service: JobService, dependents: KeyValue) -> None:
+        self._nc = nc
+        self._js = nc.jetstream()
+        self._service = service
+        self._store: EventLog = service.store
+        self._deps = dependents
+        self._batches: dict[str, JobState] = {}  # see Children._roll_up; least recent first
+
+    def _keep(self, batch: JobState) -> None:
+        self._batches[batch.id] = batch
+        if len(self._batches) > _KEPT_BATCHES:
+            del self._batches[next(iter(self._batches))]
+
+    async def _fail(self, job_id: str, error: str) -> None:
+        await self._do(FailJob(**command_envelope(job_id, DISPATCHER), error=error))
+
+    async def _do(self, command: AnyCommand, known: JobState | None = None) -> JobState | None:
+        """Carry out `command` (on `known`, see JobService.execute); the job after it, or None
+        when `decide` refused it. A store error propagates: the event is nak'ed, and the
+        reaction is tried again (a swallowed outage here would leave a batch child uncreated)."""
+        try:
+            return (await self._service.execute(command, known)).state
+        except Refusal as e:  # already done, already exists: the reaction happened before
+            log.debug("dispatcher: %s skipped: %s", type(command).__name__, e)
+            return None
+
+    async def _dependents(self, dep_id: str) -> list[str]:
+        try:
+            entry = await self._deps.get(dep_id)
+        except nats.js.errors.KeyNotFoundError:
+            return []
+        return list(msgspec.json.decode(entry.value or b"[]", type=list[str]))
+
+    async def _add_dependent(self, dep_id: str, job_id: str) -> None:
+        for _ in range(20):
+            try:
+                entry = await self._deps.get(dep_id)
+            except nats.js.errors.KeyNotFoundError:
+                with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
+                    await self._deps.create(dep_id, msgspec.json.encode([job_id]))
+                    return
+                continue
+            current = msgspec.json.decode(entry.value or b"[]", type=list[str])
+            if job_id in current:
+                return
+            new = msgspec.json.encode([*current, job_id])
+            with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
+                await self._deps.update(dep_id, new, last=entry.revision)
+                return
+
+
+def releases(dep: JobState, after_finished: bool) -> bool:
+    """Whether `dep`, as it is, lets its dependent run: once it succeeded, or (for an
+    `after_finished` dependent) once it finished, whatever the outcome, unless deleted."""
+    if dep.status == JobStatus.SUCCESS:
+        return True
+    return after_finished and dep.is_done and not dep.deleted
+
+
+def dep_error(dep_id: str, dep: JobState | None) -> str:
+    if dep is None or dep.deleted:
+        return f"dependency {dep_id} does not exist"
+    return f"dependency {dep_id} {JobStatus(dep.status).name.lower()}"
+
+
+async def open_dependents(nc: NATS, replicas: int = 1) -> KeyValue:
+    return await open_bucket(nc.jetstream(), "dependents", history=1, replicas=replicas)

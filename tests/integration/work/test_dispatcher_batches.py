@@ -1,0 +1,83 @@
+"""The dispatcher takes a burst of creates in batches: one work item per job, each event
+acked once its item is stored, the same item stored once however often it is sent."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import msgspec
+import pytest
+from nats.aio.client import Client as NATS
+
+from engine.dispatcher import DISPATCHER, Dispatcher, open_dependents
+from engine.domain.commands import CreateJob
+from engine.domain.envelope import command_envelope
+from engine.domain.events import Codec
+from engine.domain.model import JobType
+from engine.jetstream.group_commit import GroupCommit
+from engine.jetstream.store import JOBS_STREAM, EventStore
+from engine.jetstream.work import WORK_STREAM, WorkItem, consumer_name, ensure_work
+from engine.service import JobService, new_id
+from tests.support import wait_until
+
+BURST = 300
+
+
+@pytest.fixture
+async def service(nc: NATS) -> AsyncIterator[JobService]:
+    """A JobService grouping creates, with a dispatcher running on JOBS."""
+    store = EventStore(nc, Codec())
+    await store.ensure()
+    await ensure_work(nc.jetstream())
+    service = JobService(store, creates=GroupCommit(nc, store).create)
+    dispatcher = Dispatcher(nc, service, await open_dependents(nc))
+    await dispatcher.start()
+    try:
+        yield service
+    finally:
+        await dispatcher.stop()
+
+
+def scrape() -> CreateJob:
+    return CreateJob(
+        **command_envelope(new_id(), "u"), user_id="u", type=int(JobType.SCRAPE), priority=1,
+        params={"urls": ["http://127.0.0.1:9/"]}, title="t",
+    )  # fmt: skip
+
+
+async def work_items(nc: NATS, count: int) -> list[WorkItem]:
+    """The first `count` items of the normal lane, left there (not acked)."""
+    sub = await nc.jetstream().pull_subscribe_bind(consumer_name("normal"), WORK_STREAM)
+    items: list[WorkItem] = []
+    while len(items) < count:
+        msgs = await sub.fetch(count - len(items), timeout=5)
+        items += [msgspec.json.decode(m.data, type=WorkItem) for m in msgs]
+    await sub.unsubscribe()
+    return items
+
+
+async def test_a_burst_of_creates_makes_one_work_item_each(nc: NATS, service: JobService) -> None:
+    outcomes = await asyncio.gather(*(service.execute(scrape()) for _ in range(BURST)))
+    js = nc.jetstream()
+
+    async def drained() -> bool:
+        info = await js.consumer_info(JOBS_STREAM, DISPATCHER)
+        return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+
+    await wait_until(drained)
+    assert (await js.stream_info(WORK_STREAM)).state.messages == BURST
+    expected = {(o.state.id, o.seq) for o in outcomes if o.state is not None}
+    items = await work_items(nc, BURST)
+    assert {(i.job_id, i.trigger) for i in items} == expected and len(expected) == BURST
+
+
+async def test_a_reaction_repeated_stores_its_work_item_once(nc: NATS, service: JobService) -> None:
+    outcome = await service.execute(scrape())
+    [stored] = await service.store.history(outcome.state.id if outcome.state else "")
+    dispatcher = Dispatcher(nc, service, await open_dependents(nc))  # not started: by hand
+    for _ in range(3):  # as a redelivery would
+        await dispatcher.react(stored.seq, stored.event)
+    [item] = await work_items(nc, 1)
+    assert (item.job_id, item.trigger) == (stored.event.job_id, stored.seq)
+    assert (await nc.jetstream().stream_info(WORK_STREAM)).state.messages == 1
