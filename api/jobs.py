@@ -35,6 +35,7 @@ IDEMPOTENCY_TTL_S = 24 * 3600.0
 # How long a write waits for the read model to show it (read-your-writes) before answering
 # without it: a create with the job as appended, other commands with 503.
 READ_WAIT_S = 10.0
+_WRITTEN_KEPT = 1024  # users whose last create is remembered before the seen ones are dropped
 
 
 class NewJob(msgspec.Struct, frozen=True, kw_only=True):
@@ -55,7 +56,14 @@ async def open_idempotency(js: JetStreamContext, replicas: int = 1) -> KeyValue:
 
 
 class JobsApi:
-    """What the routes call. Every write returns only after the read model reflects it."""
+    """What the routes call. Reads see the caller's own writes (read-your-writes).
+
+    A create answers once its event is in the log (the log is the truth), with the job as
+    decided: it does not wait for the read model. The log sequence of each user's last
+    create is kept instead, and that user's reads wait for the read model only while it is
+    behind that sequence (`_sees_writes`); on an idle system it is a few ms behind at most.
+    Other commands (cancel, delete, retry) still return once the read model reflects them.
+    """
 
     def __init__(
         self, service: JobService, projector: Projector, db: aiosqlite.Connection, kv: KeyValue,
@@ -67,6 +75,7 @@ class JobsApi:
         self.db = db
         self.kv = kv
         self.limiter = limiter if limiter is not None else Limiter(Limits())
+        self._written: dict[str, int] = {}  # user id -> log sequence of their last create
 
     async def create(self, user: User, new: NewJob, idempotency_key: str | None = None) -> JobRow:
         """Create the job, within the user's limits (LimitExceeded otherwise).
@@ -89,7 +98,31 @@ class JobsApi:
             raise
 
     async def _active(self, user: User) -> int:
+        await self._sees_writes(user)  # the count includes the user's creates before this one
         return await queries.count_unfinished_roots(self.db, user.id)
+
+    def _wrote(self, user: User, seq: int) -> None:
+        """Remember `seq` as the user's last write, which their reads must see."""
+        if seq > self._written.get(user.id, 0):
+            self._written[user.id] = seq
+        if len(self._written) > _WRITTEN_KEPT:  # forget the writes the read model shows
+            seen = self.projector.checkpoint
+            self._written = {u: s for u, s in self._written.items() if s > seen}
+
+    async def _sees_writes(self, user: User) -> bool:
+        """Wait until the read model shows the user's writes through this node (up to
+        `read_wait_s`); whether it does. At once when it already does, or when the projector
+        is not running (it would not catch up: reads answer from the read model as it is)."""
+        seq = self._written.get(user.id, 0)
+        if seq <= self.projector.checkpoint:
+            return True
+        if not self.projector.running:
+            return False
+        try:
+            await self.projector.wait_for(seq, self.read_wait_s)
+        except NotReady:
+            return False
+        return True
 
     async def _append(self, user: User, new: NewJob, job_id: str) -> JobRow:
         priority = new.priority if new.priority is not None else TIER_PRIORITY[user.tier]
@@ -105,11 +138,10 @@ class JobsApi:
             # Same idempotency key raced from two requests: the other one created it.
             return await self._settled(user, job_id)
         assert outcome.state is not None
-        try:  # the caller's next read sees the job
-            await self.projector.wait_for(outcome.seq, self.read_wait_s)
-        except NotReady:  # the job exists and runs: never answer its create with an error
+        self._wrote(user, outcome.seq)  # the caller's next read waits for the job
+        if not self.projector.running:  # reads will not show it: say so
             return _appended(outcome.state)
-        return row_of(outcome.state)  # what the projector stored, without reading it back
+        return row_of(outcome.state)  # what the projector will store
 
     async def cancel(self, user: User, job_id: str) -> None:
         await self._on_visible(user, CancelJob(**command_envelope(job_id, user.id)))
@@ -140,7 +172,10 @@ class JobsApi:
     async def get(self, user: User, job_id: str, *, audit: bool = False) -> JobRow:
         """The job if the user may see it; with `audit`, admins also see deleted jobs."""
         with_deleted = audit and user.is_admin
+        fresh = await self._sees_writes(user)
         row = await queries.get_job(self.db, job_id, viewer_of(user), with_deleted=with_deleted)
+        if row is None and not fresh:  # it may be one of the user's creates not shown yet
+            raise NotReady(f"job {job_id}: the read model is behind; try again")
         if row is None:
             raise JobNotFound(f"job {job_id} not found")
         return row
@@ -149,6 +184,7 @@ class JobsApi:
         self, user: User, f: JobFilter, offset: int, limit: int
     ) -> tuple[int, list[JobRow]]:
         f = msgspec.structs.replace(f, viewer=viewer_of(user))
+        await self._sees_writes(user)
         return await queries.list_jobs(self.db, f, offset, limit)
 
     async def events(
@@ -162,6 +198,7 @@ class JobsApi:
         if f.job_id is not None:
             await self.get(user, f.job_id, audit=True)
         f = msgspec.structs.replace(f, viewer=viewer_of(user))
+        await self._sees_writes(user)
         return await queries.log_events(self.db, f, limit)
 
     async def job_at(
@@ -193,6 +230,8 @@ class JobsApi:
         return report
 
     async def _check_refs(self, user: User, new: NewJob) -> None:
+        if new.depends_on is not None or new.parent_job_id is not None:
+            await self._sees_writes(user)
         for field, ref in (("depends_on", new.depends_on), ("parent_job_id", new.parent_job_id)):
             if ref is not None and await queries.get_job(self.db, ref, viewer_of(user)) is None:
                 raise InvalidCommand(f"{field}: job {ref} not found", field=field)
@@ -216,6 +255,7 @@ class JobsApi:
             )
         # None: the first request may have died between claiming the key and appending;
         # creating under the bound id finishes its work (a second create conflicts).
+        await self._sees_writes(user)
         existing = await queries.get_job(self.db, bound.job_id, viewer_of(user))
         return Claim(job_id=bound.job_id, kv_key=kv_key, existing=existing)
 

@@ -69,6 +69,11 @@ class Projector:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    @property
+    def waiting(self) -> int:
+        """How many callers of `wait_for` wait now (for tests and metrics)."""
+        return sum(not fut.done() for _, _, fut in self._waiters)
+
     async def wait_for(self, seq: int, timeout: float = 10.0) -> None:
         """Return once every event up to `seq` is applied; NotReady after `timeout`."""
         if self.checkpoint >= seq:
@@ -93,9 +98,13 @@ class Projector:
             batch = [item for item in batch if item[0] > self.checkpoint]
             if not batch:
                 continue
-            self.checkpoint = await apply_batch(self._db, batch)
+            self.checkpoint = await self._apply(batch)
             self._release()
             self._check_caught_up()
+
+    async def _apply(self, batch: list[tuple[int, AnyEvent]]) -> int:
+        """Apply `batch` (in one transaction); the new checkpoint."""
+        return await apply_batch(self._db, batch)
 
     def _release(self) -> None:
         while self._waiters and self._waiters[0][0] <= self.checkpoint:

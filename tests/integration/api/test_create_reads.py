@@ -1,0 +1,95 @@
+"""A create answers once its event is in the log, without waiting for the read model; the
+creator's reads (and their next create's active-job count) wait for the read model to show
+it: read-your-writes. Real NATS and SQLite; the projector applies once a test lets it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from nats.aio.client import Client as NATS
+
+from api.jobs import JobsApi, NewJob, open_idempotency
+from api.limits import Limiter, LimitExceeded, Limits, TierLimits
+from api.schemas import AppendedRow
+from api.users import User
+from engine.domain.events import AnyEvent, Codec
+from engine.domain.model import JobType
+from engine.jetstream.group_commit import GroupCommit
+from engine.jetstream.store import EventStore
+from engine.service import JobService
+from projections import queries
+from projections.projector import Projector
+from projections.queries import JobFilter
+from projections.schema import open_db
+from tests.support import wait_until
+
+ALICE = User(id="01ALICE0000000000000000000", name="alice")
+BOB = User(id="01BOB000000000000000000000", name="bob")
+NEW = NewJob(type=JobType.SCRAPE, params={"urls": ["https://a.test/"]}, title="https://a.test/")
+
+
+class HeldProjector(Projector):
+    """The projector, applying each batch only while `open` is set."""
+
+    open = asyncio.Event()
+
+    async def _apply(self, batch: list[tuple[int, AnyEvent]]) -> int:
+        await self.open.wait()
+        return await super()._apply(batch)
+
+
+@pytest.fixture
+async def jobs(tmp_path: Path, nc: NATS) -> AsyncIterator[JobsApi]:
+    store = EventStore(nc, Codec())
+    await store.ensure()
+    write_db = await open_db(tmp_path / "r.db")
+    projector = HeldProjector(write_db, nc, store.codec)
+    projector.open = asyncio.Event()
+    await projector.start()
+    service = JobService(store, creates=GroupCommit(nc, store).create)
+    limits = Limits(max_active_jobs=TierLimits(basic=2, premium=2, vip=2))
+    kv = await open_idempotency(nc.jetstream())
+    read_db = await open_db(tmp_path / "r.db")
+    yield JobsApi(service, projector, read_db, kv, Limiter(limits))
+    projector.open.set()
+    await projector.stop()
+    await read_db.close()
+    await write_db.close()
+
+
+def held(jobs: JobsApi) -> HeldProjector:
+    assert isinstance(jobs.projector, HeldProjector)
+    return jobs.projector
+
+
+async def test_a_create_answers_before_the_read_model_and_its_reads_wait(jobs: JobsApi) -> None:
+    row = await jobs.create(ALICE, NEW)  # answered with the read model held
+    assert not isinstance(row, AppendedRow) and row.job_title == NEW.title
+    assert await queries.get_job(jobs.db, row.id, None) is None
+    read = asyncio.create_task(jobs.get(ALICE, row.id))
+    listed = asyncio.create_task(jobs.list_jobs(ALICE, JobFilter(viewer=None), 0, 10))
+    await wait_until(lambda: held(jobs).waiting == 2)  # both wait for the read model
+    assert await jobs.list_jobs(BOB, JobFilter(viewer=None), 0, 10) == (0, [])  # not bob
+    held(jobs).open.set()
+    assert await read == row  # the create's answer is the job as the read model stores it
+    assert await listed == (1, [row])
+
+
+async def test_the_next_create_counts_the_ones_before(jobs: JobsApi) -> None:
+    """The active-jobs limit (2 here) counts a create the read model does not show yet."""
+    await jobs.create(ALICE, NEW)
+    second = asyncio.create_task(jobs.create(ALICE, NEW))
+    await wait_until(lambda: held(jobs).waiting == 1)  # its count waits for the first
+    held(jobs).open.set()
+    await second
+    with pytest.raises(LimitExceeded):
+        await jobs.create(ALICE, NEW)
+
+
+async def test_a_stopped_read_model_makes_the_create_say_so(jobs: JobsApi) -> None:
+    await jobs.projector.stop()
+    row = await jobs.create(ALICE, NEW)
+    assert isinstance(row, AppendedRow)  # reads will not show it: the answer says so
