@@ -10,7 +10,14 @@ import aiosqlite
 import msgspec
 
 from engine.domain.errors import InvalidHistory
-from engine.domain.events import AnyEvent, ItemScraped, PageRecorded, kind_of, to_builtins
+from engine.domain.events import (
+    AnyEvent,
+    ChaptersStored,
+    ItemScraped,
+    PageRecorded,
+    kind_of,
+    to_builtins,
+)
 from engine.domain.model import CATEGORY_OF, JobType
 from engine.domain.progress import progress
 from engine.domain.state import JobState, fold
@@ -96,6 +103,20 @@ def _result_row(seq: int, e: PageRecorded) -> tuple[object, ...]:
     )  # fmt: skip
 
 
+def _page_rows(seq: int, e: AnyEvent) -> list[tuple[object, ...]]:
+    """The result rows of a page event, or of each chapter of a `chapters_stored` (OK pages
+    whose content is in the library: no body in RESULTS)."""
+    if isinstance(e, PageRecorded):
+        return [_result_row(seq, e)]
+    if not isinstance(e, ChaptersStored):
+        return []
+    return [
+        (e.job_id, c.url, seq, 1, c.status, None, c.duration_ms, c.fetched, None,
+         _encode(c.page_meta(e.at)), None)
+        for c in e.chapters
+    ]  # fmt: skip
+
+
 def _item_row(seq: int, e: ItemScraped) -> tuple[object, ...]:
     return (seq, e.job_id, e.url, e.index, _encode(e.data))
 
@@ -164,7 +185,7 @@ async def apply_batch(db: aiosqlite.Connection, batch: Sequence[tuple[int, AnyEv
         await apply_library(db, kept, folded)
         events = [_event_row(seq, e) for seq, e in kept]
         await db.executemany("INSERT OR IGNORE INTO job_events VALUES (?,?,?,?,?,?)", events)
-        pages = [_result_row(seq, e) for seq, e in kept if isinstance(e, PageRecorded)]
+        pages = [row for seq, e in kept for row in _page_rows(seq, e)]
         if pages:
             await db.executemany(_RESULT, pages)
         items = [_item_row(seq, e) for seq, e in kept if isinstance(e, ItemScraped)]

@@ -1,12 +1,13 @@
 """The library tables, folded from the library's facts inside the projector's transaction.
 
-Facts are the `novel_parsed`, `chapters_listed`, `chapter_stored`, `image_stored` and
-`artifact_stored` events of jobs the read model keeps. Each is also kept in `library_facts`
-(with the user of its job), so a purge can re-derive what it touched: every library row
-belongs to one novel and depends only on that novel's facts, in log order. Purging a job
-deletes its facts and folds each novel they named again from the facts that remain, which is
-what a rebuild from the erased log folds. (Content in the LIBRARY stream and the object
-store is shared and stays; only the rows that describe it follow the log.)
+Facts are the `novel_parsed`, `chapters_listed`, `chapter_stored`, `chapters_stored`,
+`image_stored` and `artifact_stored` events of jobs the read model keeps. Each is also kept
+in `library_facts` (with the user of its job), so a purge can re-derive what it touched:
+every library row belongs to one novel and depends only on that novel's facts, in log
+order. Purging a job deletes its facts and folds each novel they named again from the facts
+that remain, which is what a rebuild from the erased log folds. (Content in the LIBRARY
+stream and the object store is shared and stays; only the rows that describe it follow the
+log.)
 
 The rules, in log order:
 - `novel_parsed` upserts the novel (first `created_at` kept), grants its job's user access,
@@ -15,7 +16,8 @@ The rules, in log order:
 - `chapters_listed` of the current TOC job upserts chapters by id (a fetched chapter stays
   fetched); parts of an older TOC job are ignored.
 - `chapter_stored` marks the chapter fetched (a row out of the TOC if none is listed yet) and
-  records the images it shows, as not fetched unless known.
+  records the images it shows, as not fetched unless known; `chapters_stored` does the same
+  for each chapter it names.
 - `image_stored` records an image's fetch: a failure never undoes an earlier success; a
   stored cover becomes the novel's cover.
 - `artifact_stored` upserts the artifact (id = the ARTIFACT job's id), owned by its job's user.
@@ -32,14 +34,16 @@ from engine.domain.events import (
     AnyEvent,
     ArtifactStored,
     ChaptersListed,
+    ChaptersStored,
     ChapterStored,
+    ImageInfo,
     ImageStored,
     NovelParsed,
 )
 from engine.domain.state import JobState
 
-Fact = NovelParsed | ChaptersListed | ChapterStored | ImageStored | ArtifactStored
-FACTS = (NovelParsed, ChaptersListed, ChapterStored, ImageStored, ArtifactStored)
+Fact = NovelParsed | ChaptersListed | ChapterStored | ChaptersStored | ImageStored | ArtifactStored
+FACTS = (NovelParsed, ChaptersListed, ChapterStored, ChaptersStored, ImageStored, ArtifactStored)
 # Every table a novel's rows live in, and the column naming the novel.
 NOVEL_TABLES = (
     ("novels", "id"),
@@ -116,6 +120,8 @@ async def apply_fact(db: aiosqlite.Connection, e: Fact, user_id: str) -> None:
             await _listed(db, e)
         case ChapterStored():
             await _chapter(db, e)
+        case ChaptersStored():
+            await _chapters(db, e)
         case ImageStored():
             await _image(db, e)
         case ArtifactStored():
@@ -177,12 +183,21 @@ ON CONFLICT(novel_id, id) DO UPDATE SET fetched=1, bytes=excluded.bytes, images=
 _SHOWN = "INSERT OR IGNORE INTO images VALUES (?,?,?,?,0,'',0,NULL,0)"
 
 
+def _images_json(images: Sequence[ImageInfo]) -> str:
+    return _encode([{"id": i.id, "url": i.url} for i in images]).decode()
+
+
 async def _chapter(db: aiosqlite.Connection, e: ChapterStored) -> None:
-    images = [{"id": i.id, "url": i.url} for i in e.images]
-    await db.execute(
-        _STORED, (e.novel_id, e.chapter_id, e.title, e.bytes, _encode(images).decode())
-    )
+    await db.execute(_STORED, (e.novel_id, e.chapter_id, e.title, e.bytes, _images_json(e.images)))
     shown = [(e.novel_id, i.id, e.chapter_id, i.url) for i in e.images]
+    await db.executemany(_SHOWN, shown)
+
+
+async def _chapters(db: aiosqlite.Connection, e: ChaptersStored) -> None:
+    n = e.novel_id
+    stored = [(n, c.chapter_id, c.title, c.bytes, _images_json(c.images)) for c in e.chapters]
+    await db.executemany(_STORED, stored)
+    shown = [(n, i.id, c.chapter_id, i.url) for c in e.chapters for i in c.images]
     await db.executemany(_SHOWN, shown)
 
 

@@ -14,6 +14,7 @@ import msgspec
 
 from engine.domain.events import (
     AnyEvent,
+    ChaptersStored,
     ChildFinished,
     ItemScraped,
     LogWritten,
@@ -91,6 +92,10 @@ class JobFrames:
             case PageRecorded():
                 self._dirty = True
                 return [Frame(id=seq, event="page", data=page_data(event)), *self.due(now)]
+            case ChaptersStored():  # one OK page per chapter
+                self._dirty = True
+                pages = [c.page_meta(event.at) | {"error": None} for c in event.chapters]
+                return [*(Frame(id=seq, event="page", data=p) for p in pages), *self.due(now)]
             case ProgressReported() | ChildFinished():
                 self._dirty = True
                 return self.due(now)

@@ -233,6 +233,41 @@ class ItemScraped(Event, frozen=True, kw_only=True, tag="item"):
     data: dict[str, Any] = {}
 
 
+class StoredChapter(msgspec.Struct, frozen=True, kw_only=True):
+    """One chapter of a `chapters_stored`: what its `chapter_stored` fact says (`bytes`: the
+    stored body's size) and how its OK fetch went (`status`, `final_url` when redirected,
+    `content_type`, `duration_ms`, `fetched`: the bytes fetched)."""
+
+    chapter_id: str
+    url: str
+    title: str = ""
+    bytes: int = 0
+    images: list[ImageInfo] = []
+    status: int = 200
+    final_url: str | None = None
+    content_type: str | None = None
+    duration_ms: int = 0
+    fetched: int = 0
+
+    def page_meta(self, at: int) -> dict[str, Any]:
+        """The chapter's page as a `page` event's `meta` would hold it (fetched at `at`)."""
+        return {
+            "url": self.url, "final_url": self.final_url or self.url, "status": self.status,
+            "ok": True, "content_type": self.content_type, "duration_ms": self.duration_ms,
+            "bytes": self.fetched, "scraped_at": at,
+        }  # fmt: skip
+
+
+class ChaptersStored(Event, frozen=True, kw_only=True, tag="chapters_stored"):
+    """Several chapters of novel `novel_id` were fetched OK and their bodies are in the
+    LIBRARY stream: for each, one event that says what its `chapter_stored` fact and its OK
+    `page` event would (the job folds each URL as an OK page). One event, and one fsync'd
+    write of the bodies, for a group of chapters instead of two events and a page body each."""
+
+    novel_id: str
+    chapters: list[StoredChapter] = []
+
+
 AnyEvent = (
     JobCreated
     | JobStarted
@@ -254,6 +289,7 @@ AnyEvent = (
     | ArtifactStored
     | JobExpanded
     | ItemScraped
+    | ChaptersStored
 )
 
 # Every event tag (the last token of the subject), e.g. to validate a `kind` filter.

@@ -14,6 +14,7 @@ from engine.domain.events import (
     ArtifactStored,
     CancelRequested,
     ChaptersListed,
+    ChaptersStored,
     ChapterStored,
     ChildFinished,
     Event,
@@ -129,6 +130,15 @@ def _page(s: JobState, e: PageRecorded) -> JobState:
     return replace(s, ok_urls=ok, failed_urls=failed, done=len(ok), failed=len(failed))
 
 
+def _chapters(s: JobState, e: ChaptersStored) -> JobState:
+    """Each chapter's URL is an OK page of the job (see `_page`)."""
+    urls = {c.url for c in e.chapters} - s.ok_urls
+    if not urls:
+        return s
+    ok, failed = s.ok_urls | urls, s.failed_urls - urls
+    return replace(s, ok_urls=ok, failed_urls=failed, done=len(ok), failed=len(failed))
+
+
 def _child(s: JobState, e: ChildFinished) -> JobState:
     """Count an ended child; a status that is not an end (PENDING) is a child running again
     (a retry re-runs it): it no longer counts until it ends anew."""
@@ -187,6 +197,8 @@ def _transition(s: JobState, event: AnyEvent) -> JobState:  # noqa: C901 - one c
             return replace(s, deleted=True)
         case PageRecorded():
             return _page(s, event)
+        case ChaptersStored():
+            return _chapters(s, event)
         case ProgressReported():
             return _progress(s, event)
         case ChildFinished():

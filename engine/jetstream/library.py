@@ -14,7 +14,10 @@ artifact id is the ARTIFACT job's id. Every id is checked before it becomes a su
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+from collections.abc import Sequence
 
 import msgspec
 import nats.errors
@@ -33,6 +36,7 @@ from nats.js.object_store import ObjectStore
 
 from engine.domain.errors import InvalidCommand
 from engine.domain.ids import job_token
+from engine.jetstream.atomic import BatchRefused, publish_atomic
 from engine.jetstream.errors import StoreUnavailable
 from engine.jetstream.provision import (
     create_once,
@@ -152,6 +156,22 @@ class LibraryStore:
         except (nats.errors.Error, nats.js.errors.Error) as e:
             raise StoreUnavailable(f"cannot store chapter {chapter_id}: {e!r}") from e
         return len(data)
+
+    async def put_chapters(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Store chapter bodies (from `chapter_message`) all together, with one fsync'd write
+        (an atomic batch; one by one if the stream refuses it). StoreUnavailable when the
+        stream does not store them."""
+        batch = [(subject, data, None) for subject, data in messages]
+        try:
+            if len(batch) > 1:
+                with contextlib.suppress(BatchRefused):
+                    await publish_atomic(self._nc, batch, self._timeout)
+                    return
+            acks = [await self._js.publish_async(s, d) for s, d, _ in batch]
+            async with asyncio.timeout(self._timeout):
+                await asyncio.gather(*acks)
+        except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as e:
+            raise StoreUnavailable(f"cannot store {len(batch)} chapters: {e!r}") from e
 
     async def get_chapter(self, novel_id: str, chapter_id: str) -> Chapter | None:
         subject = chapter_subject(novel_id, chapter_id)

@@ -8,10 +8,12 @@ A chapter is left alone when this job already recorded it (an earlier run of the
 ``refresh``, when the library already holds its body: then only its `chapter_stored` fact is
 recorded again (from the stored body), so that the job's log names every chapter of it the
 library holds, also after a crash between storing a body and recording it. Every other
-chapter is fetched through the gate, parsed and cleaned by its source, stored, its images
-fetched and stored (a failed image does not fail the chapter), and recorded: `image_stored`
-for each image, `chapter_stored`, then its `page` event (ok or failed). Progress counts
-chapters: fetched ones done or failed, stored ones skipped.
+chapter is fetched through the gate (in reading order among its novel's requests), parsed and
+cleaned by its source, its images fetched and stored (a failed image does not fail the
+chapter) and recorded (`image_stored` each), and then the chapter is stored and recorded with
+others in one `chapters_stored` (its fact and its OK page; see :mod:`engine.novels.stored`).
+A chapter that fails gets a failed `page` event. Progress counts chapters: fetched ones done
+or failed, stored ones skipped.
 
 IMAGE takes ``{novel_id, images: [{id, url, chapter_id}]}`` (an image may name its own
 ``novel_id``) and stores each image, recording its `page` and `image_stored`; an image
@@ -34,7 +36,7 @@ from engine.crawl.fetcher import FetchResult
 from engine.crawl.models import PageOutcome
 from engine.crawl.pages import failed_page
 from engine.domain.errors import InvalidCommand
-from engine.domain.events import ChapterStored, ImageInfo
+from engine.domain.events import ChapterStored, ImageInfo, StoredChapter
 from engine.domain.model import JobType
 from engine.jetstream.library import Chapter, item_token
 from engine.novels.errors import NovelError
@@ -53,6 +55,7 @@ from engine.novels.handlers import (
 )
 from engine.novels.model import url_id
 from engine.novels.sources.base import Source
+from engine.novels.stored import ChapterGroups
 
 T = TypeVar("T")
 CHAPTER_SLOTS = 4  # chapters of one job in progress at once (the gate bounds each host)
@@ -103,8 +106,7 @@ async def fetch_chapters(run: NovelRun) -> None:
     errors: dict[str, str] = {}
     for (novel_id, name), items in _by_novel(params).items():
         chapters = _ChapterRun(run, source_of(run, name), novel_id, errors)
-        todo = await chapters.todo(items, params.refresh)
-        await each(todo, CHAPTER_SLOTS, chapters.fetch)
+        await chapters.fetch_all(await chapters.todo(items, params.refresh))
     if run.should_stop():
         return
     _outcome(run, params, errors)
@@ -173,6 +175,7 @@ class _ChapterRun:
         self.novel_id = novel_id
         self.errors = errors
         self._images: dict[str, ImageInfo] = {}  # fetched by this run, by image id
+        self.groups = ChapterGroups(run, novel_id)
 
     async def todo(self, items: Sequence[ChapterItem], refresh: bool) -> list[ChapterItem]:
         """The chapters to fetch: not yet recorded by this job, and, unless `refresh`, not
@@ -197,6 +200,15 @@ class _ChapterRun:
         await self.run.skipped(item.url, "already in the library")
         return True
 
+    async def fetch_all(self, todo: Sequence[ChapterItem]) -> None:
+        """Fetch `todo`, CHAPTER_SLOTS at a time, and record them (in groups)."""
+        try:
+            await each(todo, CHAPTER_SLOTS, self.fetch)
+        except BaseException:
+            await self.groups.discard()
+            raise
+        await self.groups.close()
+
     async def fetch(self, item: ChapterItem) -> None:
         """Fetch, store and record one chapter; a stop leaves it unrecorded."""
         if self.run.should_stop():
@@ -214,9 +226,8 @@ class _ChapterRun:
             await self._failed(outcome(item.url, result, str(e)))
             return
         await self._store_images(item, images)
-        # the body goes with its fact, in the recorder's batches (one fsync for many)
-        await self._record(item, body, len(message[1]), images, message)
-        await self.run.page(outcome(item.url, result))
+        # recorded with others: one `chapters_stored`, their bodies in one fsync'd write
+        await self.groups.add(_stored(item, body, result, len(message[1]), images), message)
 
     async def _body(
         self, item: ChapterItem, result: FetchResult
@@ -258,19 +269,30 @@ class _ChapterRun:
             await each(todo, IMAGE_SLOTS, one)
 
     async def _record(
-        self, item: ChapterItem, body: Chapter, size: int, images: list[ImageInfo],
-        message: tuple[str, bytes] | None = None,
-    ) -> None:  # fmt: skip
-        """Record the chapter's `chapter_stored`, with ``message`` (its body) stored first."""
+        self, item: ChapterItem, body: Chapter, size: int, images: list[ImageInfo]
+    ) -> None:
+        """Record the `chapter_stored` of a chapter the library holds."""
         fact = ChapterStored(
             **envelope(self.run), novel_id=self.novel_id, chapter_id=item.id,
             title=body.title, bytes=size, images=images,
         )  # fmt: skip
-        await self.run.record(fact, msg_id(self.run, "chapter", item.id), message)
+        await self.run.record(fact, msg_id(self.run, "chapter", item.id))
 
     async def _failed(self, page: PageOutcome) -> None:
         self.errors.setdefault(page.url, failure(page))
         await self.run.page(page)
+
+
+def _stored(
+    item: ChapterItem, body: Chapter, result: FetchResult, size: int, images: list[ImageInfo]
+) -> StoredChapter:
+    """What `chapters_stored` says of a chapter fetched OK and stored (`size` bytes)."""
+    final = result.final_url if result.final_url != item.url else None
+    return StoredChapter(
+        chapter_id=item.id, url=item.url, title=body.title, bytes=size, images=images,
+        status=result.status, final_url=final, content_type=result.content_type,
+        duration_ms=result.duration_ms, fetched=result.bytes,
+    )  # fmt: skip
 
 
 def _image_infos(html: str) -> list[ImageInfo]:

@@ -8,7 +8,9 @@ records each of them once:
 
 - ``<job>:novel:<attempt>`` `novel_parsed`, ``<job>:toc:<part>:<attempt>`` `chapters_listed`
   (at most 500 chapters a part);
-- ``<job>:chapter:<chapter id>:<attempt>`` `chapter_stored`;
+- ``<job>:chapter:<chapter id>:<attempt>`` `chapter_stored` (a chapter the library held);
+- ``<job>:chapters:<first chapter id>:<attempt>`` `chapters_stored` (the chapters fetched,
+  in groups: :mod:`engine.novels.stored`);
 - ``<job>:image:<image id>:<attempt>`` `image_stored` (the cover too; see
   :mod:`engine.novels.images`).
 

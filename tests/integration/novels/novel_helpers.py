@@ -14,7 +14,15 @@ from aiohttp import web
 
 from engine.domain.commands import CreateJob
 from engine.domain.envelope import command_envelope, new_id
-from engine.domain.events import ChapterInfo, ChaptersListed, Event
+from engine.domain.events import (
+    ChapterInfo,
+    ChaptersListed,
+    ChaptersStored,
+    ChapterStored,
+    Event,
+    PageRecorded,
+    StoredChapter,
+)
 from engine.domain.model import JobType
 from engine.jetstream.library import LIBRARY_STREAM
 from tests.integration.api.helpers import log_of, run
@@ -138,3 +146,32 @@ async def library_writes(svc: Service) -> tuple[int, int]:
     when every chapter body was stored once."""
     info = await svc.runtime.nc.jetstream().stream_info(LIBRARY_STREAM)
     return int(info.state.messages), int(info.state.last_seq)
+
+
+def chapter_facts(events: Sequence[Event]) -> list[tuple[str, ChapterStored | StoredChapter]]:
+    """Each chapter a job's log says is stored, with its novel id, in log order: its
+    `chapter_stored` facts and the chapters of its `chapters_stored` groups."""
+    found: list[tuple[str, ChapterStored | StoredChapter]] = []
+    for e in events:
+        if isinstance(e, ChapterStored):
+            found.append((e.novel_id, e))
+        elif isinstance(e, ChaptersStored):
+            found += [(e.novel_id, c) for c in e.chapters]
+    return found
+
+
+def stored_ids(events: Sequence[Event]) -> Counter[str]:
+    """How often the log names each chapter id stored."""
+    return Counter(fact.chapter_id for _, fact in chapter_facts(events))
+
+
+def page_urls(events: Sequence[Event]) -> list[str]:
+    """The URLs of the job's pages in log order: `page` events and grouped chapters (each an
+    OK page)."""
+    urls: list[str] = []
+    for e in events:
+        if isinstance(e, PageRecorded):
+            urls.append(e.url)
+        elif isinstance(e, ChaptersStored):
+            urls += [c.url for c in e.chapters]
+    return urls

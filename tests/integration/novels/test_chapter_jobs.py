@@ -4,19 +4,20 @@ cancel, images."""
 
 from __future__ import annotations
 
-from collections import Counter
-
-from engine.domain.events import ChapterStored, ImageStored, PageRecorded
+from engine.domain.events import ImageStored
 from engine.domain.model import JobType
 from engine.jetstream.library import LibraryStore, image_object
 from engine.novels.model import url_id
 from tests.integration.novels.novel_helpers import (
     NO_FAULTS,
+    chapter_facts,
     chapter_params,
     create_job,
     events_of,
     library_writes,
+    page_urls,
     read_novel,
+    stored_ids,
     watched_site,
 )
 from tests.sites.novelsite import MAIN, PNG
@@ -42,10 +43,17 @@ async def test_a_volume_stores_each_chapter_once_and_names_the_one_that_failed(
         assert watched.most_in_flight <= 2  # the gate: two requests to a host at once
 
         events = await events_of(working, job_id)
-        stored = Counter(e.chapter_id for e in events if isinstance(e, ChapterStored))
+        stored = stored_ids(events)
         ok = {c.id for c in toc[:50] if c.serial != 13}
         assert set(stored) == ok and set(stored.values()) == {1}
         assert await library_writes(working) == (49, 49)  # each body stored once
+        status, results = await working.admin.call(
+            "GET", f"/api/job/{job_id}/results", params={"limit": 100}
+        )
+        assert status == 200 and results["total"] == 50  # a result per chapter, grouped or not
+        rows = {r["url"]: r for r in results["items"] if r["ok"]}
+        assert sorted(rows) == sorted(c.url for c in toc[:50] if c.serial != 13)
+        assert all(r["status_code"] == 200 and r["bytes"] > 0 for r in rows.values())
         library = await LibraryStore.open(working.runtime.nc)
         assert await library.stored_chapter_ids(params["novel_id"]) == ok
         body = await library.get_chapter(params["novel_id"], toc[6].id)
@@ -80,9 +88,8 @@ async def test_stored_chapters_are_skipped_unless_refresh(working: Service) -> N
         fetched = [site.log[watched.chapter_path(n)] for n in range(1, 13)]
         assert fetched == [1] * 12  # 1-10 were stored: only 11 and 12 were fetched
         events = await events_of(working, again)
-        pages = [e.url for e in events if isinstance(e, PageRecorded)]
-        assert pages == [c.url for c in toc[10:12]]
-        restated = [e.chapter_id for e in events if isinstance(e, ChapterStored)]
+        assert sorted(page_urls(events)) == sorted(c.url for c in toc[10:12])
+        restated = list(stored_ids(events))
         assert sorted(restated) == sorted(c.id for c in toc[:12])  # the log names them all
 
         params = chapter_params(toc[:3], "madara", refresh=True)
@@ -107,7 +114,7 @@ async def test_a_chapter_job_fetches_its_chapter_or_fails_with_the_cause(
         job = await finished(working.admin, missing)
     assert job["status"] == 3 and job["error"] == f"{site.chapter_url(13)}: HTTP 404", job
     events = await events_of(working, one)
-    (chapter,) = [e for e in events if isinstance(e, ChapterStored)]
+    ((_, chapter),) = chapter_facts(events)
     assert chapter.chapter_id == toc[16].id and len(chapter.images) == 2
     assert [e.chapter_id for e in events if isinstance(e, ImageStored)] == [toc[16].id] * 2
 
@@ -153,7 +160,7 @@ async def test_cancel_stops_a_volume_at_once_and_keeps_what_was_stored(
         await wait_until(lambda: watched.held == 0)  # their requests were given up
     assert job["status"] == 4, job
     events = await events_of(working, job_id)
-    stored = [e.chapter_id for e in events if isinstance(e, ChapterStored)]
+    stored = list(stored_ids(events))
     assert sorted(stored) == sorted(c.id for c in toc[:3])
     library = await LibraryStore.open(working.runtime.nc)
     assert await library.stored_chapter_ids(toc[0].volume_id.split("-v")[0]) == set(stored)

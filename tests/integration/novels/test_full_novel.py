@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from engine.domain.batches import child_id, expansion_child_id
-from engine.domain.events import ArtifactStored, ChapterStored, JobExpanded
+from engine.domain.events import ArtifactStored, JobExpanded
 from engine.domain.model import JobStatus, JobType
 from engine.jetstream.library import LibraryStore, artifact_object
 from engine.novels.model import url_id
 from tests.integration.api.helpers import log_of
+from tests.integration.novels.novel_helpers import stored_ids
 from tests.sites.novelsite import MAIN_CHAPTERS, Faults, serve_novel_site
 from tests.support import Service, get_job, wait_until
 
@@ -66,7 +67,7 @@ async def test_a_full_novel_fetches_every_chapter_and_makes_an_epub(working: Ser
                    if isinstance(s.event, JobExpanded)]  # fmt: skip
     assert expanded.units == CHAPTERS + 1
     stored = [s.event for v in volumes for s in await log_of(working, v["id"])]
-    assert len({e.chapter_id for e in stored if isinstance(e, ChapterStored)}) == CHAPTERS
+    assert len(stored_ids(stored)) == CHAPTERS
     (made,) = [s.event for s in await log_of(working, epub["id"])
                if isinstance(s.event, ArtifactStored)]  # fmt: skip
     assert made.novel_id == novel_id and made.chapters_missing == 0

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.domain.events import ChapterStored, PageRecorded
 from engine.novels.model import url_id
 from tests.integration.api.helpers import assert_error
-from tests.integration.novels.novel_helpers import NO_FAULTS, events_of, watched_site
+from tests.integration.novels.novel_helpers import (
+    NO_FAULTS,
+    chapter_facts,
+    events_of,
+    page_urls,
+    watched_site,
+)
 from tests.sites.novelsite import MAIN, VOLUMES
 from tests.support import Client, Service, finished
 
@@ -55,7 +60,7 @@ async def test_a_novel_then_its_volume_chapters_and_image_by_id(working: Service
         assert_error(status, body, 422, "volumes")
         assert body["detail"].startswith("volumes[2]: no volume")  # its index in the body
     events = await events_of(working, volume["id"])
-    pages = [e.url for e in events if isinstance(e, PageRecorded)]
+    pages = page_urls(events)
     assert sorted(pages) == sorted(site.chapter_url(n) for n in range(201, 261))
 
 
@@ -75,7 +80,7 @@ async def test_a_chapter_batch_may_span_novels(working: Service) -> None:
     stored = set()
     for child in children["items"]:
         events = await events_of(working, child["id"])
-        stored |= {(e.novel_id, e.chapter_id) for e in events if isinstance(e, ChapterStored)}
+        stored |= {(novel_id, c.chapter_id) for novel_id, c in chapter_facts(events)}
     assert stored == {
         (url_id(site.novel_url(MAIN)), ids[0]),
         (url_id(site.novel_url(VOLUMES)), ids[1]),

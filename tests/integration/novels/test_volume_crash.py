@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from api.settings import Settings
-from engine.domain.events import ChapterStored, ImageStored, PageRecorded
+from engine.domain.events import ImageStored
 from engine.domain.model import JobType
 from engine.novels.model import url_id
 from tests.integration.novels.novel_helpers import (
@@ -18,6 +18,8 @@ from tests.integration.novels.novel_helpers import (
     create_job,
     events_of,
     library_writes,
+    page_urls,
+    stored_ids,
     watched_site,
 )
 from tests.integration.work.helpers import WorkerProcesses, kill
@@ -82,9 +84,9 @@ async def test_a_killed_volume_resumes_storing_each_chapter_once(
         assert len(cut) == 2 and cut <= HELD  # the kill cut two fetches short
 
         events = await events_of(queue_only, job_id)
-        stored = Counter(e.chapter_id for e in events if isinstance(e, ChapterStored))
+        stored = stored_ids(events)
         assert len(stored) == len(SERIALS) and set(stored.values()) == {1}
-        pages = Counter(e.url for e in events if isinstance(e, PageRecorded))
+        pages = Counter(page_urls(events))
         assert len(pages) == len(SERIALS) and set(pages.values()) == {1}
         images = Counter(e.image_id for e in events if isinstance(e, ImageStored))
         assert len(images) == 8 and set(images.values()) == {1}  # chapters 27, 37, 47, 57
