@@ -40,10 +40,12 @@ from engine.jetstream.library import (
 )
 from engine.novels.binder import Bound, ContentsError, bind, image_ids, sniff_image
 from engine.novels.binder import table_of_contents as fold_contents
+from engine.novels.common import each
 from engine.novels.errors import NovelError
 
 # How often a running build looks for a stop request (the converter is killed on one).
 STOP_POLL_S = 0.1
+IMAGE_READS = 16  # a book's images read from the object store at once
 
 
 class ArtifactParams(msgspec.Struct, frozen=True, kw_only=True):
@@ -169,13 +171,18 @@ async def _bound(run: ArtifactRun, params: ArtifactParams) -> Bound:
 
 
 async def _images(library: LibraryStore, novel_id: str, ids: Iterable[str]) -> dict[str, Image]:
-    """The stored images among `ids` that a book can show (JPEG, PNG, GIF)."""
+    """The stored images among `ids` that a book can show (JPEG, PNG, GIF), IMAGE_READS
+    read at once (each read is a few round trips to the object store)."""
     out: dict[str, Image] = {}
-    for image_id in ids:
+
+    async def one(image_id: str) -> None:
         image = await _image(library, image_object(novel_id, image_id))
         if image is not None:
             out[image_id] = image
-    return out
+
+    wanted = list(dict.fromkeys(ids))
+    await each(wanted, IMAGE_READS, one)  # the first error stops the rest and is raised
+    return {i: out[i] for i in wanted if i in out}  # in the order asked for
 
 
 async def _image(library: LibraryStore, name: str) -> Image | None:

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Iterable, Sequence
 
 import msgspec
 from selectolax.lexbor import LexborHTMLParser
@@ -39,6 +38,7 @@ from engine.domain.errors import InvalidCommand
 from engine.domain.events import ChapterStored, ImageInfo, StoredChapter
 from engine.domain.model import JobType
 from engine.jetstream.library import Chapter, item_token
+from engine.novels.common import each
 from engine.novels.errors import NovelError
 from engine.novels.handlers import (
     NovelJobFailed,
@@ -57,7 +57,6 @@ from engine.novels.model import url_id
 from engine.novels.sources.base import Source
 from engine.novels.stored import ChapterGroups
 
-T = TypeVar("T")
 CHAPTER_SLOTS = 4  # chapters of one job in progress at once (the gate bounds each host)
 IMAGE_SLOTS = 4  # images of one chapter fetched at once
 MAX_IMAGES = 200  # images of one chapter fetched at most; the rest are left out
@@ -138,30 +137,6 @@ def _outcome(run: NovelRun, params: ChaptersParams, errors: dict[str, str]) -> N
         raise NovelJobFailed(first or f"{failed[0]} failed")
     text = f"{len(failed)} of {len(params.chapters)} chapters failed"
     raise NovelJobFailed(f"{text}; the first: {first}" if first else text)
-
-
-async def each(items: Sequence[T], slots: int, work: Callable[[T], Awaitable[None]]) -> None:
-    """``work`` on every item, ``slots`` at a time; the first error cancels the rest and
-    is raised (unwrapped, so a store error still reads as one)."""
-    pending = iter(items)
-
-    async def slot() -> None:
-        for item in pending:  # one iterator: every item is taken once
-            await work(item)
-
-    tasks = [asyncio.create_task(slot()) for _ in range(min(slots, len(items)))]
-    if not tasks:
-        return
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        errors = [t.exception() for t in done if not t.cancelled()]
-        error = next((e for e in errors if e is not None), None)
-        if error is not None:
-            raise error
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class _ChapterRun:

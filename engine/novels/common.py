@@ -1,11 +1,12 @@
 """What every novel job does with a request and a fact: fetch through the worker's gate
 unless the job is asked to stop, turn the answer into the job's `page` event, and give each
-fact its deterministic message id (``<job>:<kind>:<item>:<attempt>``)."""
+fact its deterministic message id (``<job>:<kind>:<item>:<attempt>``); and :func:`each`,
+the bounded pool the jobs run their items in."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.crawl.fetcher import FetchResult
@@ -80,3 +81,27 @@ def msg_id(run: NovelRun, *parts: str) -> str:
 
 def envelope(run: NovelRun) -> dict[str, Any]:
     return dict(event_envelope(run.job.id, run.worker_id))
+
+
+async def each(items: Sequence[T], slots: int, work: Callable[[T], Awaitable[None]]) -> None:
+    """``work`` on every item, ``slots`` at a time; the first error cancels the rest and
+    is raised (unwrapped, so a store error still reads as one)."""
+    pending = iter(items)
+
+    async def slot() -> None:
+        for item in pending:  # one iterator: every item is taken once
+            await work(item)
+
+    tasks = [asyncio.create_task(slot()) for _ in range(min(slots, len(items)))]
+    if not tasks:
+        return
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        errors = [t.exception() for t in done if not t.cancelled()]
+        error = next((e for e in errors if e is not None), None)
+        if error is not None:
+            raise error
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
