@@ -36,6 +36,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/crawl.py
 	$(BIN)/python bench/batch.py
 	$(BIN)/python bench/spider.py
+	$(BIN)/python bench/jobs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
