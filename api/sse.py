@@ -49,19 +49,21 @@ class EventStream:
         scope[EVENT_STREAM] = True  # type: ignore[literal-required]  # closed at shutdown
         start: Message = {"type": "http.response.start", "status": 200, "headers": self._headers}
         await send(start)
-        pump = asyncio.current_task()
-        assert pump is not None  # an ASGI app runs in a task
-        helpers = [asyncio.create_task(self._watch(receive, pump))]
+        # The pump runs in a task of its own: waking it for a chunk resumes only its few
+        # frames, not the whole ASGI stack (server, middleware, router) above this app.
+        pump = asyncio.create_task(self._pump(send))
+        helpers = [pump, asyncio.create_task(self._watch(receive, pump))]
         if self._ping_s > 0:
             helpers.append(asyncio.create_task(self._ping(send)))
         if self._clients is not None:
             self._clients.inc()
         try:
-            await self._pump(send)
+            await pump  # cancelling this task cancels the pump too
         except asyncio.CancelledError:
-            if not self._disconnected:
+            this = asyncio.current_task()
+            if not self._disconnected or (this is not None and this.cancelling()):
                 raise
-            pump.uncancel()  # our own cancel: the client left, the response just ends
+            # the pump was cancelled by our watcher: the client left, the response just ends
         finally:
             if self._clients is not None:
                 self._clients.dec()
@@ -73,8 +75,13 @@ class EventStream:
     async def _pump(self, send: Send) -> None:
         """Send every chunk, then the end of the body; stop quietly once the client is gone."""
         try:
-            async for chunk in self._chunks:
-                await self._send(send, chunk, more=True)
+            if self._send_timeout_s is None:
+                # the path each delivery takes: nothing but the send (no timer per chunk)
+                async for chunk in self._chunks:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            else:
+                async for chunk in self._chunks:
+                    await self._send(send, chunk, more=True)
             await self._send(send, b"", more=False)
         except (OSError, TimeoutError):  # the client went away, or stopped reading
             return

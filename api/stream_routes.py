@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Annotated, Any
 
 import msgspec
@@ -69,7 +69,7 @@ def _sse(
     return gen()
 
 
-def _response(runtime: Runtime, user: User, chunks: AsyncGenerator[bytes, None]) -> ASGIApp:
+def _response(runtime: Runtime, user: User, chunks: AsyncIterator[bytes]) -> ASGIApp:
     """The SSE response, counted as one of the user's open streams (429 past the limit)."""
     settings = runtime.settings
     response = EventStream(

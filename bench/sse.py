@@ -110,9 +110,11 @@ async def one_size(nc: NATS, api: ApiProcess, n: int, args: argparse.Namespace) 
     if args.profile:
         api.proc.send_signal(signal.SIGUSR1)
     cpu_before = cpu_seconds(api.proc.pid) or 0.0
+    clients_before = cpu_seconds(clients.pid) or 0.0
     await append_events(nc, job_id, args.events, args.rate)
     result = json.loads(await asyncio.wait_for(clients.stdout.readline(), 300))
     api_cpu = (cpu_seconds(api.proc.pid) or 0.0) - cpu_before
+    clients_cpu = (cpu_seconds(clients.pid) or 0.0) - clients_before
     if args.profile:
         api.proc.send_signal(signal.SIGUSR2)
     await clients.wait()
@@ -124,6 +126,7 @@ async def one_size(nc: NATS, api: ApiProcess, n: int, args: argparse.Namespace) 
         "core_p50": percentile(core, 50), "core_p99": percentile(core, 99),
         "kib_per_client": (rss_after - rss_before) / n,
         "api_us_per_delivery": 1e6 * api_cpu / max(1, result["count"]),
+        "clients_us_per_delivery": 1e6 * clients_cpu / max(1, result["count"]),
     }  # fmt: skip
 
 
@@ -153,7 +156,8 @@ def line_of(r: dict[str, float]) -> str:
         f"core NATS p50 {r['core_p50']:5.2f} ms  p99 {r['core_p99']:5.2f} ms  |  "
         f"p99 ratio {r['sse_p99'] / max(r['core_p99'], 1e-3):6.1f}x  |  "
         f"{r['kib_per_client']:5.1f} KiB/client  |  "
-        f"API CPU {r['api_us_per_delivery']:5.1f} µs/delivery"
+        f"CPU per delivery: API {r['api_us_per_delivery']:5.1f} µs, "
+        f"clients {r['clients_us_per_delivery']:5.1f} µs"
     )
 
 

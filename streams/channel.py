@@ -1,9 +1,10 @@
 """A job's live channel: its frames made and encoded once, shared by all its readers.
 
 Every reader of a job would fold the same events into the same frames; the channel does it
-once and hands each reader the encoded bytes. A channel attaches to the hub before its
-first reader reads the log, buffers live events until that reader seeds it with the state
-it read, and from then on turns each event into frames for everyone.
+once and publishes the encoded bytes to all its readers at once (streams/broadcast.py). A
+channel attaches to the hub before its first reader reads the log, buffers live events
+until that reader seeds it with the state it read, and from then on turns each event into
+frames for everyone.
 """
 
 from __future__ import annotations
@@ -11,38 +12,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import NamedTuple
 
 from engine.domain.events import AnyEvent
 from engine.domain.state import JobState
+from streams.broadcast import Broadcast, Subscriber, Wire
 from streams.frames import Frame, JobFrames
-from streams.mailbox import Mailbox
+
+__all__ = ["JobChannel", "Subscriber", "Wire"]
 
 Item = tuple[int, AnyEvent]
-
-
-class Wire(NamedTuple):
-    """An encoded frame and the log sequence it reflects."""
-
-    id: int
-    data: bytes
-
-
-class Subscriber(Mailbox[Wire]):
-    """One reader's bounded queue of a channel's encoded frames."""
-
-    def __init__(self, max_pending: int) -> None:
-        super().__init__(max_pending)
-        self.final = False
-
-    def push(self, wires: list[Wire], final: bool) -> None:
-        self.put(wires)
-        self.final = self.final or (final and not self.overflowed)
-
-    async def take(self) -> list[Wire]:
-        """Everything queued, waiting for something; SlowReader/HubStopped end the stream."""
-        await self.wait()
-        return self.take_all()
 
 
 class JobChannel:
@@ -52,19 +30,21 @@ class JobChannel:
         self.interval = interval
         self.encode = encode
         self.max_pending = max_pending
-        self.subscribers: set[Subscriber] = set()
+        self.frames = Broadcast(max_pending)
         self._frames: JobFrames | None = None
         self._buffer: list[Item] = []
         self._timer: asyncio.TimerHandle | None = None
         self.seeded_at = 0
 
+    @property
+    def subscribers(self) -> set[Subscriber]:
+        return self.frames.subscribers
+
     def subscribe(self) -> Subscriber:
-        sub = Subscriber(self.max_pending)
-        self.subscribers.add(sub)
-        return sub
+        return self.frames.subscribe()
 
     def unsubscribe(self, sub: Subscriber) -> None:
-        self.subscribers.discard(sub)
+        self.frames.unsubscribe(sub)
         if not self.subscribers and self._timer is not None:
             self._timer.cancel()
 
@@ -85,8 +65,7 @@ class JobChannel:
             self._apply(item)
 
     def close(self) -> None:
-        for sub in self.subscribers:
-            sub.close()
+        self.frames.close()
 
     def _apply(self, item: Item) -> None:
         assert self._frames is not None
@@ -95,9 +74,7 @@ class JobChannel:
     def _publish(self, frames: list[Frame]) -> None:
         assert self._frames is not None
         if frames:
-            wires = [Wire(f.id, self.encode(f)) for f in frames]
-            for sub in self.subscribers:
-                sub.push(wires, self._frames.ended)
+            self.frames.publish([Wire(f.id, self.encode(f)) for f in frames], self._frames.ended)
         self._schedule()
 
     def _schedule(self) -> None:

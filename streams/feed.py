@@ -6,9 +6,8 @@ happened to see; from the join on it takes the channel's shared, already encoded
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import Callable
 from typing import NamedTuple
 
 from engine.domain.state import fold
@@ -36,48 +35,38 @@ class JobFeed:
         self.wire = WireCache()
         self._channels: dict[str, JobChannel] = {}
 
-    async def stream(
-        self, job_id: str, last_id: int | None, snapshot: Snapshot
-    ) -> AsyncGenerator[bytes, None]:
+    def stream(self, job_id: str, last_id: int | None, snapshot: Snapshot) -> JobStream:
         """The SSE bytes of the job: snapshot (or the frames after `last_id`), then live
         frames until the job ends; what was ready together goes out in one chunk.
 
         Ends early with an `error` frame naming the id to resume from when the reader falls
         too far behind or the server shuts down.
         """
-        encode = self._encoder(job_id)
-        with self._subscribed(job_id) as (channel, sub):
-            first, joined = await self._catch_up(job_id, channel, last_id, snapshot)
-            if first:
-                yield b"".join(encode(f) for f in first)
-            if joined is None:
-                return
-            async for chunk in self._live(sub, joined):
-                yield chunk
+        return JobStream(self, job_id, last_id, snapshot)
 
-    def _encoder(self, job_id: str) -> Encode:
+    def encoder(self, job_id: str) -> Encode:
         def encode(frame: Frame) -> bytes:
             return self.wire.encode(job_id, frame)
 
         return encode
 
-    @contextlib.contextmanager
-    def _subscribed(self, job_id: str) -> Iterator[tuple[JobChannel, Subscriber]]:
+    def subscribe(self, job_id: str) -> tuple[JobChannel, Subscriber]:
+        """A new reader of the job's channel (made and attached to the hub if need be)."""
         channel = self._channels.get(job_id)
         if channel is None:
-            channel = JobChannel(self.progress_interval, self._encoder(job_id), self.max_pending)
+            channel = JobChannel(self.progress_interval, self.encoder(job_id), self.max_pending)
             self._channels[job_id] = channel
             self.hub.attach(job_id, channel)
-        sub = channel.subscribe()
-        try:
-            yield channel, sub
-        finally:
-            channel.unsubscribe(sub)
-            if not channel.subscribers:
-                self.hub.detach(job_id, channel)
-                del self._channels[job_id]
+        return channel, channel.subscribe()
 
-    async def _catch_up(
+    def unsubscribe(self, job_id: str, channel: JobChannel, sub: Subscriber) -> None:
+        """`sub` leaves; the channel leaves the hub with its last reader."""
+        channel.unsubscribe(sub)
+        if not channel.subscribers and self._channels.get(job_id) is channel:
+            self.hub.detach(job_id, channel)
+            del self._channels[job_id]
+
+    async def catch_up(
         self, job_id: str, channel: JobChannel, last_id: int | None, snapshot: Snapshot
     ) -> tuple[list[Frame], int | None]:
         """This reader's own first frames from the log, and the id it joins the channel at
@@ -97,23 +86,85 @@ class JobFeed:
             return first, None
         return first, start.frames.sent
 
-    async def _live(self, sub: Subscriber, joined: int) -> AsyncGenerator[bytes, None]:
-        sent, fresh = joined, False
+
+class JobStream:
+    """One reader's stream of a job, as an async iterator of SSE chunks.
+
+    A plain iterator rather than an async generator: each live chunk is one `__anext__`
+    call, with no generator frames between the SSE response and the channel's frames. It
+    joins the job's channel on the first `__anext__` and leaves it when it ends or on
+    `aclose()` (which the SSE response always calls).
+    """
+
+    def __init__(self, feed: JobFeed, job_id: str, last_id: int | None, snapshot: Snapshot):
+        self._feed = feed
+        self._job_id = job_id
+        self._last_id = last_id
+        self._snapshot = snapshot
+        self._joined: tuple[JobChannel, Subscriber] | None = None
+        self._done = False
+        self._first = True  # the frames its own catch-up covered may still come live
+        self._from = 0  # the id it joined the channel at
+        self.sent = 0  # the id of the last frame it sent: where its client would resume
+
+    def __aiter__(self) -> JobStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._done:
+            raise StopAsyncIteration
+        if self._joined is None:
+            return await self._start()
+        sub = self._joined[1]
         while True:
             try:
                 wires = await sub.take()
             except (SlowReader, HubStopped) as e:
-                error = Frame(id=sent, event="error", data={"reason": str(e), "resume": sent})
-                yield self.wire.encode("", error)
-                return
-            if not fresh:  # frames the reader's own catch-up covered already
-                wires = [w for w in wires if w.id > joined]
-                fresh = bool(wires)
-            if wires:
-                sent = wires[-1].id
-                yield b"".join(w.data for w in wires)
+                self._end()
+                error = Frame(
+                    id=self.sent, event="error", data={"reason": str(e), "resume": self.sent}
+                )
+                return self._feed.wire.encode("", error)
+            if self._first:
+                wires = [w for w in wires if w.id > self._from]
+                self._first = not wires
             if sub.final and not sub.pending:
-                return
+                self._end()
+            if wires:
+                self.sent = wires[-1].id
+                return wires[0].data if len(wires) == 1 else b"".join(w.data for w in wires)
+            if self._done:
+                raise StopAsyncIteration
+
+    async def _start(self) -> bytes:
+        feed = self._feed
+        self._joined = feed.subscribe(self._job_id)
+        channel = self._joined[0]
+        try:
+            first, joined = await feed.catch_up(
+                self._job_id, channel, self._last_id, self._snapshot
+            )
+        except BaseException:
+            self._end()
+            raise
+        if joined is None:
+            self._end()
+        else:
+            self._from = self.sent = joined
+        if first:
+            encode = feed.encoder(self._job_id)
+            return b"".join(encode(f) for f in first)
+        return await self.__anext__()
+
+    def _end(self) -> None:
+        self._done = True
+        if self._joined is not None:
+            self._feed.unsubscribe(self._job_id, *self._joined)
+            self._joined = None
+
+    async def aclose(self) -> None:
+        """End the stream and leave the channel (idempotent)."""
+        self._end()
 
 
 class _Start(NamedTuple):

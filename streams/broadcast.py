@@ -1,0 +1,159 @@
+"""A job's encoded frames shared by all its live readers: one list, one wake-up per append.
+
+Each reader keeps its place (an index) in the list and takes everything after it in one go,
+so a reader woken once per loop turn sends all that turn's frames as one chunk. Appending
+costs the same for one reader as for a thousand: the frames are stored once and a single
+future, which every waiting reader awaits, is resolved (no per-reader queue or wake-up call).
+
+Memory stays bounded: the list keeps only what some reader has not taken yet. A reader more
+than `max_pending` frames behind (checked every `TRIM_EVERY` appends at most) is overflowed:
+it is left its next `max_pending` frames, then SlowReader, so its client learns where to
+resume; the list no longer waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import NamedTuple
+
+from streams.errors import HubStopped, SlowReader
+
+TRIM_EVERY = 256  # appends between two scans of the readers' places
+
+
+class Wire(NamedTuple):
+    """An encoded frame and the log sequence it reflects."""
+
+    id: int
+    data: bytes
+
+
+class Subscriber:
+    """One reader's place in its broadcast: what it has taken, and what an overflow left it."""
+
+    __slots__ = ("_frames", "joined", "left", "position")
+
+    def __init__(self, frames: Broadcast, position: int) -> None:
+        self._frames = frames
+        self.joined = position  # frames before it are not this reader's (its catch-up has them)
+        self.position = position
+        self.left: list[Wire] | None = None  # set once overflowed: the frames still its own
+
+    async def take(self) -> list[Wire]:
+        """Every frame after this reader's place, waiting for one; never empty.
+
+        Raises SlowReader once an overflowed reader has taken what it was left, HubStopped
+        once the broadcast is closed and this reader has taken everything.
+        """
+        frames = self._frames
+        while True:
+            if self.left is not None:
+                return self._leftover()
+            end = frames.base + len(frames.wires)
+            if self.position < end:
+                wires = frames.wires[self.position - frames.base :]
+                self.position = end
+                return wires
+            if frames.closed:
+                raise HubStopped("the server is shutting down")
+            await frames.wait()
+
+    def _leftover(self) -> list[Wire]:
+        left = self.left
+        if not left:
+            raise SlowReader(f"client too slow: over {self._frames.max_pending} events pending")
+        self.left = []
+        return left
+
+    @property
+    def pending(self) -> int:
+        """Frames published but not taken yet (those an overflow left it, once overflowed)."""
+        if self.left is not None:
+            return len(self.left)
+        return self._frames.base + len(self._frames.wires) - self.position
+
+    @property
+    def final(self) -> bool:
+        """Whether a frame ending the job was published since this reader joined (and it
+        was not overflowed: an overflowed reader ends with SlowReader)."""
+        return self.left is None and self._frames.final_end > self.joined
+
+
+class Broadcast:
+    """The frames of one job published to every subscriber, each taking them at its pace."""
+
+    def __init__(self, max_pending: int) -> None:
+        self.max_pending = max_pending
+        self.wires: list[Wire] = []
+        self.base = 0  # the index of wires[0] among every frame ever published
+        self.final_end = -1  # the end of the latest publish that carried a final frame
+        self.closed = False
+        self.subscribers: set[Subscriber] = set()
+        self.waiting = 0  # readers waiting for the next publish
+        self._tick: asyncio.Future[None] | None = None
+        self._trim_at = min(TRIM_EVERY, max_pending)
+
+    def subscribe(self) -> Subscriber:
+        """A reader of everything published from now on."""
+        sub = Subscriber(self, self.base + len(self.wires))
+        self.subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)
+        if not self.subscribers:
+            self.base += len(self.wires)
+            self.wires.clear()
+
+    def publish(self, wires: list[Wire], final: bool) -> None:
+        """Hand `wires` to every subscriber; `final`: they end the job's stream."""
+        self.wires.extend(wires)
+        if final:
+            self.final_end = self.base + len(self.wires)
+        if len(self.wires) > self._trim_at:
+            self._trim()
+        self._wake()
+
+    def close(self) -> None:
+        """No more frames: each subscriber gets HubStopped once it has taken the rest."""
+        self.closed = True
+        self._wake()
+
+    async def wait(self) -> None:
+        """Until the next publish or close (returns early, harmlessly, in rare cases)."""
+        tick = self._tick
+        if tick is None:
+            tick = self._tick = asyncio.get_running_loop().create_future()
+        self.waiting += 1
+        try:
+            await tick
+        except asyncio.CancelledError:
+            # Cancelling a task cancels the future it awaits, which every reader shares here:
+            # the other readers wake with CancelledError too; they just look again.
+            if self._tick is tick:
+                self._tick = None
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise
+        finally:
+            self.waiting -= 1
+
+    def _wake(self) -> None:
+        tick, self._tick = self._tick, None
+        if tick is not None and not tick.done():
+            tick.set_result(None)
+
+    def _trim(self) -> None:
+        """Overflow readers too far behind; drop the frames every other reader has taken."""
+        end = keep = self.base + len(self.wires)
+        for sub in self.subscribers:
+            if sub.left is not None:
+                continue
+            if end - sub.position > self.max_pending:
+                start = sub.position - self.base
+                sub.left = self.wires[start : start + self.max_pending]
+            else:
+                keep = min(keep, sub.position)
+        del self.wires[: keep - self.base]
+        self.base = keep
+        self._trim_at = len(self.wires) + min(TRIM_EVERY, self.max_pending)
