@@ -153,13 +153,16 @@ class _ChapterRun:
         self.groups = ChapterGroups(run, novel_id)
 
     async def todo(self, items: Sequence[ChapterItem], refresh: bool) -> list[ChapterItem]:
-        """The chapters to fetch: not yet recorded by this job, and, unless `refresh`, not
-        in the library (those are restated instead)."""
+        """The chapters to fetch, each once: not yet recorded by this job, and, unless
+        `refresh`, not in the library (those are restated instead). (Once: a group of them
+        is recorded under its first chapter's id, which must name one group.)"""
         stored = set() if refresh else await self.run.library.stored_chapter_ids(self.novel_id)
-        todo = []
+        todo, seen = [], set()
         for item in items:
-            if item.url in self.run.ok_urls or item.url in self.run.failed_urls:
+            done = item.url in self.run.ok_urls or item.url in self.run.failed_urls
+            if done or item.id in seen:
                 continue
+            seen.add(item.id)
             if item.id not in stored or not await self.restate(item):
                 todo.append(item)
         return todo

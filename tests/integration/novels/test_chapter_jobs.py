@@ -99,6 +99,19 @@ async def test_stored_chapters_are_skipped_unless_refresh(working: Service) -> N
         assert await library_writes(working) == (12, 15)  # three bodies stored again
 
 
+async def test_a_chapter_listed_twice_is_fetched_and_recorded_once(working: Service) -> None:
+    async with watched_site("madara", faults=NO_FAULTS) as watched:
+        site = watched.site
+        toc = await read_novel(working, site)
+        params = chapter_params([*toc[:3], toc[0]], "madara")
+        job = await finished(working.admin, await create_job(working, JobType.VOLUME, params))
+        assert job["status"] == 2 and (job["done"], job["failed"]) == (3, 0), job
+        assert [site.log[watched.chapter_path(n)] for n in (1, 2, 3)] == [1, 1, 1]
+        events = await events_of(working, job["id"])
+    assert stored_ids(events) == {c.id: 1 for c in toc[:3]}
+    assert sorted(page_urls(events)) == sorted(c.url for c in toc[:3])
+
+
 async def test_a_chapter_job_fetches_its_chapter_or_fails_with_the_cause(
     working: Service,
 ) -> None:
