@@ -1,10 +1,11 @@
 """The dispatcher's consumer: lifecycle events taken from `JOBS` in batches, reacted to, and
 settled each once its reaction is stored.
 
-A batch's creations of plainly runnable jobs (the common case) become work items published
-together, pipelined: one round trip's wait for the lot, not one each, so the dispatcher keeps
-up with any rate of creates the log takes. Other events are reacted to one at a time, in log
-order, after the work items of the creations before them are stored.
+A batch's creations of plainly runnable jobs (the common case) become work items stored
+together, in one atomic batch: one round trip and one disk sync for the lot, not one each,
+so the dispatcher keeps up with creates that are themselves appended in batches. Other
+events are reacted to one at a time, in log order, after the work items of the creations
+before them are stored.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from engine.dispatcher.reactions import REACTS_TO, Reactions, plainly_runnable
 from engine.domain.errors import Refusal
 from engine.domain.events import AnyEvent, JobCreated
 from engine.jetstream.acks import fetch_ready, settle
-from engine.jetstream.errors import StoreError
+from engine.jetstream.atomic import BatchRefused, Message, publish_atomic
+from engine.jetstream.errors import StoreError, StoreUnavailable
 from engine.jetstream.provision import answered
 from engine.jetstream.store import JOBS_STREAM
-from engine.jetstream.work import enqueue
+from engine.jetstream.work import enqueue, work_message
 
 _RETRY_S = 1.0  # pause after a failed fetch; redelivery delay of a reaction the store refused
 _KINDS = tuple(str(t.__struct_config__.tag) for t in REACTS_TO)
@@ -34,6 +36,11 @@ _KINDS = tuple(str(t.__struct_config__.tag) for t in REACTS_TO)
 # few fetches, its work items published together); below the consumer's max_ack_pending.
 FETCH_BATCH = 256
 _RETRIED = (StoreError, nats.errors.Error)  # the store or NATS failing: tried again later
+_BATCH_TIMEOUT_S = 5.0  # for the answer to a batch of work items
+
+
+def _work_message(msg: Msg, event: JobCreated) -> Message:
+    return work_message(event.job_id, event.priority, msg.metadata.sequence.stream)
 
 
 class Dispatcher(Reactions):
@@ -102,11 +109,25 @@ class Dispatcher(Reactions):
             return None
 
     async def _enqueue_all(self, created: Sequence[tuple[Msg, JobCreated]]) -> None:
-        """A work item for each created job, published pipelined; each event acked once its
-        item is stored, nak'ed (tried again) when that failed. A redelivery publishes the
-        same item again, which WORK stores once (its message id is job and trigger)."""
+        """A work item for each created job, all in one atomic batch (one disk sync); each
+        event acked once its item is stored.
+
+        A refused batch (it holds an item stored before: a redelivery) or one whose outcome
+        is unknown is published again item by item, pipelined, and each event settled as its
+        item's publish went (nak'ed, tried again, when it failed). WORK stores an item once
+        however often it is sent (its message id is job and trigger)."""
         if not created:
             return
+        if len(created) > 1 and self._nc.is_connected:
+            messages = [_work_message(msg, event) for msg, event in created]
+            try:
+                await publish_atomic(self._nc, messages, _BATCH_TIMEOUT_S)
+            except (BatchRefused, StoreUnavailable) as e:
+                log.debug("dispatcher: %d work items sent one by one: %s", len(messages), e)
+            else:
+                for msg, _ in created:
+                    await settle(msg.ack(), DISPATCHER)
+                return
         outcomes = await asyncio.gather(
             *(self._enqueue(msg, event) for msg, event in created), return_exceptions=True
         )

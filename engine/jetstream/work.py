@@ -52,6 +52,7 @@ async def ensure_work(
             retention=RetentionPolicy.WORK_QUEUE,
             storage=StorageType.FILE,
             duplicate_window=120.0,
+            allow_atomic=True,  # the dispatcher stores a burst's work items in one batch
         ),
     )
     for _, lane in LANES:
@@ -90,6 +91,11 @@ async def work_ack_wait(js: JetStreamContext) -> float:
 
 async def enqueue(js: JetStreamContext, job_id: str, priority: int, trigger: int) -> None:
     """Publish a work item; the same (job, trigger) is stored once however often it is sent."""
+    subject, item, headers = work_message(job_id, priority, trigger)
+    await js.publish(subject, item, headers=headers)
+
+
+def work_message(job_id: str, priority: int, trigger: int) -> tuple[str, bytes, dict[str, str]]:
+    """A work item's subject, payload and headers (its message id dedupes it)."""
     item = msgspec.json.encode(WorkItem(job_id=job_id, trigger=trigger))
-    headers = {"Nats-Msg-Id": f"{job_id}.{trigger}"}
-    await js.publish(f"work.{lane_of(priority)}", item, headers=headers)
+    return f"work.{lane_of(priority)}", item, {"Nats-Msg-Id": f"{job_id}.{trigger}"}

@@ -4,6 +4,7 @@ acked once its item is stored, the same item stored once however often it is sen
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -17,7 +18,7 @@ from engine.domain.events import Codec
 from engine.domain.model import JobType
 from engine.jetstream.group_commit import GroupCommit
 from engine.jetstream.store import JOBS_STREAM, EventStore
-from engine.jetstream.work import WORK_STREAM, WorkItem, consumer_name, ensure_work
+from engine.jetstream.work import WORK_STREAM, WorkItem, consumer_name, enqueue, ensure_work
 from engine.service import JobService, new_id
 from tests.support import wait_until
 
@@ -81,3 +82,32 @@ async def test_a_reaction_repeated_stores_its_work_item_once(nc: NATS, service: 
     [item] = await work_items(nc, 1)
     assert (item.job_id, item.trigger) == (stored.event.job_id, stored.seq)
     assert (await nc.jetstream().stream_info(WORK_STREAM)).state.messages == 1
+
+
+async def test_a_batch_holding_an_item_stored_before_stores_the_others(
+    nc: NATS, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A redelivered burst: one item was stored by an earlier delivery. The batch holding it
+    is refused whole; each item then goes alone, the stored one deduplicated, and every
+    event is acked."""
+    store = EventStore(nc, Codec())
+    await store.ensure()
+    await ensure_work(nc.jetstream())
+    service = JobService(store)
+    outcomes = [await service.execute(scrape()) for _ in range(3)]
+    first = outcomes[0]
+    assert first.state is not None
+    js = nc.jetstream()
+    await enqueue(js, first.state.id, first.state.priority, first.seq)
+    sub = await js.pull_subscribe("jobs.*.created", "t", stream=JOBS_STREAM)
+    msgs = await sub.fetch(3, timeout=5)
+    with caplog.at_level(logging.DEBUG, logger="engine.dispatcher"):
+        await Dispatcher(nc, service, await open_dependents(nc)).handle_batch(msgs)
+    assert "3 work items sent one by one" in caplog.text  # the batch was refused
+    items = await work_items(nc, 3)
+    assert {(i.job_id, i.trigger) for i in items} == {
+        (o.state.id, o.seq) for o in outcomes if o.state is not None
+    }
+    assert (await js.stream_info(WORK_STREAM)).state.messages == 3
+    info = await js.consumer_info(JOBS_STREAM, "t")
+    assert info.num_ack_pending == 0 and info.num_pending == 0
