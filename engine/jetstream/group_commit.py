@@ -30,7 +30,7 @@ from engine.jetstream.store import EventStore
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 100  # events per batch, well below the server's limit on an atomic batch (1000)
-IN_FLIGHT = 2  # batches on their way at once: the next is gathered while one is stored
+IN_FLIGHT = 4  # batches on their way at once: more are gathered while these are stored
 _Pending = tuple[JobCreated, "asyncio.Future[int]"]
 
 
@@ -105,8 +105,9 @@ class GroupCommit:
         await asyncio.gather(*(self._alone(event, future) for event, future in batch))
 
     def _messages(self, batch: list[_Pending]) -> list[Message]:
-        # Ids of their own (not the event id a lone append uses): a refused batch may keep
-        # its ids in the stream's duplicate window (see EventStore._append_atomic).
+        # Ids of their own (not the event id a lone append uses): whether a batch was stored
+        # is then never read from the duplicate window; a create appended alone after it is
+        # judged by its sequence check and its event id (see `_alone`).
         return [
             (subject_of(event), self._store.codec.encode(event), {
                 "Nats-Msg-Id": f"{event.event_id}:g",
