@@ -62,7 +62,10 @@ class JobsApi:
     decided: it does not wait for the read model. The log sequence of each user's last
     create is kept instead, and that user's reads wait for the read model only while it is
     behind that sequence (`_sees_writes`); on an idle system it is a few ms behind at most.
-    Other commands (cancel, delete, retry) still return once the read model reflects them.
+    A job named by id (a read, a reference, an Idempotency-Key's job) that the read model
+    does not show is looked up again once it shows this node's last create, whoever made it
+    (`_job`). Other commands (cancel, delete, retry) still return once the read model
+    reflects them.
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class JobsApi:
         self.kv = kv
         self.limiter = limiter if limiter is not None else Limiter(Limits())
         self._written: dict[str, int] = {}  # user id -> log sequence of their last create
+        self._last_create = 0  # the log sequence of this node's last create
 
     async def create(self, user: User, new: NewJob, idempotency_key: str | None = None) -> JobRow:
         """Create the job, within the user's limits (LimitExceeded otherwise).
@@ -103,6 +107,7 @@ class JobsApi:
 
     def _wrote(self, user: User, seq: int) -> None:
         """Remember `seq` as the user's last write, which their reads must see."""
+        self._last_create = max(self._last_create, seq)
         if seq > self._written.get(user.id, 0):
             self._written[user.id] = seq
         if len(self._written) > _WRITTEN_KEPT:  # forget the writes the read model shows
@@ -110,10 +115,14 @@ class JobsApi:
             self._written = {u: s for u, s in self._written.items() if s > seen}
 
     async def _sees_writes(self, user: User) -> bool:
-        """Wait until the read model shows the user's writes through this node (up to
-        `read_wait_s`); whether it does. At once when it already does, or when the projector
-        is not running (it would not catch up: reads answer from the read model as it is)."""
-        seq = self._written.get(user.id, 0)
+        """Wait until the read model shows the user's creates through this node (see
+        `_shows`); whether it does."""
+        return await self._shows(self._written.get(user.id, 0))
+
+    async def _shows(self, seq: int) -> bool:
+        """Wait until the read model shows log sequence `seq` (up to `read_wait_s`); whether
+        it does. At once when it already does, or when the projector is not running (it
+        would not catch up: reads answer from the read model as it is)."""
         if seq <= self.projector.checkpoint:
             return True
         if not self.projector.running:
@@ -123,6 +132,18 @@ class JobsApi:
         except NotReady:
             return False
         return True
+
+    async def _job(
+        self, job_id: str, viewer: str | None, with_deleted: bool = False
+    ) -> JobRow | None:
+        """The job from the read model. Not there while the read model is behind this node's
+        last create: asked again once it shows that create (a job another user just created,
+        named by id, is found as the node-wide read-after-create has it)."""
+        row = await queries.get_job(self.db, job_id, viewer, with_deleted=with_deleted)
+        behind = row is None and self._last_create > self.projector.checkpoint
+        if behind and await self._shows(self._last_create):
+            row = await queries.get_job(self.db, job_id, viewer, with_deleted=with_deleted)
+        return row
 
     async def _append(self, user: User, new: NewJob, job_id: str) -> JobRow:
         priority = new.priority if new.priority is not None else TIER_PRIORITY[user.tier]
@@ -173,7 +194,7 @@ class JobsApi:
         """The job if the user may see it; with `audit`, admins also see deleted jobs."""
         with_deleted = audit and user.is_admin
         fresh = await self._sees_writes(user)
-        row = await queries.get_job(self.db, job_id, viewer_of(user), with_deleted=with_deleted)
+        row = await self._job(job_id, viewer_of(user), with_deleted)
         if row is None and not fresh:  # it may be one of the user's creates not shown yet
             raise NotReady(f"job {job_id}: the read model is behind; try again")
         if row is None:
@@ -230,10 +251,8 @@ class JobsApi:
         return report
 
     async def _check_refs(self, user: User, new: NewJob) -> None:
-        if new.depends_on is not None or new.parent_job_id is not None:
-            await self._sees_writes(user)
         for field, ref in (("depends_on", new.depends_on), ("parent_job_id", new.parent_job_id)):
-            if ref is not None and await queries.get_job(self.db, ref, viewer_of(user)) is None:
+            if ref is not None and await self._job(ref, viewer_of(user)) is None:
                 raise InvalidCommand(f"{field}: job {ref} not found", field=field)
 
     async def _claim(self, user: User, key: str, job_id: str, fingerprint: str) -> Claim:
@@ -255,8 +274,7 @@ class JobsApi:
             )
         # None: the first request may have died between claiming the key and appending;
         # creating under the bound id finishes its work (a second create conflicts).
-        await self._sees_writes(user)
-        existing = await queries.get_job(self.db, bound.job_id, viewer_of(user))
+        existing = await self._job(bound.job_id, viewer_of(user))
         return Claim(job_id=bound.job_id, kv_key=kv_key, existing=existing)
 
     async def _settled(self, user: User, job_id: str) -> JobRow:

@@ -127,7 +127,7 @@ async def test_health_and_schema_need_no_token(api: Service) -> None:
 async def test_health_checkpoint_follows_the_log(api: Service) -> None:
     user = await api.add_user("u")
     await create(user)
-    await create(user)
+    await get_job(user, (await create(user))["id"])  # the creator's read waits for the model
     status, _, health = await raw(Client(user.session, user.base, None), "GET", "/health")
     assert status == 200
     assert health["checkpoint"] >= 2

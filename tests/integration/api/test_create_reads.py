@@ -28,6 +28,7 @@ from tests.support import wait_until
 
 ALICE = User(id="01ALICE0000000000000000000", name="alice")
 BOB = User(id="01BOB000000000000000000000", name="bob")
+ADMIN = User(id="01ADM1N0000000000000000000", name="admin", is_admin=True)
 NEW = NewJob(type=JobType.SCRAPE, params={"urls": ["https://a.test/"]}, title="https://a.test/")
 
 
@@ -76,6 +77,16 @@ async def test_a_create_answers_before_the_read_model_and_its_reads_wait(jobs: J
     held(jobs).open.set()
     assert await read == row  # the create's answer is the job as the read model stores it
     assert await listed == (1, [row])
+
+
+async def test_a_job_named_by_id_is_found_whoever_created_it(jobs: JobsApi) -> None:
+    """Another reader (an admin) asking for a job the read model does not show yet waits
+    for it to show this node's last create."""
+    row = await jobs.create(ALICE, NEW)
+    read = asyncio.create_task(jobs.get(ADMIN, row.id))
+    await wait_until(lambda: held(jobs).waiting == 1)
+    held(jobs).open.set()
+    assert await read == row
 
 
 async def test_the_next_create_counts_the_ones_before(jobs: JobsApi) -> None:
