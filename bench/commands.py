@@ -8,9 +8,12 @@ One run, one fresh nats-server started with the project's nats.conf:
     `jobs.<ulid>.created` (into the JOBS stream, as the store configures it), N in all;
     once bare and once with the headers `EventStore.append` sends for a create.
 (b) api: `jobstream api --workers 0` in its own process against that server, and C
-    keep-alive aiohttp clients POSTing /api/job/create/fetch-chapters as the admin;
-    creations/s and latency percentiles. Each create returns only once the read model
-    has it (read-your-writes), as the API promises.
+    keep-alive aiohttp clients POSTing /api/job/create/scrape (one URL) as the admin;
+    creations/s and latency percentiles. The API runs its dispatcher (no workers): its
+    backlog (the durable consumer's num_pending + num_ack_pending) as the last create is
+    answered, and how long it then takes to reach 0, are reported, as the webhooks'.
+    Each create returns once its event is in the log; the creator's reads wait for the read
+    model (read-your-writes).
 
 `--profile` serves the API from bench/_profiled_api.py instead (same app and config,
 under cProfile, step timers) and writes bench/profile-commands.txt.
@@ -49,13 +52,15 @@ from engine.domain.commands import CreateJob
 from engine.domain.decide import decide
 from engine.domain.envelope import command_envelope
 from engine.domain.events import Codec, subject_of
+from engine.domain.model import JobType
 from engine.jetstream.embedded import default_conf, embedded_nats
 from engine.jetstream.store import JOBS_STREAM, EventStore, wait_for_jetstream
 from engine.service import new_id
 
 PROFILE_OUT = Path(__file__).resolve().with_name("profile-commands.txt")
-CREATE_PATH = "/api/job/create/fetch-chapters"
-CHAPTER = "https://example.com/novel/some-novel/chapter-0001"
+CREATE_PATH = "/api/job/create/scrape"
+URL = "https://example.com/novel/some-novel/chapter-0001"
+PARAMS = {"urls": [URL], "formats": ["markdown", "links"]}
 Message = tuple[str, bytes, dict[str, str] | None]
 
 
@@ -132,8 +137,8 @@ def created_events(count: int, with_headers: bool) -> list[Message]:
     codec, user, out = Codec(), new_id(), []
     for _ in range(count):
         cmd = CreateJob(
-            **command_envelope(new_id(), user), user_id=user, type=3, priority=1,
-            params={"chapters": [CHAPTER]}, title=f"Chapter {CHAPTER}",
+            **command_envelope(new_id(), user), user_id=user, type=int(JobType.SCRAPE),
+            priority=1, params=PARAMS, title=URL,
         )  # fmt: skip
         event = decide(None, cmd)[0]
         headers = None
@@ -169,7 +174,7 @@ async def bench_raw(
 async def bench_api(api: ApiProcess, args: argparse.Namespace, meter: CpuMeter) -> Result:
     url = api.base + CREATE_PATH
     headers = {"Authorization": f"Bearer {api.token}", "Content-Type": "application/json"}
-    body = msgspec.json.encode({"chapters": [CHAPTER]})
+    body = msgspec.json.encode({"urls": [URL]})
     connector = aiohttp.TCPConnector(limit=args.concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
 
@@ -230,10 +235,7 @@ async def bench_api_process(
     async with api_process(url, root / "data", profile_out=profile_out) as api:
         meter = CpuMeter({"api": api.proc.pid, "nats": child_pid("nats-server")})
         created = await bench_api(api, args, meter)
-        pending = await backlog(js)
-        created.notes += [
-            f"{name}: {n} events still to handle at the end" for name, n in pending.items()
-        ]
+        created.notes += await backlog_notes(js)
         if profile_out is not None and not await wait_for_file(profile_out):
             created.notes.append("no profile report from the API")
     if api.killed:
@@ -241,6 +243,24 @@ async def bench_api_process(
     elif api.stop_seconds > 2:
         created.notes.append(f"API took {api.stop_seconds:.1f}s to stop")
     return created
+
+
+async def backlog_notes(js: JetStreamContext, limit_s: float = 10.0) -> list[str]:
+    """Each durable consumer's backlog as the last create was answered, and how long it
+    took to reach 0 from then (polled every ms, given up after `limit_s`)."""
+    t0 = time.perf_counter()
+    at_end = await backlog(js)
+    drained: dict[str, float] = {}
+    while len(drained) < len(at_end) and time.perf_counter() - t0 < limit_s:
+        for name, n in (await backlog(js)).items():
+            if n == 0 and name not in drained:
+                drained[name] = time.perf_counter() - t0
+        await asyncio.sleep(0.001)
+    return [
+        f"{name}: {n} events to handle at the last answer; "
+        + (f"0 after {1000 * drained[name]:.0f} ms" if name in drained else f"not 0 in {limit_s}s")
+        for name, n in at_end.items()
+    ]
 
 
 async def backlog(js: JetStreamContext) -> dict[str, int]:
