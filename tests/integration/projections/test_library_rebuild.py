@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from ulid import ULID
 
 from engine.domain.envelope import event_envelope
-from engine.domain.events import AnyEvent, JobCreated, JobPurged
+from engine.domain.events import AnyEvent, ChaptersStored, JobCreated, JobPurged, StoredChapter
 from engine.domain.model import JobType
 from projections.apply import apply_batch
 from projections.library import library_dump
@@ -53,6 +53,17 @@ def _fact(kind: str, job: str, novel: str, arg: int, at: int) -> AnyEvent:
             return stored(
                 job, novel, chapter, size=arg, images=[image_info(_image_url(novel, arg))], at=at
             )
+        case "group":  # one or two chapters fetched by a run, with an image each
+            serials = [arg % 4 + 1, (arg + 1) % 4 + 1][: arg % 2 + 1]
+            chapters = [
+                StoredChapter(
+                    chapter_id=hex_id(chapter_url(novel, k)), url=chapter_url(novel, k),
+                    title=f"C{k}", bytes=arg + k, images=[image_info(_image_url(novel, arg + k))],
+                )
+                for k in serials
+            ]  # fmt: skip
+            envelope = event_envelope(job, "w", at=at)
+            return ChaptersStored(**envelope, novel_id=novel, chapters=chapters)
         case "image":
             cover = arg % 4 == 3
             shown_in = None if cover else hex_id(chapter_url(novel, arg % 4 + 1))
@@ -103,7 +114,7 @@ async def _apply(path: Path, log: Log, cuts: list[int], restarts: set[int]) -> A
     return dump
 
 
-KINDS = ["parse", "list", "list", "store", "store", "image", "artifact", "purge"]
+KINDS = ["parse", "list", "list", "store", "store", "group", "image", "artifact", "purge"]
 steps = st.lists(
     st.tuples(st.sampled_from(KINDS), st.integers(0, 3), st.integers(0, 1), st.integers(0, 11)),
     max_size=40,
@@ -143,3 +154,15 @@ def test_the_generated_histories_exercise_purges_that_change_the_library() -> No
     assert before["artifacts"] and not after["artifacts"]
     assert {r[1] for r in before["novel_access"]} == {"u0", "u1"}
     assert {r[1] for r in after["novel_access"]} == {"u0"}
+
+
+def test_a_group_marks_each_of_its_chapters_fetched_with_its_images() -> None:
+    raw = [("parse", 0, 0, 2), ("list", 0, 0, 2), ("group", 0, 0, 1)]  # chapters 2 and 3
+    with tempfile.TemporaryDirectory() as tmp:
+        dump = asyncio.run(_apply(Path(tmp) / "g.db", history(raw), [], set()))
+    grouped = {hex_id(chapter_url(NOVELS[0], k)): k for k in (2, 3)}
+    fetched = {r[1]: r for r in dump["chapters"] if r[7]}
+    assert set(fetched) == set(grouped)
+    assert all(fetched[c][8] == 1 + k for c, k in grouped.items())  # bytes: arg + serial
+    shown = {(r[1], r[2]) for r in dump["images"]}  # (image id, chapter id)
+    assert shown == {(hex_id(_image_url(NOVELS[0], 1 + k)), c) for c, k in grouped.items()}
