@@ -8,6 +8,8 @@ last poll that came back empty; a lane rung since then (or never found empty) ma
 something. A slot polls those lanes in priority order and, when none may, waits for a ring.
 Every lane is polled anyway at least every `idle_s` (by whichever slot comes first), for
 items that come back without a publish: redelivered after ack_wait, or nak'd with a delay.
+A poll that comes back empty marks its lane empty only once the consumer says it has no
+item pending (a loaded server may answer a pull later than the poll waits).
 """
 
 from __future__ import annotations
@@ -78,12 +80,20 @@ class Lanes:
             try:
                 msgs = await sub.fetch(1, timeout=self._poll_s)
             except TimeoutError:  # nats-py raises its own subclass, or a plain one near expiry
-                self._empty_at[lane] = rings
+                if not await self._holds(sub):
+                    self._empty_at[lane] = rings
                 continue
             if msgs:
                 self._empty_at[lane] = _MAY_HOLD
                 return msgs[0]  # type: ignore[no-any-return]
         return None
+
+    async def _holds(self, sub: Any) -> bool:
+        """After a poll that came back empty: whether the lane still has items for us. A
+        busy server may answer a pull after `poll_s`; such a lane must not wait for a ring
+        or the next sweep (up to `idle_s`) while its items are there."""
+        info = await sub.consumer_info()
+        return int(info.num_pending or 0) > 0
 
     async def wait(self, timeout: float) -> None:
         """Until an item is published, `interrupt` is called, or `timeout` seconds pass."""
