@@ -2,7 +2,9 @@
 every run of a worker shares (`RunDeps`).
 
 Pages, logs, progress and facts go through the run's `Recorder` in the order they are
-added; progress is reported at most every PROGRESS_EVERY_S. A cancel request for the job is
+added (or, in a run that is held, are kept in memory in that order until the worker appends
+them together with the run's start and end, or releases them to the recorder); progress is
+reported at most every PROGRESS_EVERY_S. A cancel request for the job is
 heard from its subject, and also looked for in the log since the start (one appended before
 the subscription was made).
 """
@@ -49,6 +51,8 @@ from engine.novels.handlers import NovelDeps
 from engine.service import JobService
 
 PROGRESS_EVERY_S = 0.5
+# an event of a held run: the event, its message id (None: its event id), its page body
+Held = tuple[Event, str | None, tuple[str, bytes] | None]
 # kinds of events, appended by others than the run, that change how a running job ends
 _DECIDE_THE_END = ("cancel_requested", "deleted", "succeeded", "failed", "canceled",
                    "expanded", "purged")  # fmt: skip
@@ -80,9 +84,15 @@ class RunDeps(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RunContext:
-    """One job run: records page, log and progress events in order; hears cancel requests."""
+    """One job run: records page, log and progress events in order; hears cancel requests.
 
-    def __init__(self, deps: RunDeps, job: JobState, session: aiohttp.ClientSession) -> None:
+    `held`: the run's events are kept (`held_events`), not stored, and no cancel is heard,
+    until `release`; `job` is then the job as its start will make it, not yet appended.
+    """
+
+    def __init__(
+        self, deps: RunDeps, job: JobState, session: aiohttp.ClientSession, *, held: bool = False
+    ) -> None:
         self._deps = deps
         self.job = job
         self.session = session
@@ -96,6 +106,7 @@ class RunContext:
         self._cancel = asyncio.Event()
         self._sub: Any = None
         self._last_progress = 0.0
+        self._held: list[Held] | None = [] if held else None
 
     async def open(self) -> None:
         async def heard(_: Msg) -> None:
@@ -108,6 +119,29 @@ class RunContext:
             self._cancel.set()
         if self.job.type in RESUMES_FROM_LINKS:
             await self._load_links()
+
+    @property
+    def held_events(self) -> list[Held]:
+        """The events a held run made so far, in order (empty once released)."""
+        return list(self._held or [])
+
+    async def release(self, job: JobState) -> None:
+        """Go on as the started run of `job` (as appended, same attempt as the held one):
+        hear its cancel requests (`open`), then queue what was held, in order, for storing."""
+        self.job = job
+        await self.open()
+        held, self._held = self._held or [], None
+        for event, msg_id, body in held:
+            await self._recorder.add(event, msg_id, body=body)
+
+    async def _add(
+        self, event: Event, msg_id: str | None = None, body: tuple[str, bytes] | None = None
+    ) -> None:
+        """Keep the event while held, else queue it for the recorder."""
+        if self._held is not None:
+            self._held.append((event, msg_id, body))
+        else:
+            await self._recorder.add(event, msg_id, body=body)
 
     async def _canceled_since_start(self) -> bool:
         """A cancel appended between the start and the subscription was not heard: look."""
@@ -173,7 +207,7 @@ class RunContext:
         """Queue a fact of this run, in order with its pages and logs, stored once per
         `msg_id` (make it name the job, the item and the attempt); `body` (subject, data),
         if given, is stored before the fact (see Recorder)."""
-        await self._recorder.add(event, msg_id, body=body)
+        await self._add(event, msg_id, body)
 
     async def expand(self, children: list[ChildSpec], units: int) -> bool:
         """Hand the job over to `children` (see ExpandJob) once every event of the run so far
@@ -204,7 +238,7 @@ class RunContext:
             attempt=self.job.attempts, meta=meta, result_key=key,
         )  # fmt: skip
         msg_id = f"{self.job.id}:{key}:{self.job.attempts}"
-        await self._recorder.add(event, msg_id, body=(key, self._deps.results.encode(body)))
+        await self._add(event, msg_id, (key, self._deps.results.encode(body)))
         (self.ok_urls if page.ok else self.failed_urls).add(page.url)
         if page.ok:
             self.failed_urls.discard(page.url)
@@ -219,7 +253,7 @@ class RunContext:
         await self._progress()
 
     async def log(self, level: str, message: str) -> None:
-        await self._recorder.add(LogWritten(**self._envelope(), level=level, message=message))
+        await self._add(LogWritten(**self._envelope(), level=level, message=message))
 
     async def _progress(self, force: bool = False) -> None:
         now = asyncio.get_running_loop().time()
@@ -231,7 +265,7 @@ class RunContext:
             **self._envelope(), done=done, failed=failed, skipped=self.skipped_count,
             total=max(self.job.total, done + failed, self.planned_total),
         )  # fmt: skip
-        await self._recorder.add(event)
+        await self._add(event)
 
     async def _load_links(self) -> None:
         """Links of pages recorded by an earlier attempt, so a resumed crawl goes on past them."""

@@ -25,6 +25,8 @@ Observer = Callable[[JobState | None, Sequence[AnyEvent]], None]
 # appends a new job's created event (its sequence), ConcurrencyConflict if the job exists:
 # e.g. engine/jetstream/group_commit.py, which appends concurrent creates together
 CreateAppender = Callable[[JobCreated], Awaitable[int]]
+# appends events if the job's last sequence is the one given (EventLog.append's contract)
+Appender = Callable[[Sequence[AnyEvent], int], Awaitable[int]]
 
 
 class CommandOutcome(msgspec.Struct, frozen=True):
@@ -77,6 +79,17 @@ class JobService:
         """
         outcome = await self._on_known(command, current)
         return outcome if outcome is not None else await self._on_loaded(command, None)
+
+    async def append_decided(
+        self, state: JobState, events: Sequence[AnyEvent], append: Appender | None = None
+    ) -> CommandOutcome:
+        """Append `events` that the caller decided on `state` (several commands' events, e.g.
+        a run's start, pages and end), all or none, only if the job's last event is still at
+        `state.version`: ConcurrencyConflict otherwise, and nothing is stored. `append` (same
+        contract as `store.append`, e.g. one that gathers several jobs' appends) makes the
+        append instead of the store."""
+        seq = await (append or self.store.append)(events, state.version)
+        return self._appended(state, events, seq)
 
     async def _on_known(self, command: AnyCommand, known: JobState) -> CommandOutcome | None:
         """`command` carried out on `known` as it is; None unless that changed the job."""

@@ -7,10 +7,19 @@ resumes from what the log holds; a live worker reports progress every third of a
 job whose workers keep dying fails after `max_attempts` deliveries.
 
 Pages, logs and progress go through a `Recorder`, off the fetch path; the terminal event is
-appended only once the recorder has stored everything before it. A store outage (NATS or
-JetStream failing) is not the job's fault: the worker keeps the item, waits, reloads the
-job from the log and resumes the same attempt; if it is stopped meanwhile the item is left
-unacknowledged and redelivered.
+appended only once the recorder has stored everything before it.
+
+A one-URL SCRAPE found pending runs held (RunContext's `held`): when its handler is done
+within FUSE_WITHIN_S, the page body is stored, then its start, events and end go to the log
+as one atomic append, conditional on the job being as loaded (two disk syncs for the whole
+run, no reads of its own events). A run that takes longer appends its start then (the
+event keeps the time the run began) and goes on as any other: it hears cancels, and a crash
+leaves its attempt in the log. A cancel of the still-pending job, or any other change, makes
+the append fail; the job is then loaded again and its outcome decided as usual.
+
+A store outage (NATS or JetStream failing) is not the job's fault: the worker keeps the
+item, waits, reloads the job from the log and resumes the same attempt; if it is stopped
+meanwhile the item is left unacknowledged and redelivered.
 """
 
 from __future__ import annotations
@@ -20,9 +29,9 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import aiohttp
 import msgspec
@@ -32,16 +41,19 @@ from nats.aio.msg import Msg
 
 from engine.crawl.fetcher import FetchSettings, make_session
 from engine.domain.commands import FailJob, FinishJob, StartJob
+from engine.domain.decide import decide
 from engine.domain.envelope import (
     command_envelope,
     new_id,
 )
 from engine.domain.errors import InvalidHistory, JobConflict, JobNotFound, Refusal
-from engine.domain.model import JobStatus
-from engine.domain.state import JobState
+from engine.domain.events import AnyEvent
+from engine.domain.model import JobStatus, JobType
+from engine.domain.state import JobState, fold
 from engine.handlers import RunOutcome, handler_for
 from engine.jetstream.acks import heartbeat, settle
-from engine.jetstream.errors import StoreError, StoreUnavailable
+from engine.jetstream.batching import GroupWriter, job_messages
+from engine.jetstream.errors import ConcurrencyConflict, StoreError, StoreUnavailable
 from engine.jetstream.library import LibraryStore
 from engine.jetstream.pickup import Lanes
 from engine.jetstream.recorder import Recorder
@@ -70,6 +82,9 @@ STORE_ERRORS = (StoreUnavailable, nats.errors.Error)
 # ends after BURST_WAIT_S without work.
 IDLE_S = 1.0
 BURST_WAIT_S = 0.2
+# A held one-URL scrape done within this is stored in one append; a slower one is started
+# then. Not a wait: a fast run never meets it; it bounds how long a running job shows pending.
+FUSE_WITHIN_S = 0.25
 
 
 class Worker:
@@ -99,6 +114,8 @@ class Worker:
         )  # fmt: skip
         self._stopping = asyncio.Event()
         self.lanes = Lanes(nc, slots=concurrency, idle_s=idle_s)
+        # held runs' bodies and events, gathered across slots (engine/jetstream/batching.py)
+        self._bodies, self._events = GroupWriter(nc), GroupWriter(nc)
 
     async def run(self) -> None:
         """Process work until `drain()` is called (or, in burst mode, until none is left)."""
@@ -171,16 +188,116 @@ class Worker:
             return  # an expanded job's item is done: its children carry the work
         if state.status == JobStatus.RUNNING and deliveries == 1:
             return  # a duplicate item for a job another worker is running
-        start = StartJob(**command_envelope(item.job_id, self.worker_id), worker_id=self.worker_id)
+        if _fusable(state):
+            await self._run_held(state, session)
+            return
+        await self._start_and_run(state, session)
+
+    async def _start_and_run(self, state: JobState, session: aiohttp.ClientSession) -> None:
+        start = self._start_command(state.id)
         try:
             started = await self._patiently(
-                item.job_id, lambda: self.service.execute(start, known=state)
+                state.id, lambda: self.service.execute(start, known=state)
             )
         except (JobConflict, JobNotFound):
             return
         if started.state is None or started.state.is_done:
             return
         await self._run_through_outages(started.state, session)
+
+    def _start_command(self, job_id: str) -> StartJob:
+        return StartJob(**command_envelope(job_id, self.worker_id), worker_id=self.worker_id)
+
+    async def _run_held(self, state: JobState, session: aiohttp.ClientSession) -> None:
+        """Run the pending job held (see the module's docstring) up to its end."""
+        start = self._start_command(state.id)
+        started = decide(state, start)
+        ctx = RunContext(self._run_deps, _folded(state, started), session, held=True)
+        task = asyncio.ensure_future(self._handle(ctx))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=FUSE_WITHIN_S)
+            if not done:
+                await self._go_live(state, start, ctx, task, session)
+            elif not await self._append_held(state, started, ctx, task.result()):
+                await self._decide_again(state.id, session)
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})
+            await ctx.close()
+
+    async def _append_held(
+        self, state: JobState, started: list[AnyEvent], ctx: RunContext, outcome: RunOutcome
+    ) -> bool:
+        """Store the held run's bodies, then its start, events and end as one append on
+        `state`; False when the job changed meanwhile or the append's outcome is unknown."""
+        if outcome.handed_off:
+            return False
+        env = command_envelope(state.id, self.worker_id)
+        finish = FinishJob(**env, ok=outcome.ok, error=outcome.error)
+        held = ctx.held_events
+        events = [*started, *(cast(AnyEvent, e) for e, _, _ in held)]
+        events += decide(_folded(state, started), finish)
+        try:
+            await asyncio.gather(*(self._put(*body) for _, _, body in held if body is not None))
+            await asyncio.shield(self.service.append_decided(state, events, self._append))
+        except ConcurrencyConflict:
+            return False
+        except STORE_ERRORS as e:
+            log.warning("worker %s: job %s: %s", self.worker_id, state.id, e)
+            if await self._stopped_within(STORE_RETRY_S[0]):
+                raise StoreUnavailable(f"stopped in an outage (job {state.id})") from e
+            return False
+        return True
+
+    async def _put(self, key: str, data: bytes) -> int:
+        return await self._bodies.write(
+            key, [(key, data, None)], lambda: self.results.put(key, data)
+        )
+
+    async def _append(self, events: Sequence[AnyEvent], expected: int) -> int:
+        """`events` of one job appended if its last sequence is `expected`, in a batch with
+        other slots' (EventLog.append's contract)."""
+        store = self.service.store
+        messages = job_messages(store.codec, events, expected)
+        alone = lambda: store.append(events, expected)  # noqa: E731
+        return await self._events.write(events[0].job_id, messages, alone)
+
+    async def _decide_again(self, job_id: str, session: aiohttp.ClientSession) -> None:
+        """After a held run's append failed: the job as the log holds it now, run as usual if
+        it is still pending (its fetch is done again), left alone otherwise."""
+        state = await self._patiently(job_id, lambda: self.service.store.load(job_id))
+        if state is not None and state.status == JobStatus.PENDING and not state.deleted:
+            await self._start_and_run(state, session)
+
+    async def _go_live(
+        self, state: JobState, start: StartJob, ctx: RunContext,
+        task: asyncio.Future[RunOutcome], session: aiohttp.ClientSession,
+    ) -> None:  # fmt: skip
+        """The held run takes long: append its start now and let it go on recording."""
+        try:
+            out = await self._patiently(state.id, lambda: self.service.execute(start, known=state))
+        except (JobConflict, JobNotFound):
+            return  # e.g. canceled while pending: the task is cancelled by the caller
+        job = out.state
+        if job is None or job.is_done:
+            return
+        if job.attempts != ctx.job.attempts:  # started by another worker meanwhile
+            await self._run_through_outages(job, session)
+            return
+        try:
+            await ctx.release(job)
+            outcome = await task
+            await ctx.flush()
+            recorded = await ctx.as_recorded()
+            await asyncio.shield(self._finish(job.id, outcome, recorded))
+        except STORE_ERRORS as e:
+            log.warning("worker %s: job %s: store unavailable: %s", self.worker_id, job.id, e)
+            if await self._stopped_within(STORE_RETRY_S[0]):
+                raise StoreUnavailable(f"stopped in an outage (job {job.id})") from e
+            resumed = await self._reload(job)
+            if resumed is not None:
+                await self._run_through_outages(resumed, session)
 
     async def _patiently(self, job_id: str, call: Callable[[], Awaitable[T]]) -> T:
         """`call()`'s answer, asked again after each store outage (pauses from
@@ -281,3 +398,18 @@ class Worker:
         with contextlib.suppress(JobConflict, JobNotFound):
             env = command_envelope(job_id, self.worker_id)
             await self.service.execute(FailJob(**env, error=error))
+
+
+def _fusable(state: JobState) -> bool:
+    """A job that may run held: a pending SCRAPE (one URL) nobody asked to cancel."""
+    return (
+        state.type == JobType.SCRAPE and state.status == JobStatus.PENDING
+        and not state.cancel_requested and not state.deleted
+    )  # fmt: skip
+
+
+def _folded(state: JobState, events: list[AnyEvent]) -> JobState:
+    """`state` after `events`, not appended: its version stays the loaded one."""
+    after = fold([(state.version + i, e) for i, e in enumerate(events, start=1)], state)
+    assert after is not None
+    return msgspec.structs.replace(after, version=state.version)

@@ -73,6 +73,15 @@ class ResultStore:
                 return data
         return self._encode({k: v for k, v in body.items() if not isinstance(v, str | list)})
 
+    async def put(self, key: str, data: bytes) -> int:
+        """Store an encoded body under `key` (it replaces the key's earlier one); its stream
+        sequence once JetStream acknowledges it, StoreUnavailable when it does not."""
+        try:
+            ack = await self._js.publish(key, data)
+        except nats.errors.Error as e:
+            raise StoreUnavailable(f"cannot store result {key}: {e!r}") from e
+        return int(ack.seq)
+
     async def get(self, key: str) -> dict[str, Any] | None:
         try:
             msg = await self._js.get_last_msg(RESULTS_STREAM, key, direct=True)
