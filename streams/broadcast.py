@@ -45,18 +45,26 @@ class Subscriber:
         Raises SlowReader once an overflowed reader has taken what it was left, HubStopped
         once the broadcast is closed and this reader has taken everything.
         """
-        frames = self._frames
         while True:
-            if self.left is not None:
-                return self._leftover()
-            end = frames.base + len(frames.wires)
-            if self.position < end:
-                wires = frames.wires[self.position - frames.base :]
-                self.position = end
+            wires = self.poll()
+            if wires is not None:
                 return wires
-            if frames.closed:
-                raise HubStopped("the server is shutting down")
-            await frames.wait()
+            await self._frames.wait()
+
+    def poll(self) -> list[Wire] | None:
+        """Every frame after this reader's place, None when there is none yet (no waiting:
+        a reader calls `wait()` of its broadcast then). Raises as `take`."""
+        if self.left is not None:
+            return self._leftover()
+        frames = self._frames
+        end = frames.base + len(frames.wires)
+        if self.position < end:
+            wires = frames.wires[self.position - frames.base :]
+            self.position = end
+            return wires
+        if frames.closed:
+            raise HubStopped("the server is shutting down")
+        return None
 
     def _leftover(self) -> list[Wire]:
         left = self.left

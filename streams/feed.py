@@ -115,16 +115,15 @@ class JobStream:
             raise StopAsyncIteration
         if self._joined is None:
             return await self._start()
-        sub = self._joined[1]
+        channel, sub = self._joined
         while True:
             try:
-                wires = await sub.take()
+                wires = sub.poll()  # polled here, not awaited in `take`: one coroutine less
             except (SlowReader, HubStopped) as e:
-                self._end()
-                error = Frame(
-                    id=self.sent, event="error", data={"reason": str(e), "resume": self.sent}
-                )
-                return self._feed.wire.encode("", error)
+                return self._error(e)
+            if wires is None:
+                await channel.frames.wait()
+                continue
             if self._first:
                 wires = [w for w in wires if w.id > self._from]
                 self._first = not wires
@@ -135,6 +134,12 @@ class JobStream:
                 return wires[0].data if len(wires) == 1 else b"".join(w.data for w in wires)
             if self._done:
                 raise StopAsyncIteration
+
+    def _error(self, e: Exception) -> bytes:
+        """The last frame of a reader ended early: why, and the id to resume from."""
+        self._end()
+        error = Frame(id=self.sent, event="error", data={"reason": str(e), "resume": self.sent})
+        return self._feed.wire.encode("", error)
 
     async def _start(self) -> bytes:
         feed = self._feed
