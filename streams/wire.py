@@ -23,16 +23,20 @@ def encode(frame: Frame) -> bytes:
 
 
 class WireCache:
-    """A bounded LRU of encoded frames keyed by (job, id, event)."""
+    """A bounded LRU of encoded frames keyed by (job, id, event, url).
+
+    The url tells apart the frames one event makes of the same kind: a `chapters_stored`
+    event is one `page` frame per chapter, all with that event's id.
+    """
 
     def __init__(self, size: int = 8192) -> None:
         self.size = size
-        self._cache: OrderedDict[tuple[str, int, str], bytes] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, int, str, object], bytes] = OrderedDict()
 
     def encode(self, key: str, frame: Frame) -> bytes:
         if frame.event in _PER_READER:
             return encode(frame)
-        k = (key, frame.id, frame.event)
+        k = (key, frame.id, frame.event, frame.data.get("url"))
         hit = self._cache.get(k)
         if hit is not None:
             self._cache.move_to_end(k)
