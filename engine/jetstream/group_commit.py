@@ -8,10 +8,11 @@ next batch: nothing waits on a timer, a create on an idle system goes at once, a
 Durability and answers stay those of a create appended alone: each event carries the sequence
 check "no event of this job yet"; a create is answered with its own sequence only once the
 batch holding it is stored and acknowledged. When a batch is refused as a whole (one of its
-jobs exists already) or its outcome is unknown, each of its creates is appended again alone,
-and is answered as that append is; a create found stored by the batch (its own event, by
-event id) is answered with that event's sequence, so a lost acknowledgement never turns a
-create into a conflict, and no event is stored twice (the sequence check refuses a second).
+jobs exists already) or its outcome is unknown (once the connection is back, if it broke),
+each of its creates is appended again alone, and is answered as that append is; a create
+found stored by the batch (its own event, by event id) is answered with that event's
+sequence, so a lost acknowledgement never turns a create into a conflict, and no event is
+stored twice (the sequence check refuses a second).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from engine.domain.events import JobCreated, subject_of
 from engine.domain.ids import job_token
 from engine.jetstream.atomic import BatchRefused, Message, publish_atomic
 from engine.jetstream.errors import ConcurrencyConflict, StoreUnavailable
-from engine.jetstream.store import EventStore
+from engine.jetstream.store import RECONNECT_POLL_S, SETTLE_S, EventStore
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +96,28 @@ class GroupCommit:
         if len(batch) > 1 and self._nc.is_connected:
             try:
                 last = await publish_atomic(self._nc, self._messages(batch), self._timeout)
-            except (BatchRefused, StoreUnavailable) as e:
+            except BatchRefused as e:
                 log.debug("group commit: batch of %d appended one by one: %s", len(batch), e)
+            except StoreUnavailable as e:  # stored or not: unknown
+                log.warning("group commit: batch of %d unanswered, sent again: %s", len(batch), e)
+                await self._reconnected()
             else:
                 self.batches += 1
                 for i, (_, future) in enumerate(batch):  # a batch's sequences are consecutive
                     _answer(future, last - (len(batch) - 1 - i))
                 return
         await asyncio.gather(*(self._alone(event, future) for event, future in batch))
+
+    async def _reconnected(self) -> None:
+        """Until the connection is up again, for at most SETTLE_S, as a lone append waits
+        before it sends a publish whose answer was lost again (EventStore._publish): the
+        batch's creates then go alone, each found stored or stored once."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + SETTLE_S
+        while not self._nc.is_connected:
+            if self._nc.is_closed or loop.time() >= end:
+                return
+            await asyncio.sleep(RECONNECT_POLL_S)  # nats-py has no reconnect to await
 
     def _messages(self, batch: list[_Pending]) -> list[Message]:
         # Ids of their own (not the event id a lone append uses): whether a batch was stored

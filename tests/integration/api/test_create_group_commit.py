@@ -103,3 +103,16 @@ async def test_two_creates_of_one_job_in_a_batch_store_one(nc: NATS, store: Even
     assert len(conflicts) == 1 and len(await store.history(first.job_id)) == 1
     for event, seq in zip(others, outcomes[1:4], strict=True):
         assert await first_stored(store, event) == (seq, event.event_id)
+
+
+async def test_a_batch_whose_answer_is_lost_answers_each_create_with_its_sequence(
+    nc: NATS, store: EventStore
+) -> None:
+    """A timeout too short for any answer: each batch is sent, its answer never awaited long
+    enough; its creates, appended again alone, are found stored (or stored) once each."""
+    group = GroupCommit(nc, store, timeout=1e-6)
+    events = [created() for _ in range(10)]
+    seqs = await asyncio.gather(*(group.create(e) for e in events))
+    assert group.batches == 0
+    for event, seq in zip(events, seqs, strict=True):
+        assert await first_stored(store, event) == (seq, event.event_id)
