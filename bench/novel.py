@@ -1,6 +1,6 @@
 """Novel throughput: a FULL_NOVEL through jobstream vs a bare aiohttp + selectolax loop.
 
-    .venv/bin/python bench/novel.py [--chapters 1000] [--seed 7] [--format docx] [--timeout 300]
+    .venv/bin/python bench/novel.py [--chapters 1000] [--seed 7] [--format docx|none]
 
 One run, one generated novel of `--chapters` chapters in the NovelFull layout
 (tests/sites/novelsite_pages.py, no faults: every chapter answers 200 at once; chapters whose
@@ -297,6 +297,8 @@ async def _convert(
     http: aiohttp.ClientSession, args: argparse.Namespace, novel_id: str
 ) -> tuple[float | None, str]:
     """The seconds of an ARTIFACT job making `--format`, or why there are none."""
+    if args.format == "none":
+        return None, "not asked for"
     body = {"novel_id": novel_id, "formats": [args.format]}
     async with http.post("/api/job/create/make-artifacts", json=body) as resp:
         made = await resp.json()
@@ -358,7 +360,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--chapters", type=int, default=1000)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--format", default="docx", help="a format to convert to (Calibre's need it)")
+    p.add_argument(
+        "--format", default="docx", help="a format to convert to (Calibre's need it); none: none"
+    )
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per job at most")
     p.add_argument("--nats-conf", type=Path, help="nats-server config (default: nats.conf)")
     p.add_argument("--child", choices=["site"], help=argparse.SUPPRESS)

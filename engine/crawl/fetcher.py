@@ -8,6 +8,7 @@ through the guard's resolver; :func:`fetch` refuses a session made any other way
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -51,7 +52,17 @@ class FetchSettings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def net_policy(self) -> NetPolicy:
         """Which addresses fetches may connect to."""
-        return NetPolicy(allow_private=self.allow_private, allow_networks=self.allow_networks)
+        return _policy(self.allow_private, self.allow_networks)
+
+
+@functools.lru_cache(maxsize=64)  # asked for at every hop; settings are few and frozen
+def _policy(allow_private: bool, allow_networks: tuple[str, ...]) -> NetPolicy:
+    return NetPolicy(allow_private=allow_private, allow_networks=allow_networks)
+
+
+@functools.lru_cache(maxsize=64)  # the same few totals for every request
+def _timeout(total_s: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=total_s)
 
 
 class FetchResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -85,7 +96,7 @@ def make_session(settings: FetchSettings) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
         connector=connector,
         headers={"User-Agent": settings.user_agent},
-        timeout=aiohttp.ClientTimeout(total=settings.timeout_s),
+        timeout=_timeout(settings.timeout_s),
         cookie_jar=aiohttp.DummyCookieJar(),
         trust_env=False,
     )
@@ -246,7 +257,7 @@ async def _request(
             target,
             data=None if form is None else list(form),
             allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=settings.timeout_s),
+            timeout=_timeout(settings.timeout_s),
             headers=headers or {"User-Agent": settings.user_agent},
         ) as resp:
             location = resp.headers.get("Location")

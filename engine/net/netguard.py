@@ -18,6 +18,7 @@ a number), so aiohttp consults the resolver for it whatever its own IP heuristic
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
@@ -59,6 +60,9 @@ _NUMERIC = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
 # -- parsing hosts ------------------------------------------------------------------
 
 
+# Pure, and a crawl asks about the same few hosts for every page: the answer is kept (an
+# invalid host raises again each time, exceptions are not kept).
+@functools.lru_cache(maxsize=4096)
 def parse_host(host: str) -> IPAddress | str:
     """The address ``host`` denotes if it is an IP literal in any form, else its normalised name.
 
@@ -200,8 +204,14 @@ class NetPolicy(msgspec.Struct, frozen=True, kw_only=True):
         if self.allow_private or is_public(ip):
             return True
         mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
-        nets = [ipaddress.ip_network(n, strict=False) for n in self.allow_networks]
+        nets = _networks(self.allow_networks)
         return any(ip in net or (mapped is not None and mapped in net) for net in nets)
+
+
+@functools.lru_cache(maxsize=64)
+def _networks(cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``cidrs`` parsed (kept: a policy's few networks are checked for every address)."""
+    return tuple(ipaddress.ip_network(n, strict=False) for n in cidrs)
 
 
 STRICT = NetPolicy()

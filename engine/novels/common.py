@@ -6,6 +6,8 @@ the bounded pool the jobs run their items in."""
 from __future__ import annotations
 
 import asyncio
+import inspect
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,26 +21,78 @@ if TYPE_CHECKING:  # the run's protocol lives with the handlers, which build on 
 
 T = TypeVar("T")
 
-STOP_POLL_S = 0.1  # how often a run waiting on a fetch looks for a stop request
+STOP_POLL_S = 0.1  # how often a run with fetches waiting looks for a stop request
 
 
 class Stopped(NovelError):
     """The job was asked to stop while waiting on a fetch."""
 
 
+class _StopWatch:
+    """The tasks of one run waiting in :func:`unless_stopped`, and one timer, running while
+    any waits, that cancels them all once the run is asked to stop.
+
+    One timer per run, not one wait with a timeout per fetch: a fetch then costs two set
+    operations here, and nothing is woken while no fetch waits.
+    """
+
+    def __init__(self, run: NovelRun) -> None:
+        self._should_stop = run.should_stop
+        self.waiting: set[asyncio.Task[Any]] = set()
+        self.stopped: set[asyncio.Task[Any]] = set()  # cancelled by this watch
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, task: asyncio.Task[Any]) -> None:
+        self.waiting.add(task)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(STOP_POLL_S, self._look)
+
+    def discard(self, task: asyncio.Task[Any]) -> None:
+        self.waiting.discard(task)
+        self.stopped.discard(task)
+        if not self.waiting and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _look(self) -> None:
+        self._timer = None
+        if self._should_stop():
+            for task in self.waiting - self.stopped:
+                self.stopped.add(task)
+                task.cancel("asked to stop")
+        if self.waiting:
+            self._timer = asyncio.get_running_loop().call_later(STOP_POLL_S, self._look)
+
+
+_watches: weakref.WeakKeyDictionary[NovelRun, _StopWatch] = weakref.WeakKeyDictionary()
+
+
 async def unless_stopped(run: NovelRun, work: Awaitable[T]) -> T:
-    """``work``'s result; Stopped (``work`` cancelled) once the job is asked to stop."""
-    task = asyncio.ensure_future(work)
+    """``work``'s result; Stopped (``work`` cancelled) once the job is asked to stop, seen
+    within :data:`STOP_POLL_S`. A cancel of the caller from elsewhere stays a cancel."""
+    if run.should_stop():
+        if inspect.iscoroutine(work):
+            work.close()  # never started
+        raise Stopped("asked to stop")
+    task = asyncio.current_task()
+    assert task is not None, "called from a task"
+    watch = _watches.get(run)
+    if watch is None:
+        watch = _watches[run] = _StopWatch(run)
+    watch.add(task)
     try:
-        while not task.done():
-            if run.should_stop():
-                raise Stopped("asked to stop")
-            await asyncio.wait({task}, timeout=STOP_POLL_S)
-        return task.result()
+        result = await work
+        if task in watch.stopped:  # cancelled as `work` ended, which swallowed the cancel
+            task.uncancel()
+            raise Stopped("asked to stop")
+        return result
+    except asyncio.CancelledError:
+        # the watch's own cancel, and no other one pending: the job was asked to stop
+        if task in watch.stopped and task.uncancel() == 0:
+            raise Stopped("asked to stop") from None
+        raise
     finally:
-        if not task.done():
-            task.cancel()
-            await asyncio.wait({task})
+        watch.discard(task)
 
 
 async def gated_fetch(

@@ -26,6 +26,7 @@ import contextlib
 import functools
 import heapq
 import itertools
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Annotated
@@ -44,6 +45,9 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 Order = tuple[str, int]  # (family, rank): see the module docstring
 ANY_ORDER: Order = ("", 0)  # one family, one rank: first come, first served
+# A URL without spaces or control characters, split as urlsplit splits it (scheme, netloc):
+# such URLs, nearly all, skip urlsplit's cleaning and checks (host_key makes them anyway).
+_ORIGIN = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#\x00-\x20]*)(?:[/?#][^\x00-\x20]*)?")
 
 
 class Politeness(msgspec.Struct, frozen=True, kw_only=True):
@@ -218,6 +222,8 @@ class HostGate:
 
 def _host_of(url: str) -> str:
     try:
+        if (plain := _ORIGIN.fullmatch(url)) is not None:
+            return _origin_key(plain[1].lower(), plain[2])
         parts = urlsplit(url)
         return _origin_key(parts.scheme, parts.netloc)
     except (InvalidNovelUrl, ValueError) as e:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.novels.politeness import HostGate, Politeness
+from engine.crawl.errors import FetchFailed
+from engine.novels.errors import NovelError
+from engine.novels.politeness import HostGate, Politeness, _host_of, _origin_key
 from tests.support import wait_until
 from tests.unit.novels.fake_time import FakeTime
 
@@ -136,3 +139,28 @@ def test_no_start_comes_early(delay: float, steps: list[float | None]) -> None:
                     last_start = time.now
 
     asyncio.run(run())
+
+
+def _host_by_urlsplit(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        return _origin_key(parts.scheme, parts.netloc)
+    except (ValueError, NovelError) as e:
+        return f"error {type(e).__name__}"
+
+
+_URL_PARTS = st.sampled_from(
+    ["http", "HTTPS", "ftp", "://", ":", "/", "//", "?", "#", "@", "[", "]", "::1", "www.",
+     "A.test", "b.Test.", "127.0.0.1", ":8080", ":80", ":x", " ", "\t", "\n", "\\", "é", "%2F",
+     "..", "x"]
+)  # fmt: skip
+
+
+@given(st.lists(_URL_PARTS, max_size=10).map("".join))
+def test_a_urls_host_is_the_one_urlsplit_gives(url: str) -> None:
+    try:
+        host = _host_of(url)
+    except FetchFailed:
+        host = "error"
+    expected = _host_by_urlsplit(url)
+    assert host == expected or (host == "error" and expected.startswith("error")), url
