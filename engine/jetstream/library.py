@@ -15,9 +15,13 @@ artifact id is the ARTIFACT job's id. Every id is checked before it becomes a su
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import json
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import msgspec
 import nats.errors
@@ -26,13 +30,16 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import (
     DiscardPolicy,
+    ObjectInfo,
     ObjectMeta,
+    ObjectMetaOptions,
     ObjectStoreConfig,
     RetentionPolicy,
     StorageType,
     StreamConfig,
 )
 from nats.js.object_store import ObjectStore
+from nats.nuid import NUID
 
 from engine.domain.errors import InvalidCommand
 from engine.domain.ids import job_token
@@ -44,13 +51,15 @@ from engine.jetstream.provision import (
     settled_info,
     wait_for_leader,
 )
-from engine.jetstream.store import direct_batch, sequence_of
+from engine.jetstream.store import WRONG_LAST_SEQUENCE, direct_batch, sequence_of
 
 LIBRARY_STREAM = "LIBRARY"
 LIBRARY_BUCKET = "library"
 HEADROOM = 4096  # a chapter message also carries headers
 _ITEM_ID = re.compile(r"[0-9a-f]{16}")
 _CHUNK = 1024 * 1024  # object store chunks: each is one fsync'd publish
+_OBJ_STREAM = f"OBJ_{LIBRARY_BUCKET}"
+_NEW_CHUNK = 128 * 1024  # add_file's chunks: nats-py's size, so either client reads them
 
 
 class Chapter(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,6 +73,13 @@ class Blob(msgspec.Struct, frozen=True, kw_only=True):
     """A stored file and its content type."""
 
     data: bytes
+    content_type: str
+
+
+class FileInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """What the library says of a stored file without reading it: its size and type."""
+
+    size: int
     content_type: str
 
 
@@ -115,6 +131,7 @@ class LibraryStore:
         self._timeout = timeout
         self._encode = msgspec.json.Encoder().encode
         self._decode = msgspec.json.Decoder(Chapter).decode
+        self._nuid = NUID()
 
     @property
     def max_chapter_bytes(self) -> int:
@@ -228,10 +245,66 @@ class LibraryStore:
             return None
         except (nats.errors.Error, nats.js.errors.Error) as e:
             raise StoreUnavailable(f"cannot read {name}: {e!r}") from e
-        content_type = (
-            (result.info.description or "application/octet-stream") if result.info else ""
-        )
+        content_type = _type_of(result.info) if result.info else ""
         return Blob(data=result.data or b"", content_type=content_type)
+
+    async def file_info(self, name: str) -> FileInfo | None:
+        """The size and type of the file stored under `name`, None when there is none; one
+        request (the file's description), its content not read."""
+        try:
+            info = await self._files.get_info(name)
+        except nats.js.errors.ObjectNotFoundError:
+            return None
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise StoreUnavailable(f"cannot read {name}: {e!r}") from e
+        return FileInfo(size=info.size or 0, content_type=_type_of(info))
+
+    async def add_file(self, name: str, data: bytes, content_type: str) -> int:
+        """Store a file under `name`, which `file_info` just found free; its size in bytes.
+
+        `put_file` looks the name up again to drop an older file's chunks; this writes the
+        chunks and then the description on condition that the name still has none
+        (`Nats-Expected-Last-Subject-Sequence: 0`): two requests fewer. If a file was stored
+        under `name` meanwhile, the new chunks are dropped and `put_file` replaces it.
+        """
+        nuid = self._nuid.next().decode()
+        chunks = f"$O.{LIBRARY_BUCKET}.C.{nuid}"
+        try:
+            for start in range(0, len(data), _NEW_CHUNK):
+                await self._js.publish(chunks, data[start : start + _NEW_CHUNK], stream=_OBJ_STREAM)
+            await self._describe(name, nuid, data, content_type)
+        except nats.js.errors.APIError as e:
+            await self._drop(chunks)
+            if e.err_code != WRONG_LAST_SEQUENCE:
+                raise StoreUnavailable(f"cannot store {name}: {e!r}") from e
+            return await self.put_file(name, data, content_type)
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            await self._drop(chunks)
+            raise StoreUnavailable(f"cannot store {name}: {e!r}") from e
+        return len(data)
+
+    async def _describe(self, name: str, nuid: str, data: bytes, content_type: str) -> None:
+        """Publish the description of a new file whose chunks are under `nuid` (nats-py's
+        object format), refused (10071) when `name` has one already."""
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode()
+        info = ObjectInfo(
+            name=name, description=content_type, bucket=LIBRARY_BUCKET, nuid=nuid,
+            size=len(data), chunks=-(-len(data) // _NEW_CHUNK), digest=f"SHA-256={digest}",
+            mtime=datetime.now(UTC).isoformat(),
+            options=ObjectMetaOptions(max_chunk_size=_NEW_CHUNK),
+        )  # fmt: skip
+        subject = f"$O.{LIBRARY_BUCKET}.M.{base64.urlsafe_b64encode(name.encode()).decode()}"
+        headers = {"Nats-Rollup": "sub", "Nats-Expected-Last-Subject-Sequence": "0"}
+        payload = json.dumps(info.as_dict()).encode()
+        await self._js.publish(subject, payload, headers=headers, stream=_OBJ_STREAM)
+
+    async def _drop(self, chunks: str) -> None:
+        with contextlib.suppress(nats.errors.Error, nats.js.errors.Error):
+            await self._js.purge_stream(_OBJ_STREAM, subject=chunks)
+
+
+def _type_of(info: ObjectInfo) -> str:
+    return info.description or "application/octet-stream"
 
 
 async def _bucket(js: JetStreamContext, replicas: int) -> ObjectStore:

@@ -8,6 +8,8 @@ An image the library already holds (an object of the same name) is not fetched a
 the job refreshes: its `image_stored` fact is restated from the stored object (its size and
 content type). So a run after a crash between storing an image and recording it, a replay,
 or a later VOLUME or IMAGE job of the same novel records the image without a request.
+That lookup reads the object's description only (one request); an image it found missing is
+stored without the object store's own second lookup (:meth:`LibraryStore.add_file`).
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ async def store_image(
     """
     image_id = image_id or url_id(url)
     name = cover_object(novel_id) if chapter_id is None else image_object(novel_id, image_id)
-    if not _refreshing(run, refresh):
+    refreshing = _refreshing(run, refresh)
+    if not refreshing:
         restated = await _restated(run, novel_id, image_id, url, chapter_id, name)
         if restated is not None:
             if page:
@@ -61,7 +64,9 @@ async def store_image(
             raise
         fact = _image_fact(run, novel_id, image_id, url, chapter_id, error=str(e))
     else:
-        size = await run.library.put_file(name, result.body, content_type)
+        # not refreshing, the name was just found free: no second lookup to replace a file
+        put = run.library.put_file if refreshing else run.library.add_file
+        size = await put(name, result.body, content_type)
         fact = _image_fact(run, novel_id, image_id, url, chapter_id, content_type, size)
     await run.record(fact, msg_id(run, "image", image_id))
     if page:
@@ -76,12 +81,12 @@ def _refreshing(run: NovelRun, refresh: bool | None) -> bool:
 async def _restated(
     run: NovelRun, novel_id: str, image_id: str, url: str, chapter_id: str | None, name: str
 ) -> ImageStored | None:
-    """The `image_stored` of an image the library holds, recorded from the stored object;
-    None when it holds none."""
-    blob = await run.library.get_file(name)
-    if blob is None:
+    """The `image_stored` of an image the library holds, recorded from the stored object's
+    description (its content is not read); None when it holds none."""
+    stored = await run.library.file_info(name)
+    if stored is None:
         return None
-    size, content_type = len(blob.data), blob.content_type
+    size, content_type = stored.size, stored.content_type
     fact = _image_fact(run, novel_id, image_id, url, chapter_id, content_type, size)
     await run.record(fact, msg_id(run, "image", image_id))
     return fact

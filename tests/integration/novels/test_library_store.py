@@ -8,6 +8,7 @@ from ulid import ULID
 
 from engine.domain.errors import InvalidCommand
 from engine.jetstream.library import (
+    Blob,
     Chapter,
     LibraryStore,
     artifact_object,
@@ -51,6 +52,39 @@ async def test_files_keep_their_bytes_and_content_type(nc: NATS) -> None:
     artifact = artifact_object(NOVEL, str(ULID()))
     await store.put_file(artifact, b"PK", "application/epub+zip")
     assert (await store.get_file(artifact)) is not None
+
+
+async def test_a_new_file_is_added_without_a_second_lookup_and_read_back_whole(nc: NATS) -> None:
+    store = await LibraryStore.open(nc)
+    data = bytes(range(256)) * 1_500  # 384,000 bytes: three chunks and a part
+    name = image_object(NOVEL, "00112233445566bb")
+    assert await store.file_info(name) is None
+    assert await store.add_file(name, data, "image/webp") == len(data)
+    info = await store.file_info(name)
+    assert info is not None and (info.size, info.content_type) == (len(data), "image/webp")
+    blob = await store.get_file(name)  # nats-py's reader: chunks, order and digest check out
+    assert blob is not None and blob.data == data and blob.content_type == "image/webp"
+    empty = image_object(NOVEL, "00112233445566bc")
+    assert await store.add_file(empty, b"", "image/gif") == 0
+    assert await store.get_file(empty) == Blob(data=b"", content_type="image/gif")
+
+
+async def test_adding_a_file_someone_stored_meanwhile_replaces_it_and_leaves_one_copy(
+    nc: NATS,
+) -> None:
+    store = await LibraryStore.open(nc)
+    name = image_object(NOVEL, "00112233445566cc")
+    await store.put_file(name, b"first" * 1000, "image/png")  # stored after a lookup found none
+    chunks_before = await _chunk_messages(nc)
+    assert await store.add_file(name, b"second", "image/jpeg") == len(b"second")
+    assert await store.get_file(name) == Blob(data=b"second", content_type="image/jpeg")
+    # the refused write's chunk was dropped and the first file's replaced: one chunk each
+    assert await _chunk_messages(nc) == chunks_before
+
+
+async def _chunk_messages(nc: NATS) -> int:
+    info = await nc.jetstream().stream_info("OBJ_library", subjects_filter="$O.library.C.>")
+    return sum((info.state.subjects or {}).values())
 
 
 @pytest.mark.parametrize("bad", ["*", ">", "a.b", "0123456789ABCDEF", "0123", "g" * 16, ""])
