@@ -299,6 +299,8 @@ async def _read_result(resp: aiohttp.ClientResponse, url: str, max_bytes: int) -
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> tuple[bytes, bool]:
+    if _whole_within(resp, max_bytes):
+        return await resp.read(), False
     # Chunks are joined once at the end (a single chunk is not copied at all).
     chunks: list[bytes] = []
     size = 0
@@ -310,3 +312,14 @@ async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> tuple[by
             return b"".join(chunks), True
         chunks.append(chunk)
     return b"".join(chunks), False
+
+
+def _whole_within(resp: aiohttp.ClientResponse, max_bytes: int) -> bool:
+    """Whether the body is read whole within ``max_bytes`` at once: a plain Content-Length
+    body (aiohttp reads no more than it says) of at most that many bytes. A compressed
+    body's length is not its decoded size, and a chunked one has none: both are read in
+    chunks, counted as they come."""
+    length = resp.content_length
+    headers = resp.headers
+    plain = "Content-Encoding" not in headers and "Transfer-Encoding" not in headers
+    return plain and length is not None and length <= max_bytes
