@@ -9,13 +9,8 @@ job whose workers keep dying fails after `max_attempts` deliveries.
 Pages, logs and progress go through a `Recorder`, off the fetch path; the terminal event is
 appended only once the recorder has stored everything before it.
 
-A one-URL SCRAPE found pending runs held (RunContext's `held`): when its handler is done
-within FUSE_WITHIN_S, the page body is stored, then its start, events and end go to the log
-as one atomic append, conditional on the job being as loaded (two disk syncs for the whole
-run, no reads of its own events). A run that takes longer appends its start then (the
-event keeps the time the run began) and goes on as any other: it hears cancels, and a crash
-leaves its attempt in the log. A cancel of the still-pending job, or any other change, makes
-the append fail; the job is then loaded again and its outcome decided as usual.
+A one-URL SCRAPE found pending runs held (engine/held.py): done in time, its end is
+written beside the slots, which go on taking items; the item is acked once it is stored.
 
 A store outage (NATS or JetStream failing) is not the job's fault: the worker keeps the
 item, waits, reloads the job from the log and resumes the same attempt; if it is stopped
@@ -29,9 +24,9 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import TypeVar, cast
+from typing import TypeVar
 
 import aiohttp
 import msgspec
@@ -48,11 +43,11 @@ from engine.domain.envelope import (
 )
 from engine.domain.errors import InvalidHistory, JobConflict, JobNotFound, Refusal
 from engine.domain.events import AnyEvent
-from engine.domain.model import JobStatus, JobType
-from engine.domain.state import JobState, fold
+from engine.domain.model import JobStatus
+from engine.domain.state import JobState
 from engine.handlers import RunOutcome, handler_for
+from engine.held import FUSE_WITHIN_S, Body, HeldWrites, folded, fusable
 from engine.jetstream.acks import heartbeat, settle
-from engine.jetstream.batching import GroupWriter, job_messages
 from engine.jetstream.errors import ConcurrencyConflict, StoreError, StoreUnavailable
 from engine.jetstream.library import LibraryStore
 from engine.jetstream.pickup import Lanes
@@ -82,9 +77,6 @@ STORE_ERRORS = (StoreUnavailable, nats.errors.Error)
 # ends after BURST_WAIT_S without work.
 IDLE_S = 1.0
 BURST_WAIT_S = 0.2
-# A held one-URL scrape done within this is stored in one append; a slower one is started
-# then. Not a wait: a fast run never meets it; it bounds how long a running job shows pending.
-FUSE_WITHIN_S = 0.25
 
 
 class Worker:
@@ -114,8 +106,10 @@ class Worker:
         )  # fmt: skip
         self._stopping = asyncio.Event()
         self.lanes = Lanes(nc, slots=concurrency, idle_s=idle_s)
-        # held runs' bodies and events, gathered across slots (engine/jetstream/batching.py)
-        self._bodies, self._events = GroupWriter(nc), GroupWriter(nc)
+        # held runs' ends are written beside the slots, at most `concurrency` at once
+        self._held = HeldWrites(nc, service, results, self.worker_id)
+        self._tails: set[asyncio.Task[None]] = set()
+        self._tail_room = asyncio.Semaphore(concurrency)
 
     async def run(self) -> None:
         """Process work until `drain()` is called (or, in burst mode, until none is left)."""
@@ -126,6 +120,8 @@ class Worker:
         try:
             async with make_session(self.fetch_settings) as session:
                 await asyncio.gather(*(self._slot(session) for _ in range(self.concurrency)))
+                while self._tails:  # held runs' ends still being written
+                    await asyncio.gather(*self._tails, return_exceptions=True)
         finally:
             await self.lanes.close()
 
@@ -169,29 +165,60 @@ class Worker:
             return
         beating = asyncio.create_task(heartbeat(msg, self._heartbeat_s))
         try:
-            await self._run_item(item, msg, session)
+            tail = await self._run_item(item, msg, session)
+        except BaseException as e:
+            beating.cancel()
+            if isinstance(e, StoreError | Refusal | InvalidHistory):
+                log.warning("worker %s: job %s: %s", self.worker_id, item.job_id, e)
+                return  # not acked: redelivered after ack_wait
+            raise
+        if tail is None:
+            beating.cancel()
+            await settle(msg.ack(), f"worker {self.worker_id}")  # if lost, found finished
+            return
+        try:
+            await self._tail_room.acquire()
+        except asyncio.CancelledError:  # stopped: the item comes back after ack_wait
+            beating.cancel()
+            _discard(tail)
+            raise
+        task = asyncio.create_task(self._after(tail, item.job_id, msg, beating))
+        self._tails.add(task)
+        task.add_done_callback(self._tails.discard)
+
+    async def _after(
+        self, tail: Awaitable[None], job_id: str, msg: Msg, beating: asyncio.Task[None]
+    ) -> None:
+        """Write a held run's end while its slot takes the next item; then ack the item
+        (not acked when the store refused: redelivered after ack_wait, found finished)."""
+        try:
+            await tail
         except (StoreError, Refusal, InvalidHistory) as e:
-            log.warning("worker %s: job %s: %s", self.worker_id, item.job_id, e)
-            return  # not acked: redelivered after ack_wait
+            log.warning("worker %s: job %s: %s", self.worker_id, job_id, e)
+            return
         finally:
             beating.cancel()
-        await settle(msg.ack(), f"worker {self.worker_id}")  # if lost, the job is found finished
+            self._tail_room.release()
+        await settle(msg.ack(), f"worker {self.worker_id}")
 
-    async def _run_item(self, item: WorkItem, msg: Msg, session: aiohttp.ClientSession) -> None:
+    async def _run_item(
+        self, item: WorkItem, msg: Msg, session: aiohttp.ClientSession
+    ) -> Awaitable[None] | None:
+        """Run the item's job; what is left to do (a held run's end to write) or None."""
         deliveries = msg.metadata.num_delivered or 1
         if deliveries > self.max_attempts:
             error = f"gave up after {self.max_attempts} attempts: workers died"
             await self._fail(item.job_id, error)
-            return
+            return None
         state = await self._patiently(item.job_id, lambda: self.service.store.load(item.job_id))
         if state is None or state.is_done or state.deleted or state.expanded:
-            return  # an expanded job's item is done: its children carry the work
+            return None  # an expanded job's item is done: its children carry the work
         if state.status == JobStatus.RUNNING and deliveries == 1:
-            return  # a duplicate item for a job another worker is running
-        if _fusable(state):
-            await self._run_held(state, session)
-            return
+            return None  # a duplicate item for a job another worker is running
+        if fusable(state):
+            return await self._run_held(state, session)
         await self._start_and_run(state, session)
+        return None
 
     async def _start_and_run(self, state: JobState, session: aiohttp.ClientSession) -> None:
         start = self._start_command(state.id)
@@ -208,60 +235,44 @@ class Worker:
     def _start_command(self, job_id: str) -> StartJob:
         return StartJob(**command_envelope(job_id, self.worker_id), worker_id=self.worker_id)
 
-    async def _run_held(self, state: JobState, session: aiohttp.ClientSession) -> None:
-        """Run the pending job held (see the module's docstring) up to its end."""
+    async def _run_held(
+        self, state: JobState, session: aiohttp.ClientSession
+    ) -> Awaitable[None] | None:
+        """Run the pending job held (see the module's docstring): when it is done in time,
+        the writing of its end, for the caller to await; else None once it has ended."""
         start = self._start_command(state.id)
         started = decide(state, start)
-        ctx = RunContext(self._run_deps, _folded(state, started), session, held=True)
+        ctx = RunContext(self._run_deps, folded(state, started), session, held=True)
         task = asyncio.ensure_future(self._handle(ctx))
         try:
             done, _ = await asyncio.wait({task}, timeout=FUSE_WITHIN_S)
             if not done:
                 await self._go_live(state, start, ctx, task, session)
-            elif not await self._append_held(state, started, ctx, task.result()):
-                await self._decide_again(state.id, session)
+                return None
+            bodies, events = self._held.plan(state, started, ctx, task.result())
+            return self._write_held(state, bodies, events, session)
         finally:
             if not task.done():
                 task.cancel()
                 await asyncio.wait({task})
             await ctx.close()
 
-    async def _append_held(
-        self, state: JobState, started: list[AnyEvent], ctx: RunContext, outcome: RunOutcome
-    ) -> bool:
-        """Store the held run's bodies, then its start, events and end as one append on
-        `state`; False when the job changed meanwhile or the append's outcome is unknown."""
-        if outcome.handed_off:
-            return False
-        env = command_envelope(state.id, self.worker_id)
-        finish = FinishJob(**env, ok=outcome.ok, error=outcome.error)
-        held = ctx.held_events
-        events = [*started, *(cast(AnyEvent, e) for e, _, _ in held)]
-        events += decide(_folded(state, started), finish)
+    async def _write_held(
+        self, state: JobState, bodies: list[Body], events: list[AnyEvent],
+        session: aiohttp.ClientSession,
+    ) -> None:  # fmt: skip
+        """Store a held run's writes; when the job changed meanwhile, or the outcome is
+        unknown, decide the job again from the log."""
         try:
-            await asyncio.gather(*(self._put(*body) for _, _, body in held if body is not None))
-            await asyncio.shield(self.service.append_decided(state, events, self._append))
+            await self._held.store(state, bodies, events)
+            return
         except ConcurrencyConflict:
-            return False
+            pass
         except STORE_ERRORS as e:
             log.warning("worker %s: job %s: %s", self.worker_id, state.id, e)
             if await self._stopped_within(STORE_RETRY_S[0]):
                 raise StoreUnavailable(f"stopped in an outage (job {state.id})") from e
-            return False
-        return True
-
-    async def _put(self, key: str, data: bytes) -> int:
-        return await self._bodies.write(
-            key, [(key, data, None)], lambda: self.results.put(key, data)
-        )
-
-    async def _append(self, events: Sequence[AnyEvent], expected: int) -> int:
-        """`events` of one job appended if its last sequence is `expected`, in a batch with
-        other slots' (EventLog.append's contract)."""
-        store = self.service.store
-        messages = job_messages(store.codec, events, expected)
-        alone = lambda: store.append(events, expected)  # noqa: E731
-        return await self._events.write(events[0].job_id, messages, alone)
+        await self._decide_again(state.id, session)
 
     async def _decide_again(self, job_id: str, session: aiohttp.ClientSession) -> None:
         """After a held run's append failed: the job as the log holds it now, run as usual if
@@ -400,16 +411,7 @@ class Worker:
             await self.service.execute(FailJob(**env, error=error))
 
 
-def _fusable(state: JobState) -> bool:
-    """A job that may run held: a pending SCRAPE (one URL) nobody asked to cancel."""
-    return (
-        state.type == JobType.SCRAPE and state.status == JobStatus.PENDING
-        and not state.cancel_requested and not state.deleted
-    )  # fmt: skip
-
-
-def _folded(state: JobState, events: list[AnyEvent]) -> JobState:
-    """`state` after `events`, not appended: its version stays the loaded one."""
-    after = fold([(state.version + i, e) for i, e in enumerate(events, start=1)], state)
-    assert after is not None
-    return msgspec.structs.replace(after, version=state.version)
+def _discard(work: Awaitable[None]) -> None:
+    """Close a coroutine that will not be awaited (no "never awaited" warning)."""
+    if asyncio.iscoroutine(work):
+        work.close()
