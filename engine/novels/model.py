@@ -34,8 +34,12 @@ def url_id(url: str) -> str:
         raise InvalidNovelUrl(f"not an absolute http(s) URL: {url!r}")
     rest = canonical.split("://", 1)[1]
     tail = rest[len(rest.split("/", 1)[0]) :]
-    key = host_key(canonical) + tail
+    key = _origin_key(canonical[: len(canonical) - len(tail)]) + tail
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:ID_LENGTH]
+
+
+# A novel's chapters share one origin: its host key is made once, not once per chapter.
+_origin_key = functools.lru_cache(maxsize=1024)(host_key)
 
 
 def novel_id(url: str) -> str:

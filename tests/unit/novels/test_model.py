@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.crawl.urls import normalize_url
 from engine.novels.errors import InvalidNovelUrl
+from engine.novels.hosts import host_key
 from engine.novels.model import ChapterRef, NovelInfo, chapter_id, novel_id, url_id
 
 BASE = "http://site.test/novel/x"
@@ -69,3 +72,22 @@ def test_the_id_is_that_of_the_normalised_url(segments: list[str], suffix: str) 
     canonical = normalize_url(url)
     assert canonical is not None
     assert url_id(url) == url_id(canonical)
+
+
+_ORIGINS = st.sampled_from(
+    ["http://Site.test", "https://www.site.test:443", "http://site.test:8080", "http://[::1]:81",
+     "http://bücher.test", "HTTP://127.0.0.1"]
+)  # fmt: skip
+
+
+@given(_ORIGINS, _PATHS, st.sampled_from(["", "/", "?q=1", "/?q=1#f", "#f"]))
+def test_the_id_hashes_the_whole_urls_host_key_and_path(
+    origin: str, segments: list[str], suffix: str
+) -> None:
+    # the origin's key is kept across chapters; the id is as if made from the whole URL
+    url = origin + "/" * bool(segments) + "/".join(segments) + suffix
+    canonical = normalize_url(url)
+    assert canonical is not None
+    rest = canonical.split("://", 1)[1]
+    key = host_key(canonical) + rest[len(rest.split("/", 1)[0]) :]
+    assert url_id(url) == hashlib.sha256(key.encode()).hexdigest()[:16]
