@@ -10,12 +10,19 @@ Every lane is polled anyway at least every `idle_s` (by whichever slot comes fir
 items that come back without a publish: redelivered after ack_wait, or nak'd with a delay.
 A poll that comes back empty marks its lane empty only once the consumer says it has no
 item pending (a loaded server may answer a pull later than the poll waits).
+
+A poll asks for one item for the polling slot and one for each slot waiting for work: what
+comes back beyond the first is handed to those slots (woken, they take it before polling),
+so a burst of items costs one pull, not one per slot. Only waiting slots are counted: an
+item is never held for a slot that is busy (it would wait unheartbeated, and another worker
+could run it meanwhile).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from typing import Any
 
 from nats.aio.client import Client as NATS
@@ -41,6 +48,8 @@ class Lanes:
         # one wake-up per ring for a waiting slot; bounded, since a slot polls before waiting
         self._wakeups: asyncio.Queue[None] = asyncio.Queue(maxsize=max(1, slots))
         self._bell: Subscription | None = None
+        self._waiting = 0  # slots in `wait`
+        self._ready: deque[Msg] = deque()  # items fetched for waiting slots
 
     async def open(self) -> None:
         """Listen for rings first, then bind the lanes: no item published after is missed."""
@@ -51,12 +60,21 @@ class Lanes:
             self._pulls.append((lane, sub))
 
     async def close(self) -> None:
+        """Unsubscribe; items fetched for slots that did not take them are given back."""
+        while self._ready:
+            with contextlib.suppress(Exception):
+                await self._ready.popleft().nak()
         subs = [sub for _, sub in self._pulls] + ([self._bell] if self._bell else [])
         for sub in subs:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
         self._pulls.clear()
         self._bell = None
+
+    @property
+    def waiting(self) -> int:
+        """Slots waiting for work now (in `wait`)."""
+        return self._waiting
 
     @property
     def quiet(self) -> bool:
@@ -70,6 +88,8 @@ class Lanes:
         `everything`, or when no slot has polled them all for `idle_s`. Raises
         nats.errors.Error when NATS cannot be reached.
         """
+        if self._ready:
+            return self._ready.popleft()
         now = asyncio.get_running_loop().time()
         if everything or now - self._swept_at >= self.idle_s:
             everything, self._swept_at = True, now
@@ -78,15 +98,23 @@ class Lanes:
                 continue
             rings = self._rings[lane]  # before the poll: a ring during it keeps the lane open
             try:
-                msgs = await sub.fetch(1, timeout=self._poll_s)
+                msgs = await sub.fetch(1 + self._waiting, timeout=self._poll_s)
             except TimeoutError:  # nats-py raises its own subclass, or a plain one near expiry
                 if not await self._holds(sub):
                     self._empty_at[lane] = rings
                 continue
             if msgs:
                 self._empty_at[lane] = _MAY_HOLD
+                self._hand_out(msgs[1:])
                 return msgs[0]  # type: ignore[no-any-return]
         return None
+
+    def _hand_out(self, extra: list[Msg]) -> None:
+        """Items fetched for waiting slots: kept for them, one woken for each."""
+        self._ready.extend(extra)
+        for _ in extra:
+            with contextlib.suppress(asyncio.QueueFull):
+                self._wakeups.put_nowait(None)
 
     async def _holds(self, sub: Any) -> bool:
         """After a poll that came back empty: whether the lane still has items for us. A
@@ -96,9 +124,14 @@ class Lanes:
         return int(info.num_pending or 0) > 0
 
     async def wait(self, timeout: float) -> None:
-        """Until an item is published, `interrupt` is called, or `timeout` seconds pass."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeups.get(), timeout)
+        """Until an item is published or fetched for this slot, `interrupt` is called, or
+        `timeout` seconds pass."""
+        self._waiting += 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeups.get(), timeout)
+        finally:
+            self._waiting -= 1
 
     def interrupt(self) -> None:
         """Wake every waiting slot (the worker is draining)."""
