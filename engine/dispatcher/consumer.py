@@ -43,6 +43,14 @@ def _work_message(msg: Msg, event: JobCreated) -> Message:
     return work_message(event.job_id, event.priority, msg.metadata.sequence.stream)
 
 
+async def _ack_all(msgs: Sequence[Msg]) -> None:
+    """Ack `msgs` back to back: no await in between suspends, so nats-py sends them in one
+    write rather than one system call each (which cost the dispatcher more than the rest of
+    its work on an event)."""
+    for msg in msgs:
+        await msg.ack()
+
+
 class Dispatcher(Reactions):
     """Follows lifecycle events on `JOBS` with a durable pull consumer (see `react`)."""
 
@@ -125,8 +133,7 @@ class Dispatcher(Reactions):
             except (BatchRefused, StoreUnavailable) as e:
                 log.debug("dispatcher: %d work items sent one by one: %s", len(messages), e)
             else:
-                for msg, _ in created:
-                    await settle(msg.ack(), DISPATCHER)
+                await settle(_ack_all([msg for msg, _ in created]), DISPATCHER)
                 return
         outcomes = await asyncio.gather(
             *(self._enqueue(msg, event) for msg, event in created), return_exceptions=True
