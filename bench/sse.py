@@ -4,7 +4,9 @@ For each N (default 100, 1,000, 5,000) the benchmark starts one `jobstream api` 
 against a fresh nats-server, creates a job no worker will take, opens N streams on it from
 a client process, then appends `--events` log events to the job at a steady rate, each
 carrying the time just before its append. It reports p50/p99 latency over every
-(client, event) pair, and the API process's resident memory per client. In the same run, a
+(client, event) pair, the API process's resident memory per client, and the CPU seconds per
+delivery (clients x events) of the API process and of the clients' process, which shares the
+machine's cores with it. In the same run, a
 core NATS subscription on the job's subjects measures the raw latency of the same appends:
 the floor any fan-out over NATS starts from.
 
