@@ -6,9 +6,8 @@ a client process, then appends `--events` log events to the job at a steady rate
 carrying the time just before its append. It reports p50/p99 latency over every
 (client, event) pair, the API process's resident memory per client, and the CPU seconds per
 delivery (clients x events) of the API process and of the clients' process, which shares the
-machine's cores with it. In the same run, a
-core NATS subscription on the job's subjects measures the raw latency of the same appends:
-the floor any fan-out over NATS starts from.
+machine's cores with it. In the same run, a core NATS subscription on the job's subjects
+measures the raw latency of the same appends: the floor any fan-out over NATS starts from.
 
     .venv/bin/python bench/sse.py [--clients 100,1000,5000] [--events 50] [--rate 20]
 """
