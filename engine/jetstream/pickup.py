@@ -11,9 +11,9 @@ items that come back without a publish: redelivered after ack_wait, or nak'd wit
 A poll that comes back empty marks its lane empty only once the consumer says it has no
 item pending (a loaded server may answer a pull later than the poll waits).
 
-A poll asks for one item for the polling slot and one for each slot waiting for work: what
-comes back beyond the first is handed to those slots (woken, they take it before polling),
-so a burst of items costs one pull, not one per slot. Only waiting slots are counted: an
+A poll takes one item for the polling slot; when more are queued behind it and slots are
+waiting for work, one more pull takes one for each of them (woken, they take it before
+polling), so a burst of items costs two pulls, not one per slot. Only waiting slots are counted: an
 item is never held for a slot that is busy (it would wait unheartbeated, and another worker
 could run it meanwhile).
 """
@@ -98,19 +98,28 @@ class Lanes:
                 continue
             rings = self._rings[lane]  # before the poll: a ring during it keeps the lane open
             try:
-                msgs = await sub.fetch(1 + self._waiting, timeout=self._poll_s)
+                msgs = await sub.fetch(1, timeout=self._poll_s)
             except TimeoutError:  # nats-py raises its own subclass, or a plain one near expiry
                 if not await self._holds(sub):
                     self._empty_at[lane] = rings
                 continue
             if msgs:
                 self._empty_at[lane] = _MAY_HOLD
-                self._hand_out(msgs[1:])
+                await self._fetch_for_waiting(sub, msgs[0])
                 return msgs[0]  # type: ignore[no-any-return]
         return None
 
-    def _hand_out(self, extra: list[Msg]) -> None:
-        """Items fetched for waiting slots: kept for them, one woken for each."""
+    async def _fetch_for_waiting(self, sub: Any, first: Msg) -> None:
+        """Items for the slots waiting, when `first` says more are queued behind it: one pull
+        for them all, each kept for one of them and one woken for each. Only then: a pull
+        for more items than are queued waits its whole expiry for the rest."""
+        more = min(self._waiting - len(self._ready), int(first.metadata.num_pending or 0))
+        if more < 1:
+            return
+        try:
+            extra: list[Msg] = await sub.fetch(more, timeout=self._poll_s)
+        except TimeoutError:  # taken by another worker meanwhile
+            return
         self._ready.extend(extra)
         for _ in extra:
             with contextlib.suppress(asyncio.QueueFull):
