@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import json
 import re
@@ -43,7 +44,7 @@ from nats.nuid import NUID
 
 from engine.domain.errors import InvalidCommand
 from engine.domain.ids import job_token
-from engine.jetstream.atomic import BatchRefused, publish_atomic
+from engine.jetstream.atomic import BatchRefused, Message, publish_atomic
 from engine.jetstream.errors import StoreUnavailable
 from engine.jetstream.provision import (
     create_once,
@@ -262,30 +263,52 @@ class LibraryStore:
     async def add_file(self, name: str, data: bytes, content_type: str) -> int:
         """Store a file under `name`, which `file_info` just found free; its size in bytes.
 
-        `put_file` looks the name up again to drop an older file's chunks; this writes the
-        chunks and then the description on condition that the name still has none
-        (`Nats-Expected-Last-Subject-Sequence: 0`): two requests fewer. If a file was stored
-        under `name` meanwhile, the new chunks are dropped and `put_file` replaces it.
+        `put_file` looks the name up again (to drop an older file's chunks), then writes each
+        chunk and the description one by one. This writes the description, on condition that
+        `name` still has none (`Nats-Expected-Last-Subject-Sequence: 0`), and the chunks in
+        one atomic batch: one round trip, stored all together or not at all. If a file was
+        stored under `name` meanwhile, `put_file` replaces it. A bucket that refuses atomic
+        batches gets the chunks first, then the description on the same condition.
         """
         nuid = self._nuid.next().decode()
         chunks = f"$O.{LIBRARY_BUCKET}.C.{nuid}"
+        parts = [data[at : at + _NEW_CHUNK] for at in range(0, len(data), _NEW_CHUNK)]
+        subject, description = self._description(name, nuid, data, content_type)
+        new = {"Nats-Expected-Last-Subject-Sequence": "0"}
+        batch: list[Message] = [(subject, description, new)]
+        batch += [(chunks, part, None) for part in parts]
         try:
-            for start in range(0, len(data), _NEW_CHUNK):
-                await self._js.publish(chunks, data[start : start + _NEW_CHUNK], stream=_OBJ_STREAM)
-            await self._describe(name, nuid, data, content_type)
+            await publish_atomic(self._nc, batch, self._timeout)
+        except BatchRefused as e:
+            if e.code == WRONG_LAST_SEQUENCE:
+                return await self.put_file(name, data, content_type)
+            await self._add_one_by_one(name, data, content_type, batch)
+        return len(data)
+
+    async def _add_one_by_one(
+        self, name: str, data: bytes, content_type: str, batch: list[Message]
+    ) -> None:
+        """`add_file` without an atomic batch: its `batch`'s chunks, then the description."""
+        (subject, description, new), *parts = batch
+        chunks = parts[0][0] if parts else ""
+        try:
+            for _, part, _ in parts:
+                await self._js.publish(chunks, part, stream=_OBJ_STREAM)
+            await self._js.publish(subject, description, headers=new, stream=_OBJ_STREAM)
         except nats.js.errors.APIError as e:
             await self._drop(chunks)
             if e.err_code != WRONG_LAST_SEQUENCE:
                 raise StoreUnavailable(f"cannot store {name}: {e!r}") from e
-            return await self.put_file(name, data, content_type)
+            await self.put_file(name, data, content_type)
         except (nats.errors.Error, nats.js.errors.Error) as e:
             await self._drop(chunks)
             raise StoreUnavailable(f"cannot store {name}: {e!r}") from e
-        return len(data)
 
-    async def _describe(self, name: str, nuid: str, data: bytes, content_type: str) -> None:
-        """Publish the description of a new file whose chunks are under `nuid` (nats-py's
-        object format), refused (10071) when `name` has one already."""
+    def _description(
+        self, name: str, nuid: str, data: bytes, content_type: str
+    ) -> tuple[str, bytes]:
+        """The subject and payload describing a new file whose chunks are under `nuid`
+        (nats-py's object format, which `get_file` reads back)."""
         digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode()
         info = ObjectInfo(
             name=name, description=content_type, bucket=LIBRARY_BUCKET, nuid=nuid,
@@ -294,11 +317,11 @@ class LibraryStore:
             options=ObjectMetaOptions(max_chunk_size=_NEW_CHUNK),
         )  # fmt: skip
         subject = f"$O.{LIBRARY_BUCKET}.M.{base64.urlsafe_b64encode(name.encode()).decode()}"
-        headers = {"Nats-Rollup": "sub", "Nats-Expected-Last-Subject-Sequence": "0"}
-        payload = json.dumps(info.as_dict()).encode()
-        await self._js.publish(subject, payload, headers=headers, stream=_OBJ_STREAM)
+        return subject, json.dumps(info.as_dict()).encode()
 
     async def _drop(self, chunks: str) -> None:
+        if not chunks:
+            return
         with contextlib.suppress(nats.errors.Error, nats.js.errors.Error):
             await self._js.purge_stream(_OBJ_STREAM, subject=chunks)
 
@@ -308,12 +331,16 @@ def _type_of(info: ObjectInfo) -> str:
 
 
 async def _bucket(js: JetStreamContext, replicas: int) -> ObjectStore:
-    """The library's object store, created with `replicas` if missing (kept as found if not)."""
+    """The library's object store, created with `replicas` if missing (kept as found if not),
+    taking atomic batches."""
     if await settled_info(js, f"OBJ_{LIBRARY_BUCKET}") is None:
         config = ObjectStoreConfig(
             bucket=LIBRARY_BUCKET, storage=StorageType.FILE, replicas=replicas
         )
         name = f"object store {LIBRARY_BUCKET}"
         await create_once(name, lambda: js.create_object_store(LIBRARY_BUCKET, config))
-    await wait_for_leader(js, f"OBJ_{LIBRARY_BUCKET}")  # created, here or elsewhere, just now?
+    info = await wait_for_leader(js, _OBJ_STREAM)  # created, here or elsewhere, just now?
+    if not info.config.allow_atomic:  # for add_file; an older bucket is brought to it
+        await js.update_stream(dataclasses.replace(info.config, allow_atomic=True))
+        await wait_for_leader(js, _OBJ_STREAM)
     return await js.object_store(LIBRARY_BUCKET)
