@@ -37,7 +37,7 @@ class _StopWatch:
     """
 
     def __init__(self, run: NovelRun) -> None:
-        self._should_stop = run.should_stop
+        self._run = weakref.ref(run)  # the watch, kept by the run's weak key, must not keep it
         self.waiting: set[asyncio.Task[Any]] = set()
         self.stopped: set[asyncio.Task[Any]] = set()  # cancelled by this watch
         self._timer: asyncio.TimerHandle | None = None
@@ -56,7 +56,8 @@ class _StopWatch:
 
     def _look(self) -> None:
         self._timer = None
-        if self._should_stop():
+        run = self._run()
+        if run is not None and run.should_stop():
             for task in self.waiting - self.stopped:
                 self.stopped.add(task)
                 task.cancel("asked to stop")

@@ -4,6 +4,8 @@ watch per run instead of a timed wait per fetch; a cancel from elsewhere stays a
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from typing import Any, cast
 
 import pytest
@@ -96,3 +98,16 @@ async def test_a_cancel_from_elsewhere_is_a_cancel_even_if_the_run_stops_too() -
     both.cancel()  # ... and so does someone else
     with pytest.raises(asyncio.CancelledError):
         await both
+
+
+async def test_a_finished_run_is_not_kept_alive_by_its_watch() -> None:
+    run = _run()[1]
+
+    async def answer() -> int:
+        return 1
+
+    await unless_stopped(run, answer())
+    gone = weakref.ref(run)
+    del run
+    gc.collect()
+    assert gone() is None
