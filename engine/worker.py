@@ -196,6 +196,9 @@ class Worker:
         except (StoreError, Refusal, InvalidHistory) as e:
             log.warning("worker %s: job %s: %s", self.worker_id, job_id, e)
             return
+        except Exception:  # a bug: logged here, where the slot would have raised it
+            log.exception("worker %s: job %s: writing its end failed", self.worker_id, job_id)
+            return
         finally:
             beating.cancel()
             self._tail_room.release()
