@@ -230,13 +230,21 @@ def guard_url(url: URL, policy: NetPolicy = STRICT) -> URL:
     raw = url.raw_host
     if not raw:
         raise InvalidUrl(f"URL {url} has no host")
+    host = _guarded_host(raw, policy)
+    return url if host == raw else url.with_host(host)
+
+
+# Pure (the host's parse and the policy's verdict on an address never change), and asked for
+# every request: a permitted host's spelling is kept. Refusals raise, so they are not kept.
+@functools.lru_cache(maxsize=4096)
+def _guarded_host(raw: str, policy: NetPolicy) -> str:
+    """The spelling of host ``raw`` to hand to aiohttp: a name as :func:`parse_host` gives
+    it, an IP literal in canonical form once ``policy`` permits it (else BlockedAddress)."""
     target = parse_host(raw)
     if isinstance(target, str):
-        host = target
-    else:
-        _check_address(target, policy, raw)
-        host = str(target)
-    return url if host == raw else url.with_host(host)
+        return target
+    _check_address(target, policy, raw)
+    return str(target)
 
 
 def _check_address(ip: IPAddress, policy: NetPolicy, host: str) -> None:

@@ -1,9 +1,18 @@
 from __future__ import annotations
 
 import pytest
+from yarl import URL
 
 from engine.crawl.errors import BlockedAddress, CrawlError
-from engine.net.netguard import GuardedResolver, check_literal, check_public, is_public_address
+from engine.net.netguard import (
+    STRICT,
+    GuardedResolver,
+    NetPolicy,
+    check_literal,
+    check_public,
+    guard_url,
+    is_public_address,
+)
 
 
 @pytest.mark.parametrize(
@@ -61,3 +70,19 @@ async def test_guarded_resolver() -> None:
     assert results
     assert all(r["port"] == 8080 and r["hostname"] == "localhost" for r in results)
     assert any(r["host"] in ("127.0.0.1", "::1") for r in results)
+
+
+@pytest.mark.parametrize("host", ["127.1", "0x7f.0.0.1", "[::ffff:127.0.0.1]", "10.0.0.1"])
+def test_a_verdict_is_kept_per_policy_and_a_refusal_is_never_kept(host: str) -> None:
+    url = URL(f"http://{host}/page")
+    lenient = NetPolicy(allow_private=True)
+    for _ in range(2):  # asked again, after being permitted under another policy
+        assert guard_url(url, lenient).raw_host in ("127.0.0.1", "::ffff:7f00:1", "10.0.0.1")
+        with pytest.raises(BlockedAddress):
+            guard_url(url, STRICT)
+    intranet = NetPolicy(allow_networks=("10.0.0.0/8",))
+    if host == "10.0.0.1":
+        assert guard_url(url, intranet).raw_host == "10.0.0.1"
+    else:
+        with pytest.raises(BlockedAddress):
+            guard_url(url, intranet)
