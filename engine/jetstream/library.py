@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -40,7 +41,6 @@ from nats.js.api import (
     StreamConfig,
 )
 from nats.js.object_store import ObjectStore
-from nats.nuid import NUID
 
 from engine.domain.errors import InvalidCommand
 from engine.domain.ids import job_token
@@ -132,7 +132,6 @@ class LibraryStore:
         self._timeout = timeout
         self._encode = msgspec.json.Encoder().encode
         self._decode = msgspec.json.Decoder(Chapter).decode
-        self._nuid = NUID()
 
     @property
     def max_chapter_bytes(self) -> int:
@@ -251,14 +250,20 @@ class LibraryStore:
 
     async def file_info(self, name: str) -> FileInfo | None:
         """The size and type of the file stored under `name`, None when there is none; one
-        request (the file's description), its content not read."""
+        direct get of its description, its content not read."""
         try:
-            info = await self._files.get_info(name)
-        except nats.js.errors.ObjectNotFoundError:
+            msg = await self._js.get_last_msg(_OBJ_STREAM, _described_at(name), direct=True)
+        except nats.js.errors.NotFoundError:
             return None
         except (nats.errors.Error, nats.js.errors.Error) as e:
             raise StoreUnavailable(f"cannot read {name}: {e!r}") from e
-        return FileInfo(size=info.size or 0, content_type=_type_of(info))
+        try:
+            said = _read_description(msg.data or b"")
+        except msgspec.DecodeError as e:
+            raise StoreUnavailable(f"cannot read {name}: its description is malformed") from e
+        if said.deleted:
+            return None
+        return FileInfo(size=said.size, content_type=said.description or _UNTYPED)
 
     async def add_file(self, name: str, data: bytes, content_type: str) -> int:
         """Store a file under `name`, which `file_info` just found free; its size in bytes.
@@ -270,7 +275,7 @@ class LibraryStore:
         stored under `name` meanwhile, `put_file` replaces it. A bucket that refuses atomic
         batches gets the chunks first, then the description on the same condition.
         """
-        nuid = self._nuid.next().decode()
+        nuid = secrets.token_urlsafe(16)  # a subject token naming this upload's chunks
         chunks = f"$O.{LIBRARY_BUCKET}.C.{nuid}"
         parts = [data[at : at + _NEW_CHUNK] for at in range(0, len(data), _NEW_CHUNK)]
         subject, description = self._description(name, nuid, data, content_type)
@@ -316,8 +321,7 @@ class LibraryStore:
             mtime=datetime.now(UTC).isoformat(),
             options=ObjectMetaOptions(max_chunk_size=_NEW_CHUNK),
         )  # fmt: skip
-        subject = f"$O.{LIBRARY_BUCKET}.M.{base64.urlsafe_b64encode(name.encode()).decode()}"
-        return subject, json.dumps(info.as_dict()).encode()
+        return _described_at(name), json.dumps(info.as_dict()).encode()
 
     async def _drop(self, chunks: str) -> None:
         if not chunks:
@@ -326,8 +330,25 @@ class LibraryStore:
             await self._js.purge_stream(_OBJ_STREAM, subject=chunks)
 
 
+class _Description(msgspec.Struct):
+    """What file_info reads of an object's description (nats-py's ObjectInfo as JSON)."""
+
+    size: int = 0
+    description: str | None = None
+    deleted: bool = False
+
+
+_read_description = msgspec.json.Decoder(_Description).decode
+_UNTYPED = "application/octet-stream"
+
+
+def _described_at(name: str) -> str:
+    """The subject of the description of the object `name` (nats-py's object format)."""
+    return f"$O.{LIBRARY_BUCKET}.M.{base64.urlsafe_b64encode(name.encode()).decode()}"
+
+
 def _type_of(info: ObjectInfo) -> str:
-    return info.description or "application/octet-stream"
+    return info.description or _UNTYPED
 
 
 async def _bucket(js: JetStreamContext, replicas: int) -> ObjectStore:

@@ -69,6 +69,8 @@ async def test_a_new_file_is_added_without_a_second_lookup_and_read_back_whole(n
     empty = image_object(NOVEL, "00112233445566bc")
     assert await store.add_file(empty, b"", "image/gif") == 0
     assert await store.get_file(empty) == Blob(data=b"", content_type="image/gif")
+    await store._files.delete(name)  # a deleted object's description says so: none held
+    assert await store.file_info(name) is None and await store.get_file(name) is None
 
 
 async def test_adding_a_file_someone_stored_meanwhile_replaces_it_and_leaves_one_copy(
