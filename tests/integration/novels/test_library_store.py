@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from nats.aio.client import Client as NATS
 from ulid import ULID
@@ -86,29 +84,19 @@ async def test_adding_a_file_someone_stored_meanwhile_replaces_it_and_leaves_one
     assert await _chunk_messages(nc) == chunks_before
 
 
-async def test_files_are_added_one_by_one_where_the_bucket_takes_no_atomic_batches(
+async def test_a_file_of_several_chunks_added_over_another_leaves_only_its_own_chunks(
     nc: NATS,
 ) -> None:
-    js = nc.jetstream()
-    await LibraryStore.open(nc)  # the bucket is made to take atomic batches ...
-    info = await js.stream_info("OBJ_library")
-    assert info.config.allow_atomic
     store = await LibraryStore.open(nc)
-    await js.update_stream(dataclasses.replace(info.config, allow_atomic=False))  # ... or not
-    try:
-        name = image_object(NOVEL, "00112233445566dd")
-        data = bytes(range(256)) * 600  # two chunks
-        chunks_before = await _chunk_messages(nc)
-        assert await store.add_file(name, data, "image/png") == len(data)
-        assert await store.get_file(name) == Blob(data=data, content_type="image/png")
-        assert await _chunk_messages(nc) == chunks_before + 2  # the refused batch left none
-        chunks_before += 2
-        assert await store.add_file(name, b"again", "image/gif") == len(b"again")
-        assert await store.get_file(name) == Blob(data=b"again", content_type="image/gif")
-        assert await _chunk_messages(nc) == chunks_before - 1  # two chunks out, one in
-    finally:
-        await LibraryStore.open(nc)
-    assert (await js.stream_info("OBJ_library")).config.allow_atomic
+    name = image_object(NOVEL, "00112233445566dd")
+    data = bytes(range(256)) * 600  # two chunks
+    chunks_before = await _chunk_messages(nc)
+    assert await store.add_file(name, data, "image/png") == len(data)
+    assert await store.get_file(name) == Blob(data=data, content_type="image/png")
+    assert await _chunk_messages(nc) == chunks_before + 2
+    assert await store.add_file(name, b"again", "image/gif") == len(b"again")
+    assert await store.get_file(name) == Blob(data=b"again", content_type="image/gif")
+    assert await _chunk_messages(nc) == chunks_before + 1  # two chunks out, one in
 
 
 async def _chunk_messages(nc: NATS) -> int:
