@@ -83,6 +83,8 @@ def history(raw: list[tuple[str, int, int, int]]) -> Log:
         for i, job in enumerate(JOBS)
     ]  # fmt: skip
     for n, (kind, job, novel, arg) in enumerate(raw):
+        if kind == "artifact":  # an ARTIFACT job makes the e-books of one novel, its params'
+            novel = job // 2
         log.append(_fact(kind, JOBS[job], NOVELS[novel], arg, 2_000 + n))
     return list(enumerate(log, start=1))
 
