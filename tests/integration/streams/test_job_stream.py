@@ -33,7 +33,7 @@ async def test_progress_frames_are_coalesced_and_end_at_the_final_counts(
     progress = [f for f in frames if f.event == "progress"]
     pages = [f for f in frames if f.event == "page"]
     assert len(progress) < len(pages)  # at most a few per second, however fast pages arrive
-    _, job = await client.call("GET", f"/api/job/{job_id}")
+    job = await finished(client, job_id)  # the stream reads the log; the job, the read model
     last = progress[-1].data
     assert (last["done"], last["failed"]) == (job["done"], job["failed"])
     done = [d["done"] for d in (f.data for f in progress)]
