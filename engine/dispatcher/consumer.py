@@ -20,7 +20,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from engine.dispatcher.core import DISPATCHER, log
-from engine.dispatcher.reactions import REACTS_TO, Reactions, plainly_runnable
+from engine.dispatcher.reactions import REACTS_TO, Reactions, carried, plainly_runnable
 from engine.domain.errors import Refusal
 from engine.domain.events import AnyEvent, JobCreated
 from engine.jetstream.acks import fetch_ready, settle
@@ -40,7 +40,7 @@ _BATCH_TIMEOUT_S = 5.0  # for the answer to a batch of work items
 
 
 def _work_message(msg: Msg, event: JobCreated) -> Message:
-    return work_message(event.job_id, event.priority, msg.metadata.sequence.stream)
+    return work_message(event.job_id, event.priority, msg.metadata.sequence.stream, carried(event))
 
 
 async def _ack_all(msgs: Sequence[Msg]) -> None:
@@ -142,7 +142,9 @@ class Dispatcher(Reactions):
             await self._settle(msg, outcome if isinstance(outcome, BaseException) else None)
 
     async def _enqueue(self, msg: Msg, event: JobCreated) -> None:
-        await enqueue(self._js, event.job_id, event.priority, msg.metadata.sequence.stream)
+        await enqueue(
+            self._js, event.job_id, event.priority, msg.metadata.sequence.stream, carried(event)
+        )
 
     async def _handle(self, msg: Msg, event: AnyEvent) -> None:
         """React to one event, then settle its message."""

@@ -16,7 +16,7 @@ from engine.domain.events import (
     JobSucceeded,
     RetryRequested,
 )
-from engine.domain.model import BATCH_TYPES, JobStatus
+from engine.domain.model import BATCH_TYPES, JobStatus, JobType
 from engine.domain.state import JobState
 from engine.jetstream.work import enqueue
 
@@ -32,6 +32,13 @@ def plainly_runnable(event: AnyEvent) -> JobCreated | None:
     if isinstance(event, JobCreated) and event.depends_on is None:
         return event if event.type not in BATCH_TYPES else None
     return None
+
+
+def carried(event: JobCreated) -> JobCreated | None:
+    """The creation a plainly runnable job's work item carries: a SCRAPE's, which a worker
+    may run held straight from it (engine/held.py `as_created`); None for other types,
+    whose workers read the job back anyway."""
+    return event if event.type == JobType.SCRAPE else None
 
 
 class Reactions(Children):
@@ -54,7 +61,7 @@ class Reactions(Children):
     async def _on_created(self, seq: int, event: JobCreated) -> None:
         if plainly_runnable(event) is not None:
             # the common case needs no history: the created event says all we need
-            await enqueue(self._js, event.job_id, event.priority, seq)
+            await enqueue(self._js, event.job_id, event.priority, seq, carried(event))
             return
         if event.depends_on is None:
             await self._runnable(seq, event.job_id)

@@ -7,6 +7,7 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 
+from engine.domain.events import JobCreated
 from engine.domain.model import Priority
 from engine.jetstream.provision import answered, ensure_stream
 
@@ -19,11 +20,17 @@ LANES: tuple[tuple[Priority, str], ...] = (
 )
 
 
-class WorkItem(msgspec.Struct, frozen=True, kw_only=True):
-    """Run job `job_id`; `trigger` is the log sequence that made it runnable (dedup key)."""
+class WorkItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Run job `job_id`; `trigger` is the log sequence that made it runnable (dedup key).
+
+    `created`, when given, is the job's `JobCreated` event, stored at `trigger`: the whole
+    job as it was made runnable, so a worker may start from it without reading the job back
+    (engine/held.py `as_created`). Items without it (older ones too) decode with None.
+    """
 
     job_id: str
     trigger: int
+    created: JobCreated | None = None
 
 
 def lane_of(priority: int) -> str:
@@ -89,13 +96,19 @@ async def work_ack_wait(js: JetStreamContext) -> float:
     return min([await _current_ack_wait(js, lane) for _, lane in LANES])
 
 
-async def enqueue(js: JetStreamContext, job_id: str, priority: int, trigger: int) -> None:
+async def enqueue(
+    js: JetStreamContext, job_id: str, priority: int, trigger: int,
+    created: JobCreated | None = None,
+) -> None:  # fmt: skip
     """Publish a work item; the same (job, trigger) is stored once however often it is sent."""
-    subject, item, headers = work_message(job_id, priority, trigger)
+    subject, item, headers = work_message(job_id, priority, trigger, created)
     await js.publish(subject, item, headers=headers)
 
 
-def work_message(job_id: str, priority: int, trigger: int) -> tuple[str, bytes, dict[str, str]]:
-    """A work item's subject, payload and headers (its message id dedupes it)."""
-    item = msgspec.json.encode(WorkItem(job_id=job_id, trigger=trigger))
+def work_message(
+    job_id: str, priority: int, trigger: int, created: JobCreated | None = None
+) -> tuple[str, bytes, dict[str, str]]:
+    """A work item's subject, payload and headers (its message id dedupes it); `created`,
+    the job's creation stored at `trigger`, goes with it (see WorkItem)."""
+    item = msgspec.json.encode(WorkItem(job_id=job_id, trigger=trigger, created=created))
     return f"work.{lane_of(priority)}", item, {"Nats-Msg-Id": f"{job_id}.{trigger}"}
