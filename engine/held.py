@@ -8,6 +8,14 @@ into atomic batches (engine/jetstream/batching.py). A run that takes longer appe
 start then (the event keeps the time the run began) and goes on as any other: it hears
 cancels, and a crash leaves its attempt in the log. A cancel of the still-pending job, or
 any other change, makes the append fail; the job is then loaded again and decided as usual.
+
+A work item may carry the job's creation (WorkItem `created`): on its first delivery the
+worker starts from that (`as_created`) instead of reading the job back. Whatever was written
+since (a cancel, a delete, a run by whoever took a duplicate item) makes the held append
+fail as above, and the job is then read and decided again. Such a run that takes longer
+than FUSE_WITHIN_S reads the job before appending its start, and is dropped (the job decided
+again) when anything was written since: a duplicate item's job may be running elsewhere. A
+redelivered item, and every job that is not fusable, read the job first.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from engine.domain.state import JobState, fold
 from engine.handlers import RunOutcome
 from engine.jetstream.batching import GroupWriter, job_messages
 from engine.jetstream.results import ResultStore
+from engine.jetstream.work import WorkItem
 from engine.run import RunContext
 from engine.service import JobService
 
@@ -43,6 +52,17 @@ def fusable(state: JobState) -> bool:
         state.type == JobType.SCRAPE and state.status == JobStatus.PENDING
         and not state.cancel_requested and not state.deleted
     )  # fmt: skip
+
+
+def as_created(item: WorkItem, deliveries: int) -> JobState | None:
+    """The job as the creation `item` carries makes it (version: the item's trigger), when
+    that may stand in for reading the job back: on the item's first delivery, for a job
+    that may run held. None otherwise: the caller loads the job from the log."""
+    created = item.created
+    if created is None or deliveries != 1 or created.job_id != item.job_id:
+        return None
+    state = fold([(item.trigger, created)])
+    return state if state is not None and fusable(state) else None
 
 
 def folded(state: JobState, events: Sequence[AnyEvent]) -> JobState:

@@ -35,18 +35,16 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from engine.crawl.fetcher import FetchSettings, make_session
-from engine.domain.commands import FailJob, FinishJob, StartJob
+from engine.domain.commands import StartJob
 from engine.domain.decide import decide
-from engine.domain.envelope import (
-    command_envelope,
-    new_id,
-)
+from engine.domain.envelope import command_envelope, new_id
 from engine.domain.errors import InvalidHistory, JobConflict, JobNotFound, Refusal
 from engine.domain.events import AnyEvent
 from engine.domain.model import JobStatus
 from engine.domain.state import JobState
-from engine.handlers import RunOutcome, handler_for
-from engine.held import FUSE_WITHIN_S, Body, HeldWrites, folded, fusable
+from engine.ending import STORE_ERRORS, discard, fail, finish, handle
+from engine.handlers import RunOutcome
+from engine.held import FUSE_WITHIN_S, Body, HeldWrites, as_created, folded, fusable
 from engine.jetstream.acks import heartbeat, settle
 from engine.jetstream.errors import ConcurrencyConflict, StoreError, StoreUnavailable
 from engine.jetstream.library import LibraryStore
@@ -70,8 +68,6 @@ CONCURRENCY = 16
 # restarted server or a new stream leader answers within seconds, and a worker that waits
 # longer than that is idle for nothing.
 STORE_RETRY_S = (0.25, 2.0)
-# Errors that mean the store, not the job, failed: the job is resumed, never failed for them.
-STORE_ERRORS = (StoreUnavailable, nats.errors.Error)
 # An idle slot wakes when a work item is published, and polls every lane at least every
 # IDLE_S anyway (redelivered items come without a publish); in burst mode (tests) a worker
 # ends after BURST_WAIT_S without work.
@@ -180,7 +176,7 @@ class Worker:
             await self._tail_room.acquire()
         except asyncio.CancelledError:  # stopped: the item comes back after ack_wait
             beating.cancel()
-            _discard(tail)
+            discard(tail)
             raise
         task = asyncio.create_task(self._after(tail, item.job_id, msg, beating))
         self._tails.add(task)
@@ -211,15 +207,18 @@ class Worker:
         deliveries = msg.metadata.num_delivered or 1
         if deliveries > self.max_attempts:
             error = f"gave up after {self.max_attempts} attempts: workers died"
-            await self._fail(item.job_id, error)
+            await fail(self.service, self.worker_id, item.job_id, error)
             return None
-        state = await self._patiently(item.job_id, lambda: self.service.store.load(item.job_id))
+        created = as_created(item, deliveries)  # a fresh item: the job as created, not read
+        state = created or await self._patiently(
+            item.job_id, partial(self.service.store.load, item.job_id)
+        )
         if state is None or state.is_done or state.deleted or state.expanded:
             return None  # an expanded job's item is done: its children carry the work
         if state.status == JobStatus.RUNNING and deliveries == 1:
             return None  # a duplicate item for a job another worker is running
         if fusable(state):
-            return await self._run_held(state, session)
+            return await self._run_held(state, session, read=created is None)
         await self._start_and_run(state, session)
         return None
 
@@ -239,18 +238,19 @@ class Worker:
         return StartJob(**command_envelope(job_id, self.worker_id), worker_id=self.worker_id)
 
     async def _run_held(
-        self, state: JobState, session: aiohttp.ClientSession
+        self, state: JobState, session: aiohttp.ClientSession, *, read: bool = True
     ) -> Awaitable[None] | None:
         """Run the pending job held (see the module's docstring): when it is done in time,
-        the writing of its end, for the caller to await; else None once it has ended."""
+        the writing of its end, for the caller to await; else None once it has ended.
+        `read`: `state` was read from the log, not only made from the item's creation."""
         start = self._start_command(state.id)
         started = decide(state, start)
         ctx = RunContext(self._run_deps, folded(state, started), session, held=True)
-        task = asyncio.ensure_future(self._handle(ctx))
+        task = asyncio.ensure_future(handle(ctx))
         try:
             done, _ = await asyncio.wait({task}, timeout=FUSE_WITHIN_S)
             if not done:
-                await self._go_live(state, start, ctx, task, session)
+                await self._go_live(state, start, ctx, task, session, read=read)
                 return None
             bodies, events = self._held.plan(state, started, ctx, task.result())
             return self._write_held(state, bodies, events, session)
@@ -280,15 +280,22 @@ class Worker:
     async def _decide_again(self, job_id: str, session: aiohttp.ClientSession) -> None:
         """After a held run's append failed: the job as the log holds it now, run as usual if
         it is still pending (its fetch is done again), left alone otherwise."""
-        state = await self._patiently(job_id, lambda: self.service.store.load(job_id))
+        state = await self._patiently(job_id, partial(self.service.store.load, job_id))
         if state is not None and state.status == JobStatus.PENDING and not state.deleted:
             await self._start_and_run(state, session)
 
     async def _go_live(
         self, state: JobState, start: StartJob, ctx: RunContext,
-        task: asyncio.Future[RunOutcome], session: aiohttp.ClientSession,
+        task: asyncio.Future[RunOutcome], session: aiohttp.ClientSession, *, read: bool,
     ) -> None:  # fmt: skip
-        """The held run takes long: append its start now and let it go on recording."""
+        """The held run takes long: append its start now and let it go on recording. A job
+        not `read` is read first: when anything was written since its creation (a duplicate
+        item's job may be running elsewhere), the run is dropped and the job decided again."""
+        if not read and not await self._unchanged(state):
+            task.cancel()
+            await asyncio.wait({task})
+            await self._decide_again(state.id, session)
+            return
         try:
             out = await self._patiently(state.id, lambda: self.service.execute(start, known=state))
         except (JobConflict, JobNotFound):
@@ -304,7 +311,7 @@ class Worker:
             outcome = await task
             await ctx.flush()
             recorded = await ctx.as_recorded()
-            await asyncio.shield(self._finish(job.id, outcome, recorded))
+            await asyncio.shield(finish(self.service, self.worker_id, job.id, outcome, recorded))
         except STORE_ERRORS as e:
             log.warning("worker %s: job %s: store unavailable: %s", self.worker_id, job.id, e)
             if await self._stopped_within(STORE_RETRY_S[0]):
@@ -312,6 +319,10 @@ class Worker:
             resumed = await self._reload(job)
             if resumed is not None:
                 await self._run_through_outages(resumed, session)
+
+    async def _unchanged(self, state: JobState) -> bool:
+        now = await self._patiently(state.id, partial(self.service.store.load, state.id))
+        return now is not None and now.version == state.version
 
     async def _patiently(self, job_id: str, call: Callable[[], Awaitable[T]]) -> T:
         """`call()`'s answer, asked again after each store outage (pauses from
@@ -341,7 +352,9 @@ class Worker:
         while True:
             try:
                 outcome, recorded = await self._run_job(job, session)
-                await asyncio.shield(self._finish(job.id, outcome, recorded))
+                await asyncio.shield(
+                    finish(self.service, self.worker_id, job.id, outcome, recorded)
+                )
                 return
             except STORE_ERRORS as e:
                 log.warning(
@@ -378,43 +391,8 @@ class Worker:
         ctx = RunContext(self._run_deps, job, session)
         try:
             await ctx.open()
-            outcome = await self._handle(ctx)
+            outcome = await handle(ctx)
             await ctx.flush()
             return outcome, None if outcome.handed_off else await ctx.as_recorded()
         finally:
             await ctx.close()
-
-    async def _handle(self, ctx: RunContext) -> RunOutcome:
-        try:
-            return await handler_for(ctx.job.type)(ctx)
-        except STORE_ERRORS:
-            raise
-        except Exception as e:  # a handler bug must end the job, not the worker
-            log.exception("job %s crashed", ctx.job.id)
-            return RunOutcome(False, f"internal error: {type(e).__name__}: {e}")
-
-    async def _finish(
-        self, job_id: str, outcome: RunOutcome, recorded: JobState | None = None
-    ) -> None:
-        """Append the run's end: decided on the job as recorded when there is one (no read of
-        the run's own events, thousands for a crawl or a spider), else on a full load."""
-        if outcome.handed_off:  # expanded: the dispatcher ends the job after its children
-            return
-        with contextlib.suppress(JobConflict):
-            env = command_envelope(job_id, self.worker_id)
-            cmd = FinishJob(**env, ok=outcome.ok, error=outcome.error)
-            if recorded is not None:
-                await self.service.execute_on(cmd, recorded)
-            else:
-                await self.service.execute(cmd)
-
-    async def _fail(self, job_id: str, error: str) -> None:
-        with contextlib.suppress(JobConflict, JobNotFound):
-            env = command_envelope(job_id, self.worker_id)
-            await self.service.execute(FailJob(**env, error=error))
-
-
-def _discard(work: Awaitable[None]) -> None:
-    """Close a coroutine that will not be awaited (no "never awaited" warning)."""
-    if asyncio.iscoroutine(work):
-        work.close()
