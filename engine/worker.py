@@ -53,6 +53,7 @@ from engine.jetstream.recorder import Recorder
 from engine.jetstream.results import ResultStore
 from engine.jetstream.work import WorkItem, work_ack_wait
 from engine.novels.handlers import NovelDeps
+from engine.purge import purge_results
 from engine.run import RunContext, RunDeps
 from engine.service import JobService
 
@@ -283,6 +284,8 @@ class Worker:
         state = await self._patiently(job_id, partial(self.service.store.load, job_id))
         if state is not None and state.status == JobStatus.PENDING and not state.deleted:
             await self._start_and_run(state, session)
+        elif state is None or state.purged:  # purged while held: its body must not outlive it
+            await self._patiently(job_id, partial(purge_results, self._nc, job_id))
 
     async def _go_live(
         self, state: JobState, start: StartJob, ctx: RunContext,

@@ -12,6 +12,7 @@ from nats.aio.client import Client as NATS
 from engine.crawl.fetcher import FetchSettings
 from engine.domain.events import Codec
 from engine.domain.state import JobState
+from engine.jetstream.results import result_key
 from engine.jetstream.store import EventStore
 from engine.jetstream.work import WORK_STREAM, WorkItem, work_message
 from engine.service import JobService
@@ -129,3 +130,21 @@ async def test_a_fresh_duplicate_of_a_running_job_leaves_it_to_its_worker(
     assert kinds.count("started") == 1 and kinds.count("page") == 1, kinds
     assert len(await results(service.admin, job_id)) == 1
     assert (await get_job(service.admin, job_id))["done"] == 1
+
+
+async def test_a_job_purged_before_pickup_leaves_no_body_behind(
+    service: Service, hold_site: HoldSite
+) -> None:
+    """The held run fetched and stored its body before its append was refused: the job is
+    gone from the log, so the body goes too."""
+    url = hold_site.url("/a")
+    [job_id] = await queued_scrapes(service, [url])
+    status, body = await service.admin.call("POST", f"/api/job/{job_id}/cancel")
+    assert status == 200, body
+    status, body = await service.admin.call("DELETE", f"/api/job/{job_id}?purge=true")
+    assert status in (200, 204), body
+    worker, _ = counting_worker(service, concurrency=1, burst=True)
+    await asyncio.wait_for(worker.run(), 20)
+    assert hold_site.hits["/a"] == 1  # it was fetched: the item did not know of the purge
+    assert await service.runtime.results.get(result_key(job_id, url)) is None
+    assert await work_left(service.runtime.nc) == 0
