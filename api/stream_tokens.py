@@ -6,6 +6,7 @@ API process through the `config` KV bucket, so any process accepts any process's
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -20,6 +21,7 @@ from nats.js.kv import KeyValue
 
 from api.refusals import Unauthorized
 from api.users import User
+from engine.jetstream.errors import StoreUnavailable
 from engine.jetstream.kv import open_bucket
 
 CONFIG_BUCKET = "config"
@@ -43,13 +45,30 @@ async def open_config(js: JetStreamContext, replicas: int = 1) -> KeyValue:
     return await open_bucket(js, CONFIG_BUCKET, history=1, replicas=replicas)
 
 
-async def shared_secret(kv: KeyValue) -> bytes:
-    """The cluster's signing secret, created by whichever process asks first."""
-    with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):  # another one did
+# A refused create means the secret exists; nats-py then reads it back to see whether it was
+# deleted, and on a cluster that read may reach a replica the winner's write has not reached.
+_CREATED_ELSEWHERE = (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.KeyNotFoundError)
+SECRET_WAIT_S = 10.0
+_SECRET_POLL_S = 0.05
+
+
+async def shared_secret(kv: KeyValue, wait_s: float = SECRET_WAIT_S) -> bytes:
+    """The cluster's signing secret, created by whichever process asks first. The others read
+    it, asking again for up to `wait_s` seconds while their replica does not show it yet (KV
+    reads are answered by any replica); StoreUnavailable then."""
+    with contextlib.suppress(*_CREATED_ELSEWHERE):  # another process created it
         await kv.create(SECRET_KEY, secrets.token_bytes(32))
-    entry = await kv.get(SECRET_KEY)
-    assert entry.value is not None
-    return bytes(entry.value)
+    loop = asyncio.get_running_loop()
+    end = loop.time() + wait_s
+    while True:
+        with contextlib.suppress(nats.js.errors.KeyNotFoundError):
+            entry = await kv.get(SECRET_KEY)
+            if entry.value:
+                return bytes(entry.value)
+        if loop.time() >= end:
+            raise StoreUnavailable("the stream-token secret was created but cannot be read")
+        # a replica catching up sends no notification a client can await
+        await asyncio.sleep(_SECRET_POLL_S)
 
 
 class StreamTokens:

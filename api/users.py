@@ -64,7 +64,9 @@ class UserStore:
         """Create a user and return its token (shown once, never stored)."""
         try:
             await self._kv.create(f"name.{token_hash(name)}", name.encode())
-        except nats.js.errors.KeyWrongLastSequenceError as e:
+        except (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.KeyNotFoundError) as e:
+            # not found: nats-py's read-back after the refusal reached a replica the other
+            # writer's create has not reached yet (a cluster); the name is taken all the same
             raise UserExists(f"user {name!r} exists already") from e
         token = "js_" + secrets.token_urlsafe(32)
         user = User(id=str(ULID()), name=name, is_admin=admin, tier=tier, created_at=_ms())
