@@ -22,7 +22,7 @@ from nats.js.kv import KeyValue
 from api.refusals import Unauthorized
 from api.users import User
 from engine.jetstream.errors import StoreUnavailable
-from engine.jetstream.kv import open_bucket
+from engine.jetstream.kv import CREATE_REFUSED, open_bucket
 
 CONFIG_BUCKET = "config"
 SECRET_KEY = "stream-secret"
@@ -45,9 +45,6 @@ async def open_config(js: JetStreamContext, replicas: int = 1) -> KeyValue:
     return await open_bucket(js, CONFIG_BUCKET, history=1, replicas=replicas)
 
 
-# A refused create means the secret exists; nats-py then reads it back to see whether it was
-# deleted, and on a cluster that read may reach a replica the winner's write has not reached.
-_CREATED_ELSEWHERE = (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.KeyNotFoundError)
 SECRET_WAIT_S = 10.0
 _SECRET_POLL_S = 0.05
 
@@ -56,7 +53,7 @@ async def shared_secret(kv: KeyValue, wait_s: float = SECRET_WAIT_S) -> bytes:
     """The cluster's signing secret, created by whichever process asks first. The others read
     it, asking again for up to `wait_s` seconds while their replica does not show it yet (KV
     reads are answered by any replica); StoreUnavailable then."""
-    with contextlib.suppress(*_CREATED_ELSEWHERE):  # another process created it
+    with contextlib.suppress(*CREATE_REFUSED):  # another process created it
         await kv.create(SECRET_KEY, secrets.token_bytes(32))
     loop = asyncio.get_running_loop()
     end = loop.time() + wait_s

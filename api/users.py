@@ -18,7 +18,7 @@ from ulid import ULID
 
 from api.refusals import ApiRefusal, Unauthorized
 from engine.domain.model import Tier
-from engine.jetstream.kv import open_bucket
+from engine.jetstream.kv import CREATE_REFUSED, open_bucket
 
 BUCKET = "users"
 _CACHE_S = 5.0
@@ -64,9 +64,7 @@ class UserStore:
         """Create a user and return its token (shown once, never stored)."""
         try:
             await self._kv.create(f"name.{token_hash(name)}", name.encode())
-        except (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.KeyNotFoundError) as e:
-            # not found: nats-py's read-back after the refusal reached a replica the other
-            # writer's create has not reached yet (a cluster); the name is taken all the same
+        except CREATE_REFUSED as e:
             raise UserExists(f"user {name!r} exists already") from e
         token = "js_" + secrets.token_urlsafe(32)
         user = User(id=str(ULID()), name=name, is_admin=admin, tier=tier, created_at=_ms())

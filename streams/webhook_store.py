@@ -16,7 +16,7 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 from ulid import ULID
 
-from engine.jetstream.kv import open_bucket
+from engine.jetstream.kv import CREATE_REFUSED, open_bucket
 from engine.net.errors import BlockedAddress, InvalidUrl
 from engine.net.netguard import check_public, parse_host
 from streams.errors import StreamsError
@@ -171,7 +171,7 @@ class WebhookStore:
     async def _write(self, user_id: str, hooks: list[Webhook], revision: int | None) -> bool:
         """Compare-and-set: False when someone else changed the key since `revision`."""
         value = self._encode(hooks)
-        with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
+        with contextlib.suppress(*CREATE_REFUSED):
             if revision is None:
                 await self._kv.create(_key(user_id), value)
             else:

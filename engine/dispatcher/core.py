@@ -17,7 +17,7 @@ from engine.domain.errors import Refusal
 from engine.domain.eventlog import EventLog
 from engine.domain.model import JobStatus
 from engine.domain.state import JobState
-from engine.jetstream.kv import open_bucket
+from engine.jetstream.kv import CREATE_REFUSED, open_bucket
 from engine.service import JobService
 
 log = logging.getLogger("engine.dispatcher")
@@ -67,7 +67,7 @@ class Core:
             try:
                 entry = await self._deps.get(dep_id)
             except nats.js.errors.KeyNotFoundError:
-                with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
+                with contextlib.suppress(*CREATE_REFUSED):
                     await self._deps.create(dep_id, msgspec.json.encode([job_id]))
                     return
                 continue

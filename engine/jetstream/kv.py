@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from engine.jetstream.provision import create_once, settled_info, wait_for_leader
+
+# What `KeyValue.create` raises when the key exists: wrong last sequence, or, on a cluster,
+# not found, when nats-py's read-back after that refusal reaches a replica the other writer's
+# create has not reached yet. Either way the caller lost the race.
+CREATE_REFUSED = (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.KeyNotFoundError)
 
 
 async def open_bucket(

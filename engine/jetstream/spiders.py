@@ -31,7 +31,7 @@ from ulid import ULID
 
 from engine.domain.errors import InvalidCommand, JobConflict, Refusal
 from engine.jetstream.errors import StoreUnavailable
-from engine.jetstream.kv import open_bucket
+from engine.jetstream.kv import CREATE_REFUSED, open_bucket
 
 BUCKET = "spiders"
 MAX_PER_USER = 100
@@ -196,7 +196,7 @@ class SpiderStore:
     async def _write_index(self, user_id: str, index: dict[str, str], revision: int | None) -> bool:
         """Compare-and-set: False when someone else changed the index since `revision`."""
         value = _encode(index)
-        with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
+        with contextlib.suppress(*CREATE_REFUSED):
             if revision is None:
                 await self._kv.create(_index_key(user_id), value)
             else:
