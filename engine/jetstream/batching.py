@@ -10,8 +10,10 @@ into the next: nothing waits on a timer, a write on an idle worker goes at once,
 
 Each write keeps its own contract: a batch stored whole answers every write with the
 sequence of its last message; a batch refused as a whole (one write's sequence check failed)
-or whose outcome is unknown has each of its writes made again alone, by the write's own
-`alone` coroutine, which answers (or raises) as it would have without batching.
+or whose outcome is unknown (once the connection is back, if it broke) has each of its
+writes made again alone, by the write's own `alone` coroutine, which answers (or raises) as
+it would have without batching. Used by a worker's slots (engine/held.py) and by the API's
+creates (engine/jetstream/group_commit.py).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from engine.domain.events import Codec, Event, subject_of
 from engine.domain.ids import job_token
 from engine.jetstream.atomic import BatchRefused, Message, publish_atomic
 from engine.jetstream.errors import StoreUnavailable
+from engine.jetstream.store import RECONNECT_POLL_S, SETTLE_S
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +110,9 @@ class GroupWriter:
     async def _commit(self, batch: list[_Write]) -> None:
         try:
             await self._store(batch)
+        except Exception as e:  # never leave a write waiting for ever
+            for write in batch:
+                _fail(write.done, e)
         except asyncio.CancelledError:  # the process is stopping
             for write in batch:
                 _fail(write.done, StoreUnavailable("stopped before the write was stored"))
@@ -120,8 +126,11 @@ class GroupWriter:
             messages = [m for write in batch for m in write.messages]
             try:
                 last = await publish_atomic(self._nc, messages, self._timeout)
-            except (BatchRefused, StoreUnavailable) as e:
+            except BatchRefused as e:
                 log.debug("group writer: %d writes made one by one: %s", len(batch), e)
+            except StoreUnavailable as e:  # stored or not: unknown
+                log.warning("group writer: %d writes unanswered, made again: %s", len(batch), e)
+                await self._reconnected()
             else:
                 self.batches += 1
                 for write in reversed(batch):  # a batch's sequences are consecutive
@@ -129,6 +138,17 @@ class GroupWriter:
                     last -= len(write.messages)
                 return
         await asyncio.gather(*(_alone(write) for write in batch))
+
+    async def _reconnected(self) -> None:
+        """Until the connection is up again, for at most SETTLE_S, as a lone append waits
+        before it sends again a publish whose answer was lost (EventStore._publish): the
+        batch's writes then go alone, each found stored or stored once."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + SETTLE_S
+        while not self._nc.is_connected:
+            if self._nc.is_closed or loop.time() >= end:
+                return
+            await asyncio.sleep(RECONNECT_POLL_S)  # nats-py has no reconnect to await
 
 
 async def _alone(write: _Write) -> None:
