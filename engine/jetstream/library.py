@@ -51,7 +51,12 @@ from engine.jetstream.provision import (
     settled_info,
     wait_for_leader,
 )
-from engine.jetstream.store import WRONG_LAST_SEQUENCE, direct_batch, sequence_of
+from engine.jetstream.store import (
+    WRONG_LAST_SEQUENCE,
+    direct_batch,
+    sequence_of,
+    subject_counts,
+)
 
 LIBRARY_STREAM = "LIBRARY"
 LIBRARY_BUCKET = "library"
@@ -221,12 +226,9 @@ class LibraryStore:
     async def stored_chapter_ids(self, novel_id: str) -> set[str]:
         """The ids of the novel's chapters that have a stored body."""
         prefix = f"library.{item_token(novel_id, 'novel_id')}.ch."
-        try:
-            info = await self._js.stream_info(LIBRARY_STREAM, subjects_filter=prefix + "*")
-        except (nats.errors.Error, nats.js.errors.Error) as e:
-            raise StoreUnavailable(f"cannot list novel {novel_id}'s chapters: {e!r}") from e
-        subjects = info.state.subjects or {}
-        return {s.removeprefix(prefix) for s in subjects}
+        return set(
+            await subject_counts(self._js, LIBRARY_STREAM, prefix, f"novel {novel_id}'s chapters")
+        )
 
     async def put_file(self, name: str, data: bytes, content_type: str) -> int:
         """Store a file under `name` (from `cover_object`, `image_object`, `artifact_object`)."""

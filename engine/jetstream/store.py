@@ -228,12 +228,7 @@ class EventStore:
         """How many events of each kind the job has: the stream's count per subject of the
         job (`jobs.<id>.<kind>`), one request whatever the job's size."""
         prefix = f"jobs.{job_token(job_id)}."
-        try:
-            info = await self._js.stream_info(JOBS_STREAM, subjects_filter=prefix + "*")
-        except (nats.errors.Error, nats.js.errors.Error) as e:
-            raise StoreUnavailable(f"cannot count job {job_id}'s events: {e!r}") from e
-        subjects = info.state.subjects or {}
-        return {subject.removeprefix(prefix): int(n) for subject, n in subjects.items()}
+        return await subject_counts(self._js, JOBS_STREAM, prefix, f"job {job_id}'s events")
 
     async def last_seq(self) -> int:
         try:
@@ -293,6 +288,19 @@ async def direct_batch(
     finally:
         with contextlib.suppress(nats.errors.Error):
             await sub.unsubscribe()
+
+
+async def subject_counts(
+    js: JetStreamContext, stream: str, prefix: str, what: str
+) -> dict[str, int]:
+    """How many messages `stream` holds on each subject `<prefix><token>`, by token: one
+    request, whatever their number. StoreUnavailable naming `what` when it is not answered."""
+    try:
+        info = await js.stream_info(stream, subjects_filter=prefix + "*")
+    except (nats.errors.Error, nats.js.errors.Error) as e:
+        raise StoreUnavailable(f"cannot count {what}: {e!r}") from e
+    subjects = info.state.subjects or {}
+    return {subject.removeprefix(prefix): int(n) for subject, n in subjects.items()}
 
 
 def sequence_of(msg: Msg) -> int:
