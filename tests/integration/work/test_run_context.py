@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from functools import partial
 
@@ -64,6 +65,20 @@ async def _started(deps: RunDeps) -> JobState:
     return started.state
 
 
+@contextlib.asynccontextmanager
+async def run_of(
+    deps: RunDeps, job: JobState, session: aiohttp.ClientSession, *, listening: bool = True
+) -> AsyncIterator[RunContext]:
+    """A run of `job`, closed afterwards; `listening`: its cancel subscription opened first."""
+    ctx = RunContext(deps, job, session)
+    try:
+        if listening:
+            await ctx.open()
+        yield ctx
+    finally:
+        await ctx.close()
+
+
 async def _cancel(deps: RunDeps, job_id: str) -> None:
     await deps.service.execute(CancelJob(**command_envelope(job_id, "u1")))
 
@@ -72,9 +87,7 @@ async def test_a_run_records_through_its_deps_and_hears_a_cancel(
     deps: RunDeps, session: aiohttp.ClientSession
 ) -> None:
     job = await _started(deps)
-    ctx = RunContext(deps, job, session)
-    try:
-        await ctx.open()
+    async with run_of(deps, job, session) as ctx:
         assert not ctx.should_stop()
         assert ctx.fetch_settings is deps.fetch_settings
         page = PageOutcome(url=URL, final_url=URL, depth=0, status=200, ok=True, links=["x"])
@@ -83,8 +96,6 @@ async def test_a_run_records_through_its_deps_and_hears_a_cancel(
         await _cancel(deps, job.id)
         await wait_until(ctx.should_stop)
         await ctx.flush()
-    finally:
-        await ctx.close()
     later = [s.event for s in await deps.service.store.history(job.id, job.version + 1)]
     kinds = {type(e) for e in later}
     assert {PageRecorded, LogWritten, ProgressReported, CancelRequested} <= kinds
@@ -98,12 +109,8 @@ async def test_a_cancel_before_the_run_listens_is_found_in_the_log(
 ) -> None:
     job = await _started(deps)
     await _cancel(deps, job.id)  # after the start the run was given, before its subscription
-    ctx = RunContext(deps, job, session)
-    try:
-        await ctx.open()
+    async with run_of(deps, job, session) as ctx:
         assert ctx.should_stop()
-    finally:
-        await ctx.close()
 
 
 def _page(n: int) -> PageOutcome:
@@ -115,15 +122,11 @@ async def test_as_recorded_is_the_job_at_the_runs_last_event_when_nobody_else_wr
     deps: RunDeps, session: aiohttp.ClientSession
 ) -> None:
     job = await _started(deps)
-    ctx = RunContext(deps, job, session)
-    try:
-        await ctx.open()
+    async with run_of(deps, job, session) as ctx:
         for n in range(30):
             await ctx.page(_page(n))
         await ctx.flush()
         recorded = await ctx.as_recorded()
-    finally:
-        await ctx.close()
     history = await deps.service.store.history(job.id)
     assert recorded is not None
     assert recorded.version == history[-1].seq  # the append's sequence check will hold
@@ -137,8 +140,7 @@ async def test_as_recorded_is_none_after_another_writers_cancel_even_before_late
     event is the job's last, so only the count of kinds shows the cancel (the run here has
     not heard it: its subscription is not open)."""
     job = await _started(deps)
-    ctx = RunContext(deps, job, session)
-    try:
+    async with run_of(deps, job, session, listening=False) as ctx:
         await ctx.page(_page(0))
         await ctx.flush()
         await _cancel(deps, job.id)
@@ -146,22 +148,17 @@ async def test_as_recorded_is_none_after_another_writers_cancel_even_before_late
         await ctx.flush()
         assert not ctx.should_stop()
         assert await ctx.as_recorded() is None
-    finally:
-        await ctx.close()
 
 
 async def test_kind_counts_count_the_jobs_events_by_kind(
     deps: RunDeps, session: aiohttp.ClientSession
 ) -> None:
     job = await _started(deps)
-    ctx = RunContext(deps, job, session)
-    try:
+    async with run_of(deps, job, session, listening=False) as ctx:
         for n in range(7):
             await ctx.page(_page(n))
         await ctx.log("info", "hello")
         await ctx.flush()
-    finally:
-        await ctx.close()
     counts = await deps.service.store.kind_counts(job.id)
     assert {k: counts[k] for k in ("created", "started", "page", "log")} == {
         "created": 1, "started": 1, "page": 7, "log": 1,
