@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import io
 import os
 import socket
 import sys
@@ -225,6 +226,7 @@ async def wait_consumed(svc: Service, consumer: str, timeout: float = 10.0) -> N
 # As `serve` does: a request still open this long after shutdown begins is cut off (a
 # browser's connection a test left open must not hold the test's teardown).
 GRACEFUL_S = 5  # seconds
+STOP_S = 30  # seconds for the whole stop: the graceful wait, then the lifespan's shutdown
 
 
 @contextlib.asynccontextmanager
@@ -245,7 +247,28 @@ async def run_service(settings: Settings) -> AsyncIterator[Service]:
             yield Service(settings, server, Client(session, f"http://127.0.0.1:{port}", token))
     finally:
         server.should_exit = True
-        await task
+        await _stopped_server(task)
+
+
+async def _stopped_server(task: asyncio.Task[None]) -> None:
+    """The server's task ended; a stop that hangs fails the test naming what still runs
+    (pytest-timeout's alarm cannot interrupt a fixture's teardown inside the event loop)."""
+    try:
+        await asyncio.wait_for(asyncio.shield(task), STOP_S)
+    except TimeoutError:
+        stacks = [
+            f"{t.get_name()}: {t.get_coro()!r}\n" + "".join(_frames(t))
+            for t in asyncio.all_tasks() if t is not asyncio.current_task()
+        ]  # fmt: skip
+        raise AssertionError(
+            f"the service did not stop in {STOP_S:g} s:\n" + "\n".join(stacks)
+        ) from None
+
+
+def _frames(task: asyncio.Task[Any]) -> list[str]:
+    out = io.StringIO()
+    task.print_stack(file=out)
+    return [out.getvalue()]
 
 
 def _started(server: uvicorn.Server, task: asyncio.Task[None]) -> bool:
