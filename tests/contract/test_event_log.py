@@ -56,7 +56,9 @@ async def _fresh_store(nc: NATS) -> EventStore:
             await js.delete_stream(JOBS_STREAM)
         try:
             await js.add_stream(jobs_stream_config())
-        except nats.js.errors.BadRequestError:  # the old one is still going away
+        # the old one is still going away: refused, or its files not yet gone ("error
+        # creating store for stream", a 500)
+        except (nats.js.errors.BadRequestError, nats.js.errors.ServerError):
             await asyncio.sleep(0.02)
             continue
         info = await js.stream_info(JOBS_STREAM)
