@@ -12,7 +12,10 @@ Each write keeps its own contract: a batch stored whole answers every write with
 sequence of its last message; a batch refused as a whole (one write's sequence check failed)
 or whose outcome is unknown (once the connection is back, if it broke) has each of its
 writes made again alone, by the write's own `alone` coroutine, which answers (or raises) as
-it would have without batching. Used by a worker's slots (engine/held.py) and by the API's
+it would have without batching; after an unknown outcome, an unavailable store is asked
+again (for up to SETTLE_S) rather than answered: the batch may have been stored, and a
+write must not be told it failed when it did not (a create answered 503 for a job that
+exists). Used by a worker's slots (engine/held.py) and by the API's
 creates (engine/jetstream/group_commit.py).
 """
 
@@ -28,7 +31,7 @@ from engine.domain.events import Codec, Event, subject_of
 from engine.domain.ids import job_token
 from engine.jetstream.atomic import BatchRefused, Message, publish_atomic
 from engine.jetstream.errors import StoreUnavailable
-from engine.jetstream.store import RECONNECT_POLL_S, SETTLE_S
+from engine.jetstream.store import RECONNECT_POLL_S, SETTLE_S, UNREACHABLE_RETRY_S
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +134,9 @@ class GroupWriter:
             except StoreUnavailable as e:  # stored or not: unknown
                 log.warning("group writer: %d writes unanswered, made again: %s", len(batch), e)
                 await self._reconnected()
+                end = asyncio.get_running_loop().time() + SETTLE_S
+                await asyncio.gather(*(_alone(write, until=end) for write in batch))
+                return
             else:
                 self.batches += 1
                 for write in reversed(batch):  # a batch's sequences are consecutive
@@ -151,11 +157,24 @@ class GroupWriter:
             await asyncio.sleep(RECONNECT_POLL_S)  # nats-py has no reconnect to await
 
 
-async def _alone(write: _Write) -> None:
-    try:
-        _answer(write.done, await write.alone())
-    except Exception as e:
-        _fail(write.done, e)
+async def _alone(write: _Write, *, until: float | None = None) -> None:
+    """`write` made alone, answered as that goes. With `until` (loop time), its batch's
+    outcome is unknown: an unavailable store does not make it known (the batch may be
+    stored), so the write is made again, every UNREACHABLE_RETRY_S, until it is answered
+    or `until` passes."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            _answer(write.done, await write.alone())
+        except StoreUnavailable as e:
+            if until is None or loop.time() >= until:
+                _fail(write.done, e)
+                return
+            await asyncio.sleep(UNREACHABLE_RETRY_S)
+            continue
+        except Exception as e:
+            _fail(write.done, e)
+        return
 
 
 def _split(queue: list[_Write], most: int) -> tuple[list[_Write], list[_Write]]:

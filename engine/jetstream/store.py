@@ -32,6 +32,9 @@ _BATCH = 1000
 # outage (a client retrying then with its Idempotency-Key finds the job if it was stored).
 SETTLE_S = 30.0
 RECONNECT_POLL_S = 0.05
+# Between sends of a message whose first send may be stored while no server takes it (a
+# stream electing its leader): its outcome is asked again this often until known.
+UNREACHABLE_RETRY_S = 0.1
 # nats-py tries a lost server again after this pause (its default, 2 s, would make writes
 # wait that long after a restart)
 RECONNECT_WAIT_S = 0.25
@@ -86,6 +89,10 @@ async def follow_log(
 
 class _OutcomeUnknown(Exception):
     """A publish whose message may or may not have been stored: sent again, same id."""
+
+
+class _Unreachable(Exception):
+    """A publish no server took (no responders, no stream leader): not stored."""
 
 
 class EventStore:
@@ -155,20 +162,30 @@ class EventStore:
         send it on reconnect, storing an event whose writer was told it failed). Once sent,
         an unanswered publish has an unknown outcome: it is sent again with the same
         `Nats-Msg-Id` when the connection is up, until JetStream answers or `settle_s` pass
-        (StoreUnavailable then). A resend of a stored event is stored at most once: a
-        duplicate by its message id, or, with a sequence check, a ConcurrencyConflict (the
-        server checks that first) after which the caller decides again on the reloaded job.
+        (StoreUnavailable then); a resend no server takes (a stream electing its leader)
+        leaves it unknown, and is made again every UNREACHABLE_RETRY_S. A resend of a stored
+        event is stored at most once: a duplicate by its message id, or, with a sequence
+        check, a ConcurrencyConflict (the server checks that first) after which the caller
+        decides again on the reloaded job.
         """
         if not self._nc.is_connected:
             raise StoreUnavailable(f"not connected to NATS: {subject} not appended")
         loop = asyncio.get_running_loop()
         end = loop.time() + self._settle_s
+        sent = False  # whether a send so far may have been stored
+        error: Exception
         while True:
             try:
                 return await self._publish_once(subject, payload, headers)
+            except _Unreachable as e:  # this send was not stored; an earlier one may be
+                if not sent:
+                    raise StoreUnavailable(f"no JetStream server stores {subject} now") from e
+                error, pause = e, UNREACHABLE_RETRY_S
             except (nats.errors.TimeoutError, _OutcomeUnknown) as e:
-                if loop.time() >= end or not await self._connected_by(end):
-                    raise StoreUnavailable(f"no answer from JetStream for {subject}") from e
+                sent, error, pause = True, e, 0.0
+            if loop.time() >= end or not await self._connected_by(end):
+                raise StoreUnavailable(f"no answer from JetStream for {subject}") from error
+            await asyncio.sleep(pause)  # while the stream elects a leader, not on a hot loop
 
     async def _publish_once(self, subject: str, payload: bytes, headers: dict[str, str]) -> int:
         """One publish: its sequence; nats' TimeoutError or _OutcomeUnknown when its outcome
@@ -180,7 +197,7 @@ class EventStore:
                 raise ConcurrencyConflict(subject) from e
             raise StoreUnavailable(f"append to {subject} refused: {e.description}") from e
         except (nats.errors.NoRespondersError, nats.js.errors.NoStreamResponseError) as e:
-            raise StoreUnavailable(f"no JetStream server stores {subject} now") from e
+            raise _Unreachable(subject) from e
         except nats.errors.TimeoutError:
             raise
         except nats.errors.Error as e:

@@ -5,7 +5,7 @@ never changes what each create is told."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -14,7 +14,8 @@ from engine.domain.commands import CreateJob
 from engine.domain.decide import decide
 from engine.domain.envelope import command_envelope
 from engine.domain.events import Codec, JobCreated
-from engine.jetstream.errors import ConcurrencyConflict
+from engine.jetstream.batching import GroupWriter
+from engine.jetstream.errors import ConcurrencyConflict, StoreUnavailable
 from engine.jetstream.group_commit import GroupCommit
 from engine.jetstream.store import EventStore
 from engine.service import new_id
@@ -114,5 +115,30 @@ async def test_a_batch_whose_answer_is_lost_answers_each_create_with_its_sequenc
     events = [created() for _ in range(10)]
     seqs = await asyncio.gather(*(group.create(e) for e in events))
     assert group.batches == 0
+    for event, seq in zip(events, seqs, strict=True):
+        assert await first_stored(store, event) == (seq, event.event_id)
+
+
+async def test_after_a_lost_answer_an_unavailable_store_is_asked_again(
+    nc: NATS, store: EventStore
+) -> None:
+    """A batch whose answer is lost may be stored: when the writes made again alone find the
+    store unavailable (a stream electing its leader), they are made again until answered,
+    never failed while the batch may hold them."""
+    writer, group = GroupWriter(nc, timeout=1e-6), GroupCommit(nc, store)
+    events = [created() for _ in range(5)]
+    refusals = dict.fromkeys((e.job_id for e in events), 2)  # each alone refused twice
+
+    def write(event: JobCreated) -> Awaitable[int]:
+        async def alone() -> int:
+            if refusals[event.job_id]:
+                refusals[event.job_id] -= 1
+                raise StoreUnavailable("no leader yet")
+            return await group._alone(event)
+
+        return writer.write(event.job_id, [group._message(event)], alone)
+
+    seqs = await asyncio.gather(*(write(e) for e in events))
+    assert not any(refusals.values())  # each was refused, then asked again
     for event, seq in zip(events, seqs, strict=True):
         assert await first_stored(store, event) == (seq, event.event_id)
