@@ -30,7 +30,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     workers: int = 0
     worker_concurrency: int = CONCURRENCY  # jobs each in-process worker runs at once
     allow_private_networks: bool = False
-    work_ack_wait_s: float | None = None  # None: keep the WORK consumers' (30 s when new)
+    work_ack_wait_s: float | None = None  # None: keep the WORK consumers' (10 s when new)
     max_attempts: int = MAX_ATTEMPTS
     sse_ping_s: float = 15.0
     sse_send_timeout_s: float | None = None  # None: slow readers are bounded by sse_max_pending

@@ -47,7 +47,9 @@ from streams.webhook_store import EVENT_KINDS, EVENT_TYPES, Webhook, WebhookStor
 log = logging.getLogger(__name__)
 
 CONSUMER = "webhooks"
-ACK_WAIT_S = 30.0
+# How long an event delivered and never settled stays with its taker (a pull answer lost
+# with a dying server costs this); attempts in hand heartbeat.
+ACK_WAIT_S = 10.0
 MAX_ACK_PENDING = 10_000
 _JOBS_CACHED = 10_000
 

@@ -23,7 +23,7 @@ from engine.dispatcher.core import DISPATCHER, log
 from engine.dispatcher.reactions import REACTS_TO, Reactions, carried, plainly_runnable
 from engine.domain.errors import Refusal
 from engine.domain.events import AnyEvent, JobCreated
-from engine.jetstream.acks import fetch_ready, settle
+from engine.jetstream.acks import fetch_ready, heartbeat, settle
 from engine.jetstream.atomic import BatchRefused, Message, publish_atomic
 from engine.jetstream.errors import StoreError, StoreUnavailable
 from engine.jetstream.provision import answered
@@ -37,6 +37,9 @@ _KINDS = tuple(str(t.__struct_config__.tag) for t in REACTS_TO)
 FETCH_BATCH = 256
 _RETRIED = (StoreError, nats.errors.Error)  # the store or NATS failing: tried again later
 _BATCH_TIMEOUT_S = 5.0  # for the answer to a batch of work items
+# How long an event delivered and never settled stays with its taker: what a pull answer
+# lost with a dying server (a JOBS leader killed) costs. Batches in hand heartbeat.
+ACK_WAIT_S = 5.0
 
 
 def _work_message(msg: Msg, event: JobCreated) -> Message:
@@ -63,7 +66,7 @@ class Dispatcher(Reactions):
             filter_subjects=[f"jobs.*.{k}" for k in _KINDS],
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            ack_wait=60,
+            ack_wait=ACK_WAIT_S,
             max_ack_pending=1000,
         )
         await answered(lambda: self._js.add_consumer(JOBS_STREAM, config), "the dispatcher")
@@ -89,7 +92,11 @@ class Dispatcher(Reactions):
                 log.warning("dispatcher: fetch failed: %s", e)
                 await asyncio.sleep(_RETRY_S)
                 continue
-            await self.handle_batch(msgs)
+            beating = asyncio.create_task(heartbeat(msgs, ACK_WAIT_S / 3))
+            try:
+                await self.handle_batch(msgs)
+            finally:
+                beating.cancel()
 
     async def handle_batch(self, msgs: Sequence[Msg]) -> None:
         """React to `msgs` in log order, each settled once its reaction is stored; nothing

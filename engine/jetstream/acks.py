@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import nats.errors
@@ -15,15 +15,18 @@ from nats.aio.msg import Msg
 log = logging.getLogger(__name__)
 
 
-async def heartbeat(msg: Msg, every_s: float) -> None:
-    """Tell JetStream every `every_s` that `msg` is still in hand, so it is not redelivered.
+async def heartbeat(msg: Msg | Sequence[Msg], every_s: float) -> None:
+    """Tell JetStream every `every_s` that `msg` (or each of several) is still in hand, so
+    it is not redelivered; one already settled is ignored by the server.
 
     Runs until cancelled; a lost heartbeat is not an error (at worst the message comes back).
     """
+    msgs = [msg] if isinstance(msg, Msg) else msg
     while True:
         await asyncio.sleep(every_s)
         with contextlib.suppress(Exception):
-            await msg.in_progress()
+            for one in msgs:  # no await suspends between them: sent in one write
+                await one.in_progress()
 
 
 async def settle(reply: Awaitable[None], who: str) -> None:

@@ -12,7 +12,9 @@ from engine.domain.model import Priority
 from engine.jetstream.provision import answered, ensure_stream
 
 WORK_STREAM = "WORK"
-ACK_WAIT_S = 30.0
+# How long a silent worker keeps an item, and what a pull answer lost with a dying server
+# costs its items (a WORK leader killed): workers heartbeat every third of it.
+ACK_WAIT_S = 10.0
 LANES: tuple[tuple[Priority, str], ...] = (
     (Priority.HIGH, "high"),
     (Priority.NORMAL, "normal"),

@@ -15,9 +15,11 @@ from typing import Any
 from aiohttp import web
 
 from api.settings import Settings
+from engine.domain.eventlog import EventLog
 from engine.domain.events import PageRecorded
 from engine.jetstream.errors import StoreUnavailable
-from engine.jetstream.store import JOBS_STREAM, EventStore
+from engine.jetstream.store import JOBS_STREAM
+from engine.jetstream.work import WORK_STREAM
 from tests.cluster import Cluster
 from tests.integration.api.helpers import engine
 from tests.integration.outage.load import HealthWatch, Load
@@ -146,7 +148,7 @@ async def test_the_jobs_leader_killed_mid_crawl_and_mid_batch(
 
         crawl_job = await finished(a.admin, crawl)
         batch_job = await finished(b.admin, batch)
-        await wait_until(lambda: _all_ended(a), timeout=30, interval=0.1)
+        await _wait_all_ended(a, store)
         read_a, read_b = await _jobs_as_read(a), await _jobs_as_read(b)
         crawl_history = [s.event for s in await store.history(crawl)]
         batch_results = await results(a.admin, batch)
@@ -166,7 +168,8 @@ async def test_the_jobs_leader_killed_mid_crawl_and_mid_batch(
     titles = {title for *_, title in read_a.values()}
     created = {site.url(f"/load/{x.n}") for x in answers if x.status == 201}
     refused = {site.url(f"/load/{x.n}") for x in answers if x.status != 201}
-    assert created <= titles and not refused & titles
+    assert created <= titles, sorted(created - titles)  # every job answered 201 exists
+    assert not refused & titles, sorted(refused & titles)  # no job answered 503 exists
     # readiness said so: 503 while JOBS had no leader, 200 again once it had one
     electing = [x for x in health.samples if killed <= x.asked and x.answered <= elected]
     assert 503 in {x.status for x in electing}, electing
@@ -182,7 +185,32 @@ async def _all_ended(svc: Service) -> bool:
     return all(job["is_done"] for job in await svc.admin.all_items("/api/jobs"))
 
 
-async def _moving_again(store: EventStore, job_id: str, done: int) -> float:
+async def _wait_all_ended(svc: Service, store: EventLog) -> None:
+    """Every job ended in the node's read model; on a timeout, fail naming the jobs that did
+    not, with their state in the log."""
+    try:
+        await wait_until(lambda: _all_ended(svc), timeout=30, interval=0.1)
+    except TimeoutError:
+        jobs = await svc.admin.all_items("/api/jobs")
+        open_jobs = [job for job in jobs if not job["is_done"]]
+        in_log = [await store.load(job["id"]) for job in open_jobs]
+        raise AssertionError(
+            f"{len(open_jobs)} of {len(jobs)} jobs not ended: {open_jobs[:3]}; "
+            f"in the log: {in_log[:3]}; consumers: {await _consumers(svc)}"
+        ) from None
+
+
+async def _consumers(svc: Service) -> dict[str, tuple[int | None, ...]]:
+    """Each consumer's messages waiting, delivered and not acked, and redelivered."""
+    js = svc.runtime.nc.jetstream()
+    found: dict[str, tuple[int | None, ...]] = {}
+    for stream in (JOBS_STREAM, WORK_STREAM):
+        for info in await js.consumers_info(stream):
+            found[info.name] = (info.num_pending, info.num_ack_pending, info.num_redelivered)
+    return found
+
+
+async def _moving_again(store: EventLog, job_id: str, done: int) -> float:
     """The loop time at which the log holds more than `done` pages of the job (a read that
     finds no leader yet counts as not yet)."""
 

@@ -9,7 +9,14 @@ import pytest
 
 from engine.crawl.fetcher import FetchSettings
 from engine.domain.events import JobStarted
-from engine.jetstream.work import LANES, WORK_STREAM, consumer_name, ensure_work, work_ack_wait
+from engine.jetstream.work import (
+    ACK_WAIT_S,
+    LANES,
+    WORK_STREAM,
+    consumer_name,
+    ensure_work,
+    work_ack_wait,
+)
 from engine.worker import CONCURRENCY, Worker
 from tests.integration.work.helpers import (
     HoldSite,
@@ -209,7 +216,7 @@ async def test_ack_wait_is_applied_to_existing_consumers_only_when_given(
     service: Service,
 ) -> None:
     js = service.runtime.nc.jetstream()
-    assert await work_ack_wait(js) == 30.0  # the default of a fresh stream
+    assert await work_ack_wait(js) == ACK_WAIT_S == 10.0  # the default of a fresh stream
     await ensure_work(js, 2.5)
     for _, lane in LANES:
         info = await js.consumer_info(WORK_STREAM, consumer_name(lane))
