@@ -18,7 +18,7 @@ from ulid import ULID
 
 from api.refusals import ApiRefusal, Unauthorized
 from engine.domain.model import Tier
-from engine.jetstream.kv import CREATE_REFUSED, open_bucket
+from engine.jetstream.kv import CREATE_REFUSED, bucket_empty, open_bucket
 
 BUCKET = "users"
 _CACHE_S = 5.0
@@ -43,7 +43,8 @@ def token_hash(token: str) -> str:
 class UserStore:
     """Creates users and resolves bearer tokens, with a short in-process cache."""
 
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, js: JetStreamContext, kv: KeyValue) -> None:
+        self._js = js
         self._kv = kv
         self._encode = msgspec.json.Encoder().encode
         self._decode = msgspec.json.Decoder(User).decode
@@ -51,14 +52,10 @@ class UserStore:
 
     @classmethod
     async def open(cls, js: JetStreamContext, replicas: int = 1) -> UserStore:
-        return cls(await open_bucket(js, BUCKET, history=1, replicas=replicas))
+        return cls(js, await open_bucket(js, BUCKET, history=1, replicas=replicas))
 
     async def is_empty(self) -> bool:
-        try:
-            await self._kv.keys()
-        except nats.js.errors.NoKeysError:
-            return True
-        return False
+        return await bucket_empty(self._js, BUCKET)
 
     async def add(self, name: str, *, admin: bool = False, tier: Tier = Tier.BASIC) -> str:
         """Create a user and return its token (shown once, never stored)."""

@@ -31,7 +31,7 @@ from ulid import ULID
 
 from engine.domain.errors import InvalidCommand, JobConflict, Refusal
 from engine.jetstream.errors import StoreUnavailable
-from engine.jetstream.kv import CREATE_REFUSED, open_bucket
+from engine.jetstream.kv import CREATE_REFUSED, key_tokens, open_bucket
 
 BUCKET = "spiders"
 MAX_PER_USER = 100
@@ -85,12 +85,13 @@ def is_spider_id(value: str) -> bool:
 class SpiderStore:
     """Every user's spiders. Reads always go to the bucket, so a change shows at once."""
 
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, js: JetStreamContext, kv: KeyValue) -> None:
+        self._js = js
         self._kv = kv
 
     @classmethod
     async def open(cls, js: JetStreamContext, replicas: int = 1) -> SpiderStore:
-        return cls(await open_bucket(js, BUCKET, history=1, replicas=replicas))
+        return cls(js, await open_bucket(js, BUCKET, history=1, replicas=replicas))
 
     async def get(self, spider_id: str) -> SpiderRecord:
         """The spider with that id; SpiderNotFound when there is none."""
@@ -157,11 +158,7 @@ class SpiderStore:
 
     async def owners(self) -> list[str]:
         """Every user with an index (admins list all spiders)."""
-        try:
-            keys = await self._kv.keys(filters=["index."])
-        except nats.js.errors.NoKeysError:
-            return []
-        return sorted(k.removeprefix("index.") for k in keys if k.startswith("index."))
+        return await key_tokens(self._js, BUCKET, "index.")
 
     async def _claim(self, user_id: str, spider_id: str, name: str, *, new: bool) -> None:
         """Make `name` the spider's one name in its owner's index."""
