@@ -10,12 +10,23 @@ At shutdown uvicorn lets every response in progress finish before it stops; an e
 never finishes, so the server would wait for ever. A stream marks its scope
 (:data:`EVENT_STREAM`), and shutdown closes its connection: the stream's app hears
 `http.disconnect` and ends, and its client resumes elsewhere with `Last-Event-ID`.
+
+An event stream may also write its body chunks straight to the connection
+(:data:`DIRECT_BODY` in the scope, a :class:`DirectBody`): a frame delivered to a thousand
+readers then costs a thousand socket writes, without a thousand task switches and ASGI
+`send` calls before them. It writes only what `send` would write at that point (one chunk
+of the chunked body of a started response), and refuses, so that the stream goes through
+`send` and its flow control, whenever `send` would have to wait or could not write.
 """
 
 from __future__ import annotations
 
 import msgspec
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 from api.schemas import ErrorBody
 
@@ -27,11 +38,39 @@ _BODY = msgspec.json.encode(
 
 
 EVENT_STREAM = "jobstream.event_stream"  # a scope key: the response is an endless stream
+DIRECT_BODY = "jobstream.direct_body"  # a scope key: the request's DirectBody
+
+
+class DirectBody:
+    """Writes a chunk of the response body to the connection at once, when that is what
+    uvicorn's `send` would do without waiting (see the module's docstring)."""
+
+    __slots__ = ("_cycle",)
+
+    def __init__(self, cycle: RequestResponseCycle) -> None:
+        self._cycle = cycle
+
+    def __call__(self, data: bytes) -> bool:
+        """Whether `data` was written (as one chunk of the chunked body)."""
+        cycle = self._cycle
+        if (
+            not data or cycle.disconnected or cycle.flow.write_paused
+            or not cycle.response_started or cycle.response_complete
+            or not cycle.chunked_encoding
+        ):  # fmt: skip
+            return False
+        cycle.transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+        return True
 
 
 class JsonErrorsProtocol(HttpToolsProtocol):
     """httptools' protocol, with a JSON body on the 400 for unparseable requests, and event
     streams closed at shutdown."""
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        if self.cycle is not None:
+            self.cycle.scope[DIRECT_BODY] = DirectBody(self.cycle)  # type: ignore[literal-required]
 
     def shutdown(self) -> None:
         cycle = self.cycle

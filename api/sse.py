@@ -5,20 +5,23 @@ thousand readers of a job, so the response does only what SSE needs: the headers
 chunk as it comes, a comment line as a ping every `ping_s` (so proxies and clients see a live
 connection), and an end when the chunks end or the client disconnects (a task listening for
 `http.disconnect` cancels the pump; the chunks' generator is closed either way, which is how a
-job stream leaves its channel). With `send_timeout_s`, a send that takes longer ends the
-stream: a reader that stopped reading cannot hold the writer.
+job stream leaves its channel). Chunks that can (DirectChunks) are given the connection's
+direct writer when the server offers one (api/http_protocol.py DirectBody). With
+`send_timeout_s`, a send that takes longer ends the stream: a reader that stopped reading
+cannot hold the writer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Protocol, runtime_checkable
 
 from litestar.types import Message, Receive, Scope, Send
 from prometheus_client import Gauge
 
-from api.http_protocol import EVENT_STREAM
+from api.http_protocol import DIRECT_BODY, EVENT_STREAM, DirectBody
 
 PING = b": ping\r\n\r\n"
 _HEADERS = {
@@ -27,6 +30,14 @@ _HEADERS = {
     "connection": "keep-alive",
     "x-accel-buffering": "no",  # nginx: pass each event on at once
 }
+
+
+@runtime_checkable
+class DirectChunks(Protocol):
+    """Chunks that can also be written straight to the connection as they come (a job's
+    stream: streams/feed.py JobStream.write_directly)."""
+
+    def write_directly(self, write: Callable[[bytes], bool]) -> None: ...
 
 
 class EventStream:
@@ -47,6 +58,9 @@ class EventStream:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope[EVENT_STREAM] = True  # type: ignore[literal-required]  # closed at shutdown
+        direct = scope.get(DIRECT_BODY)
+        if isinstance(direct, DirectBody) and isinstance(self._chunks, DirectChunks):
+            self._chunks.write_directly(direct)
         start: Message = {"type": "http.response.start", "status": 200, "headers": self._headers}
         await send(start)
         # The pump runs in a task of its own: waking it for a chunk resumes only its few

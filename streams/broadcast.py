@@ -5,6 +5,12 @@ so a reader woken once per loop turn sends all that turn's frames as one chunk. 
 costs the same for one reader as for a thousand: the frames are stored once and a single
 future, which every waiting reader awaits, is resolved (no per-reader queue or wake-up call).
 
+A reader may also park (`park`) with a `Deliver` callable: while it is parked and has taken
+everything, what is published is handed to that callable in the publishing call itself (an
+SSE response writes it to its connection at once), so a live reader costs no task switch
+per frame. A delivery refused (the connection cannot take more now), a final frame or the
+close wakes the reader, which then takes what is left as any other.
+
 Memory stays bounded: the list keeps only what some reader has not taken yet. A reader more
 than `max_pending` frames behind (checked every `TRIM_EVERY` appends at most) is overflowed:
 it is left its next `max_pending` frames, then SlowReader, so its client learns where to
@@ -14,6 +20,7 @@ resume; the list no longer waits for it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import NamedTuple
 
 from streams.errors import HubStopped, SlowReader
@@ -26,6 +33,11 @@ class Wire(NamedTuple):
 
     id: int
     data: bytes
+
+
+# Hands a parked reader the frames just published (and them joined, as one chunk): True
+# once they are delivered, False when they cannot be now (the reader then takes them).
+Deliver = Callable[[list["Wire"], bytes], bool]
 
 
 class Subscriber:
@@ -98,6 +110,7 @@ class Broadcast:
         self.closed = False
         self.subscribers: set[Subscriber] = set()
         self.waiting = 0  # readers waiting for the next publish
+        self.parked: dict[Subscriber, tuple[Deliver, asyncio.Future[None]]] = {}
         self._tick: asyncio.Future[None] | None = None
         self._trim_at = min(TRIM_EVERY, max_pending)
 
@@ -115,9 +128,12 @@ class Broadcast:
 
     def publish(self, wires: list[Wire], final: bool) -> None:
         """Hand `wires` to every subscriber; `final`: they end the job's stream."""
+        start = self.base + len(self.wires)
         self.wires.extend(wires)
         if final:
-            self.final_end = self.base + len(self.wires)
+            self.final_end = start + len(wires)
+        if self.parked:
+            self._deliver(wires, start, final)
         if len(self.wires) > self._trim_at:
             self._trim()
         self._wake()
@@ -125,7 +141,40 @@ class Broadcast:
     def close(self) -> None:
         """No more frames: each subscriber gets HubStopped once it has taken the rest."""
         self.closed = True
+        self._unpark_all()
         self._wake()
+
+    async def park(self, sub: Subscriber, deliver: Deliver) -> None:
+        """Until `sub` must take frames itself: meanwhile what is published goes to
+        `deliver` at once (see the module's docstring). Call it when `poll` found nothing."""
+        woken = asyncio.get_running_loop().create_future()
+        self.parked[sub] = (deliver, woken)
+        try:
+            await woken
+        finally:
+            if self.parked.get(sub, (None, None))[1] is woken:
+                del self.parked[sub]
+
+    def _deliver(self, wires: list[Wire], start: int, final: bool) -> None:
+        """The parked readers given `wires` (published at `start`) directly; those who
+        cannot take them so, or must see a final frame themselves, are woken."""
+        if final:
+            self._unpark_all()
+            return
+        end = start + len(wires)
+        data = wires[0].data if len(wires) == 1 else b"".join(w.data for w in wires)
+        for sub, (deliver, woken) in list(self.parked.items()):
+            if sub.position == start and deliver(wires, data):
+                sub.position = end
+                continue
+            del self.parked[sub]
+            woken.set_result(None)
+
+    def _unpark_all(self) -> None:
+        parked, self.parked = self.parked, {}
+        for _, woken in parked.values():
+            if not woken.done():
+                woken.set_result(None)
 
     async def wait(self) -> None:
         """Until the next publish or close (returns early, harmlessly, in rare cases)."""

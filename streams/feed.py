@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from engine.domain.state import fold
 from engine.jetstream.store import EventStore, Stored
-from streams.channel import JobChannel, Subscriber
+from streams.channel import JobChannel, Subscriber, Wire
 from streams.errors import HubStopped, SlowReader
 from streams.frames import Frame, JobFrames, Snapshot, is_final
 from streams.hub import Hub
@@ -43,6 +43,11 @@ class JobFeed:
         too far behind or the server shuts down.
         """
         return JobStream(self, job_id, last_id, snapshot)
+
+    def direct_readers(self, job_id: str) -> int:
+        """Readers of the job parked now: handed its live frames as they are published."""
+        channel = self._channels.get(job_id)
+        return 0 if channel is None else len(channel.frames.parked)
 
     def encoder(self, job_id: str) -> Encode:
         def encode(frame: Frame) -> bytes:
@@ -106,9 +111,23 @@ class JobStream:
         self._first = True  # the frames its own catch-up covered may still come live
         self._from = 0  # the id it joined the channel at
         self.sent = 0  # the id of the last frame it sent: where its client would resume
+        self._direct: Callable[[bytes], bool] | None = None
 
     def __aiter__(self) -> JobStream:
         return self
+
+    def write_directly(self, write: Callable[[bytes], bool]) -> None:
+        """Live frames go to `write` (which writes a chunk to the connection now, or says
+        it cannot) as they are published, while this stream waits for them: no task
+        switch and no call through the ASGI server per frame. What `write` refuses comes
+        out of this iterator as before; so do the first frames and the end."""
+        self._direct = write
+
+    def _deliver(self, wires: list[Wire], data: bytes) -> bool:
+        if not self._direct or not self._direct(data):
+            return False
+        self.sent = wires[-1].id
+        return True
 
     async def __anext__(self) -> bytes:
         if self._done:
@@ -122,7 +141,7 @@ class JobStream:
             except (SlowReader, HubStopped) as e:
                 return self._error(e)
             if wires is None:
-                await channel.frames.wait()
+                await self._next_publish(channel, sub)
                 continue
             if self._first:
                 wires = [w for w in wires if w.id > self._from]
@@ -134,6 +153,14 @@ class JobStream:
                 return wires[0].data if len(wires) == 1 else b"".join(w.data for w in wires)
             if self._done:
                 raise StopAsyncIteration
+
+    async def _next_publish(self, channel: JobChannel, sub: Subscriber) -> None:
+        """Until frames are published that this stream must send itself: parked, with its
+        live frames written directly, once its own catch-up is behind it."""
+        if self._direct is not None and not self._first:
+            await channel.frames.park(sub, self._deliver)
+        else:
+            await channel.frames.wait()
 
     def _error(self, e: Exception) -> bytes:
         """The last frame of a reader ended early: why, and the id to resume from."""

@@ -86,3 +86,75 @@ async def test_only_readers_that_joined_before_the_final_frame_end_with_it() -> 
     after = frames.subscribe()
     assert before.final and before.pending == 1
     assert not after.final and after.pending == 0
+
+
+class _Connection:
+    """What a parked reader's deliveries reach: the chunks written, until it is `full`."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.full = False
+
+    def deliver(self, wires: list[Wire], data: bytes) -> bool:
+        assert data == b"".join(w.data for w in wires)
+        if self.full:
+            return False
+        self.chunks.append(data)
+        return True
+
+
+async def test_a_parked_reader_is_handed_each_publish_as_it_is_made() -> None:
+    frames = Broadcast(max_pending=100)
+    sub, conn = frames.subscribe(), _Connection()
+    parked = asyncio.create_task(frames.park(sub, conn.deliver))
+    await wait_until(lambda: sub in frames.parked)
+    frames.publish(_wires(1, 2), final=False)  # delivered within the call: no task ran
+    frames.publish(_wires(3, 1), final=False)
+    assert conn.chunks == [b"frame 1frame 2", b"frame 3"]
+    assert sub.pending == 0 and not parked.done()  # still parked, nothing left to take
+    conn.full = True  # the connection cannot take more now: the reader takes it itself
+    frames.publish(_wires(4, 1), final=False)
+    await parked
+    assert conn.chunks == [b"frame 1frame 2", b"frame 3"] and sub not in frames.parked
+    assert [w.id for w in await sub.take()] == [4]
+
+
+async def test_a_final_frame_or_the_close_wakes_parked_readers_with_nothing_delivered() -> None:
+    frames = Broadcast(max_pending=100)
+    ending, closing = frames.subscribe(), frames.subscribe()
+    conn = _Connection()
+    parked = asyncio.create_task(frames.park(ending, conn.deliver))
+    await wait_until(lambda: ending in frames.parked)
+    frames.publish(_wires(1, 1), final=True)  # the reader ends its stream itself
+    await parked
+    assert conn.chunks == [] and [w.id for w in await ending.take()] == [1] and ending.final
+    assert [w.id for w in await closing.take()] == [1]
+    parked = asyncio.create_task(frames.park(closing, conn.deliver))
+    await wait_until(lambda: closing in frames.parked)
+    frames.close()
+    await parked
+    with pytest.raises(HubStopped):
+        await closing.take()
+
+
+async def test_a_reader_behind_is_never_handed_frames_past_what_it_has_not_taken() -> None:
+    frames = Broadcast(max_pending=100)
+    sub, conn = frames.subscribe(), _Connection()
+    frames.publish(_wires(1, 1), final=False)  # not taken yet when it parks (a misuse)
+    parked = asyncio.create_task(frames.park(sub, conn.deliver))
+    await wait_until(lambda: sub in frames.parked)
+    frames.publish(_wires(2, 1), final=False)
+    await parked  # woken to take both, in order
+    assert conn.chunks == [] and [w.id for w in await sub.take()] == [1, 2]
+
+
+async def test_a_cancelled_parked_reader_is_no_longer_delivered_to() -> None:
+    frames = Broadcast(max_pending=100)
+    sub, conn = frames.subscribe(), _Connection()
+    parked = asyncio.create_task(frames.park(sub, conn.deliver))
+    await wait_until(lambda: sub in frames.parked)
+    parked.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await parked
+    frames.publish(_wires(1, 1), final=False)
+    assert conn.chunks == [] and not frames.parked

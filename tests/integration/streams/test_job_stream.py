@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.integration.streams.helpers import crawl, expected_frames, log_of, one_for_one, stream
 from tests.sites.testsite import SiteHandle
 from tests.support import Service, finished, wait_until
@@ -94,3 +96,20 @@ async def test_a_client_that_hangs_up_leaves_no_reader_behind(
     await wait_until(lambda: hub.reader_count == 0, timeout=10)
     status, _ = await client.call("POST", f"/api/job/{job_id}/cancel")  # a quick teardown
     assert status == 200
+
+
+async def test_live_frames_are_written_straight_to_a_waiting_readers_connection(
+    working: Service, site: SiteHandle
+) -> None:
+    """Once its catch-up is sent, a reader waits parked and the server writes each frame to
+    its connection as it is published: the same frames, in the same order, as the log."""
+    client = working.admin
+    job_id = await crawl(client, site.base_url, delay_ms=20)
+    feed = working.runtime.job_feed
+    reading = asyncio.create_task(stream(client, f"/api/job/{job_id}/stream"))
+    await wait_until(lambda: feed.direct_readers(job_id) == 1, timeout=10, interval=0.005)
+    frames = await reading
+    assert feed.direct_readers(job_id) == 0  # the stream ended: nobody is parked
+    assert frames[-1].event == "done"
+    log = await log_of(client, job_id, frames[-1].seq)
+    assert one_for_one(frames[1:]) == expected_frames(log, frames[0].seq)
