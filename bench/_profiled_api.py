@@ -30,6 +30,7 @@ from api.jobs import JobsApi
 from api.settings import Settings, access_from_env
 from api.users import UserStore
 from bench._support import StepTimes
+from cli.serving import uvicorn_config
 from engine.dispatcher import Dispatcher
 from engine.jetstream.store import EventStore
 from engine.service import JobService
@@ -187,8 +188,7 @@ def main() -> None:
     signal.signal(signal.SIGUSR1, session.start)
     signal.signal(signal.SIGUSR2, session.stop)
     app = phases.asgi(create_app(settings), "ASGI app call (per HTTP request)")
-    config = uvicorn.Config(app, host=args.host, port=args.port, lifespan="on", log_level="info")
-    uvicorn.Server(config).run()
+    uvicorn.Server(uvicorn_config(app, settings)).run()
 
 
 if __name__ == "__main__":

@@ -119,8 +119,13 @@ def tune_gc() -> None:
 
 
 def _server(settings: Settings) -> uvicorn.Server:
-    config = uvicorn.Config(
-        create_app(settings),
+    return uvicorn.Server(uvicorn_config(create_app(settings), settings))
+
+
+def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
+    """How the API's ASGI `app` is served (bench/_profiled_api.py serves it so too)."""
+    return uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         lifespan="on",
@@ -131,7 +136,6 @@ def _server(settings: Settings) -> uvicorn.Server:
         # open this long after a SIGTERM is cut off rather than holding the stop for ever
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
-    return uvicorn.Server(config)
 
 
 def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
