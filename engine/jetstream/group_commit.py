@@ -30,7 +30,7 @@ from engine.jetstream.errors import ConcurrencyConflict
 from engine.jetstream.store import EventStore
 
 MAX_BATCH = 100  # events per batch, well below the server's limit on an atomic batch (1000)
-IN_FLIGHT = 4  # batches on their way at once: more are gathered while these are stored
+IN_FLIGHT = 1  # batches on their way at once: the server syncs batches one by one (decisions.md)
 
 
 class GroupCommit:
