@@ -74,6 +74,7 @@ _NAMES = JobRow.__struct_fields__
 _COLUMNS = ", ".join(_NAMES)  # the jobs table's columns in JobRow's field order
 _JSON_AT = (_NAMES.index("extra"), _NAMES.index("params"))  # stored as JSON text
 _DELETED_AT = _NAMES.index("deleted")  # stored as 0/1
+_JOBS_ORDER = "created_at DESC, id DESC"
 
 
 def _job(row: tuple[Any, ...]) -> JobRow:
@@ -110,8 +111,7 @@ async def list_jobs(
 ) -> tuple[int, list[JobRow]]:
     """Matching jobs newest first, and how many match in all."""
     where, args = _where(f)
-    order = "created_at DESC, id DESC"
-    total, rows = await _counted_page(db, "jobs", _COLUMNS, where, args, order, limit, offset)
+    total, rows = await _counted_page(db, "jobs", _COLUMNS, where, args, _JOBS_ORDER, limit, offset)
     return total, [_job(r) for r in rows]
 
 
@@ -125,14 +125,25 @@ async def _counted_page(
     disagree (a `total` smaller than the page). The LEFT JOIN yields one all-NULL page row
     when the page is empty, so the count comes back even then.
     """
-    sql = (
+    sql = counted_page_sql(table, columns, where, order)
+    rows = [tuple(r) for r in await db.execute_fetchall(sql, [*args, limit, offset, *args])]
+    total = int(rows[0][0]) if rows else 0
+    return total, [r[1:] for r in rows if r[1] is not None]
+
+
+def counted_page_sql(table: str, columns: str, where: str, order: str) -> str:
+    """The statement of `_counted_page`; its arguments: `where`'s, limit, offset, `where`'s."""
+    return (
         f"WITH page AS (SELECT {columns} FROM {table} WHERE {where} ORDER BY {order} "
         f"LIMIT ? OFFSET ?) SELECT (SELECT count(*) FROM {table} WHERE {where}), page.* "
         f"FROM (SELECT 1) LEFT JOIN page ORDER BY {order}"
     )
-    rows = [tuple(r) for r in await db.execute_fetchall(sql, [*args, limit, offset, *args])]
-    total = int(rows[0][0]) if rows else 0
-    return total, [r[1:] for r in rows if r[1] is not None]
+
+
+def jobs_page_sql(f: JobFilter) -> tuple[str, list[Any]]:
+    """The statement `list_jobs` runs for `f`, and its arguments but limit and offset."""
+    where, args = _where(f)
+    return counted_page_sql("jobs", _COLUMNS, where, _JOBS_ORDER), args
 
 
 async def get_job(
