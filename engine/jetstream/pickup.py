@@ -15,7 +15,10 @@ A poll takes one item for the polling slot; when more are queued behind it and s
 waiting for work, one more pull takes one for each of them (woken, they take it before
 polling), so a burst of items costs two pulls, not one per slot. Only waiting slots are counted: an
 item is never held for a slot that is busy (it would wait unheartbeated, and another worker
-could run it meanwhile).
+could run it meanwhile). One exception is left: a pull the server answers after its slot
+stopped waiting (a loaded server) leaves its item in nats-py's queue for that lane, where
+the next poll of the lane takes it, or, when no slot polls within ack_wait, the server
+hands it back to whoever asks next.
 """
 
 from __future__ import annotations
