@@ -251,9 +251,15 @@ class JobsApi:
         return report
 
     async def _check_refs(self, user: User, new: NewJob) -> None:
+        """The jobs `new` names exist for the user: InvalidCommand naming the field when one
+        does not; NotReady (503) when the read model, still behind this node's last create
+        after `read_wait_s`, cannot tell (the job may be one just created)."""
         for field, ref in (("depends_on", new.depends_on), ("parent_job_id", new.parent_job_id)):
-            if ref is not None and await self._job(ref, viewer_of(user)) is None:
-                raise InvalidCommand(f"{field}: job {ref} not found", field=field)
+            if ref is None or await self._job(ref, viewer_of(user)) is not None:
+                continue
+            if self._last_create > self.projector.checkpoint:
+                raise NotReady(f"{field}: job {ref} is not readable yet; try again")
+            raise InvalidCommand(f"{field}: job {ref} not found", field=field)
 
     async def _claim(self, user: User, key: str, job_id: str, fingerprint: str) -> Claim:
         """Bind the key to `job_id` and the request's fingerprint, or return the job the key

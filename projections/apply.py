@@ -198,6 +198,8 @@ async def apply_batch(db: aiosqlite.Connection, batch: Sequence[tuple[int, AnyEv
         )
         await db.execute("COMMIT")
     except BaseException:
-        await db.execute("ROLLBACK")
+        # A cancel while COMMIT runs in aiosqlite's thread may come after it committed
+        if db.in_transaction:
+            await db.execute("ROLLBACK")
         raise
     return last

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import msgspec
 import pytest
 from nats.aio.client import Client as NATS
 
@@ -15,12 +16,14 @@ from api.jobs import JobsApi, NewJob, open_idempotency
 from api.limits import Limiter, LimitExceeded, Limits, TierLimits
 from api.schemas import AppendedRow
 from api.users import User
+from engine.domain.errors import InvalidCommand
 from engine.domain.events import AnyEvent, Codec
 from engine.domain.model import JobType
 from engine.jetstream.group_commit import GroupCommit
 from engine.jetstream.store import EventStore
 from engine.service import JobService
 from projections import queries
+from projections.errors import NotReady
 from projections.projector import Projector
 from projections.queries import JobFilter
 from projections.schema import open_db
@@ -29,6 +32,7 @@ from tests.support import wait_until
 ALICE = User(id="01ALICE0000000000000000000", name="alice")
 BOB = User(id="01BOB000000000000000000000", name="bob")
 ADMIN = User(id="01ADM1N0000000000000000000", name="admin", is_admin=True)
+NOBODY_S_JOB = "01M00000000000000000000000"
 NEW = NewJob(type=JobType.SCRAPE, params={"urls": ["https://a.test/"]}, title="https://a.test/")
 
 
@@ -104,3 +108,22 @@ async def test_a_stopped_read_model_makes_the_create_say_so(jobs: JobsApi) -> No
     await jobs.projector.stop()
     row = await jobs.create(ALICE, NEW)
     assert isinstance(row, AppendedRow)  # reads will not show it: the answer says so
+
+
+async def test_a_job_named_before_the_read_model_shows_it_is_a_503_not_a_422(
+    jobs: JobsApi,
+) -> None:
+    """`depends_on` naming the creator's job that the read model, held past the wait, does
+    not show yet: the read model cannot tell, so try again (503), not "not found" (422)."""
+    first = await jobs.create(ALICE, NEW)
+    jobs.read_wait_s = 0.05
+    with pytest.raises(NotReady, match="depends_on"):
+        await jobs.create(ALICE, msgspec.structs.replace(NEW, depends_on=first.id))
+    held(jobs).open.set()
+    jobs.read_wait_s = 5.0
+    assert await jobs.get(ALICE, first.id) == first  # the read model shows it now
+    missing = msgspec.structs.replace(NEW, depends_on=NOBODY_S_JOB)
+    with pytest.raises(InvalidCommand, match=f"depends_on: job {NOBODY_S_JOB} not found"):
+        await jobs.create(ALICE, missing)
+    later = await jobs.create(ALICE, msgspec.structs.replace(NEW, depends_on=first.id))
+    assert later.depends_on == first.id
