@@ -106,6 +106,8 @@ class Dispatcher(Reactions):
             event = await self._decoded(msg)
             if event is None:
                 continue
+            if isinstance(event, JobCreated):
+                self._remember(event)
             if (created := plainly_runnable(event)) is not None:
                 runnable.append((msg, created))
                 continue

@@ -15,6 +15,7 @@ from engine.domain.commands import AnyCommand, FailJob
 from engine.domain.envelope import command_envelope
 from engine.domain.errors import Refusal
 from engine.domain.eventlog import EventLog
+from engine.domain.events import JobCreated
 from engine.domain.model import JobStatus
 from engine.domain.state import JobState
 from engine.jetstream.kv import CREATE_REFUSED, open_bucket
@@ -24,6 +25,8 @@ log = logging.getLogger("engine.dispatcher")
 
 DISPATCHER = "dispatcher"
 _KEPT_BATCHES = 256  # unfinished batch parents kept between their children's roll-ups
+# Creations this dispatcher took, kept for their jobs' ends (least recent dropped first)
+_KEPT_CREATIONS = 10_000
 
 
 class Core:
@@ -36,11 +39,24 @@ class Core:
         self._store: EventLog = service.store
         self._deps = dependents
         self._batches: dict[str, JobState] = {}  # see Children._roll_up; least recent first
+        self._creations: dict[str, JobCreated] = {}  # see `_created`; least recent first
 
     def _keep(self, batch: JobState) -> None:
         self._batches[batch.id] = batch
         if len(self._batches) > _KEPT_BATCHES:
             del self._batches[next(iter(self._batches))]
+
+    def _remember(self, created: JobCreated) -> None:
+        """Keep a creation this dispatcher took: the job's end reads it (`_created`)."""
+        self._creations[created.job_id] = created
+        if len(self._creations) > _KEPT_CREATIONS:
+            del self._creations[next(iter(self._creations))]
+
+    async def _created(self, job_id: str) -> JobCreated | None:
+        """The job's creation: kept when this dispatcher took it (a creation never changes;
+        most jobs end soon after), else read from the log (one round trip)."""
+        created = self._creations.pop(job_id, None)  # its end comes once: no need to keep it
+        return created if created is not None else await self._store.created(job_id)
 
     async def _fail(self, job_id: str, error: str) -> None:
         await self._do(FailJob(**command_envelope(job_id, DISPATCHER), error=error))

@@ -93,7 +93,7 @@ class Reactions(Children):
         Most jobs have none of these: their created event and the dependents bucket say so,
         and a crawl's history (thousands of page events) is then not read at all.
         """
-        created = await self._store.created(event.job_id)
+        created = await self._created(event.job_id)
         if created is not None and not await self._acts_at_end(created):
             return
         job = await self._store.load(event.job_id)

@@ -12,9 +12,9 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from engine.dispatcher import DISPATCHER, Dispatcher, open_dependents
-from engine.domain.commands import CreateJob
+from engine.domain.commands import CreateJob, FinishJob, StartJob
 from engine.domain.envelope import command_envelope
-from engine.domain.events import Codec
+from engine.domain.events import Codec, JobCreated
 from engine.domain.model import JobType
 from engine.jetstream.group_commit import GroupCommit
 from engine.jetstream.store import JOBS_STREAM, EventStore
@@ -111,3 +111,44 @@ async def test_a_batch_holding_an_item_stored_before_stores_the_others(
     assert (await js.stream_info(WORK_STREAM)).state.messages == 3
     info = await js.consumer_info(JOBS_STREAM, "t")
     assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+class CountingStore(EventStore):
+    """The event store, counting the reads of a job's creation."""
+
+    reads_of_created = 0
+
+    async def created(self, job_id: str) -> JobCreated | None:
+        self.reads_of_created += 1
+        return await super().created(job_id)
+
+
+async def test_a_job_whose_creation_it_took_ends_without_reading_the_creation_again(
+    nc: NATS,
+) -> None:
+    """The end of a job reads its creation (has it a parent, children, dependents?); the
+    dispatcher that took the creation keeps it, so a plain job's end costs no read."""
+    store = CountingStore(nc, Codec())
+    await store.ensure()
+    await ensure_work(nc.jetstream())
+    service = JobService(store, creates=GroupCommit(nc, store).create)
+    dispatcher = Dispatcher(nc, service, await open_dependents(nc))
+    await dispatcher.start()
+    try:
+        jobs = [scrape() for _ in range(20)]
+        for job in jobs:
+            await service.execute(job)
+        for job in jobs:
+            envelope = command_envelope(job.job_id, "w")
+            await service.execute(StartJob(**envelope, worker_id="w"))
+            await service.execute(FinishJob(**command_envelope(job.job_id, "w"), ok=True))
+        js = nc.jetstream()
+
+        async def settled() -> bool:
+            info = await js.consumer_info(JOBS_STREAM, DISPATCHER)
+            return (info.num_pending, info.num_ack_pending) == (0, 0)
+
+        await wait_until(settled)
+        assert store.reads_of_created == 0
+    finally:
+        await dispatcher.stop()
