@@ -74,7 +74,9 @@ window.jobstreamActions = (ctx) => {
       };
       $("confirm-yes").onclick = () => done(true);
       $("confirm-no").onclick = () => done(false);
-      dialog.onclose = () => done(false);  // Escape
+      // Escape. The close event of the previous question, queued by its close(), may come
+      // after this showModal(): the dialog is open then, and that event is not an answer.
+      dialog.onclose = () => { if (!dialog.open) done(false); };
       dialog.showModal();
       $("confirm-no").focus();  // the safe answer is the default one
     });
