@@ -27,6 +27,7 @@ from api.webhooks import WebhooksApi, delivery_settings
 from engine.crawl.fetcher import FetchSettings
 from engine.dispatcher import Dispatcher, open_dependents
 from engine.domain.events import Codec
+from engine.drain import drained
 from engine.jetstream.embedded import default_conf, embedded_nats, ensure_credentials
 from engine.jetstream.group_commit import GroupCommit
 from engine.jetstream.library import LibraryStore
@@ -196,7 +197,8 @@ async def start_work(
     sources: Registry | None = None, metrics: Metrics | None = None,
 ) -> ResultStore:  # fmt: skip
     """The dispatcher, and `settings.workers` in-process workers (0 = none), each drained
-    (its jobs finished or left for redelivery) when `stack` closes; they read novels with
+    (its jobs finished, or after `settings.worker_drain_s` left for redelivery) when
+    `stack` closes; they read novels with
     `sources`, share one per-host gate and count their fetches in `metrics`."""
     results = await open_work(nc, settings)
     dispatcher = Dispatcher(nc, service, await open_dependents(nc, settings.replicas))
@@ -206,13 +208,8 @@ async def start_work(
     for _ in range(settings.workers):
         worker = build_worker(nc, service, results, settings, novels=novels, metrics=metrics)
         task = asyncio.create_task(worker.run())
-        stack.push_async_callback(_drained, worker, task)
+        stack.push_async_callback(drained, worker, task, settings.worker_drain_s)
     return results
-
-
-async def _drained(worker: Worker, task: asyncio.Task[None]) -> None:
-    worker.drain()
-    await task
 
 
 async def start_webhooks(

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from api.limits import Limits
+from engine.drain import DRAIN_S
 from engine.jetstream.embedded import read_credentials
 from engine.jetstream.nats_access import NatsAccess, parse_access
 from engine.novels.politeness import Politeness
@@ -32,6 +33,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     allow_private_networks: bool = False
     work_ack_wait_s: float | None = None  # None: keep the WORK consumers' (10 s when new)
     max_attempts: int = MAX_ATTEMPTS
+    # at a stop, how long a worker's jobs in hand may run on before they are left for
+    # redelivery (engine/drain.py)
+    worker_drain_s: float = DRAIN_S
     sse_ping_s: float = 15.0
     sse_send_timeout_s: float | None = None  # None: slow readers are bounded by sse_max_pending
     sse_max_pending: int = 10_000  # events queued for one slow client before it is dropped
@@ -79,10 +83,12 @@ def _overrides(names: tuple[tuple[str, str, type[float] | type[int]], ...]) -> d
 
 
 def work_from_env() -> dict[str, Any]:
-    """Work-queue overrides: JOBSTREAM_WORK_ACK_WAIT (seconds), JOBSTREAM_MAX_ATTEMPTS."""
+    """Work-queue overrides: JOBSTREAM_WORK_ACK_WAIT (seconds), JOBSTREAM_MAX_ATTEMPTS,
+    JOBSTREAM_WORKER_DRAIN (seconds)."""
     return _overrides((
         ("JOBSTREAM_WORK_ACK_WAIT", "work_ack_wait_s", float),
         ("JOBSTREAM_MAX_ATTEMPTS", "max_attempts", int),
+        ("JOBSTREAM_WORKER_DRAIN", "worker_drain_s", float),
     ))  # fmt: skip
 
 

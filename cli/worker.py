@@ -1,5 +1,6 @@
 """`jobstream worker`: workers alone against NATS_URL (or the embedded server of a `serve`),
-drained on SIGTERM/SIGINT; and the start-up of a worker that `serve` shares."""
+drained on SIGTERM/SIGINT (its jobs in hand given JOBSTREAM_WORKER_DRAIN seconds); and the start-up
+of a worker that `serve` shares."""
 
 from __future__ import annotations
 
@@ -15,10 +16,29 @@ from api.runtime import build_worker, open_work
 from api.settings import Settings
 from cli.nats_reach import reach_nats
 from engine.domain.events import Codec
+from engine.drain import drained
 from engine.jetstream.nats_access import NatsAccess
 from engine.jetstream.store import EventStore
 from engine.metrics import Metrics
 from engine.service import JobService
+from engine.worker import Worker
+
+
+async def _until_stopped(worker: Worker, drain_s: float) -> None:
+    """Run `worker` until it is done (burst mode) or SIGTERM/SIGINT; then drain it, its jobs
+    in hand given `drain_s` seconds (engine/drain.py)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    task = asyncio.create_task(worker.run())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if task.done():
+        task.result()
+    else:
+        await drained(worker, task, drain_s)
 
 
 async def run_worker(
@@ -39,10 +59,7 @@ async def run_worker(
             results = await open_work(nc, settings)
             service = JobService(store, observe=metrics.appended)
             worker = build_worker(nc, service, results, settings, burst=burst, metrics=metrics)
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, worker.drain)
-            await worker.run()
+            await _until_stopped(worker, settings.worker_drain_s)
     finally:
         await nc.close()
     return 0
