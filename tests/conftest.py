@@ -10,7 +10,7 @@ from nats.aio.client import Client as NATS
 from api.settings import Settings
 from engine.jetstream.store import wait_for_jetstream
 from tests.sites.testsite import SiteHandle, serve_site
-from tests.support import Service, nats_server, run_service
+from tests.support import QUEUE_ACK_WAIT_S, Service, nats_server, run_service
 
 # Property tests judge behaviour, not speed: on a busy two-core machine, Hypothesis's time
 # limits (a 200 ms deadline per example, the "generation is slow" health check) fail tests
@@ -43,6 +43,17 @@ async def site() -> AsyncIterator[SiteHandle]:
 @pytest.fixture
 async def service(tmp_path: Path, nats_url: str) -> AsyncIterator[Service]:
     settings = Settings(data_dir=tmp_path / "data", nats_url=nats_url)
+    async with run_service(settings) as svc:
+        yield svc
+
+
+@pytest.fixture
+async def queue_only(tmp_path: Path, nats_url: str) -> AsyncIterator[Service]:
+    """API and dispatcher, no workers (tests start worker processes of their own); WORK
+    items come back QUEUE_ACK_WAIT_S after a worker goes silent."""
+    settings = Settings(
+        data_dir=tmp_path / "data", nats_url=nats_url, work_ack_wait_s=QUEUE_ACK_WAIT_S
+    )
     async with run_service(settings) as svc:
         yield svc
 

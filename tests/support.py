@@ -226,6 +226,7 @@ async def wait_consumed(svc: Service, consumer: str, timeout: float = 10.0) -> N
 # As `serve` does: a request still open this long after shutdown begins is cut off (a
 # browser's connection a test left open must not hold the test's teardown).
 GRACEFUL_S = 5  # seconds
+QUEUE_ACK_WAIT_S = 2.0  # the `queue_only` service's WORK ack_wait (tests/conftest.py)
 STOP_S = 30  # seconds for the whole stop: the graceful wait, then the lifespan's shutdown
 
 

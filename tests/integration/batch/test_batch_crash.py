@@ -4,29 +4,15 @@ the URLs the log holds, and every URL has exactly one result."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
-from api.settings import Settings
 from engine.domain.events import JobStarted, PageRecorded
 from engine.domain.state import JobState
 from engine.jetstream.store import EventStore
 from tests.integration.api.helpers import engine
 from tests.integration.batch.site import BatchSite
 from tests.integration.work.helpers import WorkerProcesses, kill, results, wait_work_empty
-from tests.support import Service, finished, run_service, stopped, wait_until
-
-ACK_WAIT_S = 2.0
-
-
-@pytest.fixture
-async def queue_only(tmp_path: Path, nats_url: str) -> AsyncIterator[Service]:
-    """API and dispatcher, no workers; WORK items come back 2 s after a worker goes silent."""
-    settings = Settings(data_dir=tmp_path / "data", nats_url=nats_url, work_ack_wait_s=ACK_WAIT_S)
-    async with run_service(settings) as svc:
-        yield svc
+from tests.support import Service, finished, stopped, wait_until
 
 
 async def test_a_killed_batch_resumes_without_fetching_a_recorded_url_again(

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from api.settings import Settings
 from engine.domain.envelope import event_envelope
 from engine.domain.events import ItemScraped, JobStarted
 from engine.domain.state import JobState
@@ -18,17 +17,7 @@ from tests.integration.api.helpers import engine, log_of
 from tests.integration.spiders.helpers import create_spider_job, logged_items, logged_pages
 from tests.integration.work.helpers import WorkerProcesses, kill
 from tests.sites.shop import ShopHandle, item_key, serve_shop
-from tests.support import Service, finished, run_service, stopped, wait_until
-
-ACK_WAIT_S = 2.0
-
-
-@pytest.fixture
-async def queue_only(tmp_path: Path, nats_url: str) -> AsyncIterator[Service]:
-    """API and dispatcher, no workers; WORK items come back 2 s after a worker goes silent."""
-    settings = Settings(data_dir=tmp_path / "data", nats_url=nats_url, work_ack_wait_s=ACK_WAIT_S)
-    async with run_service(settings) as svc:
-        yield svc
+from tests.support import Service, finished, stopped, wait_until
 
 
 @pytest.fixture

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from nats.aio.msg import Msg
 
-from api.settings import Settings
 from engine.domain.events import JobStarted, PageRecorded
 from engine.domain.state import JobState
 from engine.jetstream.store import EventStore
@@ -23,17 +20,8 @@ from tests.integration.work.helpers import (
     wait_work_empty,
 )
 from tests.sites.testsite import SiteHandle
-from tests.support import Service, finished, run_service, stopped, wait_until
-
-ACK_WAIT_S = 2.0
-
-
-@pytest.fixture
-async def queue_only(tmp_path: Path, nats_url: str) -> AsyncIterator[Service]:
-    """API and dispatcher, no workers; WORK items come back 2 s after a worker goes silent."""
-    settings = Settings(data_dir=tmp_path / "data", nats_url=nats_url, work_ack_wait_s=ACK_WAIT_S)
-    async with run_service(settings) as svc:
-        yield svc
+from tests.support import QUEUE_ACK_WAIT_S as ACK_WAIT_S
+from tests.support import Service, finished, stopped, wait_until
 
 
 async def _reached(store: EventStore, job_id: str, attempt: int, pages: int) -> JobState:

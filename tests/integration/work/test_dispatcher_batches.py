@@ -4,6 +4,7 @@ acked once its item is stored, the same item stored once however often it is sen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -25,10 +26,9 @@ from tests.support import wait_until
 BURST = 300
 
 
-@pytest.fixture
-async def service(nc: NATS) -> AsyncIterator[JobService]:
-    """A JobService grouping creates, with a dispatcher running on JOBS."""
-    store = EventStore(nc, Codec())
+@contextlib.asynccontextmanager
+async def dispatching(nc: NATS, store: EventStore) -> AsyncIterator[JobService]:
+    """A JobService on `store` grouping creates, with a dispatcher running on JOBS."""
     await store.ensure()
     await ensure_work(nc.jetstream())
     service = JobService(store, creates=GroupCommit(nc, store).create)
@@ -38,6 +38,12 @@ async def service(nc: NATS) -> AsyncIterator[JobService]:
         yield service
     finally:
         await dispatcher.stop()
+
+
+@pytest.fixture
+async def service(nc: NATS) -> AsyncIterator[JobService]:
+    async with dispatching(nc, EventStore(nc, Codec())) as service:
+        yield service
 
 
 def scrape() -> CreateJob:
@@ -129,12 +135,7 @@ async def test_a_job_whose_creation_it_took_ends_without_reading_the_creation_ag
     """The end of a job reads its creation (has it a parent, children, dependents?); the
     dispatcher that took the creation keeps it, so a plain job's end costs no read."""
     store = CountingStore(nc, Codec())
-    await store.ensure()
-    await ensure_work(nc.jetstream())
-    service = JobService(store, creates=GroupCommit(nc, store).create)
-    dispatcher = Dispatcher(nc, service, await open_dependents(nc))
-    await dispatcher.start()
-    try:
+    async with dispatching(nc, store) as service:
         jobs = [scrape() for _ in range(20)]
         for job in jobs:
             await service.execute(job)
@@ -150,5 +151,3 @@ async def test_a_job_whose_creation_it_took_ends_without_reading_the_creation_ag
 
         await wait_until(settled)
         assert store.reads_of_created == 0
-    finally:
-        await dispatcher.stop()

@@ -7,26 +7,14 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
-from api.settings import Settings
 from engine.domain.events import PageRecorded
 from tests.integration.api.helpers import engine
 from tests.integration.work.helpers import HoldSite, WorkerProcesses
-from tests.support import Service, finished, run_service, wait_until
+from tests.support import Service, finished, wait_until
 
-ACK_WAIT_S = 2.0
 DRAIN_S = 0.5
-
-
-@pytest.fixture
-async def queue_only(tmp_path: Path, nats_url: str) -> AsyncIterator[Service]:
-    settings = Settings(data_dir=tmp_path / "data", nats_url=nats_url, work_ack_wait_s=ACK_WAIT_S)
-    async with run_service(settings) as svc:
-        yield svc
 
 
 async def test_a_stopped_worker_leaves_a_job_it_cannot_end_to_the_next(
