@@ -12,7 +12,7 @@ never finishes, so the server would wait for ever. A stream marks its scope
 `http.disconnect` and ends, and its client resumes elsewhere with `Last-Event-ID`.
 
 An event stream may also write its body chunks straight to the connection
-(:data:`DIRECT_BODY` in the scope, a :class:`DirectBody`): a frame delivered to a thousand
+(:func:`direct_body` of its scope): a frame delivered to a thousand
 readers then costs a thousand socket writes, without a thousand task switches and ASGI
 `send` calls before them. It writes only what `send` would write at that point (one chunk
 of the chunked body of a started response), and refuses, so that the stream goes through
@@ -20,6 +20,9 @@ of the chunked body of a started response), and refuses, so that the stream goes
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 from uvicorn.protocols.http.httptools_impl import (
@@ -38,7 +41,14 @@ _BODY = msgspec.json.encode(
 
 
 EVENT_STREAM = "jobstream.event_stream"  # a scope key: the response is an endless stream
-DIRECT_BODY = "jobstream.direct_body"  # a scope key: the request's DirectBody
+_CYCLE = "jobstream.cycle"  # a scope key: uvicorn's cycle of the request (see direct_body)
+
+
+def direct_body(scope: Mapping[str, Any]) -> DirectBody | None:
+    """The direct writer of the request `scope` describes, when it came through this
+    protocol (None under another server)."""
+    cycle = scope.get(_CYCLE)
+    return DirectBody(cycle) if isinstance(cycle, RequestResponseCycle) else None
 
 
 class DirectBody:
@@ -70,7 +80,7 @@ class JsonErrorsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
         if self.cycle is not None:
-            self.cycle.scope[DIRECT_BODY] = DirectBody(self.cycle)  # type: ignore[literal-required]
+            self.cycle.scope[_CYCLE] = self.cycle  # type: ignore[literal-required]
 
     def shutdown(self) -> None:
         cycle = self.cycle

@@ -21,7 +21,7 @@ from typing import Protocol, runtime_checkable
 from litestar.types import Message, Receive, Scope, Send
 from prometheus_client import Gauge
 
-from api.http_protocol import DIRECT_BODY, EVENT_STREAM, DirectBody
+from api.http_protocol import EVENT_STREAM, direct_body
 
 PING = b": ping\r\n\r\n"
 _HEADERS = {
@@ -58,8 +58,8 @@ class EventStream:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope[EVENT_STREAM] = True  # type: ignore[literal-required]  # closed at shutdown
-        direct = scope.get(DIRECT_BODY)
-        if isinstance(direct, DirectBody) and isinstance(self._chunks, DirectChunks):
+        direct = direct_body(scope)
+        if direct is not None and isinstance(self._chunks, DirectChunks):
             self._chunks.write_directly(direct)
         start: Message = {"type": "http.response.start", "status": 200, "headers": self._headers}
         await send(start)

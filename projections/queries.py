@@ -110,8 +110,8 @@ async def list_jobs(
     db: aiosqlite.Connection, f: JobFilter, offset: int, limit: int
 ) -> tuple[int, list[JobRow]]:
     """Matching jobs newest first, and how many match in all."""
-    where, args = _where(f)
-    total, rows = await _counted_page(db, "jobs", _COLUMNS, where, args, _JOBS_ORDER, limit, offset)
+    sql, args = jobs_page_sql(f)
+    total, rows = await _counted_rows(db, sql, args, limit, offset)
     return total, [_job(r) for r in rows]
 
 
@@ -126,6 +126,13 @@ async def _counted_page(
     when the page is empty, so the count comes back even then.
     """
     sql = counted_page_sql(table, columns, where, order)
+    return await _counted_rows(db, sql, args, limit, offset)
+
+
+async def _counted_rows(
+    db: aiosqlite.Connection, sql: str, args: list[Any], limit: int, offset: int
+) -> tuple[int, list[tuple[Any, ...]]]:
+    """The count and the page rows of a `counted_page_sql` statement run with `args`."""
     rows = [tuple(r) for r in await db.execute_fetchall(sql, [*args, limit, offset, *args])]
     total = int(rows[0][0]) if rows else 0
     return total, [r[1:] for r in rows if r[1] is not None]

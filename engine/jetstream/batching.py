@@ -166,15 +166,15 @@ async def _alone(write: _Write, *, until: float | None = None) -> None:
     while True:
         try:
             _answer(write.done, await write.alone())
+            return
         except StoreUnavailable as e:
             if until is None or loop.time() >= until:
                 _fail(write.done, e)
                 return
-            await asyncio.sleep(UNREACHABLE_RETRY_S)
-            continue
         except Exception as e:
             _fail(write.done, e)
-        return
+            return
+        await asyncio.sleep(UNREACHABLE_RETRY_S)
 
 
 def _split(queue: list[_Write], most: int) -> tuple[list[_Write], list[_Write]]:
