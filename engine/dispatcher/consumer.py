@@ -92,6 +92,8 @@ class Dispatcher(Reactions):
                 log.warning("dispatcher: fetch failed: %s", e)
                 await asyncio.sleep(_RETRY_S)
                 continue
+            if not msgs:
+                continue
             beating = asyncio.create_task(heartbeat(msgs, ACK_WAIT_S / 3))
             try:
                 await self.handle_batch(msgs)

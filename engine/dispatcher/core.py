@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from typing import TypeVar
 
 import msgspec
 import nats.js.errors
@@ -27,6 +28,7 @@ DISPATCHER = "dispatcher"
 _KEPT_BATCHES = 256  # unfinished batch parents kept between their children's roll-ups
 # Creations this dispatcher took, kept for their jobs' ends (least recent dropped first)
 _KEPT_CREATIONS = 10_000
+V = TypeVar("V")
 
 
 class Core:
@@ -42,15 +44,11 @@ class Core:
         self._creations: dict[str, JobCreated] = {}  # see `_created`; least recent first
 
     def _keep(self, batch: JobState) -> None:
-        self._batches[batch.id] = batch
-        if len(self._batches) > _KEPT_BATCHES:
-            del self._batches[next(iter(self._batches))]
+        _kept(self._batches, batch.id, batch, _KEPT_BATCHES)
 
     def _remember(self, created: JobCreated) -> None:
         """Keep a creation this dispatcher took: the job's end reads it (`_created`)."""
-        self._creations[created.job_id] = created
-        if len(self._creations) > _KEPT_CREATIONS:
-            del self._creations[next(iter(self._creations))]
+        _kept(self._creations, created.job_id, created, _KEPT_CREATIONS)
 
     async def _created(self, job_id: str) -> JobCreated | None:
         """The job's creation: kept when this dispatcher took it (a creation never changes;
@@ -94,6 +92,13 @@ class Core:
             with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
                 await self._deps.update(dep_id, new, last=entry.revision)
                 return
+
+
+def _kept(cache: dict[str, V], key: str, value: V, most: int) -> None:
+    """Put `value` in `cache`, dropping the least recently put entry past `most`."""
+    cache[key] = value
+    if len(cache) > most:
+        del cache[next(iter(cache))]
 
 
 def releases(dep: JobState, after_finished: bool) -> bool:
