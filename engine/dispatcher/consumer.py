@@ -103,11 +103,16 @@ class Dispatcher(Reactions):
     async def handle_batch(self, msgs: Sequence[Msg]) -> None:
         """React to `msgs` in log order, each settled once its reaction is stored; nothing
         a message holds stops the loop (see `_handle`)."""
+        decoded = [(msg, event) for msg in msgs if (event := await self._decoded(msg)) is not None]
+        await self.read_ahead([event for _, event in decoded])
+        try:
+            await self._react_in_order(decoded)
+        finally:
+            self.forget_ahead()
+
+    async def _react_in_order(self, decoded: Sequence[tuple[Msg, AnyEvent]]) -> None:
         runnable: list[tuple[Msg, JobCreated]] = []
-        for msg in msgs:
-            event = await self._decoded(msg)
-            if event is None:
-                continue
+        for msg, event in decoded:
             if isinstance(event, JobCreated):
                 self._remember(event)
             if (created := plainly_runnable(event)) is not None:

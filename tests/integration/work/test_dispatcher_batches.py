@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import msgspec
 import pytest
 from nats.aio.client import Client as NATS
+from nats.js.api import ConsumerConfig
 
 from engine.dispatcher import DISPATCHER, Dispatcher, open_dependents
 from engine.domain.commands import CreateJob, FinishJob, StartJob
@@ -151,3 +152,60 @@ async def test_a_job_whose_creation_it_took_ends_without_reading_the_creation_ag
 
         await wait_until(settled)
         assert store.reads_of_created == 0
+
+
+class CountingDispatcher(Dispatcher):
+    """The dispatcher, counting its reads of the dependents bucket and how many of them were
+    on their way at once."""
+
+    reads = 0
+    at_once = 0
+    _now = 0
+
+    async def _read_dependents(self, dep_id: str) -> list[str]:
+        self.reads += 1
+        self._now += 1
+        self.at_once = max(self.at_once, self._now)
+        try:
+            return await super()._read_dependents(dep_id)
+        finally:
+            self._now -= 1
+
+
+async def test_a_batch_of_ends_reads_their_dependents_at_once_and_releases_them(
+    nc: NATS,
+) -> None:
+    """Ends taken together read the dependents bucket together, and each dependent is still
+    released: one registered in an earlier batch, and one whose creation is in the same
+    batch as its dependency's end (read in order, after the creation registered it)."""
+    store = EventStore(nc, Codec())
+    await store.ensure()
+    await ensure_work(nc.jetstream())
+    service = JobService(store)
+    sub = await nc.jetstream().pull_subscribe(
+        "jobs.*.*", "t", stream=JOBS_STREAM,
+        config=ConsumerConfig(filter_subjects=["jobs.*.created", "jobs.*.succeeded"]),
+    )  # fmt: skip
+    dispatcher = CountingDispatcher(nc, service, await open_dependents(nc))  # by hand
+    jobs = [scrape() for _ in range(6)]
+    early = waiting_on(jobs[0].job_id)
+    for command in [*jobs, early]:
+        await service.execute(command)
+    await dispatcher.handle_batch(await sub.fetch(7, timeout=5))  # creations: `early` waits
+    late = waiting_on(jobs[1].job_id)
+    await service.execute(late)  # its creation comes with its dependency's end
+    for job in jobs:
+        await service.execute(StartJob(**command_envelope(job.job_id, "w"), worker_id="w"))
+        await service.execute(FinishJob(**command_envelope(job.job_id, "w"), ok=True))
+    dispatcher.reads = 0
+    await dispatcher.handle_batch(await sub.fetch(7, timeout=5))
+    items = await work_items(nc, 8)  # the six, and both dependents
+    assert {early.job_id, late.job_id} <= {i.job_id for i in items}
+    assert dispatcher.at_once == 5  # every end but the one `late` waits on, together
+    # the five read ahead; the first (early's dependency) read again to release it; and the
+    # end `late` waits on read in order (`late`, its dependency ended, went straight to work)
+    assert dispatcher.reads == 5 + 1 + 1
+
+
+def waiting_on(dep_id: str) -> CreateJob:
+    return msgspec.structs.replace(scrape(), depends_on=dep_id)
