@@ -62,3 +62,21 @@ async def test_items_kept_for_slots_that_never_took_them_go_back(nc: NATS, queue
     finally:
         await other.close()
     assert sorted(m.data for m in again if m is not None) == [b"1", b"2"]
+
+
+async def test_slots_asking_at_once_share_their_pulls(nc: NATS, queued: Lanes) -> None:
+    """Four slots asking together for items of a full lane: two pulls, not four (one for
+    the first slot, one for the three that asked while it was on its way)."""
+    pulls: list[int] = []
+    [sub] = [sub for lane, sub in queued._pulls if lane == "normal"]
+    fetch = sub.fetch
+
+    async def counted(batch: int = 1, *args: object, **kwargs: object) -> object:
+        pulls.append(batch)  # counted on the normal lane's subscription
+        return await fetch(batch, *args, **kwargs)
+
+    sub.fetch = counted
+    taken = await asyncio.gather(*(queued.take(everything=True) for _ in range(4)))
+    assert sorted(m.data for m in taken if m is not None) == [b"0", b"1", b"2", b"3"]
+    assert pulls == [1, 3]
+    assert await in_hand(nc) == 4
