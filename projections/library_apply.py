@@ -39,6 +39,7 @@ from engine.domain.events import (
     ImageInfo,
     ImageStored,
     NovelParsed,
+    StoredImage,
 )
 from engine.domain.state import JobState
 
@@ -199,6 +200,8 @@ async def _chapters(db: aiosqlite.Connection, e: ChaptersStored) -> None:
     await db.executemany(_STORED, stored)
     shown = [(n, i.id, c.chapter_id, i.url) for c in e.chapters for i in c.images]
     await db.executemany(_SHOWN, shown)
+    if e.images:  # as their `image_stored` facts would (never a cover)
+        await db.executemany(_IMAGE, [_image_row(n, i) for i in e.images])
 
 
 # A failed fetch records its error but leaves what an earlier success stored.
@@ -213,13 +216,17 @@ ON CONFLICT(novel_id, id) DO UPDATE SET
 """
 
 
-async def _image(db: aiosqlite.Connection, e: ImageStored) -> None:
-    ok, n = int(e.ok), e.novel_id
-    await db.execute(
-        _IMAGE,
-        (n, e.image_id, e.chapter_id, e.url, ok, e.content_type if ok else "",
-         e.bytes if ok else 0, e.error, int(e.cover)),
+def _image_row(novel_id: str, e: ImageStored | StoredImage) -> tuple[object, ...]:
+    ok, cover = int(e.ok), isinstance(e, ImageStored) and e.cover
+    return (
+        novel_id, e.image_id, e.chapter_id, e.url, ok, e.content_type if ok else "",
+        e.bytes if ok else 0, e.error, int(cover),
     )  # fmt: skip
+
+
+async def _image(db: aiosqlite.Connection, e: ImageStored) -> None:
+    n = e.novel_id
+    await db.execute(_IMAGE, _image_row(n, e))
     if e.cover and e.ok:  # one cover object per novel: an older cover's bytes are gone
         await db.execute("UPDATE novels SET cover_image_id = ? WHERE id = ?", (e.image_id, n))
         await db.execute(

@@ -258,14 +258,30 @@ class StoredChapter(msgspec.Struct, frozen=True, kw_only=True):
         }  # fmt: skip
 
 
+class StoredImage(msgspec.Struct, frozen=True, kw_only=True):
+    """One image of a `chapters_stored`: what its `image_stored` fact would say (an image of
+    chapter `chapter_id`, never a cover)."""
+
+    image_id: str
+    url: str
+    chapter_id: str
+    ok: bool = True
+    content_type: str = ""
+    bytes: int = 0
+    error: str | None = None
+
+
 class ChaptersStored(Event, frozen=True, kw_only=True, tag="chapters_stored"):
     """Several chapters of novel `novel_id` were fetched OK and their bodies are in the
     LIBRARY stream: for each, one event that says what its `chapter_stored` fact and its OK
     `page` event would (the job folds each URL as an OK page). One event, and one fsync'd
-    write of the bodies, for a group of chapters instead of two events and a page body each."""
+    write of the bodies, for a group of chapters instead of two events and a page body each.
+    `images`: the chapters' images stored (or that failed) with them, each what its
+    `image_stored` would say (an image cost an event of its own before)."""
 
     novel_id: str
     chapters: list[StoredChapter] = []
+    images: list[StoredImage] = []
 
 
 AnyEvent = (

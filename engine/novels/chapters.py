@@ -10,8 +10,8 @@ recorded again (from the stored body), so that the job's log names every chapter
 library holds, also after a crash between storing a body and recording it. Every other
 chapter is fetched through the gate (in reading order among its novel's requests), parsed and
 cleaned by its source, its images fetched and stored (a failed image does not fail the
-chapter) and recorded (`image_stored` each), and then the chapter is stored and recorded with
-others in one `chapters_stored` (its fact and its OK page; see :mod:`engine.novels.stored`).
+chapter), and then the chapter is stored and recorded with others in one `chapters_stored`
+(its fact, its OK page and its images' facts; see :mod:`engine.novels.stored`).
 A chapter that fails gets a failed `page` event. Progress counts chapters: fetched ones done
 or failed, stored ones skipped.
 
@@ -35,7 +35,13 @@ from engine.crawl.fetcher import FetchResult
 from engine.crawl.models import PageOutcome
 from engine.crawl.pages import failed_page
 from engine.domain.errors import InvalidCommand
-from engine.domain.events import ChapterStored, ImageInfo, StoredChapter
+from engine.domain.events import (
+    ChapterStored,
+    ImageInfo,
+    ImageStored,
+    StoredChapter,
+    StoredImage,
+)
 from engine.domain.model import JobType
 from engine.jetstream.library import Chapter, item_token
 from engine.novels.common import each
@@ -53,6 +59,7 @@ from engine.novels.handlers import (
     source_of,
     store_image,
 )
+from engine.novels.images import image_fact
 from engine.novels.model import url_id
 from engine.novels.sources.base import Source
 from engine.novels.stored import ChapterGroups
@@ -203,9 +210,10 @@ class _ChapterRun:
         except NovelError as e:
             await self._failed(outcome(item.url, result, str(e)))
             return
-        await self._store_images(item, images)
+        stored = await self._store_images(item, images)
         # recorded with others: one `chapters_stored`, their bodies in one fsync'd write
-        await self.groups.add(_stored(item, body, result, len(message[1]), images), message)
+        chapter = _stored(item, body, result, len(message[1]), images)
+        await self.groups.add(chapter, message, stored)
 
     async def _body(
         self, item: ChapterItem, result: FetchResult
@@ -229,22 +237,26 @@ class _ChapterRun:
         infos = _image_infos(body.html) if images is None else _infos_of(images)
         return body, message, infos
 
-    async def _store_images(self, item: ChapterItem, infos: list[ImageInfo]) -> None:
+    async def _store_images(self, item: ChapterItem, infos: list[ImageInfo]) -> list[StoredImage]:
         """The chapter's images, each fetched and stored once per run (a stop leaves the
-        rest); the first MAX_IMAGES of them."""
+        rest); the first MAX_IMAGES of them. What each fact says, to be recorded with the
+        chapter (stored, restated or failed)."""
         infos = infos[:MAX_IMAGES]
         todo = [i for i in infos if i.id not in self._images]
         for info in todo:
             self._images[info.id] = info
+        stored: list[StoredImage] = []
 
         async def one(info: ImageInfo) -> None:
-            nid, serial = self.novel_id, item.serial
-            await store_image(
-                self.run, nid, info.url, chapter_id=item.id, image_id=info.id, rank=serial
-            )
+            fact, _ = await image_fact(
+                self.run, self.novel_id, info.url, chapter_id=item.id, image_id=info.id,
+                rank=item.serial,
+            )  # fmt: skip
+            stored.append(_image_of(item.id, fact))
 
         with contextlib.suppress(Stopped):  # a stop leaves the rest unfetched
             await each(todo, IMAGE_SLOTS, one)
+        return stored
 
     async def _record(
         self, item: ChapterItem, body: Chapter, size: int, images: list[ImageInfo]
@@ -270,6 +282,14 @@ def _stored(
         chapter_id=item.id, url=item.url, title=body.title, bytes=size, images=images,
         status=result.status, final_url=final, content_type=result.content_type,
         duration_ms=result.duration_ms, fetched=result.bytes,
+    )  # fmt: skip
+
+
+def _image_of(chapter_id: str, fact: ImageStored) -> StoredImage:
+    """What a chapter's `chapters_stored` says of its image whose fact is `fact`."""
+    return StoredImage(
+        image_id=fact.image_id, url=fact.url, chapter_id=chapter_id, ok=fact.ok,
+        content_type=fact.content_type, bytes=fact.bytes, error=fact.error,
     )  # fmt: skip
 
 

@@ -45,14 +45,39 @@ async def store_image(
     host's gate (its chapter's serial). Stopped passes through.
     """
     image_id = image_id or url_id(url)
+    fact, result = await image_fact(
+        run, novel_id, url, chapter_id=chapter_id, image_id=image_id, referer=referer,
+        refresh=refresh, rank=rank,
+    )  # fmt: skip
+    await run.record(fact, msg_id(run, "image", image_id))
+    if page and result is None and fact.ok:
+        await run.skipped(url, RESTATED)
+    elif page:
+        await run.page(_image_page(url, result, fact))
+    return fact
+
+
+async def image_fact(
+    run: NovelRun,
+    novel_id: str,
+    url: str,
+    *,
+    chapter_id: str | None,
+    image_id: str | None = None,
+    referer: str | None = None,
+    refresh: bool | None = None,
+    rank: int = 0,
+) -> tuple[ImageStored, FetchResult | None]:
+    """What `store_image` does but record: the image's `image_stored` fact, for the caller
+    to record, and the answer it was fetched with (None: restated, or not fetched at all)."""
+    image_id = image_id or url_id(url)
     name = cover_object(novel_id) if chapter_id is None else image_object(novel_id, image_id)
     refreshing = _refreshing(run, refresh)
     if not refreshing:
-        restated = await _restated(run, novel_id, image_id, url, chapter_id, name)
-        if restated is not None:
-            if page:
-                await run.skipped(url, RESTATED)
-            return restated
+        stored = await run.library.file_info(name)
+        if stored is not None:
+            size, content_type = stored.size, stored.content_type
+            return _image_fact(run, novel_id, image_id, url, chapter_id, content_type, size), None
     referer = referer or shown_on(run.job.params, image_id, chapter_id)
     result: FetchResult | None = None
     try:
@@ -62,34 +87,15 @@ async def store_image(
     except (CrawlError, NovelError) as e:
         if isinstance(e, Stopped):
             raise
-        fact = _image_fact(run, novel_id, image_id, url, chapter_id, error=str(e))
-    else:
-        # not refreshing, the name was just found free: no second lookup to replace a file
-        put = run.library.put_file if refreshing else run.library.add_file
-        size = await put(name, result.body, content_type)
-        fact = _image_fact(run, novel_id, image_id, url, chapter_id, content_type, size)
-    await run.record(fact, msg_id(run, "image", image_id))
-    if page:
-        await run.page(_image_page(url, result, fact))
-    return fact
+        return _image_fact(run, novel_id, image_id, url, chapter_id, error=str(e)), result
+    # not refreshing, the name was just found free: no second lookup to replace a file
+    put = run.library.put_file if refreshing else run.library.add_file
+    size = await put(name, result.body, content_type)
+    return _image_fact(run, novel_id, image_id, url, chapter_id, content_type, size), result
 
 
 def _refreshing(run: NovelRun, refresh: bool | None) -> bool:
     return bool(run.job.params.get("refresh", False)) if refresh is None else refresh
-
-
-async def _restated(
-    run: NovelRun, novel_id: str, image_id: str, url: str, chapter_id: str | None, name: str
-) -> ImageStored | None:
-    """The `image_stored` of an image the library holds, recorded from the stored object's
-    description (its content is not read); None when it holds none."""
-    stored = await run.library.file_info(name)
-    if stored is None:
-        return None
-    size, content_type = stored.size, stored.content_type
-    fact = _image_fact(run, novel_id, image_id, url, chapter_id, content_type, size)
-    await run.record(fact, msg_id(run, "image", image_id))
-    return fact
 
 
 def shown_on(params: dict[str, Any], image_id: str, chapter_id: str | None) -> str | None:

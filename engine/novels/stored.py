@@ -6,8 +6,9 @@ work again as fetching and cleaning it. A :class:`ChapterGroups` instead collect
 chapters a run fetched and, every :data:`GROUP_EVERY_S` or once :data:`GROUP_MOST` chapters
 (or :data:`GROUP_BODY_BYTES` of bodies) are waiting, stores their bodies in LIBRARY as one
 atomic batch (one fsync) and then records one `chapters_stored` event saying, for each, what
-the fact and the OK page said. The bodies are stored before the event is queued, so a
-recorded chapter always has its body.
+the fact and the OK page said, and what its images' `image_stored` facts would (the images
+are stored before their chapter is added). The bodies are stored before the event is
+queued, so a recorded chapter always has its body.
 
 Each group's message id is ``<job>:chapters:<first chapter id>:<attempt>``: within an
 attempt every chapter is in one group, so the ids differ, and a group the recorder sends
@@ -20,9 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from engine.domain.events import ChaptersStored, StoredChapter
+from engine.domain.events import ChaptersStored, StoredChapter, StoredImage
 from engine.novels.common import envelope, msg_id
 
 if TYPE_CHECKING:  # the run's protocol lives with the handlers, which build on this module
@@ -46,17 +48,20 @@ class ChapterGroups:
     def __init__(self, run: NovelRun, novel_id: str) -> None:
         self._run = run
         self._novel_id = novel_id
-        self._pending: list[tuple[StoredChapter, tuple[str, bytes]]] = []
+        self._pending: list[tuple[StoredChapter, tuple[str, bytes], list[StoredImage]]] = []
         self._bytes = 0
         self._timer: asyncio.TimerHandle | None = None
         self._writes: set[asyncio.Task[None]] = set()
         self._error: BaseException | None = None
 
-    async def add(self, chapter: StoredChapter, message: tuple[str, bytes]) -> None:
-        """Queue `chapter` with its body's (subject, payload); raises an earlier group's
-        error."""
+    async def add(
+        self, chapter: StoredChapter, message: tuple[str, bytes],
+        images: Sequence[StoredImage] = (),
+    ) -> None:  # fmt: skip
+        """Queue `chapter` with its body's (subject, payload) and the facts of its images
+        (stored before); raises an earlier group's error."""
         self._raise_if_failed()
-        self._pending.append((chapter, message))
+        self._pending.append((chapter, message, list(images)))
         self._bytes += len(message[1])
         self._run.ok_urls.add(chapter.url)
         self._run.failed_urls.discard(chapter.url)
@@ -81,7 +86,7 @@ class ChapterGroups:
         with contextlib.suppress(BaseException):
             await asyncio.gather(*self._writes, return_exceptions=True)
 
-    def _take(self) -> list[tuple[StoredChapter, tuple[str, bytes]]]:
+    def _take(self) -> list[tuple[StoredChapter, tuple[str, bytes], list[StoredImage]]]:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -104,11 +109,16 @@ class ChapterGroups:
         if self._error is not None:
             raise self._error
 
-    async def _record(self, group: list[tuple[StoredChapter, tuple[str, bytes]]]) -> None:
+    async def _record(
+        self, group: list[tuple[StoredChapter, tuple[str, bytes], list[StoredImage]]]
+    ) -> None:
         """Store the group's bodies (one atomic batch), then queue its event."""
         if not group:
             return
-        await self._run.library.put_chapters([message for _, message in group])
-        chapters = [chapter for chapter, _ in group]
-        event = ChaptersStored(**envelope(self._run), novel_id=self._novel_id, chapters=chapters)
+        await self._run.library.put_chapters([message for _, message, _ in group])
+        chapters = [chapter for chapter, _, _ in group]
+        images = [image for _, _, shown in group for image in shown]
+        event = ChaptersStored(
+            **envelope(self._run), novel_id=self._novel_id, chapters=chapters, images=images
+        )
         await self._run.record(event, msg_id(self._run, "chapters", chapters[0].chapter_id))

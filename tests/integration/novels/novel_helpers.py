@@ -20,8 +20,10 @@ from engine.domain.events import (
     ChaptersStored,
     ChapterStored,
     Event,
+    ImageStored,
     PageRecorded,
     StoredChapter,
+    StoredImage,
 )
 from engine.domain.model import JobType
 from engine.jetstream.library import LIBRARY_STREAM
@@ -157,6 +159,18 @@ def chapter_facts(events: Sequence[Event]) -> list[tuple[str, ChapterStored | St
             found.append((e.novel_id, e))
         elif isinstance(e, ChaptersStored):
             found += [(e.novel_id, c) for c in e.chapters]
+    return found
+
+
+def image_facts(events: Sequence[Event]) -> list[ImageStored | StoredImage]:
+    """What the log says of each image a job stored (or failed to), in log order: its
+    `image_stored` facts (covers, IMAGE jobs) and the images of its `chapters_stored`."""
+    found: list[ImageStored | StoredImage] = []
+    for e in events:
+        if isinstance(e, ImageStored):
+            found.append(e)
+        elif isinstance(e, ChaptersStored):
+            found += e.images
     return found
 
 

@@ -4,7 +4,6 @@ cancel, images."""
 
 from __future__ import annotations
 
-from engine.domain.events import ImageStored
 from engine.domain.model import JobType
 from engine.jetstream.library import LibraryStore, image_object
 from engine.novels.model import url_id
@@ -14,6 +13,7 @@ from tests.integration.novels.novel_helpers import (
     chapter_params,
     create_job,
     events_of,
+    image_facts,
     library_writes,
     page_urls,
     read_novel,
@@ -60,7 +60,7 @@ async def test_a_volume_stores_each_chapter_once_and_names_the_one_that_failed(
         model = site.novels[MAIN].chapters[6]
         assert body is not None and body.title == model.title
         assert JUNK not in body.html and "Tom &amp; Jerry &lt;3." in body.html
-        images = [e for e in events if isinstance(e, ImageStored)]
+        images = image_facts(events)
         assert len(images) == 10 and all(i.ok for i in images)  # chapters 7, 17, ... 47
         for image in images:
             blob = await library.get_file(image_object(params["novel_id"], image.image_id))
@@ -129,7 +129,7 @@ async def test_a_chapter_job_fetches_its_chapter_or_fails_with_the_cause(
     events = await events_of(working, one)
     ((_, chapter),) = chapter_facts(events)
     assert chapter.chapter_id == toc[16].id and len(chapter.images) == 2
-    assert [e.chapter_id for e in events if isinstance(e, ImageStored)] == [toc[16].id] * 2
+    assert [e.chapter_id for e in image_facts(events)] == [toc[16].id] * 2
 
 
 async def test_an_image_job_stores_its_image_or_fails(working: Service) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from engine.domain.events import ImageStored
+from engine.domain.events import ImageStored, StoredImage
 from engine.domain.model import JobStatus, JobType
 from engine.jetstream.library import LibraryStore, cover_object, image_object
 from engine.novels.model import url_id
@@ -17,6 +17,7 @@ from tests.integration.novels.novel_helpers import (
     chapter_params,
     create_job,
     events_of,
+    image_facts,
     read_novel,
     watched_site,
 )
@@ -34,8 +35,8 @@ def _image_path(serial: int, k: int) -> str:
     return f"/images/{MAIN}/{serial}-{k}.png"
 
 
-def _images(events: list[Any]) -> dict[str, ImageStored]:
-    return {e.image_id: e for e in events if isinstance(e, ImageStored)}
+def _images(events: list[Any]) -> dict[str, ImageStored | StoredImage]:
+    return {e.image_id: e for e in image_facts(events)}
 
 
 async def test_images_are_fetched_with_the_page_showing_them_as_referer(

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from api.settings import Settings
-from engine.domain.events import ImageStored
 from engine.domain.model import JobType
 from engine.novels.model import url_id
 from tests.integration.novels.novel_helpers import (
     NO_FAULTS,
     create_job,
     events_of,
+    image_facts,
     library_writes,
     page_urls,
     stored_ids,
@@ -88,7 +88,7 @@ async def test_a_killed_volume_resumes_storing_each_chapter_once(
         assert len(stored) == len(SERIALS) and set(stored.values()) == {1}
         pages = Counter(page_urls(events))
         assert len(pages) == len(SERIALS) and set(pages.values()) == {1}
-        images = Counter(e.image_id for e in events if isinstance(e, ImageStored))
+        images = Counter(e.image_id for e in image_facts(events))
         assert len(images) == 8 and set(images.values()) == {1}  # chapters 27, 37, 47, 57
         assert await library_writes(queue_only) == (len(SERIALS), len(SERIALS))
         state = await store.load(job_id)

@@ -15,7 +15,14 @@ from hypothesis import strategies as st
 from ulid import ULID
 
 from engine.domain.envelope import event_envelope
-from engine.domain.events import AnyEvent, ChaptersStored, JobCreated, JobPurged, StoredChapter
+from engine.domain.events import (
+    AnyEvent,
+    ChaptersStored,
+    JobCreated,
+    JobPurged,
+    StoredChapter,
+    StoredImage,
+)
 from engine.domain.model import JobType
 from projections.apply import apply_batch
 from projections.library import library_dump
@@ -63,7 +70,8 @@ def _fact(kind: str, job: str, novel: str, arg: int, at: int) -> AnyEvent:
                 for k in serials
             ]  # fmt: skip
             envelope = event_envelope(job, "w", at=at)
-            return ChaptersStored(**envelope, novel_id=novel, chapters=chapters)
+            images = [_stored_image(c, ok=arg % 3 != 0) for c in chapters]  # stored, or failed
+            return ChaptersStored(**envelope, novel_id=novel, chapters=chapters, images=images)
         case "image":
             cover = arg % 4 == 3
             shown_in = None if cover else hex_id(chapter_url(novel, arg % 4 + 1))
@@ -73,6 +81,15 @@ def _fact(kind: str, job: str, novel: str, arg: int, at: int) -> AnyEvent:
             return artifact(job, novel, fmt=("epub", "txt")[arg % 2], size=arg, at=at)
         case _:
             return JobPurged(**event_envelope(job, "admin", at=at))
+
+
+def _stored_image(chapter: StoredChapter, *, ok: bool) -> StoredImage:
+    (shown,) = chapter.images
+    return StoredImage(
+        image_id=shown.id, url=shown.url, chapter_id=chapter.chapter_id, ok=ok,
+        content_type="image/png" if ok else "", bytes=len(shown.url) if ok else 0,
+        error=None if ok else "HTTP 404",
+    )  # fmt: skip
 
 
 def history(raw: list[tuple[str, int, int, int]]) -> Log:
