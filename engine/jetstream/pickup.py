@@ -133,24 +133,27 @@ class Lanes:
         return self._brought[lane].popleft()
 
     async def _pull(self, lane: str, sub: Any) -> Msg | None:
-        """One pull of `lane` for this slot and the slots asking for it now (`_poll`)."""
+        """One pull of `lane` for this slot and the slots asking for it now (`_poll`), and
+        one for the slots waiting (`_fetch_for_waiting`): one fetch on the lane's
+        subscription at a time (nats-py's fetches on one subscription take each other's
+        answers)."""
         flight = self._flights[lane] = asyncio.get_running_loop().create_future()
         rings = self._rings[lane]  # before the poll: a ring during it keeps the lane open
         msgs: list[Msg] = []
         wanted = 1 + self._asking[lane]
         try:
             msgs = await sub.fetch(wanted, timeout=self._poll_s)
+            if msgs:
+                self._empty_at[lane] = _MAY_HOLD
+                await self._fetch_for_waiting(sub, msgs[-1])
         except TimeoutError:  # nats-py raises its own subclass, or a plain one near expiry
             if not await self._holds(sub):
                 self._empty_at[lane] = rings
-            return None
         finally:
             del self._flights[lane]
             self._brought[lane].extend(msgs[1:])
             flight.set_result(len(msgs) == wanted)
-        self._empty_at[lane] = _MAY_HOLD
-        await self._fetch_for_waiting(sub, msgs[-1])
-        return msgs[0]
+        return msgs[0] if msgs else None
 
     async def _fetch_for_waiting(self, sub: Any, first: Msg) -> None:
         """Items for the slots waiting, when `first` says more are queued behind it: one pull
