@@ -120,12 +120,14 @@ def cpu_now(pids: Mapping[str, int | None]) -> dict[str, float]:
 async def timed(
     side: Side, pids: Mapping[str, int | None], run: Callable[[], Awaitable[None]]
 ) -> None:
-    """Run `run()`, booking its wall time and the CPU each of `pids` used into `side`."""
-    before, t0 = cpu_now(pids), time.perf_counter()
+    """Run `run()`, booking its wall time and the CPU each of `pids` used into `side`, and
+    this process's as "bench" (the clients, and the polls that see the jobs done)."""
+    before, t0, own = cpu_now(pids), time.perf_counter(), time.process_time()
     await run()
     side.seconds = time.perf_counter() - t0
     after = cpu_now(pids)
     side.cpu = {name: after[name] - before.get(name, 0.0) for name in after}
+    side.cpu["bench"] = time.process_time() - own
 
 
 # -- (1) jobstream ------------------------------------------------------------------------
@@ -393,9 +395,10 @@ async def run_arq(args: Any, site: Site, work: Path) -> tuple[Side, Side]:
 def _row(side: Side) -> str:
     cpu = ", ".join(f"{k} {100 * v / side.seconds:.0f}%" for k, v in sorted(side.cpu.items()))
     failed = f"  FAILED {side.failed}" if side.failed else ""
+    per_job = 1000 * sum(side.cpu.values()) / side.n if side.n else 0.0
     return (
         f"  {side.name:<10} {side.n:>6} jobs in {side.seconds:6.2f}s = {side.rate:6.0f} jobs/s"
-        f"   cpu/core: {cpu}{failed}"
+        f"   cpu/core: {cpu}; {per_job:.2f} ms of CPU a job{failed}"
     )
 
 
