@@ -111,17 +111,25 @@ class Dispatcher(Reactions):
             self.forget_ahead()
 
     async def _react_in_order(self, decoded: Sequence[tuple[Msg, AnyEvent]]) -> None:
+        """Creations of plainly runnable jobs are gathered; any other event is reacted to
+        after the work items of the creations before it are stored. Ends that change no
+        other job are only acked: between creations and ends of small jobs (a steady flow
+        of them) they would otherwise cut the batch's work items into one publish each."""
         runnable: list[tuple[Msg, JobCreated]] = []
+        quiet: list[Msg] = []
         for msg, event in decoded:
             if isinstance(event, JobCreated):
                 self._remember(event)
             if (created := plainly_runnable(event)) is not None:
                 runnable.append((msg, created))
-                continue
-            await self._enqueue_all(runnable)  # what was created before it runs first
-            runnable = []
-            await self._handle(msg, event)
+            elif await self.ends_quietly(event):
+                quiet.append(msg)
+            else:
+                await self._enqueue_all(runnable)  # what was created before it runs first
+                runnable = []
+                await self._handle(msg, event)
         await self._enqueue_all(runnable)
+        await settle(_ack_all(quiet), DISPATCHER)
 
     async def _decoded(self, msg: Msg) -> AnyEvent | None:
         """The message's event; None for one that does not decode, terminated (never again)."""

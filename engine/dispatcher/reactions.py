@@ -105,11 +105,25 @@ class Reactions(Children):
             await self._cascade_cancel(job.id)
         await self._release_dependents(job)
 
+    async def ends_quietly(self, event: AnyEvent) -> bool:
+        """Whether `event` is the end of a job whose end changes no other (no parent, no
+        children, no dependents), known without reading the log: its reaction is nothing, so
+        it need not wait for the work items of creations before it. False when unsure."""
+        if not isinstance(event, JobSucceeded | JobFailed | JobCanceled):
+            return False
+        created = self._creations.get(event.job_id)
+        if created is None or _in_family(created):
+            return False
+        dependents = await self._dependents(event.job_id)
+        if dependents:
+            self._ahead[event.job_id] = dependents  # what its reaction reads first
+            return False
+        del self._creations[event.job_id]  # as `_created` would: its end comes once
+        return True
+
     async def _acts_at_end(self, created: JobCreated) -> bool:
         """Whether the end of this job changes another: a parent, children or dependents."""
-        if created.parent_job_id is not None or created.type in BATCH_TYPES | EXPANDING_TYPES:
-            return True
-        return bool(await self._dependents(created.job_id))
+        return _in_family(created) or bool(await self._dependents(created.job_id))
 
     async def _on_retry(self, seq: int, job_id: str) -> None:
         """Queue a retried job again: a parent retries its children that did not succeed
@@ -139,3 +153,8 @@ class Reactions(Children):
                 await self._runnable(state.version, job_id, state)
             elif state is not None:
                 await self._fail(job_id, dep_error(dep.id, dep))
+
+
+def _in_family(created: JobCreated) -> bool:
+    """Whether the job has a parent or children (its end rolls up or cascades)."""
+    return created.parent_job_id is not None or created.type in BATCH_TYPES | EXPANDING_TYPES

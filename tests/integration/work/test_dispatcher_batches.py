@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import msgspec
 import pytest
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 
 from engine.dispatcher import DISPATCHER, Dispatcher, open_dependents
@@ -209,3 +210,65 @@ async def test_a_batch_of_ends_reads_their_dependents_at_once_and_releases_them(
 
 def waiting_on(dep_id: str) -> CreateJob:
     return msgspec.structs.replace(scrape(), depends_on=dep_id)
+
+
+class PublishCountingDispatcher(Dispatcher):
+    """The dispatcher, recording how many work items each of its publishes held."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.publishes: list[int] = []
+
+    async def _enqueue_all(self, created: Sequence[tuple[Msg, JobCreated]]) -> None:
+        if created:
+            self.publishes.append(len(created))
+        await super()._enqueue_all(created)
+
+
+async def test_ends_that_change_no_other_job_do_not_split_a_batch_of_work_items(
+    nc: NATS,
+) -> None:
+    """Creations and ends of small jobs come interleaved; an end whose job has no parent,
+    children or dependents is only acked, so the creations around it share one publish.
+    An end that releases a dependent still comes after the items created before it."""
+    store = EventStore(nc, Codec())
+    await store.ensure()
+    await ensure_work(nc.jetstream())
+    service = JobService(store)
+    js = nc.jetstream()
+    sub = await js.pull_subscribe(
+        "jobs.*.*", "t", stream=JOBS_STREAM,
+        config=ConsumerConfig(filter_subjects=["jobs.*.created", "jobs.*.succeeded"]),
+    )  # fmt: skip
+    dispatcher = PublishCountingDispatcher(nc, service, await open_dependents(nc))  # by hand
+    plain, awaited = scrape(), scrape()
+    dependent = waiting_on(awaited.job_id)
+    for command in (plain, awaited, dependent):
+        await service.execute(command)
+    await dispatcher.handle_batch(await sub.fetch(3, timeout=5))
+    dispatcher.publishes.clear()
+
+    later = [scrape() for _ in range(4)]
+    await service.execute(later[0])
+    await finish(service, plain.job_id)  # changes no other job
+    await service.execute(later[1])
+    await service.execute(later[2])
+    await finish(service, awaited.job_id)  # releases `dependent`
+    await service.execute(later[3])
+    msgs = await sub.fetch(6, timeout=5)
+    assert len(msgs) == 6
+    await dispatcher.handle_batch(msgs)
+
+    # later[0..2] together (the quiet end between them), then `dependent` alone, released
+    # by its dependency's end in order, then later[3]
+    assert dispatcher.publishes == [3, 1]
+    items = await work_items(nc, 7)
+    wanted = [plain, awaited, dependent, *later]
+    assert {i.job_id for i in items} == {c.job_id for c in wanted}
+    info = await js.consumer_info(JOBS_STREAM, "t")
+    assert (info.num_pending, info.num_ack_pending) == (0, 0)
+
+
+async def finish(service: JobService, job_id: str) -> None:
+    await service.execute(StartJob(**command_envelope(job_id, "w"), worker_id="w"))
+    await service.execute(FinishJob(**command_envelope(job_id, "w"), ok=True))
