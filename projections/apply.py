@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import aiosqlite
 import msgspec
@@ -21,6 +23,7 @@ from engine.domain.events import (
 from engine.domain.model import CATEGORY_OF, JobType
 from engine.domain.progress import progress
 from engine.domain.state import JobState, fold
+from projections.db_thread import in_thread
 from projections.library_apply import apply_library
 from projections.queries import _COLUMNS, _JSON_AT, _NAMES, JobRow
 from projections.rollup import roll_up
@@ -150,19 +153,34 @@ _ERASE = (
 )
 
 
-async def _write_jobs(db: aiosqlite.Connection, states: list[JobState | None]) -> set[str]:
-    """Upsert the jobs' rows, delete every row of purged ones; the ids to store nothing of.
+class _Writes(NamedTuple):
+    """A batch's rows, made in the event loop's thread; stored in the database's."""
 
-    Those are the purged jobs and the jobs with no state (a rejected history), so a rebuild,
-    which folds a purged job's tombstone and late writes together, stores the same rows.
-    """
-    live = [s for s in states if s is not None and not s.purged]
-    await db.executemany(_UPSERT, [_row(s) for s in live])
-    purged = [(s.id,) for s in states if s is not None and s.purged]
-    if purged:  # rare; each statement is a round trip to the database thread
-        for sql in _ERASE:
-            await db.executemany(sql, purged)
-    return {s.id for s in live}
+    last: int  # the batch's last sequence: the new checkpoint
+    live: list[JobState]  # folded jobs whose rows are kept
+    rows: list[tuple[object, ...]]  # their `_UPSERT` values
+    purged: list[tuple[str]]  # jobs whose every row goes
+    kept: list[tuple[int, AnyEvent]]  # the events of the live jobs
+    folded: list[JobState | None]
+    events: list[tuple[object, ...]]
+    pages: list[tuple[object, ...]]
+    items: list[tuple[object, ...]]
+
+
+def _writes(batch: Sequence[tuple[int, AnyEvent]], folded: list[JobState | None]) -> _Writes:
+    """What `batch` writes, given its jobs `folded`. Purged jobs and jobs with no state (a
+    rejected history) store nothing, so a rebuild, which folds a purged job's tombstone and
+    late writes together, stores the same rows."""
+    live = [s for s in folded if s is not None and not s.purged]
+    stored = {s.id for s in live}
+    kept = [(seq, e) for seq, e in batch if e.job_id in stored]
+    return _Writes(
+        last=batch[-1][0], live=live, rows=[_row(s) for s in live],
+        purged=[(s.id,) for s in folded if s is not None and s.purged], kept=kept,
+        folded=folded, events=[_event_row(seq, e) for seq, e in kept],
+        pages=[row for seq, e in kept for row in _page_rows(seq, e)],
+        items=[_item_row(seq, e) for seq, e in kept if isinstance(e, ItemScraped)],
+    )  # fmt: skip
 
 
 async def apply_batch(db: aiosqlite.Connection, batch: Sequence[tuple[int, AnyEvent]]) -> int:
@@ -170,36 +188,44 @@ async def apply_batch(db: aiosqlite.Connection, batch: Sequence[tuple[int, AnyEv
 
     Returns the new checkpoint. Events at or below a job's folded version are ignored, so
     re-applying a batch after a crash between commit and acknowledgement changes nothing.
+
+    Two hand-offs to the connection's thread, not one per statement (which cost more than
+    the statements): the jobs' states are read, folded and turned into rows here; the
+    transaction then runs whole in the thread (`in_thread`). The states may be read outside
+    it: the projector is the read model's only writer.
     """
     by_job: dict[str, list[tuple[int, AnyEvent]]] = defaultdict(list)
     for seq, event in batch:
         by_job[event.job_id].append((seq, event))
-    last = batch[-1][0]
-    await db.execute("BEGIN")
+    states = await _load_states(db, list(by_job))
+    folded = [_fold_job(states.get(job_id), evs) for job_id, evs in by_job.items()]
+    writes = _writes(batch, folded)
+    return await in_thread(db, lambda conn: _store(conn, writes))
+
+
+def _store(db: sqlite3.Connection, w: _Writes) -> int:
+    """Write `w` in one transaction, checkpoint included; rolled back whole on any error."""
+    db.execute("BEGIN")
     try:
-        states = await _load_states(db, list(by_job))
-        folded = [_fold_job(states.get(job_id), evs) for job_id, evs in by_job.items()]
-        stored = await _write_jobs(db, folded)
-        await roll_up(db, [s for s in folded if s is not None and s.id in stored])
-        kept = [(seq, e) for seq, e in batch if e.job_id in stored]
-        await apply_library(db, kept, folded)
-        events = [_event_row(seq, e) for seq, e in kept]
-        await db.executemany("INSERT OR IGNORE INTO job_events VALUES (?,?,?,?,?,?)", events)
-        pages = [row for seq, e in kept for row in _page_rows(seq, e)]
-        if pages:
-            await db.executemany(_RESULT, pages)
-        items = [_item_row(seq, e) for seq, e in kept if isinstance(e, ItemScraped)]
-        if items:
-            await db.executemany("INSERT OR IGNORE INTO items VALUES (?,?,?,?,?)", items)
-        await db.execute(
+        db.executemany(_UPSERT, w.rows)
+        if w.purged:  # rare
+            for sql in _ERASE:
+                db.executemany(sql, w.purged)
+        roll_up(db, w.live)
+        apply_library(db, w.kept, w.folded)
+        db.executemany("INSERT OR IGNORE INTO job_events VALUES (?,?,?,?,?,?)", w.events)
+        if w.pages:
+            db.executemany(_RESULT, w.pages)
+        if w.items:
+            db.executemany("INSERT OR IGNORE INTO items VALUES (?,?,?,?,?)", w.items)
+        db.execute(
             "INSERT INTO checkpoint (id, seq, schema_version) VALUES (1, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET seq = max(seq, excluded.seq)",
-            (last, SCHEMA_VERSION),
+            (w.last, SCHEMA_VERSION),
         )
-        await db.execute("COMMIT")
+        db.execute("COMMIT")
     except BaseException:
-        # A cancel while COMMIT runs in aiosqlite's thread may come after it committed
         if db.in_transaction:
-            await db.execute("ROLLBACK")
+            db.execute("ROLLBACK")
         raise
-    return last
+    return w.last

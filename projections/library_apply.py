@@ -25,9 +25,9 @@ The rules, in log order:
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 
-import aiosqlite
 import msgspec
 
 from engine.domain.events import (
@@ -59,8 +59,8 @@ _encode = msgspec.json.Encoder().encode
 _decode_fact = msgspec.json.Decoder(Fact).decode
 
 
-async def apply_library(
-    db: aiosqlite.Connection, kept: Sequence[tuple[int, AnyEvent]],
+def apply_library(
+    db: sqlite3.Connection, kept: Sequence[tuple[int, AnyEvent]],
     states: Iterable[JobState | None],
 ) -> None:  # fmt: skip
     """Fold the library facts among `kept` (the batch's events of jobs the read model keeps)
@@ -70,63 +70,63 @@ async def apply_library(
     known = [s for s in states if s is not None]
     facts = [(seq, e) for seq, e in kept if isinstance(e, FACTS)]
     if facts:
-        done = await _checkpoint(db)
+        done = _checkpoint(db)
         users = {s.id: s.user_id for s in known}
         fresh = [(seq, e, users[e.job_id]) for seq, e in facts if seq > done]
         rows = [(seq, e.job_id, user, e.novel_id, _encode(e)) for seq, e, user in fresh]
-        await db.executemany("INSERT OR IGNORE INTO library_facts VALUES (?,?,?,?,?)", rows)
+        db.executemany("INSERT OR IGNORE INTO library_facts VALUES (?,?,?,?,?)", rows)
         for _, e, user in fresh:
-            await apply_fact(db, e, user)
+            apply_fact(db, e, user)
     purged = [s.id for s in known if s.purged]
     if purged:
-        await forget_jobs(db, purged)
+        forget_jobs(db, purged)
 
 
-async def _checkpoint(db: aiosqlite.Connection) -> int:
-    rows = list(await db.execute_fetchall("SELECT seq FROM checkpoint WHERE id = 1"))
+def _checkpoint(db: sqlite3.Connection) -> int:
+    rows = list(db.execute("SELECT seq FROM checkpoint WHERE id = 1").fetchall())
     return int(rows[0][0]) if rows else 0
 
 
-async def forget_jobs(db: aiosqlite.Connection, job_ids: Sequence[str]) -> None:
+def forget_jobs(db: sqlite3.Connection, job_ids: Sequence[str]) -> None:
     """Delete the facts of `job_ids` and fold every novel they named again from the rest."""
     marks = ",".join("?" * len(job_ids))
-    found = await db.execute_fetchall(
+    found = db.execute(
         f"SELECT DISTINCT novel_id FROM library_facts WHERE job_id IN ({marks})", job_ids
-    )
+    ).fetchall()
     novels = sorted(str(r[0]) for r in found)
     if not novels:
         return
-    await db.execute(f"DELETE FROM library_facts WHERE job_id IN ({marks})", job_ids)
+    db.execute(f"DELETE FROM library_facts WHERE job_id IN ({marks})", job_ids)
     for novel_id in novels:
-        await refold_novel(db, novel_id)
+        refold_novel(db, novel_id)
 
 
-async def refold_novel(db: aiosqlite.Connection, novel_id: str) -> None:
+def refold_novel(db: sqlite3.Connection, novel_id: str) -> None:
     """Rebuild every row of the novel from its facts, in log order."""
     for table, column in NOVEL_TABLES:
-        await db.execute(f"DELETE FROM {table} WHERE {column} = ?", (novel_id,))
-    facts = await db.execute_fetchall(
+        db.execute(f"DELETE FROM {table} WHERE {column} = ?", (novel_id,))
+    facts = db.execute(
         "SELECT user_id, event FROM library_facts WHERE novel_id = ? ORDER BY seq", (novel_id,)
-    )
+    ).fetchall()
     for user_id, data in facts:
-        await apply_fact(db, _decode_fact(data), str(user_id))
+        apply_fact(db, _decode_fact(data), str(user_id))
 
 
-async def apply_fact(db: aiosqlite.Connection, e: Fact, user_id: str) -> None:
+def apply_fact(db: sqlite3.Connection, e: Fact, user_id: str) -> None:
     """Fold one fact of a job of `user_id` into the library tables."""
     match e:
         case NovelParsed():
-            await _novel(db, e, user_id)
+            _novel(db, e, user_id)
         case ChaptersListed():
-            await _listed(db, e)
+            _listed(db, e)
         case ChapterStored():
-            await _chapter(db, e)
+            _chapter(db, e)
         case ChaptersStored():
-            await _chapters(db, e)
+            _chapters(db, e)
         case ImageStored():
-            await _image(db, e)
+            _image(db, e)
         case ArtifactStored():
-            await _artifact(db, e, user_id)
+            _artifact(db, e, user_id)
 
 
 # The cover of a novel parsed again is kept; a new novel takes a cover stored before it.
@@ -141,18 +141,18 @@ ON CONFLICT(id) DO UPDATE SET url=excluded.url, source=excluded.source, title=ex
 """
 
 
-async def _novel(db: aiosqlite.Connection, e: NovelParsed, user_id: str) -> None:
+def _novel(db: sqlite3.Connection, e: NovelParsed, user_id: str) -> None:
     n = e.novel_id
-    await db.execute(
+    db.execute(
         _NOVEL,
         (n, e.url, e.source, e.title, _encode(e.authors), e.synopsis, _encode(e.tags), n,
          e.job_id, len(e.volumes), e.chapter_count, e.at, e.at),
     )  # fmt: skip
-    await db.execute("INSERT OR IGNORE INTO novel_access VALUES (?, ?)", (n, user_id))
-    await db.execute("DELETE FROM volumes WHERE novel_id = ?", (n,))
+    db.execute("INSERT OR IGNORE INTO novel_access VALUES (?, ?)", (n, user_id))
+    db.execute("DELETE FROM volumes WHERE novel_id = ?", (n,))
     volumes = [(v.id, n, v.serial, v.title, 0) for v in e.volumes]
-    await db.executemany("INSERT OR REPLACE INTO volumes VALUES (?,?,?,?,?)", volumes)
-    await db.execute("UPDATE chapters SET in_toc = 0 WHERE novel_id = ? AND in_toc = 1", (n,))
+    db.executemany("INSERT OR REPLACE INTO volumes VALUES (?,?,?,?,?)", volumes)
+    db.execute("UPDATE chapters SET in_toc = 0 WHERE novel_id = ? AND in_toc = 1", (n,))
 
 
 _LISTED = """
@@ -168,13 +168,13 @@ UPDATE volumes SET chapter_count = (
 """
 
 
-async def _listed(db: aiosqlite.Connection, e: ChaptersListed) -> None:
-    rows = await db.execute_fetchall("SELECT toc_job_id FROM novels WHERE id = ?", (e.novel_id,))
+def _listed(db: sqlite3.Connection, e: ChaptersListed) -> None:
+    rows = db.execute("SELECT toc_job_id FROM novels WHERE id = ?", (e.novel_id,)).fetchall()
     if [tuple(r) for r in rows] != [(e.job_id,)]:  # no novel, or a newer TOC replaced this one
         return
     chapters = [(e.novel_id, c.id, c.volume_id, c.serial, c.title, c.url) for c in e.chapters]
-    await db.executemany(_LISTED, chapters)
-    await db.execute(_VOLUME_COUNTS, (e.novel_id,))
+    db.executemany(_LISTED, chapters)
+    db.execute(_VOLUME_COUNTS, (e.novel_id,))
 
 
 _STORED = """
@@ -188,20 +188,20 @@ def _images_json(images: Sequence[ImageInfo]) -> str:
     return _encode([{"id": i.id, "url": i.url} for i in images]).decode()
 
 
-async def _chapter(db: aiosqlite.Connection, e: ChapterStored) -> None:
-    await db.execute(_STORED, (e.novel_id, e.chapter_id, e.title, e.bytes, _images_json(e.images)))
+def _chapter(db: sqlite3.Connection, e: ChapterStored) -> None:
+    db.execute(_STORED, (e.novel_id, e.chapter_id, e.title, e.bytes, _images_json(e.images)))
     shown = [(e.novel_id, i.id, e.chapter_id, i.url) for i in e.images]
-    await db.executemany(_SHOWN, shown)
+    db.executemany(_SHOWN, shown)
 
 
-async def _chapters(db: aiosqlite.Connection, e: ChaptersStored) -> None:
+def _chapters(db: sqlite3.Connection, e: ChaptersStored) -> None:
     n = e.novel_id
     stored = [(n, c.chapter_id, c.title, c.bytes, _images_json(c.images)) for c in e.chapters]
-    await db.executemany(_STORED, stored)
+    db.executemany(_STORED, stored)
     shown = [(n, i.id, c.chapter_id, i.url) for c in e.chapters for i in c.images]
-    await db.executemany(_SHOWN, shown)
+    db.executemany(_SHOWN, shown)
     if e.images:  # as their `image_stored` facts would (never a cover)
-        await db.executemany(_IMAGE, [_image_row(n, i) for i in e.images])
+        db.executemany(_IMAGE, [_image_row(n, i) for i in e.images])
 
 
 # A failed fetch records its error but leaves what an earlier success stored.
@@ -224,12 +224,12 @@ def _image_row(novel_id: str, e: ImageStored | StoredImage) -> tuple[object, ...
     )  # fmt: skip
 
 
-async def _image(db: aiosqlite.Connection, e: ImageStored) -> None:
+def _image(db: sqlite3.Connection, e: ImageStored) -> None:
     n = e.novel_id
-    await db.execute(_IMAGE, _image_row(n, e))
+    db.execute(_IMAGE, _image_row(n, e))
     if e.cover and e.ok:  # one cover object per novel: an older cover's bytes are gone
-        await db.execute("UPDATE novels SET cover_image_id = ? WHERE id = ?", (e.image_id, n))
-        await db.execute(
+        db.execute("UPDATE novels SET cover_image_id = ? WHERE id = ?", (e.image_id, n))
+        db.execute(
             "UPDATE images SET fetched = 0 WHERE novel_id = ? AND cover = 1 AND id != ?",
             (n, e.image_id),
         )
@@ -243,8 +243,8 @@ ON CONFLICT(id) DO UPDATE SET novel_id=excluded.novel_id, job_id=excluded.job_id
 """
 
 
-async def _artifact(db: aiosqlite.Connection, e: ArtifactStored, user_id: str) -> None:
-    await db.execute(
+def _artifact(db: sqlite3.Connection, e: ArtifactStored, user_id: str) -> None:
+    db.execute(
         _ARTIFACT,
         (e.artifact_id, e.novel_id, e.job_id, user_id, e.format, e.file_name, e.content_type,
          e.bytes, e.at),

@@ -18,9 +18,9 @@ show) still counts its direct children.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection, Sequence
 
-import aiosqlite
 import msgspec
 
 from engine.domain.batches import children_of, rolls_up_units
@@ -62,7 +62,7 @@ FROM jobs WHERE id IN (SELECT value FROM json_each(?))
 _SET = "UPDATE jobs SET done = ?, failed = ?, total = ?, skipped = ?, progress = ? WHERE id = ?"
 
 
-async def roll_up(db: aiosqlite.Connection, written: Sequence[JobState]) -> None:
+def roll_up(db: sqlite3.Connection, written: Sequence[JobState]) -> None:
     """Sum the counters of every roll-up job among `written` (rows just upserted from their
     fold) and above them, each after the jobs below it."""
     ids = {s.id for s in written if rolls_up_units(s)}
@@ -70,24 +70,24 @@ async def roll_up(db: aiosqlite.Connection, written: Sequence[JobState]) -> None
     for _ in range(_MAX_DEPTH):
         if not ids:
             return
-        parents = [s for s in await _states(db, ids) if rolls_up_units(s) and not s.purged]
+        parents = [s for s in _states(db, ids) if rolls_up_units(s) and not s.purged]
         for parent in parents:
-            await _sum_children(db, parent)
+            _sum_children(db, parent)
         ids = {s.parent_job_id for s in parents if s.parent_job_id is not None}
 
 
-async def _states(db: aiosqlite.Connection, ids: Collection[str]) -> list[JobState]:
+def _states(db: sqlite3.Connection, ids: Collection[str]) -> list[JobState]:
     """The jobs' states as far as the roll-up reads them (params, URLs and the rest left
     at their defaults)."""
     marks = ",".join("?" * len(ids))
-    rows = await db.execute_fetchall(f"SELECT state FROM jobs WHERE id IN ({marks})", list(ids))
+    rows = db.execute(f"SELECT state FROM jobs WHERE id IN ({marks})", list(ids)).fetchall()
     return [JobState(**msgspec.structs.asdict(_decode_node(row[0]))) for row in rows]
 
 
-async def _sum_children(db: aiosqlite.Connection, parent: JobState) -> None:
+def _sum_children(db: sqlite3.Connection, parent: JobState) -> None:
     children = msgspec.json.encode(children_of(parent)).decode()
-    rows = list(await db.execute_fetchall(_SUMS, (children,)))
+    rows = list(db.execute(_SUMS, (children,)).fetchall())
     done, failed, total, skipped = (int(v) for v in rows[0])
     total = max(total, parent.units, parent.total, done + failed)
     whole = progress(parent.status, done, failed, total).whole
-    await db.execute(_SET, (done, failed, total, skipped, whole, parent.id))
+    db.execute(_SET, (done, failed, total, skipped, whole, parent.id))

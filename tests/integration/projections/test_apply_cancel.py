@@ -1,15 +1,13 @@
-"""A projector stopped while its COMMIT runs: aiosqlite's thread may finish the commit after
-the await was cancelled, and the batch then ends with the cancel, not with a failed
-ROLLBACK of a transaction that is no more (which made the service's shutdown fail)."""
+"""A projector stopped while a batch is being applied: the batch runs whole in the
+connection's thread (one call, committed or rolled back there), and the caller's await
+ends with the cancel; the connection is left with no transaction open."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from pathlib import Path
-from typing import Any
-
-import aiosqlite
-import pytest
 
 from engine.domain.commands import CreateJob
 from engine.domain.decide import decide
@@ -19,35 +17,58 @@ from projections.queries import get_job
 from projections.schema import open_db, read_checkpoint
 
 
-class CancelledAfterCommit:
-    """A real connection whose COMMIT is carried out, then its await cancelled."""
-
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
-
-    async def execute(self, sql: str, *args: Any) -> Any:
-        result = await self._db.execute(sql, *args)
-        if sql == "COMMIT":
-            raise asyncio.CancelledError
-        return result
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._db, name)
-
-
-async def test_a_cancel_after_the_commit_ends_the_batch_with_the_cancel(tmp_path: Path) -> None:
+async def test_a_batch_cancelled_while_it_runs_is_applied_whole_and_ends_with_the_cancel(
+    tmp_path: Path,
+) -> None:
     db = await open_db(tmp_path / "read.db")
     try:
         job_id = new_id()
-        command = CreateJob(
-            **command_envelope(job_id, "u1"), user_id="u1", type=0, priority=1, params={},
-            title="t",
-        )  # fmt: skip
-        batch = [(1, event) for event in decide(None, command)]
-        with pytest.raises(asyncio.CancelledError):
-            await apply_batch(CancelledAfterCommit(db), batch)  # type: ignore[arg-type]
+        [created] = decide(None, create(job_id))
+        reached, release = threading.Event(), threading.Event()
+
+        def pause() -> int:  # called by the batch's insert into job_events, in its thread
+            reached.set()
+            return int(release.wait(10))
+
+        await db.create_function("pause", 0, pause)
+        await db.execute("CREATE TRIGGER paused BEFORE INSERT ON job_events "
+                         "BEGIN SELECT pause(); END")  # fmt: skip
+        applying = asyncio.create_task(apply_batch(db, [(1, created)]))
+        assert await asyncio.to_thread(reached.wait, 10)  # mid-transaction, in its thread
+        applying.cancel()
+        release.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await applying
+        assert applying.cancelled()
+        assert await read_checkpoint(db) == 1  # the thread went on and committed it whole
         assert not db.in_transaction
-        assert await read_checkpoint(db) == 1  # committed: the job is there
         assert await get_job(db, job_id, None) is not None
+    finally:
+        await db.close()
+
+
+def create(job_id: str) -> CreateJob:
+    return CreateJob(
+        **command_envelope(job_id, "u1"), user_id="u1", type=0, priority=1, params={},
+        title="t",
+    )  # fmt: skip
+
+
+async def test_a_batch_that_fails_is_rolled_back_whole(tmp_path: Path) -> None:
+    db = await open_db(tmp_path / "read.db")
+    try:
+        job_id = new_id()
+        [created] = decide(None, create(job_id))
+        await db.execute("CREATE TRIGGER no_events BEFORE INSERT ON job_events "
+                         "BEGIN SELECT RAISE(ABORT, 'refused'); END")  # fmt: skip
+        try:
+            await apply_batch(db, [(1, created)])
+        except Exception as e:
+            assert "refused" in str(e)
+        else:
+            raise AssertionError("the batch should have failed")
+        assert not db.in_transaction
+        assert await read_checkpoint(db) == 0
+        assert await get_job(db, job_id, None) is None  # the job's row went with the rest
     finally:
         await db.close()
