@@ -173,6 +173,7 @@ class JobStream:
         self._joined = feed.subscribe(self._job_id)
         channel = self._joined[0]
         try:
+            await feed.hub.follow()  # before the catch-up: later events reach the channel
             first, joined = await feed.catch_up(
                 self._job_id, channel, self._last_id, self._snapshot
             )

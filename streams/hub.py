@@ -1,24 +1,31 @@
 """The hub: one JetStream subscription per process, fanned out in memory to live readers.
 
-A reader registers *before* it reads its catch-up from the log, so every event is either in
-the catch-up or in its queue (or both); readers drop what they have already sent by sequence.
+A reader registers, then waits for `follow()`, *before* it reads its catch-up from the log,
+so every event is either in the catch-up or in its queue (or both); readers drop what they
+have already sent by sequence. The subscription is held only while there are readers (and
+IDLE_S after the last leaves): a process nobody watches live is not sent every event.
 A reader whose queue is full is marked overflowed and woken: it must end its stream, telling
 its client where to resume, rather than let memory grow without bound.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import logging
 from collections.abc import Iterator
+from functools import partial
 from typing import Any, Protocol
 
 import msgspec
+import nats.errors
+import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from engine.domain.events import AnyEvent, Codec, JobCreated, parse_subject
+from engine.jetstream.errors import StoreUnavailable
 from engine.jetstream.store import JOBS_STREAM, follow_log
 from streams.mailbox import Mailbox
 
@@ -26,6 +33,9 @@ log = logging.getLogger(__name__)
 
 Item = tuple[int, AnyEvent]
 OWNERS_CACHED = 100_000
+# How long the subscription outlives its last reader: a client that reconnects within it
+# (a reloaded dashboard) finds it there. Not on any job's path: only when nobody watches.
+IDLE_S = 30.0
 
 
 class Reader(Mailbox[Item]):
@@ -58,38 +68,97 @@ class Hub:
     whose owner is theirs or unknown (`owner=None`: every job). Owners are learned from the
     `created` events the hub decodes, in a bounded cache: an unknown owner only costs the
     feed a read-model check, which filters by owner anyway.
+
+    A reader, once registered (`attach`, `reader`), awaits `follow()` before it reads the
+    log: that starts the subscription, from the log's last sequence on, if none runs.
     """
 
-    def __init__(self, nc: NATS, codec: Codec, *, max_pending: int = 10_000) -> None:
+    def __init__(
+        self, nc: NATS, codec: Codec, *, max_pending: int = 10_000, idle_s: float = IDLE_S
+    ) -> None:
         self._nc = nc
         self._codec = codec
         self.max_pending = max_pending
+        self.idle_s = idle_s
         self._by_job: dict[str, set[Sink]] = collections.defaultdict(set)
         self._feeds: set[Reader] = set()
         self._owners: dict[str, str] = {}  # insertion order: the oldest go first
         self._sub: Any = None
+        self._generation = 0  # of the subscription: a stopped one's late messages are dropped
+        self._starting = asyncio.Lock()
+        self._idle: asyncio.TimerHandle | None = None
+        self._stopped = False
         self.position = 0  # the last sequence handed out
 
+    @property
+    def following(self) -> bool:
+        return self._sub is not None
+
     async def start(self) -> None:
+        """Ready to follow the log; the subscription starts with the first reader."""
+        self._stopped = False
+
+    async def follow(self) -> int:
+        """Make sure the hub follows the log (from its last sequence, when it did not);
+        the last sequence handed out. Every later event reaches the registered readers."""
+        if self._sub is None:
+            async with self._starting:
+                if self._sub is None and not self._stopped:
+                    await self._subscribe()
+        self._idle_check()
+        return self.position
+
+    async def _subscribe(self) -> None:
         js = self._nc.jetstream()
-        self.position = int((await js.stream_info(JOBS_STREAM)).state.last_seq)
-        self._sub = await follow_log(js, self.position + 1, self._on_msg)
+        try:
+            last = int((await js.stream_info(JOBS_STREAM)).state.last_seq)
+            generation = self._generation + 1
+            sub = await follow_log(js, last + 1, partial(self._on_msg, generation))
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise StoreUnavailable(f"cannot follow the JOBS stream: {e!r}") from e
+        self.position, self._generation, self._sub = last, generation, sub
 
     async def stop(self) -> None:
-        if self._sub is not None:
-            with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()
-            self._sub = None
+        self._stopped = True
+        self._cancel_idle()
+        await self._unsubscribe()
         for reader in [*self._feeds, *(r for rs in self._by_job.values() for r in rs)]:
             reader.close()
+
+    async def _unsubscribe(self) -> None:
+        sub, self._sub = self._sub, None  # at once: a reader arriving now starts a new one
+        self._generation += 1
+        if sub is not None:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    def _idle_check(self) -> None:
+        """Stop following IDLE_S after the last reader left (not while any is there)."""
+        if self.reader_count:
+            self._cancel_idle()
+        elif self._sub is not None and self._idle is None:
+            self._idle = asyncio.get_running_loop().call_later(self.idle_s, self._on_idle)
+
+    def _cancel_idle(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
+    def _on_idle(self) -> None:
+        self._idle = None
+        if not self.reader_count and self._sub is not None:
+            task = asyncio.get_running_loop().create_task(self._unsubscribe())
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     @property
     def reader_count(self) -> int:
         return len(self._feeds) + sum(len(rs) for rs in self._by_job.values())
 
     def attach(self, job_id: str, sink: Sink) -> None:
-        """Hand `sink` every event of `job_id` from now on, until `detach`."""
+        """Hand `sink` every event of `job_id` from now on (once `follow()` returned),
+        until `detach`."""
         self._by_job[job_id].add(sink)
+        self._cancel_idle()
 
     def detach(self, job_id: str, sink: Sink) -> None:
         sinks = self._by_job.get(job_id)
@@ -97,18 +166,24 @@ class Hub:
             sinks.discard(sink)
             if not sinks:
                 del self._by_job[job_id]
+        self._idle_check()
 
     @contextlib.contextmanager
     def reader(self, *, owner: str | None = None) -> Iterator[Reader]:
-        """A feed reader (every job of `owner`) for the duration of the `with` block."""
+        """A feed reader (every job of `owner`) for the duration of the `with` block; it
+        awaits `follow()` before reading the log."""
         r = Reader(owner, self.max_pending)
         self._feeds.add(r)
+        self._cancel_idle()
         try:
             yield r
         finally:
             self._feeds.discard(r)
+            self._idle_check()
 
-    async def _on_msg(self, msg: Msg) -> None:
+    async def _on_msg(self, generation: int, msg: Msg) -> None:
+        if generation != self._generation:  # a stopped subscription's last messages
+            return
         seq = msg.metadata.sequence.stream
         if not self._wanted(msg.subject):
             self.position = seq  # nobody listens: a busy crawl costs no decoding here

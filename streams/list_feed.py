@@ -64,7 +64,7 @@ class ListFeed:
         """A snapshot of the first page (or the jobs changed after `last_id`), then changes."""
         seen = _Seen()
         with self.hub.reader(owner=f.viewer) as reader:
-            position = self.hub.position
+            position = await self.hub.follow()  # before any read: later events reach us
             await self.projector.wait_for(position)
             dirty: dict[str, int] = {}
             if last_id is None:

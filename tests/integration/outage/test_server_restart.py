@@ -5,6 +5,7 @@ while writes cannot succeed and 200 once they can again."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +34,9 @@ async def test_a_server_restart_under_create_load(tmp_path: Path) -> None:
         async with run_service(settings) as svc, aiohttp.ClientSession() as http:
             load = Load([svc.admin])
             health = HealthWatch(http, svc.admin.base)
+            live = contextlib.ExitStack()
+            live.enter_context(svc.runtime.hub.reader())  # a live reader: the hub follows
+            await svc.runtime.hub.follow()
             async with health.running(), load.running():
                 await wait_until(lambda: load.ok_since(0) >= 20)
                 killed = loop.time()
@@ -50,6 +54,7 @@ async def test_a_server_restart_under_create_load(tmp_path: Path) -> None:
             hub_back = await hub_moving
             last = (await svc.runtime.nc.jetstream().stream_info(JOBS_STREAM)).state.last_seq
             await wait_until(lambda: svc.runtime.hub.position == last)  # the live feed follows
+            live.close()
 
     answers = load.answers
     assert {a.status for a in answers} <= {201, 503}, {a.status for a in answers}

@@ -23,13 +23,13 @@ from tests.support import wait_until
 
 
 async def _job(store: EventStore, hub: Hub) -> str:
-    """A new job, once the hub has handed out its `created` event (so no reader queues it)."""
+    """A new job, created while the hub has no reader (it follows from a first reader on)."""
     job_id = new_id()
     create = CreateJob(
         **command_envelope(job_id, "tester"), user_id="u1", type=int(JobType.SCRAPE), priority=1
     )
-    outcome = await JobService(store).execute(create)
-    await wait_until(lambda: hub.position >= outcome.seq)
+    await JobService(store).execute(create)
+    assert not hub.following
     return job_id
 
 
@@ -114,3 +114,35 @@ async def test_one_event_reaches_every_reader_of_its_job_and_no_other(nc: NATS) 
             await r.aclose()
     finally:
         await hub.stop()
+
+
+async def test_the_hub_follows_the_log_only_while_someone_reads(nc: NATS) -> None:
+    """No reader, no subscription; the first reader's `follow()` starts one from the log's
+    tail, which hands it every later event; the last reader gone, it stops after `idle_s`;
+    a new reader starts it again from the tail."""
+    store = EventStore(nc, Codec())
+    await store.ensure()
+    hub = Hub(nc, store.codec, idle_s=0.05)
+    await hub.start()
+    try:
+        job_id = await _job(store, hub)
+        (before,) = await _logs(store, job_id, 1)
+        assert not hub.following
+        with hub.reader() as reader:
+            assert await hub.follow() == before  # the tail: what a catch-up reads up to
+            (seq,) = await _logs(store, job_id, 1)
+            item = await reader.next(5)
+            assert item is not None and item[0] == seq
+        assert hub.following  # for idle_s more
+        await wait_until(lambda: not hub.following)
+        (missed,) = await _logs(store, job_id, 1)  # nobody follows: nobody is sent it
+        feed = JobFeed(store, hub)
+        frames = _frames(feed, job_id, seq)  # resumes after `seq`: `missed` from the log
+        assert [(f.event, f.id) for f in await _take(frames, 1)] == [("log", missed)]
+        assert hub.following and hub.position == missed
+        (live,) = await _logs(store, job_id, 1)
+        assert [(f.event, f.id) for f in await _take(frames, 1)] == [("log", live)]
+        await frames.aclose()
+    finally:
+        await hub.stop()
+    assert not hub.following
