@@ -52,19 +52,19 @@ class _Ids:
 
     def __init__(self, command: Command) -> None:
         self._command = command
-        self._first = ULID.from_str(command.command_id)
         self._n = 0
 
     def envelope(self) -> EventEnvelope:
         """The next event's envelope: the next derived id, the command's job, time and actor."""
-        event_id = str(self._first) if self._n == 0 else self._derived(self._n)
-        self._n += 1
         cmd = self._command
+        event_id = cmd.command_id if self._n == 0 else self._derived(self._n)
+        self._n += 1
         return event_envelope(cmd.job_id, cmd.actor, event_id=event_id, at=cmd.at)
 
     def _derived(self, n: int) -> str:
-        rest = hashlib.blake2b(f"{self._first}:{n}".encode(), digest_size=10).digest()
-        return str(ULID.from_bytes(self._first.bytes[:6] + rest))  # 48-bit time, 80 bits
+        first = ULID.from_str(self._command.command_id)  # parsed only when a command has two
+        rest = hashlib.blake2b(f"{first}:{n}".encode(), digest_size=10).digest()
+        return str(ULID.from_bytes(first.bytes[:6] + rest))  # 48-bit time, 80 bits
 
 
 def _live(state: JobState | None, job_id: str) -> JobState:
