@@ -87,6 +87,7 @@ class Hub:
         self._generation = 0  # of the subscription: a stopped one's late messages are dropped
         self._starting = asyncio.Lock()
         self._idle: asyncio.TimerHandle | None = None
+        self._closing: set[asyncio.Task[None]] = set()  # subscriptions being ended
         self._stopped = False
         self.position = 0  # the last sequence handed out
 
@@ -110,27 +111,31 @@ class Hub:
 
     async def _subscribe(self) -> None:
         js = self._nc.jetstream()
+        self._generation += 1
+        generation = self._generation
         try:
             last = int((await js.stream_info(JOBS_STREAM)).state.last_seq)
-            generation = self._generation + 1
             sub = await follow_log(js, last + 1, partial(self._on_msg, generation))
         except (nats.errors.Error, nats.js.errors.Error) as e:
             raise StoreUnavailable(f"cannot follow the JOBS stream: {e!r}") from e
-        self.position, self._generation, self._sub = last, generation, sub
+        if generation != self._generation:  # stopped meanwhile
+            await _unsubscribe(sub)
+            return
+        self.position, self._sub = last, sub
 
     async def stop(self) -> None:
         self._stopped = True
         self._cancel_idle()
-        await self._unsubscribe()
+        await _unsubscribe(self._drop())
         for reader in [*self._feeds, *(r for rs in self._by_job.values() for r in rs)]:
             reader.close()
 
-    async def _unsubscribe(self) -> None:
-        sub, self._sub = self._sub, None  # at once: a reader arriving now starts a new one
+    def _drop(self) -> Any:
+        """The subscription, no longer the hub's: its later messages are dropped, and a
+        reader arriving now starts a new one. At once, with no await in between."""
+        sub, self._sub = self._sub, None
         self._generation += 1
-        if sub is not None:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+        return sub
 
     def _idle_check(self) -> None:
         """Stop following IDLE_S after the last reader left (not while any is there)."""
@@ -147,8 +152,9 @@ class Hub:
     def _on_idle(self) -> None:
         self._idle = None
         if not self.reader_count and self._sub is not None:
-            task = asyncio.get_running_loop().create_task(self._unsubscribe())
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            task = asyncio.get_running_loop().create_task(_unsubscribe(self._drop()))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     @property
     def reader_count(self) -> int:
@@ -217,3 +223,10 @@ class Hub:
             for r in self._feeds:
                 if r.owner is None or owner is None or r.owner == owner:
                     r.push(item)
+
+
+async def _unsubscribe(sub: Any) -> None:
+    """End a subscription the hub dropped (None: there was none); errors do not matter."""
+    if sub is not None:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
