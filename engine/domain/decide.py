@@ -52,6 +52,7 @@ class _Ids:
 
     def __init__(self, command: Command) -> None:
         self._command = command
+        self._first: ULID | None = None  # the command id parsed, for the events after the first
         self._n = 0
 
     def envelope(self) -> EventEnvelope:
@@ -62,7 +63,8 @@ class _Ids:
         return event_envelope(cmd.job_id, cmd.actor, event_id=event_id, at=cmd.at)
 
     def _derived(self, n: int) -> str:
-        first = ULID.from_str(self._command.command_id)  # parsed only when a command has two
+        if (first := self._first) is None:  # parsed only when a command makes two events
+            first = self._first = ULID.from_str(self._command.command_id)
         rest = hashlib.blake2b(f"{first}:{n}".encode(), digest_size=10).digest()
         return str(ULID.from_bytes(first.bytes[:6] + rest))  # 48-bit time, 80 bits
 
