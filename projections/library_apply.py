@@ -83,7 +83,7 @@ def apply_library(
 
 
 def _checkpoint(db: sqlite3.Connection) -> int:
-    rows = list(db.execute("SELECT seq FROM checkpoint WHERE id = 1").fetchall())
+    rows = db.execute("SELECT seq FROM checkpoint WHERE id = 1").fetchall()
     return int(rows[0][0]) if rows else 0
 
 

@@ -86,8 +86,7 @@ def _states(db: sqlite3.Connection, ids: Collection[str]) -> list[JobState]:
 
 def _sum_children(db: sqlite3.Connection, parent: JobState) -> None:
     children = msgspec.json.encode(children_of(parent)).decode()
-    rows = list(db.execute(_SUMS, (children,)).fetchall())
-    done, failed, total, skipped = (int(v) for v in rows[0])
+    done, failed, total, skipped = (int(v) for v in db.execute(_SUMS, (children,)).fetchone())
     total = max(total, parent.units, parent.total, done + failed)
     whole = progress(parent.status, done, failed, total).whole
     db.execute(_SET, (done, failed, total, skipped, whole, parent.id))
