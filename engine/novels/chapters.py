@@ -35,13 +35,7 @@ from engine.crawl.fetcher import FetchResult
 from engine.crawl.models import PageOutcome
 from engine.crawl.pages import failed_page
 from engine.domain.errors import InvalidCommand
-from engine.domain.events import (
-    ChapterStored,
-    ImageInfo,
-    ImageStored,
-    StoredChapter,
-    StoredImage,
-)
+from engine.domain.events import ChapterStored, ImageInfo, StoredChapter, StoredImage
 from engine.domain.model import JobType
 from engine.jetstream.library import Chapter, item_token
 from engine.novels.common import each
@@ -59,7 +53,7 @@ from engine.novels.handlers import (
     source_of,
     store_image,
 )
-from engine.novels.images import image_fact
+from engine.novels.images import keep_image
 from engine.novels.model import url_id
 from engine.novels.sources.base import Source
 from engine.novels.stored import ChapterGroups
@@ -248,11 +242,14 @@ class _ChapterRun:
         stored: list[StoredImage] = []
 
         async def one(info: ImageInfo) -> None:
-            fact, _ = await image_fact(
+            kept, _ = await keep_image(
                 self.run, self.novel_id, info.url, chapter_id=item.id, image_id=info.id,
                 rank=item.serial,
             )  # fmt: skip
-            stored.append(_image_of(item.id, fact))
+            stored.append(StoredImage(
+                image_id=info.id, url=info.url, chapter_id=item.id, ok=kept.error is None,
+                content_type=kept.content_type, bytes=kept.size, error=kept.error,
+            ))  # fmt: skip
 
         with contextlib.suppress(Stopped):  # a stop leaves the rest unfetched
             await each(todo, IMAGE_SLOTS, one)
@@ -282,14 +279,6 @@ def _stored(
         chapter_id=item.id, url=item.url, title=body.title, bytes=size, images=images,
         status=result.status, final_url=final, content_type=result.content_type,
         duration_ms=result.duration_ms, fetched=result.bytes,
-    )  # fmt: skip
-
-
-def _image_of(chapter_id: str, fact: ImageStored) -> StoredImage:
-    """What a chapter's `chapters_stored` says of its image whose fact is `fact`."""
-    return StoredImage(
-        image_id=fact.image_id, url=fact.url, chapter_id=chapter_id, ok=fact.ok,
-        content_type=fact.content_type, bytes=fact.bytes, error=fact.error,
     )  # fmt: skip
 
 

@@ -14,7 +14,7 @@ stored without the object store's own second lookup (:meth:`LibraryStore.add_fil
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from engine.crawl.errors import CrawlError
 from engine.crawl.fetcher import FetchResult
@@ -31,6 +31,15 @@ if TYPE_CHECKING:  # the run's protocol lives with the handlers, which build on 
 RESTATED = "already in the library"
 
 
+class Kept(NamedTuple):
+    """What became of an image: stored or found stored (its content type and size), or
+    failed (`error`)."""
+
+    content_type: str = ""
+    size: int = 0
+    error: str | None = None
+
+
 async def store_image(
     run: NovelRun, novel_id: str, url: str, *, chapter_id: str | None,
     image_id: str | None = None, page: bool = False, referer: str | None = None,
@@ -45,9 +54,14 @@ async def store_image(
     host's gate (its chapter's serial). Stopped passes through.
     """
     image_id = image_id or url_id(url)
-    fact, result = await image_fact(
+    kept, result = await keep_image(
         run, novel_id, url, chapter_id=chapter_id, image_id=image_id, referer=referer,
         refresh=refresh, rank=rank,
+    )  # fmt: skip
+    fact = ImageStored(
+        **envelope(run), novel_id=novel_id, image_id=image_id, url=url,
+        ok=kept.error is None, chapter_id=chapter_id, cover=chapter_id is None,
+        content_type=kept.content_type, bytes=kept.size, error=kept.error,
     )  # fmt: skip
     await run.record(fact, msg_id(run, "image", image_id))
     if page and result is None and fact.ok:
@@ -57,7 +71,7 @@ async def store_image(
     return fact
 
 
-async def image_fact(
+async def keep_image(
     run: NovelRun,
     novel_id: str,
     url: str,
@@ -67,17 +81,16 @@ async def image_fact(
     referer: str | None = None,
     refresh: bool | None = None,
     rank: int = 0,
-) -> tuple[ImageStored, FetchResult | None]:
-    """What `store_image` does but record: the image's `image_stored` fact, for the caller
-    to record, and the answer it was fetched with (None: restated, or not fetched at all)."""
+) -> tuple[Kept, FetchResult | None]:
+    """What `store_image` does but record: what became of the image, for the caller to
+    record, and the answer it was fetched with (None: found stored, or not fetched at all)."""
     image_id = image_id or url_id(url)
     name = cover_object(novel_id) if chapter_id is None else image_object(novel_id, image_id)
     refreshing = _refreshing(run, refresh)
     if not refreshing:
         stored = await run.library.file_info(name)
         if stored is not None:
-            size, content_type = stored.size, stored.content_type
-            return _image_fact(run, novel_id, image_id, url, chapter_id, content_type, size), None
+            return Kept(stored.content_type, stored.size), None
     referer = referer or shown_on(run.job.params, image_id, chapter_id)
     result: FetchResult | None = None
     try:
@@ -87,11 +100,10 @@ async def image_fact(
     except (CrawlError, NovelError) as e:
         if isinstance(e, Stopped):
             raise
-        return _image_fact(run, novel_id, image_id, url, chapter_id, error=str(e)), result
+        return Kept(error=str(e)), result
     # not refreshing, the name was just found free: no second lookup to replace a file
     put = run.library.put_file if refreshing else run.library.add_file
-    size = await put(name, result.body, content_type)
-    return _image_fact(run, novel_id, image_id, url, chapter_id, content_type, size), result
+    return Kept(content_type, await put(name, result.body, content_type)), result
 
 
 def _refreshing(run: NovelRun, refresh: bool | None) -> bool:
@@ -133,14 +145,3 @@ def _image_type(result: FetchResult) -> str:
     if result.truncated:
         raise NovelError(f"{result.url}: larger than {result.bytes} bytes")
     return content_type
-
-
-def _image_fact(
-    run: NovelRun, novel_id: str, image_id: str, url: str, chapter_id: str | None,
-    content_type: str = "", size: int = 0, *, error: str | None = None,
-) -> ImageStored:  # fmt: skip
-    return ImageStored(
-        **envelope(run), novel_id=novel_id, image_id=image_id, url=url, ok=error is None,
-        chapter_id=chapter_id, cover=chapter_id is None, content_type=content_type,
-        bytes=size, error=error,
-    )  # fmt: skip
