@@ -34,6 +34,7 @@ from engine.service import JobService
 log = logging.getLogger("engine.dispatcher")
 
 DISPATCHER = "dispatcher"
+ENDS = (JobSucceeded, JobFailed, JobCanceled)  # a job's end, whichever it is
 _KEPT_BATCHES = 256  # unfinished batch parents kept between their children's roll-ups
 # Creations this dispatcher took, kept for their jobs' ends (least recent dropped first)
 _KEPT_CREATIONS = 10_000
@@ -92,7 +93,7 @@ class Core:
         waited = {e.depends_on for e in events if isinstance(e, JobCreated)}
         ended = {
             e.job_id for e in events
-            if isinstance(e, JobSucceeded | JobFailed | JobCanceled) and e.job_id not in waited
+            if isinstance(e, ENDS) and e.job_id not in waited
         }  # fmt: skip
         if len(ended) < 2:  # one read is as well made in turn
             return

@@ -4,7 +4,7 @@ or expanded job makes runnable. Each is idempotent, so a redelivered event chang
 from __future__ import annotations
 
 from engine.dispatcher.children import Children
-from engine.dispatcher.core import dep_error, releases
+from engine.dispatcher.core import ENDS, dep_error, releases
 from engine.domain.batches import EXPANDING_TYPES, is_parent
 from engine.domain.events import (
     AnyEvent,
@@ -109,7 +109,7 @@ class Reactions(Children):
         """Whether `event` is the end of a job whose end changes no other (no parent, no
         children, no dependents), known without reading the log: its reaction is nothing, so
         it need not wait for the work items of creations before it. False when unsure."""
-        if not isinstance(event, JobSucceeded | JobFailed | JobCanceled):
+        if not isinstance(event, ENDS):
             return False
         created = self._creations.get(event.job_id)
         if created is None or _in_family(created):
