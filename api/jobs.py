@@ -139,8 +139,9 @@ class JobsApi:
         """The job from the read model. Not there while the read model is behind this node's
         last create: asked again once it shows that create (a job another user just created,
         named by id, is found as the node-wide read-after-create has it)."""
+        seen = self.projector.checkpoint  # before the read: it may move while the read runs
         row = await queries.get_job(self.db, job_id, viewer, with_deleted=with_deleted)
-        behind = row is None and self._last_create > self.projector.checkpoint
+        behind = row is None and self._last_create > seen
         if behind and await self._shows(self._last_create):
             row = await queries.get_job(self.db, job_id, viewer, with_deleted=with_deleted)
         return row

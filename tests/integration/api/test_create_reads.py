@@ -127,3 +127,31 @@ async def test_a_job_named_before_the_read_model_shows_it_is_a_503_not_a_422(
         await jobs.create(ALICE, missing)
     later = await jobs.create(ALICE, msgspec.structs.replace(NEW, depends_on=first.id))
     assert later.depends_on == first.id
+
+
+class ShownDuringTheRead:
+    """The read connection, with the read model shown (the projector let go, its checkpoint
+    reached) after a query ran and before its answer returns: the order in which a
+    projector's commit can overtake a read that started before it."""
+
+    def __init__(self, db: object, projector: HeldProjector, seq: int) -> None:
+        self._db, self._projector, self._seq = db, projector, seq
+
+    async def execute_fetchall(self, sql: str, params: object) -> object:
+        rows = await self._db.execute_fetchall(sql, params)  # type: ignore[attr-defined]
+        self._projector.open.set()
+        await self._projector.wait_for(self._seq)
+        return rows
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._db, name)
+
+
+async def test_a_job_the_read_model_shows_while_it_is_read_is_found(jobs: JobsApi) -> None:
+    """A read that found nothing, while the projector applied the job meanwhile, is asked
+    again: the job is found, not refused as missing (422)."""
+    first = await jobs.create(ALICE, NEW)
+    seq = (await jobs.service.store.history(first.id))[-1].seq
+    jobs.db = ShownDuringTheRead(jobs.db, held(jobs), seq)  # type: ignore[assignment]
+    later = await jobs.create(ALICE, msgspec.structs.replace(NEW, depends_on=first.id))
+    assert later.depends_on == first.id
