@@ -111,18 +111,27 @@ class GroupWriter:
             task.add_done_callback(self._tasks.discard)
 
     async def _commit(self, batch: list[_Write]) -> None:
+        storing = asyncio.ensure_future(self._store(batch))
         try:
-            await self._store(batch)
-        except Exception as e:  # never leave a write waiting for ever
-            for write in batch:
-                _fail(write.done, e)
+            # The batch's place is given up once it is stored, or after one publish's
+            # timeout: a write whose answer was lost (the server died under it) waits up to
+            # SETTLE_S to learn whether it was stored, and must not hold back the writes
+            # after it (which, the store away, fail at once).
+            await asyncio.wait({storing}, timeout=self._timeout)
         except asyncio.CancelledError:  # the process is stopping
-            for write in batch:
-                _fail(write.done, StoreUnavailable("stopped before the write was stored"))
+            storing.cancel()
+            _fail_all(batch, StoreUnavailable("stopped before the write was stored"))
             raise
         finally:
             self._running -= 1
             self._schedule()
+        try:
+            await storing
+        except Exception as e:  # never leave a write waiting for ever
+            _fail_all(batch, e)
+        except asyncio.CancelledError:  # the process is stopping
+            _fail_all(batch, StoreUnavailable("stopped before the write was stored"))
+            raise
 
     async def _store(self, batch: list[_Write]) -> None:
         if len(batch) > 1 and self._nc.is_connected:
@@ -193,6 +202,11 @@ def _split(queue: list[_Write], most: int) -> tuple[list[_Write], list[_Write]]:
         else:
             rest.append(write)
     return batch, rest
+
+
+def _fail_all(batch: list[_Write], error: Exception) -> None:
+    for write in batch:
+        _fail(write.done, error)
 
 
 def _answer(future: asyncio.Future[int], seq: int) -> None:

@@ -142,3 +142,34 @@ async def test_after_a_lost_answer_an_unavailable_store_is_asked_again(
     assert not any(refusals.values())  # each was refused, then asked again
     for event, seq in zip(events, seqs, strict=True):
         assert await first_stored(store, event) == (seq, event.event_id)
+
+
+@pytest.mark.parametrize("lost", [1, 3])
+async def test_a_write_whose_answer_is_lost_does_not_hold_back_the_writes_after_it(
+    nc: NATS, store: EventStore, lost: int
+) -> None:
+    """One batch on its way at a time: while a write (alone, or in a batch) whose answer
+    was lost waits for the store to say whether it holds it, a later write is made and
+    answered (during an outage it fails at once with a 503 instead of waiting behind)."""
+    writer, group = GroupWriter(nc, timeout=1e-6, in_flight=1), GroupCommit(nc, store)
+    settling, store_back = asyncio.Event(), asyncio.Event()
+
+    def write(event: JobCreated, *, held: bool) -> Awaitable[int]:
+        async def alone() -> int:
+            if held:  # the store answers these writes only once it is back
+                settling.set()
+                await store_back.wait()
+            return await group._alone(event)
+
+        return writer.write(event.job_id, [group._message(event)], alone)
+
+    events = [created() for _ in range(lost)]
+    waiting = asyncio.gather(*(write(e, held=True) for e in events))
+    await asyncio.wait_for(settling.wait(), 5)
+    later = created()
+    seq = await asyncio.wait_for(write(later, held=False), 5)  # not behind the lost ones
+    assert await first_stored(store, later) == (seq, later.event_id)
+    assert not waiting.done()
+    store_back.set()
+    for event, seq in zip(events, await waiting, strict=True):
+        assert await first_stored(store, event) == (seq, event.event_id)
