@@ -59,15 +59,23 @@ class Load:
         return sum(1 for a in self.answers if a.status != 201 and a.sent >= t)
 
     async def _loop(self, client: Client) -> None:
+        while not self._stopping:
+            await self.one(client)
+            await asyncio.sleep(PACE_S)
+
+    async def one(self, client: Client) -> Answer:
+        """One create more, kept with the loops' ones: the loops' creates on their way when
+        the server dies all wait (up to SETTLE_S) to learn whether they were stored, and
+        the loops, which send together, may all be among them."""
         loop = asyncio.get_running_loop()
         headers = {"Authorization": f"Bearer {client.token}"}
-        while not self._stopping:
-            self._count += 1
-            n = self._count
-            sent = loop.time()
-            status, job_id = await _create(client, self.path, headers, self.body_of(n))
-            self.answers.append(Answer(n, sent, loop.time(), status, job_id))
-            await asyncio.sleep(PACE_S)
+        self._count += 1
+        n = self._count
+        sent = loop.time()
+        status, job_id = await _create(client, self.path, headers, self.body_of(n))
+        answer = Answer(n, sent, loop.time(), status, job_id)
+        self.answers.append(answer)
+        return answer
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Load]:
