@@ -15,8 +15,9 @@ writes made again alone, by the write's own `alone` coroutine, which answers (or
 it would have without batching; after an unknown outcome, an unavailable store is asked
 again (for up to SETTLE_S) rather than answered: the batch may have been stored, and a
 write must not be told it failed when it did not (a create answered 503 for a job that
-exists). Used by a worker's slots (engine/held.py) and by the API's
-creates (engine/jetstream/group_commit.py).
+exists). A batch gives up its place among those on their way once stored or after one
+publish's timeout, so such a wait never holds back the writes after it. Used by a worker's
+slots (engine/held.py) and by the API's creates (engine/jetstream/group_commit.py).
 """
 
 from __future__ import annotations
