@@ -45,6 +45,7 @@ from engine.domain.errors import InvalidCommand
 from engine.domain.ids import job_token
 from engine.jetstream.atomic import BatchRefused, publish_atomic
 from engine.jetstream.errors import StoreUnavailable
+from engine.jetstream.objects import described_at, read_description, read_file
 from engine.jetstream.provision import (
     create_once,
     ensure_stream,
@@ -240,29 +241,19 @@ class LibraryStore:
         return len(data)
 
     async def get_file(self, name: str) -> Blob | None:
-        try:
-            result = await self._files.get(name)
-        except nats.js.errors.ObjectNotFoundError:
+        """The file stored under `name`, None when there is none (direct gets: see
+        `engine.jetstream.objects`). StoreUnavailable when it cannot be read whole."""
+        found = await read_file(self._nc, self._js, LIBRARY_BUCKET, name, self._timeout)
+        if found is None:
             return None
-        except (nats.errors.Error, nats.js.errors.Error) as e:
-            raise StoreUnavailable(f"cannot read {name}: {e!r}") from e
-        content_type = _type_of(result.info) if result.info else ""
-        return Blob(data=result.data or b"", content_type=content_type)
+        said, data = found
+        return Blob(data=data, content_type=said.description or _UNTYPED)
 
     async def file_info(self, name: str) -> FileInfo | None:
         """The size and type of the file stored under `name`, None when there is none; one
         direct get of its description, its content not read."""
-        try:
-            msg = await self._js.get_last_msg(_OBJ_STREAM, _described_at(name), direct=True)
-        except nats.js.errors.NotFoundError:
-            return None
-        except (nats.errors.Error, nats.js.errors.Error) as e:
-            raise StoreUnavailable(f"cannot read {name}: {e!r}") from e
-        try:
-            said = _read_description(msg.data or b"")
-        except msgspec.DecodeError as e:
-            raise StoreUnavailable(f"cannot read {name}: its description is malformed") from e
-        if said.deleted:
+        said = await read_description(self._js, _OBJ_STREAM, _described_at(name))
+        if said is None:
             return None
         return FileInfo(size=said.size, content_type=said.description or _UNTYPED)
 
@@ -313,25 +304,11 @@ class LibraryStore:
             await self._js.purge_stream(_OBJ_STREAM, subject=chunks)
 
 
-class _Description(msgspec.Struct):
-    """What file_info reads of an object's description (nats-py's ObjectInfo as JSON)."""
-
-    size: int = 0
-    description: str | None = None
-    deleted: bool = False
-
-
-_read_description = msgspec.json.Decoder(_Description).decode
 _UNTYPED = "application/octet-stream"
 
 
 def _described_at(name: str) -> str:
-    """The subject of the description of the object `name` (nats-py's object format)."""
-    return f"$O.{LIBRARY_BUCKET}.M.{base64.urlsafe_b64encode(name.encode()).decode()}"
-
-
-def _type_of(info: ObjectInfo) -> str:
-    return info.description or _UNTYPED
+    return described_at(LIBRARY_BUCKET, name)
 
 
 async def _bucket(js: JetStreamContext, replicas: int) -> ObjectStore:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
+
 import pytest
 from nats.aio.client import Client as NATS
 from ulid import ULID
 
 from engine.domain.errors import InvalidCommand
+from engine.jetstream.errors import StoreUnavailable
 from engine.jetstream.library import (
     Blob,
     Chapter,
@@ -43,7 +48,7 @@ async def test_chapters_are_stored_whole_replaced_and_listed(nc: NATS) -> None:
 
 async def test_files_keep_their_bytes_and_content_type(nc: NATS) -> None:
     store = await LibraryStore.open(nc)
-    data = bytes(range(256)) * 12_000  # about 3 MB: several chunks
+    data = bytes(range(256)) * 20_000  # about 5 MB: more chunks than one read fetches
     name = image_object(NOVEL, "00112233445566aa")
     assert await store.put_file(name, data, "image/png") == len(data)
     blob = await store.get_file(name)
@@ -62,7 +67,7 @@ async def test_a_new_file_is_added_without_a_second_lookup_and_read_back_whole(n
     assert await store.add_file(name, data, "image/webp") == len(data)
     info = await store.file_info(name)
     assert info is not None and (info.size, info.content_type) == (len(data), "image/webp")
-    blob = await store.get_file(name)  # nats-py's reader: chunks, order and digest check out
+    blob = await store.get_file(name)  # chunks, order and digest check out
     assert blob is not None and blob.data == data and blob.content_type == "image/webp"
     empty = image_object(NOVEL, "00112233445566bc")
     assert await store.add_file(empty, b"", "image/gif") == 0
@@ -97,6 +102,45 @@ async def test_a_file_of_several_chunks_added_over_another_leaves_only_its_own_c
     assert await store.add_file(name, b"again", "image/gif") == len(b"again")
     assert await store.get_file(name) == Blob(data=b"again", content_type="image/gif")
     assert await _chunk_messages(nc) == chunks_before + 1  # two chunks out, one in
+
+
+async def test_a_thousand_reads_in_a_burst_all_succeed_and_leave_no_consumer(nc: NATS) -> None:
+    # nats-py's own reader made a consumer per read, which the server kept for seconds:
+    # from the 1,000th read on, every read failed with "maximum consumers limit reached"
+    store = await LibraryStore.open(nc)
+    names = [image_object(NOVEL, f"{i:016x}") for i in range(1_100)]
+    lanes = asyncio.Semaphore(16)
+
+    async def add(name: str) -> None:
+        async with lanes:
+            await store.add_file(name, name.encode(), "image/png")
+
+    async def read(name: str) -> Blob | None:
+        async with lanes:
+            return await store.get_file(name)
+
+    await asyncio.gather(*(add(n) for n in names))
+    blobs = await asyncio.gather(*(read(n) for n in names))
+    assert [b.data if b else None for b in blobs] == [n.encode() for n in names]
+    info = await nc.jetstream().stream_info("OBJ_library")
+    assert info.state.consumer_count == 0
+
+
+async def test_a_file_whose_chunks_do_not_match_its_description_is_not_served(nc: NATS) -> None:
+    store = await LibraryStore.open(nc)
+    name = image_object(NOVEL, "00112233445566ee")
+    await store.add_file(name, b"real bytes", "image/png")
+    js = nc.jetstream()
+    subject = "$O.library.M." + base64.urlsafe_b64encode(name.encode()).decode()
+    said = json.loads((await js.get_last_msg("OBJ_library", subject)).data)
+    said["digest"] = "SHA-256=" + base64.urlsafe_b64encode(b"x" * 32).decode()
+    await js.publish(subject, json.dumps(said).encode())  # same size, another digest
+    with pytest.raises(StoreUnavailable, match="do not match"):
+        await store.get_file(name)
+    said["size"] = 3  # a size that the chunks do not have
+    await js.publish(subject, json.dumps(said).encode())
+    with pytest.raises(StoreUnavailable, match="do not match"):
+        await store.get_file(name)
 
 
 async def _chunk_messages(nc: NATS) -> int:
