@@ -28,6 +28,7 @@ from projections.library_apply import apply_library
 from projections.queries import _COLUMNS, _JSON_AT, _NAMES, JobRow
 from projections.rollup import roll_up
 from projections.schema import SCHEMA_VERSION
+from projections.state_cache import LOAD, StateCache
 
 log = logging.getLogger(__name__)
 
@@ -128,10 +129,21 @@ def _event_row(seq: int, e: AnyEvent) -> tuple[object, ...]:
     return (seq, e.job_id, kind_of(e), e.at, e.actor, _encode(to_builtins(e)))
 
 
-async def _load_states(db: aiosqlite.Connection, ids: Sequence[str]) -> dict[str, JobState]:
+async def _load_states(
+    db: aiosqlite.Connection, ids: Sequence[str], cache: StateCache
+) -> dict[str, JobState]:
+    """The stored states of `ids` (those that have one); read from SQLite only where `cache`
+    does not hold the stored version."""
     marks = ",".join("?" * len(ids))
-    rows = await db.execute_fetchall(f"SELECT id, state FROM jobs WHERE id IN ({marks})", ids)
-    return {row[0]: _decode_state(row[1]) for row in rows}
+    query = LOAD.format(marks=marks)
+    rows = await db.execute_fetchall(query, (cache.versions(ids), *ids))
+    out: dict[str, JobState] = {}
+    for job_id, version, state in rows:
+        known = cache.get(job_id, version) if state is None else None
+        if known is None and state is None:  # cannot be: `versions` named only states it holds
+            raise LookupError(f"job {job_id}: its state was neither read nor remembered")
+        out[job_id] = known if known is not None else _decode_state(state)
+    return out
 
 
 def _fold_job(state: JobState | None, events: list[tuple[int, AnyEvent]]) -> JobState | None:
@@ -183,7 +195,11 @@ def _writes(batch: Sequence[tuple[int, AnyEvent]], folded: list[JobState | None]
     )  # fmt: skip
 
 
-async def apply_batch(db: aiosqlite.Connection, batch: Sequence[tuple[int, AnyEvent]]) -> int:
+async def apply_batch(
+    db: aiosqlite.Connection,
+    batch: Sequence[tuple[int, AnyEvent]],
+    cache: StateCache | None = None,
+) -> int:
     """Apply `batch` (increasing sequences) and move the checkpoint, atomically.
 
     Returns the new checkpoint. Events at or below a job's folded version are ignored, so
@@ -192,18 +208,22 @@ async def apply_batch(db: aiosqlite.Connection, batch: Sequence[tuple[int, AnyEv
     Two hand-offs to the connection's thread, not one per statement (which cost more than
     the statements): the jobs' states are read, folded and turned into rows here; the
     transaction then runs whole in the thread (`in_thread`). The states may be read outside
-    it: the projector is the read model's only writer.
+    it: the projector is the read model's only writer. With `cache` (the projector's), the
+    states it remembers are not read again, and those written are remembered once committed.
     """
+    cache = cache if cache is not None else StateCache()
     by_job: dict[str, list[tuple[int, AnyEvent]]] = defaultdict(list)
     for seq, event in batch:
         by_job[event.job_id].append((seq, event))
-    states = await _load_states(db, list(by_job))
+    states = await _load_states(db, list(by_job), cache)
     folded = [_fold_job(states.get(job_id), evs) for job_id, evs in by_job.items()]
     writes = _writes(batch, folded)
-    return await in_thread(db, lambda conn: _store(conn, writes))
+    last = await in_thread(db, lambda conn: _store(conn, writes, cache))
+    cache.wrote(writes.live, gone=[job_id for (job_id,) in writes.purged])
+    return last
 
 
-def _store(db: sqlite3.Connection, w: _Writes) -> int:
+def _store(db: sqlite3.Connection, w: _Writes, cache: StateCache) -> int:
     """Write `w` in one transaction, checkpoint included; rolled back whole on any error."""
     db.execute("BEGIN")
     try:
@@ -211,7 +231,7 @@ def _store(db: sqlite3.Connection, w: _Writes) -> int:
         if w.purged:  # rare
             for sql in _ERASE:
                 db.executemany(sql, w.purged)
-        roll_up(db, w.live)
+        roll_up(db, w.live, cache)
         apply_library(db, w.kept, w.folded)
         db.executemany("INSERT OR IGNORE INTO job_events VALUES (?,?,?,?,?,?)", w.events)
         if w.pages:

@@ -17,6 +17,7 @@ from engine.jetstream.store import JOBS_STREAM, follow_log
 from projections.apply import apply_batch
 from projections.errors import NotReady
 from projections.schema import read_checkpoint
+from projections.state_cache import StateCache
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class Projector:
         self.checkpoint = 0
         self.caught_up = asyncio.Event()
         self._target = 0
+        self._states = StateCache()  # the states this projector wrote, not decoded again
 
     async def start(self) -> None:
         """Subscribe from the checkpoint; `caught_up` is set once the log's tail is applied."""
@@ -104,7 +106,7 @@ class Projector:
 
     async def _apply(self, batch: list[tuple[int, AnyEvent]]) -> int:
         """Apply `batch` (in one transaction); the new checkpoint."""
-        return await apply_batch(self._db, batch)
+        return await apply_batch(self._db, batch, self._states)
 
     def _release(self) -> None:
         while self._waiters and self._waiters[0][0] <= self.checkpoint:

@@ -23,10 +23,11 @@ from collections.abc import Collection, Sequence
 
 import msgspec
 
-from engine.domain.batches import children_of, rolls_up_units
+from engine.domain.batches import rolls_up_units
 from engine.domain.model import JobStatus
 from engine.domain.progress import progress
 from engine.domain.state import JobState
+from projections.state_cache import LOAD, StateCache
 
 
 class _Node(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,6 +46,7 @@ class _Node(msgspec.Struct, frozen=True, kw_only=True):
     children: dict[str, int] = {}
     expanded: int = 0
     units: int = 0
+    version: int = 0
 
 
 _decode_node = msgspec.json.Decoder(_Node).decode
@@ -62,30 +64,43 @@ FROM jobs WHERE id IN (SELECT value FROM json_each(?))
 _SET = "UPDATE jobs SET done = ?, failed = ?, total = ?, skipped = ?, progress = ? WHERE id = ?"
 
 
-def roll_up(db: sqlite3.Connection, written: Sequence[JobState]) -> None:
+def roll_up(
+    db: sqlite3.Connection, written: Sequence[JobState], cache: StateCache | None = None
+) -> None:
     """Sum the counters of every roll-up job among `written` (rows just upserted from their
-    fold) and above them, each after the jobs below it."""
+    fold) and above them, each after the jobs below it; `cache` spares decoding the states
+    it remembers and deriving their children's ids again."""
+    cache = cache if cache is not None else StateCache()
     ids = {s.id for s in written if rolls_up_units(s)}
     ids |= {s.parent_job_id for s in written if s.parent_job_id is not None}
     for _ in range(_MAX_DEPTH):
         if not ids:
             return
-        parents = [s for s in _states(db, ids) if rolls_up_units(s) and not s.purged]
+        parents = [s for s in _states(db, ids, cache) if rolls_up_units(s) and not s.purged]
         for parent in parents:
-            _sum_children(db, parent)
+            _sum_children(db, parent, cache.children(parent))
         ids = {s.parent_job_id for s in parents if s.parent_job_id is not None}
 
 
-def _states(db: sqlite3.Connection, ids: Collection[str]) -> list[JobState]:
-    """The jobs' states as far as the roll-up reads them (params, URLs and the rest left
-    at their defaults)."""
+def _states(db: sqlite3.Connection, ids: Collection[str], cache: StateCache) -> list[JobState]:
+    """The jobs' states as far as the roll-up reads them: remembered by `cache`, or decoded
+    (params, URLs and the rest left at their defaults)."""
     marks = ",".join("?" * len(ids))
-    rows = db.execute(f"SELECT state FROM jobs WHERE id IN ({marks})", list(ids)).fetchall()
-    return [JobState(**msgspec.structs.asdict(_decode_node(row[0]))) for row in rows]
+    rows = db.execute(LOAD.format(marks=marks), (cache.versions(ids), *ids)).fetchall()
+    return [_state(cache, job_id, version, state) for job_id, version, state in rows]
 
 
-def _sum_children(db: sqlite3.Connection, parent: JobState) -> None:
-    children = msgspec.json.encode(children_of(parent)).decode()
+def _state(cache: StateCache, job_id: str, version: int, state: bytes | str | None) -> JobState:
+    known = cache.get(job_id, version) if state is None else None
+    if known is not None:
+        return known
+    if state is None:  # cannot be: `versions` named only states `cache` holds
+        raise LookupError(f"job {job_id}: its state was neither read nor remembered")
+    return JobState(**msgspec.structs.asdict(_decode_node(state)))
+
+
+def _sum_children(db: sqlite3.Connection, parent: JobState, ids: list[str]) -> None:
+    children = msgspec.json.encode(ids).decode()
     done, failed, total, skipped = (int(v) for v in db.execute(_SUMS, (children,)).fetchone())
     total = max(total, parent.units, parent.total, done + failed)
     whole = progress(parent.status, done, failed, total).whole

@@ -27,6 +27,7 @@ from engine.domain.model import JobType
 from projections.apply import apply_batch
 from projections.library import library_dump
 from projections.schema import open_db, read_checkpoint
+from projections.state_cache import StateCache
 from tests.library_facts import (
     artifact,
     chapter_infos,
@@ -112,7 +113,9 @@ def erased(log: Log) -> Log:
     return [(seq, e) for seq, e in log if seq >= last_purge.get(e.job_id, 0)]
 
 
-async def _apply(path: Path, log: Log, cuts: list[int], restarts: set[int]) -> Any:
+async def _apply(
+    path: Path, log: Log, cuts: list[int], restarts: set[int], cache: StateCache | None = None
+) -> Any:
     """Apply `log` in batches split at `cuts`, reopening the file at `restarts` and delivering
     the last few events again then, as after a crash before the acknowledgement."""
     bounds = [0, *sorted(set(cuts)), len(log)]
@@ -126,8 +129,8 @@ async def _apply(path: Path, log: Log, cuts: list[int], restarts: set[int]) -> A
             checkpoint = await read_checkpoint(db)
             again = [item for item in log[:lo] if item[0] > checkpoint - 3]
             if again:
-                await apply_batch(db, again)
-        await apply_batch(db, log[lo:hi])
+                await apply_batch(db, again, cache)
+        await apply_batch(db, log[lo:hi], cache)
     dump = await library_dump(db)
     await db.close()
     return dump
@@ -150,8 +153,10 @@ def test_rebuild_from_the_erased_log_equals_live(
     log = history(raw)
     cuts = [c for c in cuts if 0 < c < len(log)]
     with tempfile.TemporaryDirectory() as tmp:
-        live = asyncio.run(_apply(Path(tmp) / "live.db", log, cuts, restarts))
-        one_by_one = asyncio.run(_apply(Path(tmp) / "each.db", log, list(range(len(log))), set()))
+        live = asyncio.run(_apply(Path(tmp) / "live.db", log, cuts, restarts, StateCache(size=2)))
+        one_by_one = asyncio.run(
+            _apply(Path(tmp) / "each.db", log, list(range(len(log))), set(), StateCache())
+        )
         rebuilt = asyncio.run(_apply(Path(tmp) / "rebuilt.db", erased(log), [], set()))
     assert live == rebuilt
     assert one_by_one == rebuilt
