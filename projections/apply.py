@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 import aiosqlite
@@ -28,7 +28,7 @@ from projections.library_apply import apply_library
 from projections.queries import _COLUMNS, _JSON_AT, _NAMES, JobRow
 from projections.rollup import roll_up
 from projections.schema import SCHEMA_VERSION
-from projections.state_cache import LOAD, StateCache
+from projections.state_cache import LOAD, STATE, StateCache
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ _encode = msgspec.json.Encoder().encode
 # state a rebuild writes is byte for byte the one the live projector wrote
 _encode_state = msgspec.json.Encoder(order="deterministic").encode
 _decode_state = msgspec.json.Decoder(JobState).decode
+_PARAMS_AT = _NAMES.index("params")
 
 _MARKS = ",".join("?" * (len(_NAMES) + 1))  # a JobRow's columns, then `state`
 _UPSERT = f"""
@@ -80,12 +81,19 @@ def _spider_of(s: JobState) -> dict[str, str | None]:
     return {f"spider_{k}": v if isinstance(v, str) else None for k, v in named.items()}
 
 
-def _row(s: JobState) -> tuple[object, ...]:
-    """The `_UPSERT` values: the job's row in `_COLUMNS` order (dicts as JSON), then its state."""
+def _row(s: JobState, stored: bool) -> tuple[object, ...]:
+    """The `_UPSERT` values: the job's row in `_COLUMNS` order (dicts as JSON), then its state.
+
+    Params never change after the job's creation, and only the row made then is written
+    from them (`params`, the spider columns: `_UPSERT` leaves both as they are). So the
+    `params` column holds them once and the state is stored without them, and the states
+    the projector reads back or remembers have none: a VOLUME_BATCH's params list every
+    chapter of its novel, and writing them again on each of its events cost megabytes a
+    write. A row already `stored` is sent no params at all."""
     values = list(msgspec.structs.astuple(row_of(s)))
     for i in _JSON_AT:
-        values[i] = _encode(values[i])
-    return (*values, _encode_state(s))
+        values[i] = "" if stored and i == _PARAMS_AT else _encode(values[i])
+    return (*values, _encode_state(msgspec.structs.replace(s, params={})))
 
 
 _RESULT = """
@@ -132,10 +140,9 @@ def _event_row(seq: int, e: AnyEvent) -> tuple[object, ...]:
 async def _load_states(
     db: aiosqlite.Connection, ids: Sequence[str], cache: StateCache
 ) -> dict[str, JobState]:
-    """The stored states of `ids` (those that have one); read from SQLite only where `cache`
-    does not hold the stored version."""
-    marks = ",".join("?" * len(ids))
-    query = LOAD.format(marks=marks)
+    """The stored states of `ids` (those that have one), without their params (see `_row`);
+    read from SQLite only where `cache` does not hold the stored version."""
+    query = LOAD.format(columns=STATE, marks=",".join("?" * len(ids)))
     rows = await db.execute_fetchall(query, (cache.versions(ids), *ids))
     out: dict[str, JobState] = {}
     for job_id, version, state in rows:
@@ -179,15 +186,17 @@ class _Writes(NamedTuple):
     items: list[tuple[object, ...]]
 
 
-def _writes(batch: Sequence[tuple[int, AnyEvent]], folded: list[JobState | None]) -> _Writes:
-    """What `batch` writes, given its jobs `folded`. Purged jobs and jobs with no state (a
-    rejected history) store nothing, so a rebuild, which folds a purged job's tombstone and
-    late writes together, stores the same rows."""
+def _writes(
+    batch: Sequence[tuple[int, AnyEvent]], folded: list[JobState | None], existing: Collection[str]
+) -> _Writes:
+    """What `batch` writes, given its jobs `folded` (those in `existing` have a row). Purged
+    jobs and jobs with no state (a rejected history) store nothing, so a rebuild, which folds
+    a purged job's tombstone and late writes together, stores the same rows."""
     live = [s for s in folded if s is not None and not s.purged]
     stored = {s.id for s in live}
     kept = [(seq, e) for seq, e in batch if e.job_id in stored]
     return _Writes(
-        last=batch[-1][0], live=live, rows=[_row(s) for s in live],
+        last=batch[-1][0], live=live, rows=[_row(s, s.id in existing) for s in live],
         purged=[(s.id,) for s in folded if s is not None and s.purged], kept=kept,
         folded=folded, events=[_event_row(seq, e) for seq, e in kept],
         pages=[row for seq, e in kept for row in _page_rows(seq, e)],
@@ -217,7 +226,7 @@ async def apply_batch(
         by_job[event.job_id].append((seq, event))
     states = await _load_states(db, list(by_job), cache)
     folded = [_fold_job(states.get(job_id), evs) for job_id, evs in by_job.items()]
-    writes = _writes(batch, folded)
+    writes = _writes(batch, folded, states.keys())
     last = await in_thread(db, lambda conn: _store(conn, writes, cache))
     cache.wrote(writes.live, gone=[job_id for (job_id,) in writes.purged])
     return last

@@ -27,13 +27,12 @@ from engine.domain.batches import rolls_up_units
 from engine.domain.model import JobStatus
 from engine.domain.progress import progress
 from engine.domain.state import JobState
-from projections.state_cache import LOAD, StateCache
+from projections.state_cache import LOAD, STATE, StateCache
 
 
 class _Node(msgspec.Struct, frozen=True, kw_only=True):
-    """What the roll-up reads of a job's stored state. Decoding only these skips the rest
-    (a VOLUME_BATCH's params list every chapter of a novel: decoding them on every batch of
-    events was the projector's largest cost in the novel benchmark)."""
+    """What the roll-up reads of a job's stored state (stored without its params, which for
+    a VOLUME_BATCH list every chapter of a novel); decoding only these skips the rest."""
 
     id: str
     user_id: str
@@ -86,7 +85,8 @@ def _states(db: sqlite3.Connection, ids: Collection[str], cache: StateCache) -> 
     """The jobs' states as far as the roll-up reads them: remembered by `cache`, or decoded
     (params, URLs and the rest left at their defaults)."""
     marks = ",".join("?" * len(ids))
-    rows = db.execute(LOAD.format(marks=marks), (cache.versions(ids), *ids)).fetchall()
+    query = LOAD.format(columns=STATE, marks=marks)
+    rows = db.execute(query, (cache.versions(ids), *ids)).fetchall()
     return [_state(cache, job_id, version, state) for job_id, version, state in rows]
 
 

@@ -26,13 +26,14 @@ from engine.domain.state import JobState
 SIZE = 1024  # states remembered at most; the least recently written are forgotten first
 _V = TypeVar("_V")
 
-# Each row's id and version, and its state only when the version is not the one given for
-# its id in the JSON object bound to the first `?` (the states remembered).
+# Each row's id and version, and `columns` (`STATE`) only when the version is not
+# the one given for its id in the JSON object bound to the first `?` (the states remembered).
 LOAD = """
-SELECT j.id, j.version, CASE WHEN j.version = c.value THEN NULL ELSE j.state END
+SELECT j.id, j.version, {columns}
 FROM jobs AS j LEFT JOIN json_each(?) AS c ON c.key = j.id
 WHERE j.id IN ({marks})
 """
+STATE = "CASE WHEN j.version = c.value THEN NULL ELSE j.state END"
 
 
 class StateCache:
@@ -56,10 +57,12 @@ class StateCache:
         return state if state is not None and state.version == version else None
 
     def wrote(self, states: Iterable[JobState], gone: Collection[str] = ()) -> None:
-        """Remember `states`, committed; forget the jobs `gone` (purged)."""
+        """Remember `states`, committed, as they are stored (without params); forget the jobs
+        `gone` (purged)."""
         for state in states:
             self._states.pop(state.id, None)  # re-inserted last: the most recently written
-            self._states[state.id] = state
+            bare = msgspec.structs.replace(state, params={}) if state.params else state
+            self._states[state.id] = bare
         for job_id in gone:
             self._states.pop(job_id, None)
             self._children.pop(job_id, None)
