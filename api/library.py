@@ -18,7 +18,7 @@ from litestar.params import Parameter, ParameterKwarg
 
 from engine.artifacts.formats import FORMATS
 from engine.domain.ids import JOB_ID_PATTERN
-from engine.jetstream.library import cover_object, image_object
+from engine.jetstream.library import Blob, LibraryStore, cover_object
 from projections.library import ArtifactRow, ChapterImage, ChapterRow, ImageRow, NovelRow
 
 T = TypeVar("T")
@@ -217,9 +217,12 @@ def artifact_type(stored: str) -> str:
     return stored if stored.split(";")[0] in ARTIFACT_TYPES else BINARY
 
 
-def image_file(row: ImageRow) -> str:
-    """The object store name of the image's file: the novel's cover object for a cover."""
-    return cover_object(row.novel_id) if row.cover else image_object(row.novel_id, row.id)
+async def image_file(store: LibraryStore, row: ImageRow) -> Blob | None:
+    """The image's stored bytes and type: the novel's cover file for a cover; a chapter's
+    image from LIBRARY or its file (`LibraryStore.get_image`)."""
+    if row.cover:
+        return await store.get_file(cover_object(row.novel_id))
+    return await store.get_image(row.novel_id, row.id)
 
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9 !#$&+,.;=@^_`{}~()'\[\]-]+")

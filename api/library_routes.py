@@ -111,7 +111,7 @@ class LibraryController(Controller):
         """The image's bytes, with the content type it was served with."""
         row = await library.get_image(runtime.jobs.db, image_id, viewer_of(user))
         image = found(row if row is not None and row.fetched else None, "image", image_id)
-        blob = found(await runtime.library.get_file(image_file(image)), "image", image_id)
+        blob = found(await image_file(runtime.library, image), "image", image_id)
         return Response(blob.data, media_type=image_type(image.content_type or blob.content_type))
 
     @get("/artifact/{artifact_id:str}")

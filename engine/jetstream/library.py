@@ -5,8 +5,10 @@ store. The log (`JOBS`) holds only the facts that say what is here (`chapter_sto
 - Chapter bodies: one subject per chapter, `library.<novel id>.ch.<chapter id>`, newest kept,
   never truncated (a body over the message limit is refused, not cut). Content is shared by
   every job and user that fetches the same novel, and a job's purge leaves it.
-- Files: `<novel id>/cover`, `<novel id>/images/<image id>` and
-  `<novel id>/artifacts/<artifact id>`, each with its content type.
+- Chapters' images up to INLINE_IMAGE_BYTES: `library.<novel id>.img.<image id>`, stored
+  with chapter bodies in one write, their content type in a header.
+- Files: `<novel id>/cover`, `<novel id>/images/<image id>` (larger images, an IMAGE job's)
+  and `<novel id>/artifacts/<artifact id>`, each with its content type.
 
 Novel, chapter and image ids are 16 lower-case hex digits (`engine.novels.model.url_id`); an
 artifact id is the ARTIFACT job's id. Every id is checked before it becomes a subject or name.
@@ -43,7 +45,7 @@ from nats.js.object_store import ObjectStore
 
 from engine.domain.errors import InvalidCommand
 from engine.domain.ids import job_token
-from engine.jetstream.atomic import BatchRefused, publish_atomic
+from engine.jetstream.atomic import BatchRefused, Message, publish_atomic
 from engine.jetstream.errors import StoreUnavailable
 from engine.jetstream.objects import described_at, read_description, read_file
 from engine.jetstream.provision import (
@@ -62,6 +64,8 @@ from engine.jetstream.store import (
 LIBRARY_STREAM = "LIBRARY"
 LIBRARY_BUCKET = "library"
 HEADROOM = 4096  # a chapter message also carries headers
+INLINE_IMAGE_BYTES = 1024 * 1024  # a chapter's image up to this size is stored in LIBRARY
+_TYPE = "Content-Type"  # the header of an image stored in LIBRARY that says its type
 _ITEM_ID = re.compile(r"[0-9a-f]{16}")
 _CHUNK = 1024 * 1024  # object store chunks: each is one fsync'd publish
 _OBJ_STREAM = f"OBJ_{LIBRARY_BUCKET}"
@@ -98,6 +102,11 @@ def item_token(value: str, field: str) -> str:
 
 def chapter_subject(novel_id: str, chapter_id: str) -> str:
     return f"library.{item_token(novel_id, 'novel_id')}.ch.{item_token(chapter_id, 'chapter_id')}"
+
+
+def image_subject(novel_id: str, image_id: str) -> str:
+    """Where a chapter's image small enough is stored, beside the chapter bodies."""
+    return f"library.{item_token(novel_id, 'novel_id')}.img.{item_token(image_id, 'image_id')}"
 
 
 def cover_object(novel_id: str) -> str:
@@ -179,21 +188,71 @@ class LibraryStore:
             raise StoreUnavailable(f"cannot store chapter {chapter_id}: {e!r}") from e
         return len(data)
 
-    async def put_chapters(self, messages: Sequence[tuple[str, bytes]]) -> None:
-        """Store chapter bodies (from `chapter_message`) all together, with one fsync'd write
-        (an atomic batch; one by one if the stream refuses it). StoreUnavailable when the
-        stream does not store them."""
-        batch = [(subject, data, None) for subject, data in messages]
+    async def put_chapters(
+        self, messages: Sequence[tuple[str, bytes]], images: Sequence[Message] = ()
+    ) -> None:
+        """Store chapter bodies (from `chapter_message`) and images (from `image_message`)
+        all together, with one fsync'd write (an atomic batch; one by one if the stream
+        refuses it). StoreUnavailable when the stream does not store them."""
+        batch = [(subject, data, None) for subject, data in messages] + list(images)
         try:
             if len(batch) > 1:
                 with contextlib.suppress(BatchRefused):
                     await publish_atomic(self._nc, batch, self._timeout)
                     return
-            acks = [await self._js.publish_async(s, d) for s, d, _ in batch]
+            acks = [await self._js.publish_async(s, d, headers=h) for s, d, h in batch]
             async with asyncio.timeout(self._timeout):
                 await asyncio.gather(*acks)
         except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as e:
             raise StoreUnavailable(f"cannot store {len(batch)} chapters: {e!r}") from e
+
+    def image_message(
+        self, novel_id: str, image_id: str, data: bytes, content_type: str
+    ) -> Message | None:
+        """The message that stores a chapter's image in LIBRARY, with the chapter bodies of
+        a `put_chapters` (no write of its own); None when it is too large for one message
+        and must be stored as a file (`image_object`)."""
+        if len(data) > min(INLINE_IMAGE_BYTES, self.max_chapter_bytes):
+            return None
+        return image_subject(novel_id, image_id), data, {_TYPE: content_type}
+
+    async def inline_image_ids(self, novel_id: str) -> set[str]:
+        """The ids of the novel's images stored in LIBRARY (one request)."""
+        prefix = f"library.{item_token(novel_id, 'novel_id')}.img."
+        return set(await subject_counts(self._js, LIBRARY_STREAM, prefix, "images"))
+
+    async def get_image(self, novel_id: str, image_id: str) -> Blob | None:
+        """A chapter's image: stored in LIBRARY, else as a file; None when neither."""
+        inline = await self._inline_image(novel_id, image_id)
+        return (
+            inline if inline is not None else await self.get_file(image_object(novel_id, image_id))
+        )
+
+    async def image_info(self, novel_id: str, image_id: str) -> FileInfo | None:
+        """The size and type of a chapter's image, wherever it is stored; None when it is
+        not."""
+        inline = await self._inline_image(novel_id, image_id)
+        if inline is not None:
+            return FileInfo(size=len(inline.data), content_type=inline.content_type)
+        return await self.file_info(image_object(novel_id, image_id))
+
+    async def drop_inline_image(self, novel_id: str, image_id: str) -> None:
+        """Remove the image's copy in LIBRARY (it is being stored as a file, which readers
+        would not see behind it)."""
+        try:
+            await self._js.purge_stream(LIBRARY_STREAM, subject=image_subject(novel_id, image_id))
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise StoreUnavailable(f"cannot replace image {image_id}: {e!r}") from e
+
+    async def _inline_image(self, novel_id: str, image_id: str) -> Blob | None:
+        subject = image_subject(novel_id, image_id)
+        try:
+            msg = await self._js.get_last_msg(LIBRARY_STREAM, subject, direct=True)
+        except nats.js.errors.NotFoundError:
+            return None
+        except (nats.errors.Error, nats.js.errors.Error) as e:
+            raise StoreUnavailable(f"cannot read image {image_id}: {e!r}") from e
+        return Blob(data=msg.data or b"", content_type=(msg.headers or {}).get(_TYPE, _UNTYPED))
 
     async def get_chapter(self, novel_id: str, chapter_id: str) -> Chapter | None:
         subject = chapter_subject(novel_id, chapter_id)

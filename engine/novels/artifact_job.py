@@ -32,12 +32,7 @@ from engine.domain.envelope import event_envelope
 from engine.domain.eventlog import Stored
 from engine.domain.events import ArtifactStored, Event, RetryRequested
 from engine.domain.state import JobState
-from engine.jetstream.library import (
-    LibraryStore,
-    artifact_object,
-    cover_object,
-    image_object,
-)
+from engine.jetstream.library import Blob, LibraryStore, artifact_object, cover_object
 from engine.novels.binder import Bound, ContentsError, bind, image_ids, sniff_image
 from engine.novels.binder import table_of_contents as fold_contents
 from engine.novels.common import each
@@ -159,7 +154,7 @@ async def _bound(run: ArtifactRun, params: ArtifactParams) -> Bound:
     stored = await run.library.chapters(params.novel_id)
     bodies = {cid: body for cid, body in stored.items() if cid in wanted}
     images = await _images(run.library, params.novel_id, image_ids(bodies.values()))
-    cover = await _image(run.library, cover_object(params.novel_id))
+    cover = _sniffed(await run.library.get_file(cover_object(params.novel_id)))
     bound = bind(contents, bodies, images, cover)
     if bound.chapters_missing:
         await run.log(
@@ -176,7 +171,7 @@ async def _images(library: LibraryStore, novel_id: str, ids: Iterable[str]) -> d
     out: dict[str, Image] = {}
 
     async def one(image_id: str) -> None:
-        image = await _image(library, image_object(novel_id, image_id))
+        image = _sniffed(await library.get_image(novel_id, image_id))
         if image is not None:
             out[image_id] = image
 
@@ -185,8 +180,7 @@ async def _images(library: LibraryStore, novel_id: str, ids: Iterable[str]) -> d
     return {i: out[i] for i in wanted if i in out}  # in the order asked for
 
 
-async def _image(library: LibraryStore, name: str) -> Image | None:
-    blob = await library.get_file(name)
+def _sniffed(blob: Blob | None) -> Image | None:
     return sniff_image(blob.data) if blob is not None else None
 
 

@@ -9,9 +9,10 @@ A chapter is left alone when this job already recorded it (an earlier run of the
 recorded again (from the stored body), so that the job's log names every chapter of it the
 library holds, also after a crash between storing a body and recording it. Every other
 chapter is fetched through the gate (in reading order among its novel's requests), parsed and
-cleaned by its source, its images fetched and stored (a failed image does not fail the
-chapter), and then the chapter is stored and recorded with others in one `chapters_stored`
-(its fact, its OK page and its images' facts; see :mod:`engine.novels.stored`).
+cleaned by its source, its images fetched (a failed image does not fail the chapter; a
+large one is stored as a file then), and then the chapter is stored with its small images and
+recorded with others in one `chapters_stored` (its fact, its OK page and its images' facts;
+see :mod:`engine.novels.stored` and :mod:`engine.novels.images`).
 A chapter that fails gets a failed `page` event. Progress counts chapters: fetched ones done
 or failed, stored ones skipped.
 
@@ -37,6 +38,7 @@ from engine.crawl.pages import failed_page
 from engine.domain.errors import InvalidCommand
 from engine.domain.events import ChapterStored, ImageInfo, StoredChapter, StoredImage
 from engine.domain.model import JobType
+from engine.jetstream.atomic import Message
 from engine.jetstream.library import Chapter, item_token
 from engine.novels.common import each
 from engine.novels.errors import NovelError
@@ -53,7 +55,7 @@ from engine.novels.handlers import (
     source_of,
     store_image,
 )
-from engine.novels.images import keep_image
+from engine.novels.images import keep_chapter_image
 from engine.novels.model import url_id
 from engine.novels.sources.base import Source
 from engine.novels.stored import ChapterGroups
@@ -151,6 +153,7 @@ class _ChapterRun:
         self.novel_id = novel_id
         self.errors = errors
         self._images: dict[str, ImageInfo] = {}  # fetched by this run, by image id
+        self._inline: set[str] = set()  # the novel's images in LIBRARY when the run began
         self.groups = ChapterGroups(run, novel_id)
 
     async def todo(self, items: Sequence[ChapterItem], refresh: bool) -> list[ChapterItem]:
@@ -158,6 +161,8 @@ class _ChapterRun:
         `refresh`, not in the library (those are restated instead). (Once: a group of them
         is recorded under its first chapter's id, which must name one group.)"""
         stored = set() if refresh else await self.run.library.stored_chapter_ids(self.novel_id)
+        if not refresh:
+            self._inline = await self.run.library.inline_image_ids(self.novel_id)
         todo, seen = [], set()
         for item in items:
             done = item.url in self.run.ok_urls or item.url in self.run.failed_urls
@@ -204,10 +209,11 @@ class _ChapterRun:
         except NovelError as e:
             await self._failed(outcome(item.url, result, str(e)))
             return
-        stored = await self._store_images(item, images)
-        # recorded with others: one `chapters_stored`, their bodies in one fsync'd write
+        stored, files = await self._store_images(item, images)
+        # recorded with others: one `chapters_stored`, their bodies and small images in one
+        # fsync'd write
         chapter = _stored(item, body, result, len(message[1]), images)
-        await self.groups.add(chapter, message, stored)
+        await self.groups.add(chapter, message, stored, files)
 
     async def _body(
         self, item: ChapterItem, result: FetchResult
@@ -231,29 +237,35 @@ class _ChapterRun:
         infos = _image_infos(body.html) if images is None else _infos_of(images)
         return body, message, infos
 
-    async def _store_images(self, item: ChapterItem, infos: list[ImageInfo]) -> list[StoredImage]:
-        """The chapter's images, each fetched and stored once per run (a stop leaves the
-        rest); the first MAX_IMAGES of them. What each fact says, to be recorded with the
-        chapter (stored, restated or failed)."""
+    async def _store_images(
+        self, item: ChapterItem, infos: list[ImageInfo]
+    ) -> tuple[list[StoredImage], list[Message]]:
+        """The chapter's images, each fetched once per run (a stop leaves the rest); the first
+        MAX_IMAGES of them. What each fact says, to be recorded with the chapter (stored,
+        restated or failed), and the messages storing those small enough to go with the
+        chapter's body (larger ones are stored as files here)."""
         infos = infos[:MAX_IMAGES]
         todo = [i for i in infos if i.id not in self._images]
         for info in todo:
             self._images[info.id] = info
         stored: list[StoredImage] = []
+        files: list[Message] = []
 
         async def one(info: ImageInfo) -> None:
-            kept, _ = await keep_image(
+            kept, message = await keep_chapter_image(
                 self.run, self.novel_id, info.url, chapter_id=item.id, image_id=info.id,
-                rank=item.serial,
+                inline=self._inline, rank=item.serial,
             )  # fmt: skip
             stored.append(StoredImage(
                 image_id=info.id, url=info.url, chapter_id=item.id, ok=kept.error is None,
                 content_type=kept.content_type, bytes=kept.size, error=kept.error,
             ))  # fmt: skip
+            if message is not None:
+                files.append(message)
 
         with contextlib.suppress(Stopped):  # a stop leaves the rest unfetched
             await each(todo, IMAGE_SLOTS, one)
-        return stored
+        return stored, files
 
     async def _record(
         self, item: ChapterItem, body: Chapter, size: int, images: list[ImageInfo]

@@ -4,23 +4,35 @@ An image is fetched with the page that shows it as its ``Referer`` (a chapter's 
 the chapter's URL, a cover with the novel page's), as a browser would send it: sites that
 protect their images from hotlinking refuse a request without one.
 
-An image the library already holds (an object of the same name) is not fetched again unless
-the job refreshes: its `image_stored` fact is restated from the stored object (its size and
-content type). So a run after a crash between storing an image and recording it, a replay,
-or a later VOLUME or IMAGE job of the same novel records the image without a request.
-That lookup reads the object's description only (one request); an image it found missing is
-stored without the object store's own second lookup (:meth:`LibraryStore.add_file`).
+Where an image is stored: a chapter's image fetched by a chapter run, when it is at most
+`INLINE_IMAGE_BYTES`, goes to LIBRARY beside the chapter bodies, in the same atomic batch as
+its chapter's body (:func:`keep_chapter_image`, :mod:`engine.novels.stored`): no write of its
+own. Stored as a file, it cost two fsync'd writes, and a novel with two images in one
+chapter of ten spent a quarter of its chapters' time on them (bench/novel.py). Covers, an
+IMAGE job's images and larger images are files in the object store. Readers look in
+LIBRARY first, then for the file (`LibraryStore.get_image`); a file stored by a refresh
+removes the copy in LIBRARY, which would hide it.
+
+An image the library already holds is not fetched again unless the job refreshes: its
+`image_stored` fact is restated from what is stored (its size and content type). So a run
+after a crash between storing an image and recording it, a replay, or a later VOLUME or
+IMAGE job of the same novel records the image without a request. A chapter run reads which
+of the novel's images are in LIBRARY once, then looks up only the file of an image not
+among them (its description only, one request); an image it found missing is stored
+without the object store's own second lookup (:meth:`LibraryStore.add_file`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from engine.crawl.errors import CrawlError
 from engine.crawl.fetcher import FetchResult
 from engine.crawl.models import PageOutcome
 from engine.domain.events import ImageStored
-from engine.jetstream.library import cover_object, image_object
+from engine.jetstream.atomic import Message
+from engine.jetstream.library import FileInfo, cover_object, image_object
 from engine.novels.common import Stopped, envelope, gated_fetch, msg_id, outcome
 from engine.novels.errors import NovelError
 from engine.novels.model import url_id
@@ -82,28 +94,86 @@ async def keep_image(
     refresh: bool | None = None,
     rank: int = 0,
 ) -> tuple[Kept, FetchResult | None]:
-    """What `store_image` does but record: what became of the image, for the caller to
-    record, and the answer it was fetched with (None: found stored, or not fetched at all)."""
+    """What `store_image` does but record: what became of the image (stored as a file), for
+    the caller to record, and the answer it was fetched with (None: found stored, or not
+    fetched at all)."""
     image_id = image_id or url_id(url)
-    name = cover_object(novel_id) if chapter_id is None else image_object(novel_id, image_id)
     refreshing = _refreshing(run, refresh)
     if not refreshing:
-        stored = await run.library.file_info(name)
+        stored = await _stored(run, novel_id, image_id, chapter_id)
         if stored is not None:
             return Kept(stored.content_type, stored.size), None
+    kept, result = await _fetched(run, url, image_id, chapter_id, referer, rank)
+    if kept.error is not None or result is None:
+        return kept, result
+    return await _as_file(run, novel_id, image_id, chapter_id, result, kept, refreshing), result
+
+
+async def keep_chapter_image(
+    run: NovelRun, novel_id: str, url: str, *, chapter_id: str, image_id: str,
+    inline: Collection[str], rank: int = 0,
+) -> tuple[Kept, Message | None]:  # fmt: skip
+    """A chapter's image for a chapter run: found stored (`inline`: the ids of the novel's
+    images in LIBRARY, read once by the run), or fetched. A fetched image small enough is
+    not stored here: its message is returned, to be stored with its chapter's body
+    (`LibraryStore.put_chapters`); a larger one is stored as a file."""
+    refreshing = _refreshing(run, None)
+    if not refreshing:
+        stored = await (
+            run.library.image_info(novel_id, image_id) if image_id in inline
+            else run.library.file_info(image_object(novel_id, image_id))
+        )  # fmt: skip
+        if stored is not None:
+            return Kept(stored.content_type, stored.size), None
+    kept, result = await _fetched(run, url, image_id, chapter_id, None, rank)
+    if kept.error is not None or result is None:
+        return kept, None
+    message = run.library.image_message(novel_id, image_id, result.body, kept.content_type)
+    if message is not None:
+        return kept, message
+    return await _as_file(run, novel_id, image_id, chapter_id, result, kept, refreshing), None
+
+
+async def _stored(
+    run: NovelRun, novel_id: str, image_id: str, chapter_id: str | None
+) -> FileInfo | None:
+    if chapter_id is None:
+        return await run.library.file_info(cover_object(novel_id))
+    return await run.library.image_info(novel_id, image_id)
+
+
+async def _fetched(
+    run: NovelRun, url: str, image_id: str, chapter_id: str | None, referer: str | None,
+    rank: int,
+) -> tuple[Kept, FetchResult | None]:  # fmt: skip
+    """The image fetched (with its `Referer`): its type and size, or the error."""
     referer = referer or shown_on(run.job.params, image_id, chapter_id)
     result: FetchResult | None = None
     try:
         sent = {"Referer": referer} if referer else None
         result = await gated_fetch(run, url, headers=sent, rank=rank)
-        content_type = _image_type(result)
+        return Kept(_image_type(result), len(result.body)), result
     except (CrawlError, NovelError) as e:
         if isinstance(e, Stopped):
             raise
         return Kept(error=str(e)), result
-    # not refreshing, the name was just found free: no second lookup to replace a file
+
+
+async def _as_file(
+    run: NovelRun, novel_id: str, image_id: str, chapter_id: str | None, result: FetchResult,
+    kept: Kept, refreshing: bool,
+) -> Kept:  # fmt: skip
+    """Store the fetched image as a file. Not refreshing, its name was just found free: no
+    second lookup to replace a file; refreshing, a copy in LIBRARY (which readers would see
+    first) goes."""
+    if chapter_id is None:
+        name = cover_object(novel_id)
+    else:
+        name = image_object(novel_id, image_id)
+        if refreshing:
+            await run.library.drop_inline_image(novel_id, image_id)
     put = run.library.put_file if refreshing else run.library.add_file
-    return Kept(content_type, await put(name, result.body, content_type)), result
+    return Kept(kept.content_type, await put(name, result.body, kept.content_type))
 
 
 def _refreshing(run: NovelRun, refresh: bool | None) -> bool:

@@ -4,11 +4,12 @@ A chapter used to cost a `chapter_stored` fact, a `page` event and the page's bo
 RESULTS, each stored, delivered to the API's consumers and folded there: per chapter as much
 work again as fetching and cleaning it. A :class:`ChapterGroups` instead collects the
 chapters a run fetched and, every :data:`GROUP_EVERY_S` or once :data:`GROUP_MOST` chapters
-(or :data:`GROUP_BODY_BYTES` of bodies) are waiting, stores their bodies in LIBRARY as one
-atomic batch (one fsync) and then records one `chapters_stored` event saying, for each, what
-the fact and the OK page said, and what its images' `image_stored` facts would (the images
-are stored before their chapter is added). The bodies are stored before the event is
-queued, so a recorded chapter always has its body.
+(or :data:`GROUP_BODY_BYTES` of bodies and images) are waiting, stores their bodies and the
+images fetched with them (those small enough; larger ones are files, stored before their
+chapter is added) in LIBRARY as one atomic batch (one fsync), and then records one
+`chapters_stored` event saying, for each, what the fact and the OK page said, and what its
+images' `image_stored` facts would. The bodies and images are stored before the event is
+queued, so a recorded chapter always has its body and images.
 
 Each group's message id is ``<job>:chapters:<first chapter id>:<attempt>``: within an
 attempt every chapter is in one group, so the ids differ, and a group the recorder sends
@@ -22,9 +23,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from engine.domain.events import ChaptersStored, StoredChapter, StoredImage
+from engine.jetstream.atomic import Message
 from engine.novels.common import envelope, msg_id
 
 if TYPE_CHECKING:  # the run's protocol lives with the handlers, which build on this module
@@ -32,7 +34,14 @@ if TYPE_CHECKING:  # the run's protocol lives with the handlers, which build on 
 
 GROUP_EVERY_S = 0.2  # a fetched chapter waits at most this long to be recorded
 GROUP_MOST = 100  # chapters in one group at most
-GROUP_BODY_BYTES = 4 * 1024 * 1024  # a group's bodies together, at most (about)
+GROUP_BODY_BYTES = 4 * 1024 * 1024  # a group's bodies and images together, at most (about)
+
+
+class _Added(NamedTuple):
+    chapter: StoredChapter
+    message: tuple[str, bytes]  # its body's
+    images: list[StoredImage]  # its images' facts
+    files: list[Message]  # the messages storing its images fetched now (small ones)
 
 
 class ChapterGroups:
@@ -48,7 +57,7 @@ class ChapterGroups:
     def __init__(self, run: NovelRun, novel_id: str) -> None:
         self._run = run
         self._novel_id = novel_id
-        self._pending: list[tuple[StoredChapter, tuple[str, bytes], list[StoredImage]]] = []
+        self._pending: list[_Added] = []
         self._bytes = 0
         self._timer: asyncio.TimerHandle | None = None
         self._writes: set[asyncio.Task[None]] = set()
@@ -56,13 +65,14 @@ class ChapterGroups:
 
     async def add(
         self, chapter: StoredChapter, message: tuple[str, bytes],
-        images: Sequence[StoredImage] = (),
+        images: Sequence[StoredImage] = (), files: Sequence[Message] = (),
     ) -> None:  # fmt: skip
-        """Queue `chapter` with its body's (subject, payload) and the facts of its images
-        (stored before); raises an earlier group's error."""
+        """Queue `chapter` with its body's (subject, payload), the facts of its images and
+        the messages storing those not stored before (`LibraryStore.image_message`), which
+        go with its body; raises an earlier group's error."""
         self._raise_if_failed()
-        self._pending.append((chapter, message, list(images)))
-        self._bytes += len(message[1])
+        self._pending.append(_Added(chapter, message, list(images), list(files)))
+        self._bytes += len(message[1]) + sum(len(data) for _, data, _ in files)
         self._run.ok_urls.add(chapter.url)
         self._run.failed_urls.discard(chapter.url)
         if len(self._pending) >= GROUP_MOST or self._bytes >= GROUP_BODY_BYTES:
@@ -86,7 +96,7 @@ class ChapterGroups:
         with contextlib.suppress(BaseException):
             await asyncio.gather(*self._writes, return_exceptions=True)
 
-    def _take(self) -> list[tuple[StoredChapter, tuple[str, bytes], list[StoredImage]]]:
+    def _take(self) -> list[_Added]:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -109,15 +119,14 @@ class ChapterGroups:
         if self._error is not None:
             raise self._error
 
-    async def _record(
-        self, group: list[tuple[StoredChapter, tuple[str, bytes], list[StoredImage]]]
-    ) -> None:
-        """Store the group's bodies (one atomic batch), then queue its event."""
+    async def _record(self, group: list[_Added]) -> None:
+        """Store the group's bodies and images (one atomic batch), then queue its event."""
         if not group:
             return
-        await self._run.library.put_chapters([message for _, message, _ in group])
-        chapters = [chapter for chapter, _, _ in group]
-        images = [image for _, _, shown in group for image in shown]
+        files = [file for added in group for file in added.files]
+        await self._run.library.put_chapters([a.message for a in group], files)
+        chapters = [a.chapter for a in group]
+        images = [image for a in group for image in a.images]
         event = ChaptersStored(
             **envelope(self._run), novel_id=self._novel_id, chapters=chapters, images=images
         )

@@ -144,10 +144,13 @@ async def events_of(svc: Service, job_id: str) -> list[Event]:
 
 
 async def library_writes(svc: Service) -> tuple[int, int]:
-    """The LIBRARY stream's messages and last sequence: equal, and the number of chapters,
-    when every chapter body was stored once."""
-    info = await svc.runtime.nc.jetstream().stream_info(LIBRARY_STREAM)
-    return int(info.state.messages), int(info.state.last_seq)
+    """The chapter bodies the LIBRARY stream holds, and the writes of chapter bodies it took
+    (its last sequence less the images it holds, each image stored once with its chapter):
+    equal, and the number of chapters, when every chapter body was stored once."""
+    js = svc.runtime.nc.jetstream()
+    info = await js.stream_info(LIBRARY_STREAM, subjects_filter="library.*.img.*")
+    images = sum((info.state.subjects or {}).values())
+    return int(info.state.messages) - images, int(info.state.last_seq) - images
 
 
 def chapter_facts(events: Sequence[Event]) -> list[tuple[str, ChapterStored | StoredChapter]]:

@@ -62,9 +62,10 @@ async def test_a_volume_stores_each_chapter_once_and_names_the_one_that_failed(
         assert JUNK not in body.html and "Tom &amp; Jerry &lt;3." in body.html
         images = image_facts(events)
         assert len(images) == 10 and all(i.ok for i in images)  # chapters 7, 17, ... 47
-        for image in images:
-            blob = await library.get_file(image_object(params["novel_id"], image.image_id))
+        for image in images:  # small: stored in LIBRARY with their chapters, not as files
+            blob = await library.get_image(params["novel_id"], image.image_id)
             assert blob is not None and blob.data == PNG and image.image_id == url_id(image.url)
+            assert await library.file_info(image_object(params["novel_id"], image.image_id)) is None
 
         status, _ = await working.admin.call("POST", f"/api/job/{job_id}/retry")
         assert status == 200

@@ -4,6 +4,7 @@ already holds restated from the stored object instead of fetched again."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import aiohttp
@@ -12,6 +13,7 @@ from engine.domain.events import ImageStored, StoredImage
 from engine.domain.model import JobStatus, JobType
 from engine.jetstream.library import LibraryStore, cover_object, image_object
 from engine.novels.model import url_id
+from tests.integration.api.test_library_routes import fetch
 from tests.integration.novels.novel_helpers import (
     NO_FAULTS,
     chapter_params,
@@ -21,7 +23,7 @@ from tests.integration.novels.novel_helpers import (
     read_novel,
     watched_site,
 )
-from tests.sites.novelsite import MAIN, PNG, Faults
+from tests.sites.novelsite import LARGE, MAIN, PNG, Faults
 from tests.support import Service, finished
 
 PROTECTED = Faults(
@@ -70,11 +72,68 @@ async def test_images_are_fetched_with_the_page_showing_them_as_referer(
     assert [watched.answered[p] for p in paths] == [1, 1, 1, 2]
     library = await LibraryStore.open(working.runtime.nc)
     for image_id in stored:
-        blob = await library.get_file(image_object(novel_id, image_id))
-        assert blob is not None and blob.data == PNG
+        blob = await library.get_image(novel_id, image_id)
+        assert blob is not None and blob.data == PNG and blob.content_type == "image/png"
+    # stored with their chapters in LIBRARY, but the one the IMAGE job fetched again, which
+    # it stored as a file (and its first copy went)
+    again = url_id(site.origin + paths[-1])
+    assert await library.inline_image_ids(novel_id) == set(stored) - {again}
+    assert await library.get_file(image_object(novel_id, again)) is not None
     assert watched.answered[f"/covers/{MAIN}.png"] == 1
     cover = await library.get_file(cover_object(novel_id))
     assert cover is not None and cover.data == PNG
+
+
+async def test_an_image_stored_with_the_chapters_is_restated_not_fetched(
+    working: Service,
+) -> None:
+    async with watched_site("novelfull", faults=NO_FAULTS) as watched:
+        site = watched.site
+        toc = await read_novel(working, site)
+        novel_id = url_id(site.novel_url())
+        kept = url_id(site.origin + _image_path(7, 1))
+        # stored in LIBRARY (as with another chapter's body), its fact not recorded by this job
+        library = await LibraryStore.open(working.runtime.nc)
+        message = library.image_message(novel_id, kept, WEBP, "image/webp")
+        assert message is not None
+        await library.put_chapters([], [message])
+        params = chapter_params(toc[:10], "novelfull")
+        job = await finished(working.admin, await create_job(working, JobType.VOLUME, params))
+    assert job["status"] == JobStatus.SUCCESS, job
+    facts = _images(await events_of(working, job["id"]))
+    assert (facts[kept].ok, facts[kept].bytes, facts[kept].content_type) == (
+        True, len(WEBP), "image/webp")  # fmt: skip
+    assert watched.answered.get(_image_path(7, 1), 0) == 0  # restated, not fetched
+    assert watched.answered[_image_path(7, 2)] == 1  # its sibling was fetched and stored
+    sibling = url_id(site.origin + _image_path(7, 2))
+    assert await library.inline_image_ids(novel_id) == {kept, sibling}
+
+
+async def test_a_large_image_is_stored_as_a_file_and_read_back_whole(working: Service) -> None:
+    faults = dataclasses.replace(NO_FAULTS, large_images=frozenset({17}))
+    async with watched_site("novelfull", faults=faults) as watched:
+        site = watched.site
+        toc = await read_novel(working, site)
+        novel_id = url_id(site.novel_url())
+        params = chapter_params(toc[:20], "novelfull")
+        job = await finished(working.admin, await create_job(working, JobType.VOLUME, params))
+        large = [url_id(site.origin + _image_path(17, k)) for k in (1, 2)]
+        status, page = await working.admin.call("GET", f"/api/chapter/{toc[16].id}")
+    assert job["status"] == JobStatus.SUCCESS, job
+    facts = _images(await events_of(working, job["id"]))
+    assert all(facts[i].ok and facts[i].bytes == len(PNG) + LARGE for i in large), facts
+    library = await LibraryStore.open(working.runtime.nc)
+    small = {url_id(site.origin + _image_path(7, k)) for k in (1, 2)}
+    assert await library.inline_image_ids(novel_id) == small  # the large ones are files
+    for image_id in large:
+        info = await library.file_info(image_object(novel_id, image_id))
+        assert info is not None and info.size == len(PNG) + LARGE
+        blob = await library.get_image(novel_id, image_id)
+        assert blob is not None and blob.data == PNG + bytes(LARGE)
+    assert status == 200 and len(page["images"]) == 2, page
+    for image_id in [*large, *small]:  # the API serves each, wherever it is stored
+        status, _, body = await fetch(working.admin, f"/api/image/{image_id}")
+        assert status == 200 and body == (PNG + bytes(LARGE) if image_id in large else PNG)
 
 
 async def test_an_image_in_the_library_is_restated_not_fetched(working: Service) -> None:

@@ -13,6 +13,7 @@ from ulid import ULID
 from engine.domain.errors import InvalidCommand
 from engine.jetstream.errors import StoreUnavailable
 from engine.jetstream.library import (
+    INLINE_IMAGE_BYTES,
     Blob,
     Chapter,
     LibraryStore,
@@ -141,6 +142,34 @@ async def test_a_file_whose_chunks_do_not_match_its_description_is_not_served(nc
     await js.publish(subject, json.dumps(said).encode())
     with pytest.raises(StoreUnavailable, match="do not match"):
         await store.get_file(name)
+
+
+async def test_a_chapters_image_is_stored_with_the_bodies_or_as_a_file_when_large(
+    nc: NATS,
+) -> None:
+    store = await LibraryStore.open(nc)
+    small, large, filed = "00112233445566f1", "00112233445566f2", "00112233445566f3"
+    body = store.chapter_message(NOVEL, "00112233445566f0", Chapter(title="c", html="<p>c</p>"))
+    message = store.image_message(NOVEL, small, b"GIF89a", "image/gif")
+    assert message is not None
+    assert store.image_message(NOVEL, large, b"x" * (INLINE_IMAGE_BYTES + 1), "image/png") is None
+    await store.put_chapters([body], [message])  # one write: the body and the image
+    assert await store.get_image(NOVEL, small) == Blob(data=b"GIF89a", content_type="image/gif")
+    info = await store.image_info(NOVEL, small)
+    assert info is not None and (info.size, info.content_type) == (6, "image/gif")
+    assert await store.file_info(image_object(NOVEL, small)) is None  # not a file
+    await store.put_file(image_object(NOVEL, filed), b"\x89PNG", "image/png")
+    assert await store.get_image(NOVEL, filed) == Blob(data=b"\x89PNG", content_type="image/png")
+    assert await store.inline_image_ids(NOVEL) == {small}
+    assert (
+        await store.get_image(NOVEL, large) is None and await store.image_info(NOVEL, large) is None
+    )
+    # stored again as a file (a refresh of a larger one): the copy in LIBRARY goes
+    await store.put_file(image_object(NOVEL, small), b"\x89PNG2", "image/png")
+    await store.drop_inline_image(NOVEL, small)
+    assert await store.get_image(NOVEL, small) == Blob(data=b"\x89PNG2", content_type="image/png")
+    assert await store.inline_image_ids(NOVEL) == set()
+    assert await store.stored_chapter_ids(NOVEL) == {"00112233445566f0"}  # images apart
 
 
 async def _chunk_messages(nc: NATS) -> int:
