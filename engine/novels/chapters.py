@@ -55,7 +55,7 @@ from engine.novels.handlers import (
     source_of,
     store_image,
 )
-from engine.novels.images import keep_chapter_image
+from engine.novels.images import Room, keep_chapter_image
 from engine.novels.model import url_id
 from engine.novels.sources.base import Source
 from engine.novels.stored import ChapterGroups
@@ -250,11 +250,12 @@ class _ChapterRun:
             self._images[info.id] = info
         stored: list[StoredImage] = []
         files: list[Message] = []
+        room = Room()
 
         async def one(info: ImageInfo) -> None:
             kept, message = await keep_chapter_image(
                 self.run, self.novel_id, info.url, chapter_id=item.id, image_id=info.id,
-                inline=self._inline, rank=item.serial,
+                inline=self._inline, room=room, rank=item.serial,
             )  # fmt: skip
             stored.append(StoredImage(
                 image_id=info.id, url=info.url, chapter_id=item.id, ok=kept.error is None,

@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # the run's protocol lives with the handlers, which build on 
     from engine.novels.handlers import NovelRun
 
 RESTATED = "already in the library"
+CHAPTER_INLINE_BYTES = 4 * 1024 * 1024  # images stored with one chapter's body, at most
 
 
 class Kept(NamedTuple):
@@ -111,12 +112,12 @@ async def keep_image(
 
 async def keep_chapter_image(
     run: NovelRun, novel_id: str, url: str, *, chapter_id: str, image_id: str,
-    inline: Collection[str], rank: int = 0,
+    inline: Collection[str], room: Room, rank: int = 0,
 ) -> tuple[Kept, Message | None]:  # fmt: skip
     """A chapter's image for a chapter run: found stored (`inline`: the ids of the novel's
-    images in LIBRARY, read once by the run), or fetched. A fetched image small enough is
-    not stored here: its message is returned, to be stored with its chapter's body
-    (`LibraryStore.put_chapters`); a larger one is stored as a file."""
+    images in LIBRARY, read once by the run), or fetched. A fetched image small enough, for
+    which the chapter has `room`, is not stored here: its message is returned, to be stored
+    with its chapter's body (`LibraryStore.put_chapters`); any other is stored as a file."""
     refreshing = _refreshing(run, None)
     if not refreshing:
         stored = await (
@@ -129,7 +130,7 @@ async def keep_chapter_image(
     if kept.error is not None or result is None:
         return kept, None
     message = run.library.image_message(novel_id, image_id, result.body, kept.content_type)
-    if message is not None:
+    if message is not None and room.take(len(result.body)):
         return kept, message
     return await _as_file(run, novel_id, image_id, chapter_id, result, kept, refreshing), None
 
@@ -174,6 +175,22 @@ async def _as_file(
             await run.library.drop_inline_image(novel_id, image_id)
     put = run.library.put_file if refreshing else run.library.add_file
     return Kept(kept.content_type, await put(name, result.body, kept.content_type))
+
+
+class Room:
+    """How many bytes of images may still go with one chapter's body (`keep_chapter_image`):
+    a chapter may show up to MAX_IMAGES images, and its group is one write held in memory
+    until it is stored."""
+
+    def __init__(self, size: int = CHAPTER_INLINE_BYTES) -> None:
+        self.left = size
+
+    def take(self, size: int) -> bool:
+        """Whether `size` more bytes fit; if so they are counted."""
+        if size > self.left:
+            return False
+        self.left -= size
+        return True
 
 
 def _refreshing(run: NovelRun, refresh: bool | None) -> bool:
