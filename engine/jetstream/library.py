@@ -57,6 +57,7 @@ from engine.jetstream.provision import (
 from engine.jetstream.store import (
     WRONG_LAST_SEQUENCE,
     direct_batch,
+    direct_last_for,
     sequence_of,
     subject_counts,
 )
@@ -282,6 +283,19 @@ class LibraryStore:
             if len(msgs) < 500:
                 return out
             seq = sequence_of(msgs[-1]) + 1
+
+    async def stored_chapters(
+        self, novel_id: str, chapter_ids: Sequence[str]
+    ) -> dict[str, Chapter]:
+        """The stored bodies among the novel's `chapter_ids`, by id: batched direct gets of
+        those subjects only, however many chapters the novel has."""
+        prefix = f"library.{item_token(novel_id, 'novel_id')}.ch."
+        subjects = [chapter_subject(novel_id, cid) for cid in chapter_ids]
+        msgs = await direct_last_for(self._nc, LIBRARY_STREAM, subjects, self._timeout)
+        return {
+            (m.headers or {}).get("Nats-Subject", "").removeprefix(prefix): self._decode(m.data)
+            for m in msgs
+        }
 
     async def stored_chapter_ids(self, novel_id: str) -> set[str]:
         """The ids of the novel's chapters that have a stored body."""

@@ -39,6 +39,7 @@ UNREACHABLE_RETRY_S = 0.1
 # wait that long after a restart)
 RECONNECT_WAIT_S = 0.25
 FOLLOW_HEARTBEAT_S = 0.25
+LAST_FOR = 256  # subjects named in one direct get of their last messages
 _END_OF_READ = ("404", "204")  # direct get: nothing (more) matches; the batch is complete
 
 
@@ -280,7 +281,25 @@ async def direct_batch(
     Only a 404 (no match) or a 204 (the batch's end) ends the read: any other status (503
     when no server answers for the stream or it has no leader) and a timeout raise
     StoreUnavailable, never "no messages": an outage must not look like an empty log."""
-    request = json.dumps({"seq": seq, "next_by_subj": subject, "batch": batch}).encode()
+    request = {"seq": seq, "next_by_subj": subject, "batch": batch}
+    return await _direct(nc, stream, request, timeout)
+
+
+async def direct_last_for(
+    nc: NATS, stream: str, subjects: Sequence[str], timeout: float
+) -> list[Msg]:
+    """The last message of each of `subjects` that has one (batched direct gets of at most
+    LAST_FOR subjects each; each message carries `Nats-Subject`), as `direct_batch` reads:
+    StoreUnavailable, never "no messages", when the stream does not answer."""
+    out: list[Msg] = []
+    for at in range(0, len(subjects), LAST_FOR):
+        part = list(subjects[at : at + LAST_FOR])
+        out += await _direct(nc, stream, {"multi_last": part, "batch": len(part)}, timeout)
+    return out
+
+
+async def _direct(nc: NATS, stream: str, body: dict[str, Any], timeout: float) -> list[Msg]:
+    request = json.dumps(body).encode()
     inbox = nc.new_inbox()
     try:
         sub = await nc.subscribe(inbox)

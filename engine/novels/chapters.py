@@ -160,29 +160,30 @@ class _ChapterRun:
         """The chapters to fetch, each once: not yet recorded by this job, and, unless
         `refresh`, not in the library (those are restated instead). (Once: a group of them
         is recorded under its first chapter's id, which must name one group.)"""
-        stored = set() if refresh else await self.run.library.stored_chapter_ids(self.novel_id)
-        if not refresh:
-            self._inline = await self.run.library.inline_image_ids(self.novel_id)
-        todo, seen = [], set()
+        wanted: dict[str, ChapterItem] = {}
         for item in items:
             done = item.url in self.run.ok_urls or item.url in self.run.failed_urls
-            if done or item.id in seen:
-                continue
-            seen.add(item.id)
-            if item.id not in stored or not await self.restate(item):
+            if not done:
+                wanted.setdefault(item.id, item)
+        stored = {} if refresh else await self.run.library.stored_chapters(
+            self.novel_id, list(wanted)
+        )  # fmt: skip
+        if not refresh:
+            self._inline = await self.run.library.inline_image_ids(self.novel_id)
+        todo = []
+        for chapter_id, item in wanted.items():
+            body = stored.get(chapter_id)
+            if body is None:
                 todo.append(item)
+            else:
+                await self.restate(item, body)
         return todo
 
-    async def restate(self, item: ChapterItem) -> bool:
-        """Record the `chapter_stored` of a chapter the library holds (counted skipped);
-        False when it holds none after all."""
-        body = await self.run.library.get_chapter(self.novel_id, item.id)
-        if body is None:
-            return False
+    async def restate(self, item: ChapterItem, body: Chapter) -> None:
+        """Record the `chapter_stored` of a chapter the library holds (counted skipped)."""
         size = len(msgspec.json.encode(body))
         await self._record(item, body, size, _image_infos(body.html))
         await self.run.skipped(item.url, "already in the library")
-        return True
 
     async def fetch_all(self, todo: Sequence[ChapterItem]) -> None:
         """Fetch `todo`, CHAPTER_SLOTS at a time, and record them (in groups)."""

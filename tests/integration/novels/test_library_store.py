@@ -37,6 +37,12 @@ async def test_chapters_are_stored_whole_replaced_and_listed(nc: NATS) -> None:
     assert await store.put_chapter(NOVEL, ids[0], Chapter(title="Re", html=big)) > room - 100
     assert await again.stored_chapter_ids(NOVEL) == set(ids)
     assert await store.get_chapter(NOVEL, ids[0]) == Chapter(title="Re", html=big)
+    # the bodies of some chapters only: more than one request's subjects, some not stored
+    asked = [*ids[:600], "0000000000ffffff", "fedcba9876543210"]
+    found = await store.stored_chapters(NOVEL, asked)
+    assert set(found) == set(ids[:600]) and found[ids[0]].title == "Re"
+    assert found[ids[599]] == Chapter(title="Chapter 599", html="<p>599</p>")
+    assert await store.stored_chapters(NOVEL, []) == {}
     too_big = Chapter(title="X", html="a" * store.max_chapter_bytes)
     with pytest.raises(InvalidCommand, match="message limit"):  # refused whole, never cut
         await store.put_chapter(NOVEL, ids[1], too_big)
