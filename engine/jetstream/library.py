@@ -37,6 +37,7 @@ from nats.js.api import (
     ObjectMeta,
     ObjectMetaOptions,
     ObjectStoreConfig,
+    RawStreamMsg,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -246,24 +247,24 @@ class LibraryStore:
             raise StoreUnavailable(f"cannot replace image {image_id}: {e!r}") from e
 
     async def _inline_image(self, novel_id: str, image_id: str) -> Blob | None:
-        subject = image_subject(novel_id, image_id)
-        try:
-            msg = await self._js.get_last_msg(LIBRARY_STREAM, subject, direct=True)
-        except nats.js.errors.NotFoundError:
+        msg = await self._last(image_subject(novel_id, image_id), f"image {image_id}")
+        if msg is None:
             return None
-        except (nats.errors.Error, nats.js.errors.Error) as e:
-            raise StoreUnavailable(f"cannot read image {image_id}: {e!r}") from e
         return Blob(data=msg.data or b"", content_type=(msg.headers or {}).get(_TYPE, _UNTYPED))
 
     async def get_chapter(self, novel_id: str, chapter_id: str) -> Chapter | None:
-        subject = chapter_subject(novel_id, chapter_id)
+        msg = await self._last(chapter_subject(novel_id, chapter_id), f"chapter {chapter_id}")
+        return None if msg is None else self._decode(msg.data or b"{}")
+
+    async def _last(self, subject: str, what: str) -> RawStreamMsg | None:
+        """The message stored on `subject` in LIBRARY (one direct get); None when there is
+        none, StoreUnavailable naming `what` when the stream does not answer."""
         try:
-            msg = await self._js.get_last_msg(LIBRARY_STREAM, subject, direct=True)
+            return await self._js.get_last_msg(LIBRARY_STREAM, subject, direct=True)
         except nats.js.errors.NotFoundError:
             return None
         except (nats.errors.Error, nats.js.errors.Error) as e:
-            raise StoreUnavailable(f"cannot read chapter {chapter_id}: {e!r}") from e
-        return self._decode(msg.data or b"{}")
+            raise StoreUnavailable(f"cannot read {what}: {e!r}") from e
 
     async def chapters(self, novel_id: str) -> dict[str, Chapter]:
         """Every stored chapter body of the novel, by chapter id (paged direct gets)."""
