@@ -144,13 +144,7 @@ async def _load_states(
     read from SQLite only where `cache` does not hold the stored version."""
     query = LOAD.format(columns=STATE, marks=",".join("?" * len(ids)))
     rows = await db.execute_fetchall(query, (cache.versions(ids), *ids))
-    out: dict[str, JobState] = {}
-    for job_id, version, state in rows:
-        known = cache.get(job_id, version) if state is None else None
-        if known is None and state is None:  # cannot be: `versions` named only states it holds
-            raise LookupError(f"job {job_id}: its state was neither read nor remembered")
-        out[job_id] = known if known is not None else _decode_state(state)
-    return out
+    return {s.id: s for s in cache.resolve(rows, _decode_state)}
 
 
 def _fold_job(state: JobState | None, events: list[tuple[int, AnyEvent]]) -> JobState | None:

@@ -87,15 +87,10 @@ def _states(db: sqlite3.Connection, ids: Collection[str], cache: StateCache) -> 
     marks = ",".join("?" * len(ids))
     query = LOAD.format(columns=STATE, marks=marks)
     rows = db.execute(query, (cache.versions(ids), *ids)).fetchall()
-    return [_state(cache, job_id, version, state) for job_id, version, state in rows]
+    return cache.resolve(rows, _decode)
 
 
-def _state(cache: StateCache, job_id: str, version: int, state: bytes | str | None) -> JobState:
-    known = cache.get(job_id, version) if state is None else None
-    if known is not None:
-        return known
-    if state is None:  # cannot be: `versions` named only states `cache` holds
-        raise LookupError(f"job {job_id}: its state was neither read nor remembered")
+def _decode(state: bytes | str) -> JobState:
     return JobState(**msgspec.structs.asdict(_decode_node(state)))
 
 

@@ -15,8 +15,8 @@ version differs (`LOAD`), and a state is remembered only once its transaction co
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from typing import TypeVar
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -55,6 +55,19 @@ class StateCache:
         """The state remembered for `job_id` if it is the one at `version`."""
         state = self._states.get(job_id)
         return state if state is not None and state.version == version else None
+
+    def resolve(
+        self, rows: Iterable[Sequence[Any]], decode: Callable[[Any], JobState]
+    ) -> list[JobState]:
+        """The states of `LOAD`'s rows (id, version, state): the one remembered where the
+        row's state was left out, else `decode(state)`."""
+        out = []
+        for job_id, version, state in rows:
+            known = self.get(job_id, version) if state is None else None
+            if known is None and state is None:  # cannot be: `versions` named only these
+                raise LookupError(f"job {job_id}: its state was neither read nor remembered")
+            out.append(known if known is not None else decode(state))
+        return out
 
     def wrote(self, states: Iterable[JobState], gone: Collection[str] = ()) -> None:
         """Remember `states`, committed, as they are stored (without params); forget the jobs
