@@ -37,6 +37,8 @@ class WebhooksApi:
         """Validate and store; the webhook gets the events logged from now on."""
         events = check_events(body.events)
         await check_reachable(body.url, allow_private=self.allow_private)
+        # the consumer first: it then holds every event after the `from_seq` read below
+        await self.deliverer.ensure_consumer()
         hook = Webhook(
             id=new_webhook_id(), user_id=user.id, url=body.url, events=events,
             secret=new_secret(), created_at=now_ms(), from_seq=await self.events.last_seq(),

@@ -7,16 +7,21 @@ compare-and-set on that key (retried when two requests race).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from urllib.parse import urlsplit
 
 import msgspec
+import nats.errors
 import nats.js.errors
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.kv import KeyValue
 from ulid import ULID
 
 from engine.jetstream.kv import CREATE_REFUSED, open_bucket
+from engine.jetstream.store import FOLLOW_HEARTBEAT_S
 from engine.net.errors import BlockedAddress, InvalidUrl
 from engine.net.netguard import check_public, parse_host
 from streams.errors import StreamsError
@@ -122,14 +127,38 @@ async def check_reachable(url: str, *, allow_private: bool) -> None:
 class WebhookStore:
     """Every user's webhooks; reads always go to the bucket, so deletes take effect at once."""
 
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, kv: KeyValue, js: JetStreamContext) -> None:
         self._kv = kv
+        self._js = js
         self._encode = msgspec.json.Encoder().encode
         self._decode = msgspec.json.Decoder(list[Webhook]).decode
 
     @classmethod
     async def open(cls, js: JetStreamContext, replicas: int = 1) -> WebhookStore:
-        return cls(await open_bucket(js, BUCKET, history=1, replicas=replicas))
+        return cls(await open_bucket(js, BUCKET, history=1, replicas=replicas), js)
+
+    async def until_any(self) -> None:
+        """Return once some user has a webhook: at once if one has, else when one is added.
+
+        Follows the bucket with an ordered consumer (each key's last value first, then every
+        change) that heartbeats, so nats-py makes it again after a lost connection or a
+        restarted server: no poll, and no change missed."""
+        found = asyncio.get_running_loop().create_future()
+
+        async def seen(msg: Msg) -> None:
+            if not found.done() and _holds_webhooks(msg):
+                found.set_result(None)
+
+        sub = await self._js.subscribe(
+            f"$KV.{BUCKET}.>", stream=f"KV_{BUCKET}", ordered_consumer=True,
+            idle_heartbeat=FOLLOW_HEARTBEAT_S, cb=seen,
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.LAST_PER_SUBJECT),
+        )  # fmt: skip
+        try:
+            await found
+        finally:
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
 
     async def of_user(self, user_id: str) -> list[Webhook]:
         return (await self._read(user_id))[0]
@@ -178,6 +207,14 @@ class WebhookStore:
                 await self._kv.update(_key(user_id), value, last=revision)
             return True
         return False
+
+
+def _holds_webhooks(msg: Msg) -> bool:
+    """Whether a message of the bucket is a user's list of webhooks with one in it (not a
+    delete or purge marker, not an empty list)."""
+    if (msg.headers or {}).get("KV-Operation") is not None:
+        return False
+    return msg.data.strip() not in (b"", b"[]")
 
 
 def new_webhook_id() -> str:

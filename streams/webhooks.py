@@ -31,6 +31,7 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from engine.domain.events import AnyEvent, JobCreated, kind_of, parse_subject
@@ -52,6 +53,7 @@ CONSUMER = "webhooks"
 ACK_WAIT_S = 10.0
 MAX_ACK_PENDING = 10_000
 _JOBS_CACHED = 10_000
+_RETRY_S = 1.0  # before following the subscriptions again after that failed
 
 
 class DeliverySettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -107,19 +109,66 @@ class Deliverer:
         self._log = deliveries
         self.settings = settings
         self._jobs: OrderedDict[str, JobCreated] = OrderedDict()
+        self._wanted = asyncio.Event()  # set once this process made sure the consumer exists
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._stopping = False
 
     async def start(self) -> None:
-        js = self._nc.jetstream()
-        await answered(lambda: js.add_consumer(JOBS_STREAM, consumer_config()), "webhooks")
-        sub = await js.pull_subscribe_bind(CONSUMER, JOBS_STREAM)
+        """Deliver from now on: at once if the shared consumer exists, else once a webhook
+        does (see `_consume`)."""
         self._session = make_session(
             allow_private=self.settings.allow_private, limit=self.settings.concurrency * 4
         )
-        self._loop = asyncio.create_task(self._run(sub), name="webhooks")
+        self._loop = asyncio.create_task(self._consume(), name="webhooks")
+
+    async def ensure_consumer(self) -> None:
+        """Make the shared consumer if it does not exist yet (with its one configuration, so
+        any number of processes may), and have this process's deliverer take events from it.
+        A new webhook's `from_seq` is read after this: every later event is delivered."""
+        js = self._nc.jetstream()
+        await answered(lambda: js.add_consumer(JOBS_STREAM, consumer_config()), "webhooks")
+        self._wanted.set()
+
+    async def _consume(self) -> None:
+        """Until a webhook exists there is no consumer, and events cost delivery nothing (a
+        consumer would hand each one here to be acked). The first webhook's creation makes
+        it (`ensure_consumer`); every process's deliverer then binds to it, told by
+        `WebhookStore.until_any`, or at once when it made it itself."""
+        js = self._nc.jetstream()
+        while not self._stopping:
+            try:
+                while not await self._consumer_exists(js):
+                    await self._until_wanted()
+                    await self.ensure_consumer()
+                sub = await js.pull_subscribe_bind(CONSUMER, JOBS_STREAM)
+            except (StoreError, nats.errors.Error, nats.js.errors.Error) as e:
+                log.warning("webhooks: cannot reach the consumer yet: %r", e)
+                await asyncio.sleep(_RETRY_S)
+                continue
+            await self._run(sub)
+            return
+
+    async def _until_wanted(self) -> None:
+        """Until some user has a webhook, or this process made sure the consumer exists."""
+        waits = {asyncio.ensure_future(self._webhooks.until_any()),
+                 asyncio.ensure_future(self._wanted.wait())}  # fmt: skip
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        errors = [w.exception() for w in done]
+        if errors[0] is not None and all(errors):  # following the bucket failed, alone
+            raise errors[0]
+
+    async def _consumer_exists(self, js: JetStreamContext) -> bool:
+        try:
+            await answered(lambda: js.consumer_info(JOBS_STREAM, CONSUMER), "webhooks")
+        except nats.js.errors.NotFoundError:
+            return False
+        return True
 
     async def stop(self) -> None:
         """Take no more events; let attempts in flight finish for up to `drain_s`, then

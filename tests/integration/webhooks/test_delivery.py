@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import nats.js.errors
 from ulid import ULID
 
 from engine.domain.model import JobType
@@ -291,7 +292,10 @@ async def test_a_failed_read_of_subscriptions_loses_no_event(
 
 def _no_pull_waiting(svc: Service) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
-        info = await svc.runtime.nc.jetstream().consumer_info("JOBS", CONSUMER)
+        try:
+            info = await svc.runtime.nc.jetstream().consumer_info("JOBS", CONSUMER)
+        except nats.js.errors.NotFoundError:  # not made before the first webhook
+            return True
         return bool(info.num_waiting == 0)
 
     return check

@@ -1,0 +1,75 @@
+"""The deliverers' consumer exists only once a webhook does: before that, events cost
+delivery nothing; after, every process delivers, whichever made the webhook."""
+
+from __future__ import annotations
+
+import nats.js.errors
+
+from streams.webhooks import CONSUMER
+from tests.integration.webhooks.helpers import (
+    add_hook,
+    api_of,
+    drive,
+    new_job,
+    second_deliverer,
+    wait_settled,
+)
+from tests.integration.webhooks.receiver import Receiver
+from tests.support import Service, wait_until
+
+
+async def _consumer_exists(svc: Service) -> bool:
+    try:
+        await svc.runtime.nc.jetstream().consumer_info("JOBS", CONSUMER)
+    except nats.js.errors.NotFoundError:
+        return False
+    return True
+
+
+async def test_no_consumer_before_the_first_webhook_then_every_later_event(
+    hooked: Service, receiver: Receiver
+) -> None:
+    for _ in range(3):
+        await drive(hooked, await new_job(hooked.admin), ok=True)
+    assert not await _consumer_exists(hooked)  # nothing was handed to a deliverer
+    await add_hook(hooked.admin, receiver.hook("first"), "job.started", "job.completed")
+    assert await _consumer_exists(hooked)
+    job_id = await new_job(hooked.admin)
+    await drive(hooked, job_id, ok=True)
+    await wait_until(lambda: len(receiver.of("first")) >= 2)
+    await wait_settled(hooked)
+    sent = receiver.of("first")
+    assert [r.json()["type"] for r in sent] == ["job.started", "job.completed"]
+    assert {r.json()["data"]["job_id"] for r in sent} == {job_id}  # none of the earlier jobs
+
+
+async def test_a_process_that_made_no_webhook_delivers_once_one_exists(
+    hooked: Service, receiver: Receiver
+) -> None:
+    """The process that makes the webhook stops delivering at once; another one, which was
+    waiting with no consumer, learns of the webhook from the bucket and delivers."""
+    await api_of(hooked).deliverer.stop()
+    async with second_deliverer(hooked) as other:
+        loop = other._loop
+        assert loop is not None and not loop.done()
+        await add_hook(hooked.admin, receiver.hook("other"), "job.completed")
+        job_id = await new_job(hooked.admin)
+        await drive(hooked, job_id, ok=True)
+        await wait_until(lambda: len(receiver.of("other")) >= 1)
+        await wait_settled(hooked)
+    [sent] = receiver.of("other")
+    assert sent.json()["data"]["job_id"] == job_id
+
+
+async def test_a_deliverer_started_after_a_webhook_exists_delivers(
+    hooked: Service, receiver: Receiver
+) -> None:
+    await add_hook(hooked.admin, receiver.hook("later"), "job.completed")
+    await api_of(hooked).deliverer.stop()
+    async with second_deliverer(hooked):
+        job_id = await new_job(hooked.admin)
+        await drive(hooked, job_id, ok=True)
+        await wait_until(lambda: len(receiver.of("later")) >= 1)
+        await wait_settled(hooked)
+    [sent] = receiver.of("later")
+    assert sent.json()["data"]["job_id"] == job_id
