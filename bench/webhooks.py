@@ -134,6 +134,7 @@ async def main(args: argparse.Namespace) -> None:
             settings = DeliverySettings(allow_private=True, concurrency=args.concurrency)
             deliverer = Deliverer(nc, store, webhooks, log, settings)
             await deliverer.start()
+            await deliverer.ensure_consumer()  # as the API does before a webhook's from_seq
             try:
                 n = args.jobs * args.hooks
                 raw = await bare(origin, sink, args.jobs, args.hooks, args.concurrency)
