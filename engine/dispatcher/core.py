@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 import msgspec
+import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.kv import KeyValue
@@ -28,7 +29,9 @@ from engine.domain.events import (
 )
 from engine.domain.model import JobStatus
 from engine.domain.state import JobState
-from engine.jetstream.kv import CREATE_REFUSED, open_bucket
+from engine.jetstream.errors import StoreUnavailable
+from engine.jetstream.kv import CREATE_REFUSED, direct_if_single, open_bucket
+from engine.jetstream.store import direct_last_for
 from engine.service import JobService
 
 log = logging.getLogger("engine.dispatcher")
@@ -38,6 +41,10 @@ ENDS = (JobSucceeded, JobFailed, JobCanceled)  # a job's end, whichever it is
 _KEPT_BATCHES = 256  # unfinished batch parents kept between their children's roll-ups
 # Creations this dispatcher took, kept for their jobs' ends (least recent dropped first)
 _KEPT_CREATIONS = 10_000
+DEPENDENTS = "dependents"  # the bucket: a job's id -> the ids of the jobs waiting for it
+_DEPS_STREAM = f"KV_{DEPENDENTS}"
+_DEPS_PREFIX = f"$KV.{DEPENDENTS}."
+_READ_TIMEOUT_S = 5.0
 V = TypeVar("V")
 
 
@@ -53,6 +60,7 @@ class Core:
         self._batches: dict[str, JobState] = {}  # see Children._roll_up; least recent first
         self._creations: dict[str, JobCreated] = {}  # see `_created`; least recent first
         self._ahead: dict[str, list[str]] = {}  # see `read_ahead`
+        self._batched: bool | None = None  # see `_reads_batched`
 
     def _keep(self, batch: JobState) -> None:
         _kept(self._batches, batch.id, batch, _KEPT_BATCHES)
@@ -98,8 +106,37 @@ class Core:
         if len(ended) < 2:  # one read is as well made in turn
             return
         ids = list(ended)
+        try:
+            if await self._reads_batched():
+                self._ahead = await self._read_all_dependents(ids)
+                return
+        except (StoreUnavailable, nats.errors.Error, nats.js.errors.Error) as e:
+            log.debug("dispatcher: reading ahead failed: %s", e)
+            return  # each is read in turn, and that read fails or not
         found = await asyncio.gather(*map(self._read_dependents, ids), return_exceptions=True)
         self._ahead = {i: d for i, d in zip(ids, found, strict=True) if isinstance(d, list)}
+
+    async def _reads_batched(self) -> bool:
+        """Whether the bucket answers batched direct gets: one server's does
+        (`open_dependents`); a replicated one is read key by key from its leader, since a
+        direct get may be answered by a replica behind it."""
+        if self._batched is None:
+            info = await self._js.stream_info(_DEPS_STREAM)
+            self._batched = bool(info.config.allow_direct)
+        return self._batched
+
+    async def _read_all_dependents(self, ids: list[str]) -> dict[str, list[str]]:
+        """Each job's dependents, in one batched direct get of the keys' last values (a
+        deleted key, like a missing one, has none)."""
+        subjects = [f"{_DEPS_PREFIX}{job_id}" for job_id in ids]
+        msgs = await direct_last_for(self._nc, _DEPS_STREAM, subjects, _READ_TIMEOUT_S)
+        found: dict[str, list[str]] = {job_id: [] for job_id in ids}
+        for msg in msgs:
+            headers = msg.headers or {}
+            if headers.get("KV-Operation") is None:
+                key = headers.get("Nats-Subject", "").removeprefix(_DEPS_PREFIX)
+                found[key] = msgspec.json.decode(msg.data or b"[]", type=list[str])
+        return found
 
     def forget_ahead(self) -> None:
         """Drop what `read_ahead` read and was not used: it may be stale by the next batch."""
@@ -156,4 +193,9 @@ def dep_error(dep_id: str, dep: JobState | None) -> str:
 
 
 async def open_dependents(nc: NATS, replicas: int = 1) -> KeyValue:
-    return await open_bucket(nc.jetstream(), "dependents", history=1, replicas=replicas)
+    """The bucket; on one server it answers direct gets (made so, or set so if made before),
+    which lets the dispatcher read many keys in one request."""
+    js = nc.jetstream()
+    kv = await open_bucket(js, DEPENDENTS, history=1, replicas=replicas, direct=replicas == 1)
+    await direct_if_single(js, DEPENDENTS)
+    return kv

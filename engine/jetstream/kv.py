@@ -35,6 +35,19 @@ async def open_bucket(
     return await js.key_value(bucket)
 
 
+async def direct_if_single(js: JetStreamContext, bucket: str) -> bool:
+    """Let `bucket` answer direct gets if it lives on one server (a bucket made before it
+    asked for them, say); whether it does. A replicated bucket is left as it is: a direct
+    get there may be answered by a replica behind the leader."""
+    info = await settled_info(js, f"KV_{bucket}", known=True)
+    if info is None or info.config.num_replicas != 1:
+        return False
+    if not info.config.allow_direct:
+        info.config.allow_direct = True
+        await js.update_stream(info.config)
+    return True
+
+
 async def key_tokens(js: JetStreamContext, bucket: str, prefix: str) -> list[str]:
     """The `<token>` of every key `<prefix><token>` of `bucket` (a deleted one too, while
     its tombstone is kept), read from the bucket stream's subjects in one request.

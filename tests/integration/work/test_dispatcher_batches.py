@@ -162,6 +162,11 @@ class CountingDispatcher(Dispatcher):
     reads = 0
     at_once = 0
     _now = 0
+    batched: tuple[int, ...] = ()  # the keys of each read of many at once
+
+    async def _read_all_dependents(self, ids: list[str]) -> dict[str, list[str]]:
+        self.batched += (len(ids),)
+        return await super()._read_all_dependents(ids)
 
     async def _read_dependents(self, dep_id: str) -> list[str]:
         self.reads += 1
@@ -173,11 +178,13 @@ class CountingDispatcher(Dispatcher):
             self._now -= 1
 
 
+@pytest.mark.parametrize("one_request", [True, False], ids=["one server", "replicated"])
 async def test_a_batch_of_ends_reads_their_dependents_at_once_and_releases_them(
-    nc: NATS,
+    nc: NATS, one_request: bool
 ) -> None:
-    """Ends taken together read the dependents bucket together, and each dependent is still
-    released: one registered in an earlier batch, and one whose creation is in the same
+    """Ends taken together read the dependents bucket together (one batched direct get on
+    one server, key by key at once from a replicated bucket's leader), and each dependent is
+    still released: one registered in an earlier batch, and one whose creation is in the same
     batch as its dependency's end (read in order, after the creation registered it)."""
     store = EventStore(nc, Codec())
     await store.ensure()
@@ -188,6 +195,7 @@ async def test_a_batch_of_ends_reads_their_dependents_at_once_and_releases_them(
         config=ConsumerConfig(filter_subjects=["jobs.*.created", "jobs.*.succeeded"]),
     )  # fmt: skip
     dispatcher = CountingDispatcher(nc, service, await open_dependents(nc))  # by hand
+    dispatcher._batched = one_request  # a replicated bucket answers no direct get
     jobs = [scrape() for _ in range(6)]
     early = waiting_on(jobs[0].job_id)
     for command in [*jobs, early]:
@@ -202,10 +210,16 @@ async def test_a_batch_of_ends_reads_their_dependents_at_once_and_releases_them(
     await dispatcher.handle_batch(await sub.fetch(7, timeout=5))
     items = await work_items(nc, 8)  # the six, and both dependents
     assert {early.job_id, late.job_id} <= {i.job_id for i in items}
-    assert dispatcher.at_once == 5  # every end but the one `late` waits on, together
-    # the five read ahead; the first (early's dependency) read again to release it; and the
-    # end `late` waits on read in order (`late`, its dependency ended, went straight to work)
-    assert dispatcher.reads == 5 + 1 + 1
+    # every end but the one `late` waits on read ahead together; the first (early's
+    # dependency) read again to release it; and the end `late` waits on read in order
+    # (`late`, its dependency ended, went straight to work)
+    if one_request:
+        assert dispatcher.batched == (5,)
+        assert dispatcher.reads == 1 + 1
+    else:
+        assert dispatcher.batched == ()
+        assert dispatcher.at_once == 5
+        assert dispatcher.reads == 5 + 1 + 1
 
 
 def waiting_on(dep_id: str) -> CreateJob:
