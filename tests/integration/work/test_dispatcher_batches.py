@@ -15,10 +15,11 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 
 from engine.dispatcher import DISPATCHER, Dispatcher, open_dependents
+from engine.domain.batches import child_id
 from engine.domain.commands import CreateJob, FinishJob, StartJob
 from engine.domain.envelope import command_envelope
 from engine.domain.events import Codec, JobCreated
-from engine.domain.model import JobType
+from engine.domain.model import JobStatus, JobType
 from engine.jetstream.group_commit import GroupCommit
 from engine.jetstream.store import JOBS_STREAM, EventStore
 from engine.jetstream.work import WORK_STREAM, WorkItem, consumer_name, enqueue, ensure_work
@@ -286,3 +287,35 @@ async def test_ends_that_change_no_other_job_do_not_split_a_batch_of_work_items(
 async def finish(service: JobService, job_id: str) -> None:
     await service.execute(StartJob(**command_envelope(job_id, "w"), worker_id="w"))
     await service.execute(FinishJob(**command_envelope(job_id, "w"), ok=True))
+
+
+async def test_a_batchs_children_are_created_in_group_commits_in_order(nc: NATS) -> None:
+    """A batch of 150 children is made in two atomic batches (100, then 50), not 150 appends
+    one after another; the log holds them in index order."""
+    store = EventStore(nc, Codec())
+    await store.ensure()
+    await ensure_work(nc.jetstream())
+    group = GroupCommit(nc, store)
+    service = JobService(store, creates=group.create)
+    dispatcher = Dispatcher(nc, service, await open_dependents(nc))
+    urls = [f"http://127.0.0.1:9/novel-{i}" for i in range(150)]
+    batch = CreateJob(
+        **command_envelope(new_id(), "u"), user_id="u", type=int(JobType.NOVEL_BATCH),
+        priority=1, params={"urls": urls, "sources": dict.fromkeys(urls, "novelfull")},
+        title="t", total=len(urls),
+    )  # fmt: skip
+    await service.execute(batch)
+    await dispatcher.start()
+    try:
+        ids = [child_id(batch.job_id, i) for i in range(len(urls))]
+        await wait_until(lambda: _all_created(store, ids), timeout=20)
+    finally:
+        await dispatcher.stop()
+    assert group.batches == 2
+    seqs = [(await store.history(i))[0].seq for i in ids]
+    assert seqs == sorted(seqs)
+    assert (await store.load(batch.job_id)).status == JobStatus.RUNNING  # type: ignore[union-attr]
+
+
+async def _all_created(store: EventStore, ids: Sequence[str]) -> bool:
+    return all([await store.created(i) is not None for i in ids])
