@@ -12,6 +12,8 @@ through its guarded fetcher, as any URL.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Literal, Protocol, runtime_checkable
 from urllib.parse import urljoin, urlsplit
@@ -110,8 +112,30 @@ def absolute(href: str | None, base: str) -> str | None:
     """
     if not href or not href.strip():
         return None
-    joined = urljoin(base, href.strip()).partition("#")[0]
+    href = href.strip()
+    if _PLAIN_PATH.fullmatch(href) is not None and "/." not in href and "//" not in href:
+        origin = _origin(base)  # what urljoin would put before it, checked once per base
+        if origin is not None:
+            return origin + href
+    joined = urljoin(base, href).partition("#")[0]
     return joined if normalize_url(joined) is not None else None
+
+
+# A path from the root (and a query) of characters URLs carry as they are (not ";", which
+# urljoin reads as parameters): joined to its base as urljoin joins it (the base's scheme
+# and authority, then the path) without parsing either again. A table of contents is a
+# thousand such links. A dot segment ("/./", "/../") or an empty one ("//"), which urljoin
+# resolves or drops, an empty query, which it drops, or anything else takes the long way.
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,=:@%/-]*(?:\?[A-Za-z0-9._~!$&'()*+,=:@%/?-]+)?")
+
+
+@functools.lru_cache(maxsize=256)  # pure; a novel's links share one base
+def _origin(base: str) -> str | None:
+    """``scheme://authority`` of ``base`` as urljoin keeps it, when a path joined to it makes
+    a URL :func:`normalize_url` takes; else None."""
+    parts = urlsplit(base)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return origin if parts.netloc and normalize_url(origin + "/") is not None else None
 
 
 def parse_html(html: str) -> LexborHTMLParser:
