@@ -134,16 +134,17 @@ class JobsApi:
         return True
 
     async def _job(
-        self, job_id: str, viewer: str | None, with_deleted: bool = False
+        self, job_id: str, viewer: str | None, with_deleted: bool = False, params: bool = False
     ) -> JobRow | None:
         """The job from the read model. Not there while the read model is behind this node's
         last create: asked again once it shows that create (a job another user just created,
         named by id, is found as the node-wide read-after-create has it)."""
         seen = self.projector.checkpoint  # before the read: it may move while the read runs
-        row = await queries.get_job(self.db, job_id, viewer, with_deleted=with_deleted)
+        options = {"with_deleted": with_deleted, "with_params": params}
+        row = await queries.get_job(self.db, job_id, viewer, **options)
         behind = row is None and self._last_create > seen
         if behind and await self._shows(self._last_create):
-            row = await queries.get_job(self.db, job_id, viewer, with_deleted=with_deleted)
+            row = await queries.get_job(self.db, job_id, viewer, **options)
         return row
 
     async def _append(self, user: User, new: NewJob, job_id: str) -> JobRow:
@@ -183,7 +184,7 @@ class JobsApi:
         await self.projector.wait_for(outcome.seq, self.read_wait_s)
 
     async def replay(self, user: User, job_id: str) -> JobRow:
-        old = await self.get(user, job_id)
+        old = await self.get(user, job_id, params=True)
         new = NewJob(
             type=JobType(old.type), params=old.params, title=old.job_title, total=old.total,
             priority=old.priority, parent_job_id=old.parent_job_id,
@@ -191,11 +192,14 @@ class JobsApi:
         )  # fmt: skip
         return await self.create(user, new)
 
-    async def get(self, user: User, job_id: str, *, audit: bool = False) -> JobRow:
-        """The job if the user may see it; with `audit`, admins also see deleted jobs."""
+    async def get(
+        self, user: User, job_id: str, *, audit: bool = False, params: bool = False
+    ) -> JobRow:
+        """The job if the user may see it; with `audit`, admins also see deleted jobs. Its
+        `params` are read only when asked for (no view shows them)."""
         with_deleted = audit and user.is_admin
         fresh = await self._sees_writes(user)
-        row = await self._job(job_id, viewer_of(user), with_deleted)
+        row = await self._job(job_id, viewer_of(user), with_deleted, params)
         if row is None and not fresh:  # it may be one of the user's creates not shown yet
             raise NotReady(f"job {job_id}: the read model is behind; try again")
         if row is None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
+
 from engine.domain.commands import CreateJob, FinishJob, StartJob
 from engine.domain.decide import decide
 from engine.domain.envelope import command_envelope, new_id
@@ -33,9 +35,11 @@ async def test_params_are_stored_once_and_kept_through_later_writes(tmp_path: Pa
         log += [(3, e) for e in decide(fold(log), finish)]
         for seq_event in log:  # nothing remembered between batches: each state read back
             await apply_batch(db, [seq_event], StateCache())
-        job = await get_job(db, job_id, None)
+        job = await get_job(db, job_id, None, with_params=True)
         assert job is not None and job.status == JobStatus.SUCCESS and job.version == 3
         assert job.params == PARAMS and job.spider_id == "s-1"  # kept through two updates
+        shown = await get_job(db, job_id, None)  # as views read it: the params left out
+        assert shown == msgspec.structs.replace(job, params={})
         [(state, params)] = await db.execute_fetchall(
             "SELECT length(state), length(params) FROM jobs WHERE id = ?", (job_id,)
         )
