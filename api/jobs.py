@@ -164,7 +164,7 @@ class JobsApi:
         self._wrote(user, outcome.seq)  # the caller's next read waits for the job
         if not self.projector.running:  # reads will not show it: say so
             return _appended(outcome.state)
-        return row_of(outcome.state)  # what the projector will store
+        return _shown(row_of(outcome.state))  # what reads of the projector's row give
 
     async def cancel(self, user: User, job_id: str) -> None:
         await self._on_visible(user, CancelJob(**command_envelope(job_id, user.id)))
@@ -306,7 +306,12 @@ class JobsApi:
 
 def _appended(state: JobState) -> AppendedRow:
     """The job as the log holds it, for a create answered before the read model shows it."""
-    return AppendedRow(**msgspec.structs.asdict(row_of(state)))
+    return AppendedRow(**msgspec.structs.asdict(_shown(row_of(state))))
+
+
+def _shown(row: JobRow) -> JobRow:
+    """`row` as reads of the read model give it: its params left out (`queries.get_job`)."""
+    return msgspec.structs.replace(row, params={})
 
 
 class Claim(msgspec.Struct, frozen=True, kw_only=True):
