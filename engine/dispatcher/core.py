@@ -193,9 +193,9 @@ def dep_error(dep_id: str, dep: JobState | None) -> str:
 
 
 async def open_dependents(nc: NATS, replicas: int = 1) -> KeyValue:
-    """The bucket; on one server it answers direct gets (made so, or set so if made before),
-    which lets the dispatcher read many keys in one request."""
+    """The bucket; on one server it answers direct gets, which lets the dispatcher read many
+    keys in one request."""
     js = nc.jetstream()
-    kv = await open_bucket(js, DEPENDENTS, history=1, replicas=replicas, direct=replicas == 1)
+    kv = await open_bucket(js, DEPENDENTS, history=1, replicas=replicas)
     await direct_if_single(js, DEPENDENTS)
     return kv

@@ -35,17 +35,14 @@ async def open_bucket(
     return await js.key_value(bucket)
 
 
-async def direct_if_single(js: JetStreamContext, bucket: str) -> bool:
-    """Let `bucket` answer direct gets if it lives on one server (a bucket made before it
-    asked for them, say); whether it does. A replicated bucket is left as it is: a direct
-    get there may be answered by a replica behind the leader."""
+async def direct_if_single(js: JetStreamContext, bucket: str) -> None:
+    """Let `bucket` answer direct gets if it lives on one server (made now or before). A
+    replicated bucket is left as it is: a direct get there may be answered by a replica
+    behind the leader."""
     info = await settled_info(js, f"KV_{bucket}", known=True)
-    if info is None or info.config.num_replicas != 1:
-        return False
-    if not info.config.allow_direct:
+    if info is not None and info.config.num_replicas == 1 and not info.config.allow_direct:
         info.config.allow_direct = True
         await js.update_stream(info.config)
-    return True
 
 
 async def key_tokens(js: JetStreamContext, bucket: str, prefix: str) -> list[str]:
