@@ -53,10 +53,7 @@ async def test_a_process_that_made_no_webhook_delivers_once_one_exists(
         loop = other._loop
         assert loop is not None and not loop.done()
         await add_hook(hooked.admin, receiver.hook("other"), "job.completed")
-        job_id = await new_job(hooked.admin)
-        await drive(hooked, job_id, ok=True)
-        await wait_until(lambda: len(receiver.of("other")) >= 1)
-        await wait_settled(hooked)
+        job_id = await _one_job_delivered(hooked, receiver, "other")
     [sent] = receiver.of("other")
     assert sent.json()["data"]["job_id"] == job_id
 
@@ -67,9 +64,16 @@ async def test_a_deliverer_started_after_a_webhook_exists_delivers(
     await add_hook(hooked.admin, receiver.hook("later"), "job.completed")
     await api_of(hooked).deliverer.stop()
     async with second_deliverer(hooked):
-        job_id = await new_job(hooked.admin)
-        await drive(hooked, job_id, ok=True)
-        await wait_until(lambda: len(receiver.of("later")) >= 1)
-        await wait_settled(hooked)
+        job_id = await _one_job_delivered(hooked, receiver, "later")
     [sent] = receiver.of("later")
     assert sent.json()["data"]["job_id"] == job_id
+
+
+async def _one_job_delivered(svc: Service, receiver: Receiver, hook: str) -> str:
+    """A job run to its end, once something reached the receiver's `hook` and every event
+    is settled; the job's id."""
+    job_id = await new_job(svc.admin)
+    await drive(svc, job_id, ok=True)
+    await wait_until(lambda: len(receiver.of(hook)) >= 1)
+    await wait_settled(svc)
+    return job_id
