@@ -25,6 +25,7 @@ from engine.domain.state import JobState
 
 SIZE = 1024  # states remembered at most; the least recently written are forgotten first
 _V = TypeVar("_V")
+_ChildrenKey = tuple[int, int, int, bool]  # what children_of reads of a job besides its id
 
 # Each row's id and version, and `columns` (`STATE`) only when the version is not
 # the one given for its id in the JSON object bound to the first `?` (the states remembered).
@@ -43,7 +44,7 @@ class StateCache:
     def __init__(self, size: int = SIZE) -> None:
         self._size = size
         self._states: dict[str, JobState] = {}
-        self._children: dict[str, tuple[tuple[int, int, int, bool], list[str]]] = {}
+        self._children: dict[str, tuple[_ChildrenKey, list[str]]] = {}
 
     def versions(self, ids: Iterable[str]) -> str:
         """The JSON object `LOAD` binds: {id: version} for the states remembered among `ids`
@@ -96,7 +97,7 @@ class StateCache:
         return ids
 
 
-def _children_key(job: JobState) -> tuple[int, int, int, bool]:
+def _children_key(job: JobState) -> _ChildrenKey:
     """What `children_of` reads of a job besides its id."""
     return job.type, job.expanded, job.total, bool(job.children)
 

@@ -21,7 +21,7 @@ from nats.js.kv import KeyValue
 from ulid import ULID
 
 from engine.jetstream.kv import CREATE_REFUSED, open_bucket
-from engine.jetstream.store import FOLLOW_HEARTBEAT_S
+from engine.jetstream.store import follow
 from engine.net.errors import BlockedAddress, InvalidUrl
 from engine.net.netguard import check_public, parse_host
 from streams.errors import StreamsError
@@ -140,20 +140,16 @@ class WebhookStore:
     async def until_any(self) -> None:
         """Return once some user has a webhook: at once if one has, else when one is added.
 
-        Follows the bucket with an ordered consumer (each key's last value first, then every
-        change) that heartbeats, so nats-py makes it again after a lost connection or a
-        restarted server: no poll, and no change missed."""
+        Follows the bucket (`follow`: each key's last value first, then every change): no
+        poll, and no change missed across a lost connection."""
         found = asyncio.get_running_loop().create_future()
 
         async def seen(msg: Msg) -> None:
             if not found.done() and _holds_webhooks(msg):
                 found.set_result(None)
 
-        sub = await self._js.subscribe(
-            f"$KV.{BUCKET}.>", stream=f"KV_{BUCKET}", ordered_consumer=True,
-            idle_heartbeat=FOLLOW_HEARTBEAT_S, cb=seen,
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.LAST_PER_SUBJECT),
-        )  # fmt: skip
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.LAST_PER_SUBJECT)
+        sub = await follow(self._js, f"KV_{BUCKET}", f"$KV.{BUCKET}.>", config, seen)
         try:
             await found
         finally:

@@ -76,16 +76,21 @@ async def follow_log(
     the consumer, which lives in memory on one server). Heartbeats every FOLLOW_HEARTBEAT_S
     make that, and each new try while the stream is away, happen within a second.
     """
+    config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=from_seq)
+    return await follow(js, JOBS_STREAM, "jobs.>", config, cb)
+
+
+async def follow(
+    js: JetStreamContext, stream: str, subject: str, config: ConsumerConfig,
+    cb: Callable[[Msg], Awaitable[None]],
+) -> JetStreamContext.PushSubscription:  # fmt: skip
+    """Hand `cb` the messages of `stream` on `subject` from where `config` starts, in order,
+    as they come: an ordered consumer that heartbeats every FOLLOW_HEARTBEAT_S, so nats-py
+    makes it again within a second after a lost connection or a restarted server."""
     return await js.subscribe(
-        "jobs.>",
-        stream=JOBS_STREAM,
-        ordered_consumer=True,
-        idle_heartbeat=FOLLOW_HEARTBEAT_S,
-        cb=cb,
-        config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=from_seq
-        ),
-    )
+        subject, stream=stream, ordered_consumer=True, idle_heartbeat=FOLLOW_HEARTBEAT_S,
+        cb=cb, config=config,
+    )  # fmt: skip
 
 
 class _OutcomeUnknown(Exception):
