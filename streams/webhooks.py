@@ -36,7 +36,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from engine.domain.events import AnyEvent, JobCreated, kind_of, parse_subject
 from engine.jetstream.acks import fetch_ready, heartbeat, settle
-from engine.jetstream.errors import StoreError
+from engine.jetstream.errors import StoreError, StoreUnavailable
 from engine.jetstream.provision import answered
 from engine.jetstream.store import JOBS_STREAM, EventStore
 from engine.service import now_ms
@@ -152,16 +152,19 @@ class Deliverer:
 
     async def _until_wanted(self) -> None:
         """Until some user has a webhook, or this process made sure the consumer exists."""
-        waits = {asyncio.ensure_future(self._webhooks.until_any()),
-                 asyncio.ensure_future(self._wanted.wait())}  # fmt: skip
+        followed = asyncio.ensure_future(self._webhooks.until_any())
+        made = asyncio.ensure_future(self._wanted.wait())
         try:
-            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({followed, made}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for waiting in waits:
-                waiting.cancel()
-        errors = [w.exception() for w in done]
-        if errors[0] is not None and all(errors):  # following the bucket failed, alone
-            raise errors[0]
+            followed.cancel()
+            made.cancel()
+        if self._wanted.is_set():
+            return
+        if followed.cancelled():  # not by this task: a closing connection cancels its calls
+            raise StoreUnavailable("following the webhooks bucket was cancelled")
+        if (error := followed.exception()) is not None:
+            raise error
 
     async def _consumer_exists(self, js: JetStreamContext) -> bool:
         try:

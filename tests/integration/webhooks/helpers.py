@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from api.webhooks import WebhooksApi, delivery_settings
+from streams.webhook_store import WebhookStore
 from streams.webhooks import CONSUMER, Deliverer
 from tests.integration.api.helpers import SCRAPE, create, finish, start
 from tests.support import Client, Service, wait_consumed
@@ -48,12 +49,16 @@ def api_of(svc: Service) -> WebhooksApi:
 
 
 @contextlib.asynccontextmanager
-async def second_deliverer(svc: Service) -> AsyncIterator[Deliverer]:
-    """Another deliverer on the service's NATS, as a second API process would run it."""
+async def second_deliverer(
+    svc: Service, webhooks: WebhookStore | None = None
+) -> AsyncIterator[Deliverer]:
+    """Another deliverer on the service's NATS, as a second API process would run it (with
+    `webhooks` read, when given, instead of the service's store)."""
     api = api_of(svc)
     other = Deliverer(
-        svc.runtime.nc, api.events, api.store, api.deliveries, delivery_settings(svc.settings)
-    )
+        svc.runtime.nc, api.events, webhooks or api.store, api.deliveries,
+        delivery_settings(svc.settings),
+    )  # fmt: skip
     await other.start()
     try:
         yield other

@@ -3,8 +3,11 @@ delivery nothing; after, every process delivers, whichever made the webhook."""
 
 from __future__ import annotations
 
+import asyncio
+
 import nats.js.errors
 
+from streams.webhook_store import WebhookStore
 from streams.webhooks import CONSUMER
 from tests.integration.webhooks.helpers import (
     add_hook,
@@ -66,6 +69,38 @@ async def test_a_deliverer_started_after_a_webhook_exists_delivers(
     async with second_deliverer(hooked):
         job_id = await _one_job_delivered(hooked, receiver, "later")
     [sent] = receiver.of("later")
+    assert sent.json()["data"]["job_id"] == job_id
+
+
+class _FirstFollowCancelled(WebhookStore):
+    """A store whose first follow of the bucket ends cancelled from inside, as nats-py ends
+    a call waiting on a subscription when its connection closes; later follows are real."""
+
+    follows = 0
+
+    async def until_any(self) -> None:
+        self.follows += 1
+        if self.follows == 1:
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel()
+            await asyncio.sleep(0)
+        await super().until_any()
+
+
+async def test_a_follow_cancelled_by_something_else_is_followed_again(
+    hooked: Service, receiver: Receiver
+) -> None:
+    """Before, the deliverer's loop ended with the cancelled follow and never delivered."""
+    await api_of(hooked).deliverer.stop()
+    store = await _FirstFollowCancelled.open(hooked.runtime.nc.jetstream())
+    async with second_deliverer(hooked, store) as other:
+        await wait_until(lambda: store.follows >= 2)
+        loop = other._loop
+        assert loop is not None and not loop.done()
+        await add_hook(hooked.admin, receiver.hook("again"), "job.completed")
+        job_id = await _one_job_delivered(hooked, receiver, "again")
+    [sent] = receiver.of("again")
     assert sent.json()["data"]["job_id"] == job_id
 
 
