@@ -12,13 +12,13 @@ from engine.jetstream.store import wait_for_jetstream
 from tests.sites.testsite import SiteHandle, serve_site
 from tests.support import QUEUE_ACK_WAIT_S, Service, nats_server, run_service
 
-# Property tests judge behaviour, not speed: on a busy two-core machine, Hypothesis's time
-# limits (a 200 ms deadline per example, the "generation is slow" health check) fail tests
-# whose properties hold. The number of examples stays each test's own.
 # A fixture's teardown that is cancelled errors its own test and does not leave its fixtures
 # (tmp_path, nats-server) to every later test of the process.
 pytest_plugins = ["tests.teardown_guard"]
 
+# Property tests judge behaviour, not speed: on a busy two-core machine, Hypothesis's time
+# limits (a 200 ms deadline per example, the "generation is slow" health check) fail tests
+# whose properties hold. The number of examples stays each test's own.
 settings.register_profile("jobstream", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("jobstream")
 
