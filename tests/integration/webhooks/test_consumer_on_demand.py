@@ -8,7 +8,7 @@ import asyncio
 import nats.js.errors
 
 from streams.webhook_store import WebhookStore
-from streams.webhooks import CONSUMER
+from streams.webhooks import CONSUMER, Deliverer
 from tests.integration.webhooks.helpers import (
     add_hook,
     api_of,
@@ -53,12 +53,7 @@ async def test_a_process_that_made_no_webhook_delivers_once_one_exists(
     waiting with no consumer, learns of the webhook from the bucket and delivers."""
     await api_of(hooked).deliverer.stop()
     async with second_deliverer(hooked) as other:
-        loop = other._loop
-        assert loop is not None and not loop.done()
-        await add_hook(hooked.admin, receiver.hook("other"), "job.completed")
-        job_id = await _one_job_delivered(hooked, receiver, "other")
-    [sent] = receiver.of("other")
-    assert sent.json()["data"]["job_id"] == job_id
+        await _delivers_once_a_hook_is_added(hooked, receiver, other, "other")
 
 
 async def test_a_deliverer_started_after_a_webhook_exists_delivers(
@@ -96,11 +91,19 @@ async def test_a_follow_cancelled_by_something_else_is_followed_again(
     store = await _FirstFollowCancelled.open(hooked.runtime.nc.jetstream())
     async with second_deliverer(hooked, store) as other:
         await wait_until(lambda: store.follows >= 2)
-        loop = other._loop
-        assert loop is not None and not loop.done()
-        await add_hook(hooked.admin, receiver.hook("again"), "job.completed")
-        job_id = await _one_job_delivered(hooked, receiver, "again")
-    [sent] = receiver.of("again")
+        await _delivers_once_a_hook_is_added(hooked, receiver, other, "again")
+
+
+async def _delivers_once_a_hook_is_added(
+    svc: Service, receiver: Receiver, deliverer: Deliverer, hook: str
+) -> None:
+    """`deliverer`, still waiting for a webhook, delivers the next job's end to one added
+    at the receiver's `hook`, and only that."""
+    loop = deliverer._loop
+    assert loop is not None and not loop.done()
+    await add_hook(svc.admin, receiver.hook(hook), "job.completed")
+    job_id = await _one_job_delivered(svc, receiver, hook)
+    [sent] = receiver.of(hook)
     assert sent.json()["data"]["job_id"] == job_id
 
 
