@@ -97,6 +97,9 @@ class Dispatcher(Reactions):
             beating = asyncio.create_task(heartbeat(msgs, ACK_WAIT_S / 3))
             try:
                 await self.handle_batch(msgs)
+            except Exception:  # a bug, not an outage: the loop goes on, and what the batch
+                # left unsettled comes back after ACK_WAIT_S (a dead loop would stop them all)
+                log.exception("dispatcher: a batch of %d events failed", len(msgs))
             finally:
                 beating.cancel()
 

@@ -45,6 +45,8 @@ DEPENDENTS = "dependents"  # the bucket: a job's id -> the ids of the jobs waiti
 _DEPS_STREAM = f"KV_{DEPENDENTS}"
 _DEPS_PREFIX = f"$KV.{DEPENDENTS}."
 _READ_TIMEOUT_S = 5.0
+# What a read of the store may raise while it does not answer (a stream electing a leader)
+READ_FAILED = (StoreUnavailable, nats.errors.Error, nats.js.errors.Error)
 V = TypeVar("V")
 
 
@@ -110,7 +112,7 @@ class Core:
             if await self._reads_batched():
                 self._ahead = await self._read_all_dependents(ids)
                 return
-        except (StoreUnavailable, nats.errors.Error, nats.js.errors.Error) as e:
+        except READ_FAILED as e:
             log.debug("dispatcher: reading ahead failed: %s", e)
             return  # each is read in turn, and that read fails or not
         found = await asyncio.gather(*map(self._read_dependents, ids), return_exceptions=True)

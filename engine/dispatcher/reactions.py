@@ -4,7 +4,7 @@ or expanded job makes runnable. Each is idempotent, so a redelivered event chang
 from __future__ import annotations
 
 from engine.dispatcher.children import Children
-from engine.dispatcher.core import ENDS, dep_error, releases
+from engine.dispatcher.core import ENDS, READ_FAILED, dep_error, releases
 from engine.domain.batches import EXPANDING_TYPES, is_parent
 from engine.domain.events import (
     AnyEvent,
@@ -114,7 +114,10 @@ class Reactions(Children):
         created = self._creations.get(event.job_id)
         if created is None or _in_family(created):
             return False
-        dependents = await self._dependents(event.job_id)
+        try:
+            dependents = await self._dependents(event.job_id)
+        except READ_FAILED:  # unsure: its reaction reads them again, and retries if that fails
+            return False
         if dependents:
             self._ahead[event.job_id] = dependents  # what its reaction reads first
             return False
