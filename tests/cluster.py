@@ -36,7 +36,9 @@ from tests.support import free_port, wait_until
 
 DEPLOY_CONF = Path(__file__).resolve().parents[1] / "deploy" / "nats-cluster.conf"
 CLUSTER_USER = "jobstream"
-START_TIMEOUT_S = 20.0  # a fresh cluster elects its meta leader in about a second
+# A fresh cluster elects its meta leader in about a second; a CI run with both test
+# processes busy once took more than 20 s (and the report said only "TimeoutError").
+START_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -50,6 +52,7 @@ class Node:
     http_port: int
     store: Path
     proc: asyncio.subprocess.Process | None = field(default=None, repr=False)
+    health: str = field(default="", repr=False)  # its last /healthz answer, for a failure
 
     @property
     def running(self) -> bool:
@@ -124,14 +127,23 @@ class Cluster:
         the end of a node's log if it exits first."""
         async with aiohttp.ClientSession() as session:
             for node in nodes or self.nodes:
-                await wait_until(lambda n=node: self._healthy(session, n), timeout=timeout)
+                try:
+                    await wait_until(lambda n=node: self._healthy(session, n), timeout=timeout)
+                except TimeoutError:
+                    said = node.health or "no answer"
+                    raise AssertionError(
+                        f"nats-server {node.name} not healthy in {timeout:g} s (/healthz: "
+                        f"{said}); its log ends:\n{_tail(node)}"
+                    ) from None
 
     async def _healthy(self, session: aiohttp.ClientSession, node: Node) -> bool:
         if not node.running:
-            tail = node.log.read_text(errors="replace")[-2000:]
-            raise AssertionError(f"nats-server {node.name} is not running; its log ends:\n{tail}")
+            raise AssertionError(
+                f"nats-server {node.name} is not running; its log ends:\n{_tail(node)}"
+            )
         try:
             async with session.get(f"http://127.0.0.1:{node.http_port}/healthz") as resp:
+                node.health = f"{resp.status} {await resp.text()}"
                 return resp.status == 200
         except aiohttp.ClientError:
             return False
@@ -179,6 +191,10 @@ class Cluster:
         finally:
             await nc.close()
         return int(info.config.num_replicas or 1)
+
+
+def _tail(node: Node) -> str:
+    return node.log.read_text(errors="replace")[-2000:]
 
 
 async def _leader_name(nc: NATS, stream: str) -> str | None:

@@ -3,9 +3,13 @@ SIGKILL of its leader, another node takes over, and the killed node comes back."
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from nats.js.api import StreamConfig
 
-from tests.cluster import Cluster
+from tests.cluster import Cluster, Node
+from tests.support import free_port
 
 
 async def test_r3_stream_survives_its_leader(cluster: Cluster) -> None:
@@ -31,3 +35,23 @@ async def test_r3_stream_survives_its_leader(cluster: Cluster) -> None:
         assert replicas == {n.name for n in cluster.nodes}
     finally:
         await nc.close()
+
+
+async def test_a_node_that_cannot_become_healthy_is_reported_with_its_answer_and_log(
+    tmp_path: Path,
+) -> None:
+    """One node of three alone never has a meta leader: the failure says what its /healthz
+    answered and how its log ends, not only that time ran out."""
+    nodes = [
+        Node(name=f"n{i}", port=free_port(), cluster_port=free_port(), http_port=free_port(),
+             store=tmp_path / f"n{i}")
+        for i in (1, 2, 3)
+    ]  # fmt: skip
+    cluster = Cluster(nodes)
+    await cluster.start(nodes[0])
+    try:
+        with pytest.raises(AssertionError, match=r"n1 not healthy in 1 s \(/healthz: 503 ") as e:
+            await cluster.wait_healthy(nodes[0], timeout=1.0)
+        assert "its log ends:\n" in str(e.value) and "Healthcheck failed" in str(e.value)
+    finally:
+        await cluster.stop(nodes[0])
