@@ -19,13 +19,13 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from engine.dispatcher.core import DISPATCHER, log
+from engine.dispatcher.core import DISPATCHER, STORE_FAILED, log
 from engine.dispatcher.reactions import REACTS_TO, Reactions, carried, plainly_runnable
 from engine.domain.errors import Refusal
 from engine.domain.events import AnyEvent, JobCreated
 from engine.jetstream.acks import fetch_ready, heartbeat, settle
 from engine.jetstream.atomic import BatchRefused, Message, publish_atomic
-from engine.jetstream.errors import StoreError, StoreUnavailable
+from engine.jetstream.errors import StoreUnavailable
 from engine.jetstream.provision import answered
 from engine.jetstream.store import JOBS_STREAM
 from engine.jetstream.work import enqueue, work_message
@@ -35,7 +35,6 @@ _KINDS = tuple(str(t.__struct_config__.tag) for t in REACTS_TO)
 # Messages taken per fetch: what is there, up to this many (a burst of creates is taken in a
 # few fetches, its work items published together); below the consumer's max_ack_pending.
 FETCH_BATCH = 256
-_RETRIED = (StoreError, nats.errors.Error)  # the store or NATS failing: tried again later
 _BATCH_TIMEOUT_S = 5.0  # for the answer to a batch of work items
 # How long an event delivered and never settled stays with its taker: what a pull answer
 # lost with a dying server (a JOBS leader killed) costs. Batches in hand heartbeat.
@@ -191,7 +190,7 @@ class Dispatcher(Reactions):
             if error is not None:
                 log.warning("dispatcher: %s on %s: %s", type(error).__name__, msg.subject, error)
             reply = msg.ack()
-        elif isinstance(error, _RETRIED):
+        elif isinstance(error, STORE_FAILED):
             kind = type(error).__name__
             log.warning("dispatcher: %s on %s, will retry: %s", kind, msg.subject, error)
             reply = msg.nak(delay=_RETRY_S)

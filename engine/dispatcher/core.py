@@ -29,8 +29,8 @@ from engine.domain.events import (
 )
 from engine.domain.model import JobStatus
 from engine.domain.state import JobState
-from engine.jetstream.errors import StoreUnavailable
-from engine.jetstream.kv import CREATE_REFUSED, direct_if_single, open_bucket
+from engine.jetstream.errors import StoreError
+from engine.jetstream.kv import CREATE_REFUSED, direct_if_single, is_marker, open_bucket
 from engine.jetstream.store import direct_last_for
 from engine.service import JobService
 
@@ -45,8 +45,8 @@ DEPENDENTS = "dependents"  # the bucket: a job's id -> the ids of the jobs waiti
 _DEPS_STREAM = f"KV_{DEPENDENTS}"
 _DEPS_PREFIX = f"$KV.{DEPENDENTS}."
 _READ_TIMEOUT_S = 5.0
-# What a read of the store may raise while it does not answer (a stream electing a leader)
-READ_FAILED = (StoreUnavailable, nats.errors.Error, nats.js.errors.Error)
+# The store or NATS failing (a stream electing a leader, say): what is tried again later
+STORE_FAILED = (StoreError, nats.errors.Error)
 V = TypeVar("V")
 
 
@@ -112,7 +112,7 @@ class Core:
             if await self._reads_batched():
                 self._ahead = await self._read_all_dependents(ids)
                 return
-        except READ_FAILED as e:
+        except STORE_FAILED as e:
             log.debug("dispatcher: reading ahead failed: %s", e)
             return  # each is read in turn, and that read fails or not
         found = await asyncio.gather(*map(self._read_dependents, ids), return_exceptions=True)
@@ -134,9 +134,8 @@ class Core:
         msgs = await direct_last_for(self._nc, _DEPS_STREAM, subjects, _READ_TIMEOUT_S)
         found: dict[str, list[str]] = {job_id: [] for job_id in ids}
         for msg in msgs:
-            headers = msg.headers or {}
-            if headers.get("KV-Operation") is None:
-                key = headers.get("Nats-Subject", "").removeprefix(_DEPS_PREFIX)
+            if not is_marker(msg):
+                key = (msg.headers or {}).get("Nats-Subject", "").removeprefix(_DEPS_PREFIX)
                 found[key] = msgspec.json.decode(msg.data or b"[]", type=list[str])
         return found
 

@@ -4,7 +4,7 @@ or expanded job makes runnable. Each is idempotent, so a redelivered event chang
 from __future__ import annotations
 
 from engine.dispatcher.children import Children
-from engine.dispatcher.core import ENDS, READ_FAILED, dep_error, releases
+from engine.dispatcher.core import ENDS, STORE_FAILED, dep_error, releases
 from engine.domain.batches import EXPANDING_TYPES, is_parent
 from engine.domain.events import (
     AnyEvent,
@@ -116,7 +116,7 @@ class Reactions(Children):
             return False
         try:
             dependents = await self._dependents(event.job_id)
-        except READ_FAILED:  # unsure: its reaction reads them again, and retries if that fails
+        except STORE_FAILED:  # unsure: its reaction reads them again, and retries if that fails
             return False
         if dependents:
             self._ahead[event.job_id] = dependents  # what its reaction reads first
