@@ -20,7 +20,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.kv import KeyValue
 from ulid import ULID
 
-from engine.jetstream.kv import CREATE_REFUSED, open_bucket
+from engine.jetstream.kv import CREATE_REFUSED, is_marker, open_bucket
 from engine.jetstream.store import follow
 from engine.net.errors import BlockedAddress, InvalidUrl
 from engine.net.netguard import check_public, parse_host
@@ -208,9 +208,7 @@ class WebhookStore:
 def _holds_webhooks(msg: Msg) -> bool:
     """Whether a message of the bucket is a user's list of webhooks with one in it (not a
     delete or purge marker, not an empty list)."""
-    if (msg.headers or {}).get("KV-Operation") is not None:
-        return False
-    return msg.data.strip() not in (b"", b"[]")
+    return not is_marker(msg) and msg.data.strip() not in (b"", b"[]")
 
 
 def new_webhook_id() -> str:

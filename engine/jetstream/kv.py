@@ -6,6 +6,7 @@ from typing import Any
 
 import nats.errors
 import nats.js.errors
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
@@ -17,6 +18,12 @@ from engine.jetstream.store import subject_counts
 # not found, when nats-py's read-back after that refusal reaches a replica the other writer's
 # create has not reached yet. Either way the caller lost the race.
 CREATE_REFUSED = (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.KeyNotFoundError)
+
+
+def is_marker(msg: Msg) -> bool:
+    """Whether a message read from a bucket's stream is a delete or purge marker (the key
+    has no value), not a value."""
+    return (msg.headers or {}).get("KV-Operation") is not None
 
 
 async def open_bucket(
