@@ -19,6 +19,7 @@ import aiohttp
 import msgspec
 import uvicorn
 from aiohttp import web
+from nats.js import JetStreamContext
 
 from api.app import create_app
 from api.deps import RUNTIME_KEY
@@ -215,12 +216,13 @@ async def wait_consumed(svc: Service, consumer: str, timeout: float = 10.0) -> N
     """Wait until the JOBS consumer `consumer` has handled every event logged so far: each was
     acked or terminated, none waits, is in hand or is due for a redelivery."""
     js = svc.runtime.nc.jetstream()
+    await wait_until(lambda: consumer_idle(js, consumer), timeout=timeout)
 
-    async def idle() -> bool:
-        info = await js.consumer_info("JOBS", consumer)
-        return bool(info.num_pending == 0 and info.num_ack_pending == 0)
 
-    await wait_until(idle, timeout=timeout)
+async def consumer_idle(js: JetStreamContext, consumer: str, stream: str = "JOBS") -> bool:
+    """Whether `consumer` of `stream` has nothing waiting and nothing in hand."""
+    info = await js.consumer_info(stream, consumer)
+    return bool(info.num_pending == 0 and info.num_ack_pending == 0)
 
 
 # As `serve` does: a request still open this long after shutdown begins is cut off (a

@@ -14,8 +14,20 @@ from aiohttp import web
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
+from engine.domain.commands import CreateJob
+from engine.domain.envelope import command_envelope
+from engine.domain.model import JobType
 from engine.jetstream.results import RESULTS_STREAM
+from engine.service import new_id
 from tests.support import Client, cli_env, serve_app, spawn, wait_until
+
+
+def scrape() -> CreateJob:
+    """A new one-URL SCRAPE job (of a closed port: nothing runs it unless a test does)."""
+    return CreateJob(
+        **command_envelope(new_id(), "u"), user_id="u", type=int(JobType.SCRAPE), priority=1,
+        params={"urls": ["http://127.0.0.1:9/"]}, title="t",
+    )  # fmt: skip
 
 
 class HoldSite:

@@ -24,7 +24,8 @@ from engine.jetstream.group_commit import GroupCommit
 from engine.jetstream.store import JOBS_STREAM, EventStore
 from engine.jetstream.work import WORK_STREAM, WorkItem, consumer_name, enqueue, ensure_work
 from engine.service import JobService, new_id
-from tests.support import wait_until
+from tests.integration.work.helpers import scrape
+from tests.support import consumer_idle, wait_until
 
 BURST = 300
 
@@ -49,13 +50,6 @@ async def service(nc: NATS) -> AsyncIterator[JobService]:
         yield service
 
 
-def scrape() -> CreateJob:
-    return CreateJob(
-        **command_envelope(new_id(), "u"), user_id="u", type=int(JobType.SCRAPE), priority=1,
-        params={"urls": ["http://127.0.0.1:9/"]}, title="t",
-    )  # fmt: skip
-
-
 async def work_items(nc: NATS, count: int) -> list[WorkItem]:
     """The first `count` items of the normal lane, left there (not acked)."""
     sub = await nc.jetstream().pull_subscribe_bind(consumer_name("normal"), WORK_STREAM)
@@ -70,12 +64,7 @@ async def work_items(nc: NATS, count: int) -> list[WorkItem]:
 async def test_a_burst_of_creates_makes_one_work_item_each(nc: NATS, service: JobService) -> None:
     outcomes = await asyncio.gather(*(service.execute(scrape()) for _ in range(BURST)))
     js = nc.jetstream()
-
-    async def drained() -> bool:
-        info = await js.consumer_info(JOBS_STREAM, DISPATCHER)
-        return bool(info.num_pending == 0 and info.num_ack_pending == 0)
-
-    await wait_until(drained)
+    await wait_until(lambda: consumer_idle(js, DISPATCHER))
     assert (await js.stream_info(WORK_STREAM)).state.messages == BURST
     expected = {(o.state.id, o.seq) for o in outcomes if o.state is not None}
     items = await work_items(nc, BURST)
