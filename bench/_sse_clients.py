@@ -3,7 +3,8 @@
 Each client is a bare HTTP/1.1 connection that scans what arrives for the benchmark's log
 lines (`"message":"bench <ns>"`) and records `now - <ns>`: the latency from just before the
 event's append to its arrival at this client. Prints `ready` once every client has its
-snapshot, then one JSON line of results once every client has seen `--events` events.
+snapshot, then one JSON line of results once every client has seen `--events` events (with the
+process's own CPU seconds over the events, `cpu_s`).
 """
 
 from __future__ import annotations
@@ -68,10 +69,14 @@ async def main(args: argparse.Namespace) -> None:
         transports.append(transport)
     await asyncio.gather(*(c.snapshot.wait() for c in clients))
     print("ready", flush=True)
+    cpu_before = time.process_time()
     await asyncio.wait_for(asyncio.gather(*(c.finished.wait() for c in clients)), args.timeout)
     latencies = sorted(x for c in clients for x in c.latencies_ms)
     summary = {f"p{q}": percentile(latencies, q) for q in (50, 90, 99)}
-    print(json.dumps({"count": len(latencies), **summary}), flush=True)
+    # Its own CPU from "ready" to the last event: read here, since the parent cannot read
+    # it from /proc once this process has exited.
+    cpu_s = time.process_time() - cpu_before
+    print(json.dumps({"count": len(latencies), "cpu_s": cpu_s, **summary}), flush=True)
     for t in transports:
         t.close()
 
