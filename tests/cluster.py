@@ -32,7 +32,7 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 
 from engine.jetstream.embedded import die_with_parent, nats_server_binary, stop_process
-from tests.support import free_port, wait_until
+from tests.support import free_ports, wait_until
 
 DEPLOY_CONF = Path(__file__).resolve().parents[1] / "deploy" / "nats-cluster.conf"
 CLUSTER_USER = "jobstream"
@@ -210,8 +210,9 @@ async def _leader_name(nc: NATS, stream: str) -> str | None:
 async def nats_cluster(root: Path, size: int = 3) -> AsyncIterator[Cluster]:
     """`size` nodes (n1, n2, ...) storing under `root`, started at once, yielded once all are
     healthy (a JetStream meta leader elected); stopped when the block ends."""
+    ports = iter(free_ports(3 * size))  # distinct: a port given twice stops a node
     nodes = [
-        Node(name=f"n{i}", port=free_port(), cluster_port=free_port(), http_port=free_port(),
+        Node(name=f"n{i}", port=next(ports), cluster_port=next(ports), http_port=next(ports),
              store=root / f"n{i}")
         for i in range(1, size + 1)
     ]  # fmt: skip

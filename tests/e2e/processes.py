@@ -12,7 +12,7 @@ import aiohttp
 from tests.support import (
     Client,
     cli_env,
-    free_port,
+    free_ports,
     served_nats_url,
     spawn,
     stopped,
@@ -30,7 +30,7 @@ class Served:
 @contextlib.asynccontextmanager
 async def serve_process(tmp_path: Path) -> AsyncIterator[Served]:
     """`jobstream serve --workers 0` with its embedded NATS, on free ports, until healthy."""
-    port, nats_port = free_port(), free_port()
+    port, nats_port = free_ports(2)
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)  # a second serve_process(tmp_path) restarts on the same data
     proc = await spawn(

@@ -25,6 +25,7 @@ from tests.support import (
     cli_env,
     finished,
     free_port,
+    free_ports,
     run_cli,
     served_nats_url,
     spawn,
@@ -40,7 +41,7 @@ START_S = 40.0
 @contextlib.asynccontextmanager
 async def working_serve(tmp_path: Path) -> AsyncIterator[Served]:
     """`jobstream serve` with one worker, allowed to fetch 127.0.0.1, until healthy."""
-    port, nats_port = free_port(), free_port()
+    port, nats_port = free_ports(2)
     data = tmp_path / "first"
     proc = await spawn(
         tmp_path / "first.log", "serve", "--workers", "1", "--allow-private-networks",
@@ -99,9 +100,10 @@ async def test_a_second_serve_on_a_taken_nats_port_exits_and_the_first_runs_on(
         assert not (second / "admin-token").exists()  # it never served, nor made a user
 
         # the same data dir on another port: its store is the first one's, locked
+        ports = free_ports(2)
         code, out, err = await run_cli(
-            "serve", "--data-dir", str(tmp_path / "first"), "--port", str(free_port()),
-            "--nats-port", str(free_port()), "--workers", "0", env=cli_env(),
+            "serve", "--data-dir", str(tmp_path / "first"), "--port", str(ports[0]),
+            "--nats-port", str(ports[1]), "--workers", "0", env=cli_env(),
         )  # fmt: skip
         assert code == 2, (code, out, err)
         line = one_error_line(err)

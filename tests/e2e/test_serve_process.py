@@ -23,6 +23,7 @@ from tests.support import (
     Client,
     cli_env,
     free_port,
+    free_ports,
     run_cli,
     served_nats_url,
     wait_until,
@@ -160,7 +161,8 @@ async def make_jobs(admin: Api, alice: Api) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def serving(tmp_path: Path) -> AsyncIterator[tuple[Server, aiohttp.ClientSession]]:
-    server = Server(tmp_path / "data", free_port(), free_port(), tmp_path / "serve.log")
+    port, nats_port = free_ports(2)
+    server = Server(tmp_path / "data", port, nats_port, tmp_path / "serve.log")
     async with aiohttp.ClientSession() as session:
         try:
             yield server, session

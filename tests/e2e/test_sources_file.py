@@ -21,6 +21,7 @@ from tests.support import (
     cli_env,
     finished,
     free_port,
+    free_ports,
     run_cli,
     served_nats_url,
     spawn,
@@ -33,7 +34,7 @@ from tests.support import (
 async def _serve(tmp_path: Path, sources: Path) -> AsyncIterator[tuple[Client, str]]:
     """`jobstream serve --workers 0 --sources-file sources` until healthy: its admin client
     and NATS_URL."""
-    port, nats_port, data = free_port(), free_port(), tmp_path / "data"
+    (port, nats_port), data = free_ports(2), tmp_path / "data"
     proc = await spawn(
         tmp_path / "serve.log", "serve", "--workers", "0", "--port", str(port),
         "--nats-port", str(nats_port), "--data-dir", str(data), "--allow-private-networks",

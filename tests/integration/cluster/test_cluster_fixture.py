@@ -9,7 +9,7 @@ import pytest
 from nats.js.api import StreamConfig
 
 from tests.cluster import Cluster, Node
-from tests.support import free_port
+from tests.support import free_ports
 
 
 async def test_r3_stream_survives_its_leader(cluster: Cluster) -> None:
@@ -42,8 +42,9 @@ async def test_a_node_that_cannot_become_healthy_is_reported_with_its_answer_and
 ) -> None:
     """One node of three alone never has a meta leader: the failure says what its /healthz
     answered and how its log ends, not only that time ran out."""
+    ports = iter(free_ports(9))
     nodes = [
-        Node(name=f"n{i}", port=free_port(), cluster_port=free_port(), http_port=free_port(),
+        Node(name=f"n{i}", port=next(ports), cluster_port=next(ports), http_port=next(ports),
              store=tmp_path / f"n{i}")
         for i in (1, 2, 3)
     ]  # fmt: skip
