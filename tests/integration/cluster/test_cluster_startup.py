@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.cluster import Cluster
-from tests.support import Client, cli_env, free_port, spawn, stopped, wait_until
+from tests.support import Client, cli_env, free_ports, spawn, stopped, wait_until
 
 API_NODES = 5
 START_S = 60.0  # five interpreters importing at once on two shared cores
@@ -30,7 +30,7 @@ async def test_five_api_nodes_start_at_once_on_a_fresh_cluster(
     cluster: Cluster, tmp_path: Path
 ) -> None:
     env = cli_env(NATS_URL=cluster.nats_url, JOBSTREAM_REPLICAS="3")
-    ports = [free_port() for _ in range(API_NODES)]
+    ports = free_ports(API_NODES)
     dirs = [tmp_path / f"api{i}" for i in range(API_NODES)]
     logs = [tmp_path / f"api{i}.log" for i in range(API_NODES)]
     procs = await asyncio.gather(*(
