@@ -206,16 +206,22 @@ async def _leader_name(nc: NATS, stream: str) -> str | None:
     return info.cluster.leader if info.cluster is not None else None
 
 
-@contextlib.asynccontextmanager
-async def nats_cluster(root: Path, size: int = 3) -> AsyncIterator[Cluster]:
-    """`size` nodes (n1, n2, ...) storing under `root`, started at once, yielded once all are
-    healthy (a JetStream meta leader elected); stopped when the block ends."""
-    ports = iter(free_ports(3 * size))  # distinct: a port given twice stops a node
-    nodes = [
+def cluster_nodes(root: Path, size: int = 3) -> list[Node]:
+    """`size` nodes (n1, n2, ...) storing under `root`, not started, on distinct free ports
+    (a port given twice stops a node)."""
+    ports = iter(free_ports(3 * size))
+    return [
         Node(name=f"n{i}", port=next(ports), cluster_port=next(ports), http_port=next(ports),
              store=root / f"n{i}")
         for i in range(1, size + 1)
     ]  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def nats_cluster(root: Path, size: int = 3) -> AsyncIterator[Cluster]:
+    """`size` nodes (n1, n2, ...) storing under `root`, started at once, yielded once all are
+    healthy (a JetStream meta leader elected); stopped when the block ends."""
+    nodes = cluster_nodes(root, size)
     cluster = Cluster(nodes)
     try:
         for node in nodes:

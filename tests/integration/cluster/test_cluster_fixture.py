@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from nats.js.api import StreamConfig
 
-from tests.cluster import Cluster, Node
-from tests.support import free_ports
+from tests.cluster import Cluster, cluster_nodes
 
 
 async def test_r3_stream_survives_its_leader(cluster: Cluster) -> None:
@@ -42,12 +41,7 @@ async def test_a_node_that_cannot_become_healthy_is_reported_with_its_answer_and
 ) -> None:
     """One node of three alone never has a meta leader: the failure says what its /healthz
     answered and how its log ends, not only that time ran out."""
-    ports = iter(free_ports(9))
-    nodes = [
-        Node(name=f"n{i}", port=next(ports), cluster_port=next(ports), http_port=next(ports),
-             store=tmp_path / f"n{i}")
-        for i in (1, 2, 3)
-    ]  # fmt: skip
+    nodes = cluster_nodes(tmp_path)
     cluster = Cluster(nodes)
     await cluster.start(nodes[0])
     try:
