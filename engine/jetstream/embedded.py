@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import fcntl
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -23,10 +24,14 @@ from pathlib import Path
 from typing import TextIO
 
 import msgspec
+import nats.errors
+from nats.aio.client import Client as NATS
 
 from engine.jetstream.errors import StoreUnavailable
-from engine.jetstream.nats_access import NatsAccess, NatsAccessError
+from engine.jetstream.nats_access import NatsAccess, NatsAccessError, connect, parse_access
+from engine.jetstream.staging import MEMORY_ROOT, Staging
 
+log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 CREDENTIALS_FILE = "nats-credentials"  # in the data dir
 AUTH_CONF = "auth.conf"  # in the server's store dir, generated on every start
@@ -164,15 +169,19 @@ def die_with_parent() -> None:
 
 @contextlib.asynccontextmanager
 async def embedded_nats(
-    store_dir: Path, port: int, conf: Path | None, credentials: Credentials | None = None
-) -> AsyncIterator[str]:
+    store_dir: Path, port: int, conf: Path | None, credentials: Credentials | None = None,
+    memory_root: Path | None = MEMORY_ROOT,
+) -> AsyncIterator[str]:  # fmt: skip
     """Run nats-server with JetStream on 127.0.0.1:`port`, configured by `conf`; yields its
     URL once that server listens there. With `credentials` it accepts only them: they reach it
     in a generated config file, never on its command line (which `ps` shows to anyone).
 
     The store is locked (`<store_dir>/jobstream.lock`, held by this process and the child)
     for as long as either lives. EmbeddedNatsFailed when the lock stays taken for
-    LOCK_PATIENCE_S or the server exits before it listens (its port taken, say)."""
+    LOCK_PATIENCE_S or the server exits before it listens (its port taken, say).
+
+    Its streams stage atomic batches in a directory under `memory_root` (engine/jetstream/
+    staging.py; None: on disk, as the server does by itself)."""
     store_dir.mkdir(parents=True, exist_ok=True)
     with await _locked_store(store_dir, port) as lock:
         if credentials is not None:
@@ -192,12 +201,44 @@ async def embedded_nats(
                 start_new_session=True,  # Ctrl-C reaches us, and we stop the server after draining
                 preexec_fn=die_with_parent if sys.platform == "linux" else None,
             )
+        staging = Staging.create(store_dir, memory_root) if memory_root is not None else None
         try:
             ports_file = store_dir / f"{Path(binary).name}_{proc.pid}.ports"
             await _listening(proc, ports_file, port, log_path)
-            yield f"nats://127.0.0.1:{port}"
+            url = f"nats://127.0.0.1:{port}"
+            async with _staged(staging, url, credentials):
+                yield url
         finally:
             await stop_process(proc, 10)
+            if staging is not None:
+                staging.remove()
+
+
+@contextlib.asynccontextmanager
+async def _staged(
+    staging: Staging | None, url: str, credentials: Credentials | None
+) -> AsyncIterator[None]:
+    """`staging` linked to the streams there are, and to those made while the block runs."""
+    if staging is None:
+        yield
+        return
+    staging.link_all()
+    nc = NATS()
+    try:
+        access = credentials.access(url) if credentials is not None else parse_access(url)
+        await connect(nc, access, allow_reconnect=False, name="jobstream batch staging")
+    except (OSError, NatsAccessError, nats.errors.Error) as e:  # staged for the streams there are
+        log.warning("batch staging: no connection to follow new streams: %s", e)
+        yield
+        return
+    task = asyncio.create_task(staging.follow(nc))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await nc.close()
 
 
 async def _locked_store(store_dir: Path, port: int) -> TextIO:
