@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 MEMORY_ROOT = Path("/dev/shm")
 MIN_FREE_BYTES = 64 * 1024 * 1024  # below this free, staging stays on disk
+_MB = f"{MIN_FREE_BYTES >> 20} MB"
 REPAIR_S = 1.0
 PREFIX = "jobstream-batches-"
 RECORD = "batch-staging"  # in the store dir: where this server's staging is (for a later cleanup)
@@ -57,6 +58,7 @@ class Staging:
     def __init__(self, store_dir: Path, staging: Path) -> None:
         self.store_dir = store_dir
         self.staging = staging
+        self._refused: set[Path] = set()  # streams whose link failed (said once, not every second)
 
     @classmethod
     def create(cls, store_dir: Path, root: Path) -> Staging | None:
@@ -67,11 +69,19 @@ class Staging:
         try:
             stats = os.statvfs(root)
             if stats.f_bavail * stats.f_frsize < MIN_FREE_BYTES:
+                log.info("atomic batches are staged on disk: under %s free in %s", _MB, root)
                 return None
             staging = Path(tempfile.mkdtemp(prefix=PREFIX, dir=root))
-        except OSError:
+        except OSError as e:
+            log.info("atomic batches are staged on disk: %s", e)
             return None
-        (store_dir / RECORD).write_text(str(staging))
+        try:
+            (store_dir / RECORD).write_text(str(staging))
+        except OSError as e:  # could not be found again after a kill: not made at all
+            log.warning("atomic batches are staged on disk: %s", e)
+            shutil.rmtree(staging, ignore_errors=True)
+            return None
+        log.info("atomic batches are staged in memory, in %s", staging)
         return cls(store_dir, staging)
 
     def remove(self) -> None:
@@ -83,14 +93,23 @@ class Staging:
     def link_all(self) -> int:
         """Link every stream there is, and make missing staging directories again; how
         many streams stage in memory."""
-        return sum(link(d, self.staging) for d in stream_dirs(self.store_dir))
+        return sum(self._link(d) for d in stream_dirs(self.store_dir))
 
     def on_created(self, name: str) -> bool:
         """Link the stream `name` the server just created (in whichever account has it)."""
         if not _NAME.match(name):
             return False
         found = (self.store_dir / "jetstream").glob(f"*/streams/{name}")
-        return any([link(d, self.staging) for d in found if _ACCOUNT.match(d.parent.parent.name)])
+        return any([self._link(d) for d in found if _ACCOUNT.match(d.parent.parent.name)])
+
+    def _link(self, stream_dir: Path) -> bool:
+        try:
+            return link(stream_dir, self.staging)
+        except OSError as e:  # that stream stages on disk
+            if stream_dir not in self._refused:
+                self._refused.add(stream_dir)
+                log.warning("batch staging: cannot link %s: %s", stream_dir / "batches", e)
+            return False
 
     async def follow(self, nc: NATS) -> None:
         """Link streams as the server announces them, and repair the links every REPAIR_S,
@@ -128,7 +147,8 @@ def stream_dirs(store_dir: Path) -> Iterator[Path]:
 
 def link(stream_dir: Path, staging: Path) -> bool:
     """Make `stream_dir/batches` a link to its directory under `staging` (made again if
-    missing); whether it is one now. A `batches` the server made first is left as it is."""
+    missing); whether it is one now. A `batches` the server made first is left as it is.
+    OSError when the file system refuses (permissions, no space)."""
     target = staging / stream_dir.parent.parent.name / stream_dir.name
     batches = stream_dir / "batches"
     try:
@@ -136,8 +156,5 @@ def link(stream_dir: Path, staging: Path) -> bool:
         if not batches.is_symlink():
             batches.symlink_to(target, target_is_directory=True)
     except (FileExistsError, FileNotFoundError):  # the server made it first; the stream is gone
-        return False
-    except OSError as e:
-        log.warning("batch staging: cannot link %s: %s", batches, e)
         return False
     return batches.resolve() == target.resolve()
