@@ -220,8 +220,10 @@ async def _staged(
 ) -> AsyncIterator[None]:
     """`staging` linked to the streams there are, and to those made while the block runs."""
     if staging is None:
+        log.info("atomic batches are staged on disk, in the store")
         yield
         return
+    log.info("atomic batches are staged in memory, in %s", staging.staging)
     staging.link_all()
     nc = NATS()
     try:

@@ -69,19 +69,18 @@ class Staging:
         try:
             stats = os.statvfs(root)
             if stats.f_bavail * stats.f_frsize < MIN_FREE_BYTES:
-                log.info("atomic batches are staged on disk: under %s free in %s", _MB, root)
+                log.debug("no batch staging in %s: under %s free", root, _MB)
                 return None
             staging = Path(tempfile.mkdtemp(prefix=PREFIX, dir=root))
         except OSError as e:
-            log.info("atomic batches are staged on disk: %s", e)
+            log.debug("no batch staging in %s: %s", root, e)
             return None
         try:
             (store_dir / RECORD).write_text(str(staging))
         except OSError as e:  # could not be found again after a kill: not made at all
-            log.warning("atomic batches are staged on disk: %s", e)
+            log.debug("no batch staging in %s: %s", root, e)
             shutil.rmtree(staging, ignore_errors=True)
             return None
-        log.info("atomic batches are staged in memory, in %s", staging)
         return cls(store_dir, staging)
 
     def remove(self) -> None:
