@@ -93,6 +93,21 @@ def free_ports(count: int) -> list[int]:
         return [int(s.getsockname()[1]) for s in sockets]
 
 
+def nats_pids(store: Path) -> list[int]:
+    """Live nats-server processes storing under `store` (zombies have no command line)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args[0].endswith(b"nats-server") and str(store).encode() in args:
+            found.append(int(entry.name))
+    return found
+
+
 async def wait_until(
     check: Callable[[], Awaitable[bool] | bool], *, timeout: float = 10.0, interval: float = 0.02
 ) -> None:

@@ -96,10 +96,8 @@ class Staging:
 
     def on_created(self, name: str) -> bool:
         """Link the stream `name` the server just created (in whichever account has it)."""
-        if not _NAME.match(name):
-            return False
-        found = (self.store_dir / "jetstream").glob(f"*/streams/{name}")
-        return any([self._link(d) for d in found if _ACCOUNT.match(d.parent.parent.name)])
+        found = [d for d in stream_dirs(self.store_dir) if d.name == name]
+        return any([self._link(d) for d in found])
 
     def _link(self, stream_dir: Path) -> bool:
         try:

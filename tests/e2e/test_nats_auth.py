@@ -15,8 +15,7 @@ from engine.jetstream.embedded import AUTH_CONF, CREDENTIALS_FILE, Credentials, 
 from engine.jetstream.nats_access import parse_access
 from engine.jetstream.store import wait_for_jetstream
 from tests.e2e.processes import Served, serve_process
-from tests.e2e.test_serve_process import nats_pids
-from tests.support import cli_env, run_cli
+from tests.support import cli_env, nats_pids, run_cli
 
 
 async def refusal(url: str) -> str:

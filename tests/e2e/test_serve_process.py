@@ -24,27 +24,13 @@ from tests.support import (
     cli_env,
     free_port,
     free_ports,
+    nats_pids,
     run_cli,
     served_nats_url,
     wait_until,
 )
 
 START_S = 40.0
-
-
-def nats_pids(store: Path) -> list[int]:
-    """Live nats-server processes storing under `store` (zombies have no command line)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            args = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if args[0].endswith(b"nats-server") and str(store).encode() in args:
-            found.append(int(entry.name))
-    return found
 
 
 def parent_of(pid: int) -> int:

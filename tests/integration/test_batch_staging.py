@@ -14,10 +14,10 @@ from nats.aio.client import Client as NATS
 from nats.js.api import StreamConfig
 
 from engine.jetstream.atomic import BatchRefused, publish_atomic
-from engine.jetstream.embedded import default_conf, embedded_nats, nats_server_binary
+from engine.jetstream.embedded import default_conf, embedded_nats
 from engine.jetstream.staging import PREFIX, RECORD, Staging, stream_dirs
 from engine.jetstream.store import wait_for_jetstream
-from tests.support import free_port, wait_until
+from tests.support import free_port, nats_pids, wait_until
 
 BATCH_INCOMPLETE = 10176  # the server could not stage the batch: nothing of it is stored
 
@@ -60,7 +60,7 @@ async def test_streams_made_later_stage_in_memory_and_lose_nothing_to_a_kill(
             last = await batch(nc, "EVENTS", f"b{i}")
         assert last == 60
         await nc.close()
-        server = _server_pid(store)
+        (server,) = nats_pids(store)
         os.kill(server, signal.SIGKILL)  # no shutdown: only what was synced survives
     assert staged_in(root) == []  # removed once the server was gone
     assert not (store / RECORD).exists()
@@ -72,13 +72,6 @@ async def test_streams_made_later_stage_in_memory_and_lose_nothing_to_a_kill(
         assert info.state.messages == 60
         assert await batch(nc, "EVENTS", "after") == 63
         await nc.close()
-
-
-def _server_pid(store: Path) -> int:
-    """The pid of the nats-server storing in `store` (its ports file names it)."""
-    name = Path(nats_server_binary()).name
-    (ports,) = store.glob(f"{name}_*.ports")
-    return int(ports.stem.rsplit("_", 1)[1])
 
 
 async def test_the_server_stages_through_the_link_and_a_broken_one_is_repaired(
