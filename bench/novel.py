@@ -68,10 +68,17 @@ PER_HOST = Politeness().per_host  # what a worker allows one host at once
 
 
 @dataclass
+class Site:
+    origin: str
+    pid: int
+
+
+@dataclass
 class Bare:
     chapters: int
     images: int
     seconds: float
+    cpu: dict[str, float]  # process -> CPU seconds: the loop itself, and the site serving it
 
     @property
     def rate(self) -> float:
@@ -128,8 +135,8 @@ async def child(argv: list[str], log_path: Path, env: dict[str, str] | None = No
 
 
 @contextlib.asynccontextmanager
-async def site_process(args: argparse.Namespace, work: Path) -> AsyncIterator[str]:
-    """The site's origin, once it listens."""
+async def site_process(args: argparse.Namespace, work: Path) -> AsyncIterator[Site]:
+    """The site's origin and pid, once it listens."""
     port = free_port()
     argv = [sys.executable, str(Path(__file__).resolve()), "--child", "site", "--port",
             str(port), "--chapters", str(args.chapters), "--seed", str(args.seed)]  # fmt: skip
@@ -137,7 +144,7 @@ async def site_process(args: argparse.Namespace, work: Path) -> AsyncIterator[st
         assert proc.stdout is not None
         with contextlib.suppress(TimeoutError):
             if (await asyncio.wait_for(proc.stdout.readline(), 30)).strip() == b"ready":
-                yield f"http://127.0.0.1:{port}"
+                yield Site(f"http://127.0.0.1:{port}", proc.pid)
                 return
         raise RuntimeError(f"site did not start:\n{tail(work / 'site.log')}")
 
@@ -145,8 +152,9 @@ async def site_process(args: argparse.Namespace, work: Path) -> AsyncIterator[st
 # -- (1) bare ---------------------------------------------------------------------------
 
 
-async def bare(origin: str, chapters: int) -> Bare:
+async def bare(site: Site, chapters: int) -> Bare:
     """Fetch, parse and clean every chapter (and fetch its images), PER_HOST at once."""
+    origin = site.origin
     source = NovelFullSource()
     gate = asyncio.Semaphore(PER_HOST)
     images = 0
@@ -165,10 +173,11 @@ async def bare(origin: str, chapters: int) -> Bare:
         await asyncio.gather(*(get(session, u) for u in content.image_urls))
         images += len(content.image_urls)
 
-    t0 = time.perf_counter()
+    t0, cpu0, site0 = time.perf_counter(), time.process_time(), _cpu(site.pid)
     async with aiohttp.ClientSession() as session:
         await asyncio.gather(*(chapter(session, n) for n in range(1, chapters + 1)))
-    return Bare(chapters, images, time.perf_counter() - t0)
+    cpu = {"loop": time.process_time() - cpu0, "site": _cpu(site.pid) - site0}
+    return Bare(chapters, images, time.perf_counter() - t0, cpu)
 
 
 # -- (2) jobstream ----------------------------------------------------------------------
@@ -259,10 +268,11 @@ def _ran_s(job: dict[str, Any]) -> float | None:
     return (finished - started) / 1000 if started and finished else None
 
 
-async def run_jobstream(args: argparse.Namespace, origin: str, work: Path) -> Jobstream:
-    url = f"{origin}/{SLUG}.html"
+async def run_jobstream(args: argparse.Namespace, site: Site, work: Path) -> Jobstream:
+    url = f"{site.origin}/{SLUG}.html"
     pids: dict[str, int | None] = {}
     async with jobstream_stack(work, pids, args.nats_conf) as http:
+        pids["site"] = site.pid
         body = {"url": url, "source": "novelfull", "full": True}
         before = {name: _cpu(pid) for name, pid in pids.items()}
         created = await _post(http, "/api/job/create/fetch-novel", body)
@@ -329,19 +339,43 @@ def report(args: argparse.Namespace, bares: list[Bare], js: Jobstream) -> str:
     epub = f"{js.epub_s:.2f}s" if js.epub_s is not None else "n/a"
     fmt = f"{js.format_s:.2f}s" if js.format_s is not None else js.format_note
     lines.append(f"epub {epub}, {args.format} {fmt} (ARTIFACT started -> finished)")
+    lines.extend(budget(bares, js, ceiling))
     lines.append(f"bare {ceiling:.0f}/s  jobstream {js.rate:.0f}/s  ratio "
                  f"{js.rate / ceiling if ceiling else 0.0:.2f}x (goal >= 0.7x)")  # fmt: skip
     return "\n".join(lines)
 
 
+def budget(bares: list[Bare], js: Jobstream, ceiling: float) -> list[str]:
+    """What the CPU each side spent a chapter allows on this machine's cores: no process
+    goes faster than one core, and all of them together no faster than every core."""
+    cores = os.cpu_count() or 1
+    bare_ms = {
+        n: statistics.mean(b.cpu[n] / b.chapters for b in bares) * 1000 for n in ("loop", "site")
+    }
+    js_ms = {name: s / js.chapters * 1000 for name, s in js.cpu.items()} if js.chapters else {}
+    if not js_ms or not ceiling:
+        return []
+    slowest = max(js_ms, key=lambda n: js_ms[n])
+    one = 1000 / js_ms[slowest]  # chapters/s with `slowest` on one whole core
+    every = cores * 1000 / sum(js_ms.values())  # with all of them sharing every core
+    parts = ", ".join(f"{n} {ms:.3f}" for n, ms in js_ms.items())
+    return [
+        f"CPU ms a chapter: bare loop {bare_ms['loop']:.3f} + site {bare_ms['site']:.3f};"
+        f" jobstream {sum(js_ms.values()):.3f} ({parts})",
+        f"  what that allows on {cores} cores: {slowest} on one core {one:.0f}/s"
+        f" ({one / ceiling:.2f}x), every process on every core {every:.0f}/s"
+        f" ({every / ceiling:.2f}x)",
+    ]
+
+
 async def bench(args: argparse.Namespace) -> str:
     work = Path(tempfile.mkdtemp(prefix="jobstream-bench-novel-"))
     try:
-        async with site_process(args, work) as origin:
-            await bare(origin, min(args.chapters, 100))  # warm-up, not counted
-            first = await bare(origin, args.chapters)
-            js = await run_jobstream(args, origin, work)
-            second = await bare(origin, args.chapters)
+        async with site_process(args, work) as site:
+            await bare(site, min(args.chapters, 100))  # warm-up, not counted
+            first = await bare(site, args.chapters)
+            js = await run_jobstream(args, site, work)
+            second = await bare(site, args.chapters)
     except Exception:
         for log in sorted(work.rglob("*.log")):
             print(f"--- {log.relative_to(work)}\n{tail(log, 15)}", file=sys.stderr)
