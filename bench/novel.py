@@ -1,6 +1,7 @@
 """Novel throughput: a FULL_NOVEL through jobstream vs a bare aiohttp + selectolax loop.
 
     .venv/bin/python bench/novel.py [--chapters 1000] [--seed 7] [--format docx|none]
+        [--workers 1]
 
 One run, one generated novel of `--chapters` chapters in the NovelFull layout
 (tests/sites/novelsite_pages.py, no faults: every chapter answers 200 at once; chapters whose
@@ -12,7 +13,8 @@ site`, no access log). Then:
     fetching each image it shows, with as many requests in flight as the worker allows one
     host (`Politeness().per_host`): no storage, no log. The ceiling for this stack.
 (2) jobstream: a fresh nats-server (the project's nats.conf), `jobstream api --workers 0`
-    and one `jobstream worker` process, both with private networks allowed. One POST
+    and one `jobstream worker` process (`--workers N`: N of them, each allowing the host
+    `Politeness().per_host` requests at once), all with private networks allowed. One POST
     /api/job/create/fetch-novel {url, source: novelfull, full: true} as the admin: NOVEL,
     then the VOLUME_BATCH of its volumes' chapters and an epub ARTIFACT. Chapters/s count
     from the FULL_NOVEL's `created_at` to the VOLUME_BATCH's `finished_at` (the dispatch,
@@ -185,10 +187,10 @@ async def bare(site: Site, chapters: int) -> Bare:
 
 @contextlib.asynccontextmanager
 async def jobstream_stack(
-    work: Path, pids: dict[str, int | None], conf: Path | None
+    work: Path, pids: dict[str, int | None], conf: Path | None, workers: int = 1
 ) -> AsyncIterator[aiohttp.ClientSession]:
-    """nats-server, `jobstream api --workers 0` and a `jobstream worker`; a VIP's session.
-    Their pids are put in `pids`."""
+    """nats-server, `jobstream api --workers 0` and `workers` `jobstream worker` processes;
+    a VIP's session. Their pids are put in `pids`."""
     data = work / "jobstream"
     data.mkdir()
     private = {"JOBSTREAM_ALLOW_PRIVATE": "1"}
@@ -203,9 +205,12 @@ async def jobstream_stack(
         ))  # fmt: skip
         env = {**os.environ, "NATS_URL": nats_url, **private}
         argv = [*jobstream_cli(), "worker", "--allow-private-networks"]
-        worker = await stack.enter_async_context(child(argv, data / "worker.log", env))
-        await wait_worker_polling(nats_url, worker, data / "worker.log")  # ready to take jobs
-        pids |= {"worker": worker.pid, "api": api.proc.pid, "nats-server": child_pid("nats-server")}
+        for n in range(1, workers + 1):
+            name = "worker" if workers == 1 else f"worker{n}"
+            worker = await stack.enter_async_context(child(argv, data / f"{name}.log", env))
+            await wait_worker_polling(nats_url, worker, data / f"{name}.log")  # takes jobs
+            pids[name] = worker.pid
+        pids |= {"api": api.proc.pid, "nats-server": child_pid("nats-server")}
         headers = {"Authorization": f"Bearer {await _vip_token(env)}"}
         yield await stack.enter_async_context(aiohttp.ClientSession(api.base, headers=headers))
 
@@ -271,7 +276,7 @@ def _ran_s(job: dict[str, Any]) -> float | None:
 async def run_jobstream(args: argparse.Namespace, site: Site, work: Path) -> Jobstream:
     url = f"{site.origin}/{SLUG}.html"
     pids: dict[str, int | None] = {}
-    async with jobstream_stack(work, pids, args.nats_conf) as http:
+    async with jobstream_stack(work, pids, args.nats_conf, args.workers) as http:
         pids["site"] = site.pid
         body = {"url": url, "source": "novelfull", "full": True}
         before = {name: _cpu(pid) for name, pid in pids.items()}
@@ -399,6 +404,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per job at most")
     p.add_argument("--nats-conf", type=Path, help="nats-server config (default: nats.conf)")
+    p.add_argument(
+        "--workers", type=int, default=1,
+        help="`jobstream worker` processes (each allows the host its own requests at once)",
+    )  # fmt: skip
     p.add_argument("--child", choices=["site"], help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     return p
