@@ -414,7 +414,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main() -> int:
-    args = _parser().parse_args()
+    parser = _parser()
+    args = parser.parse_args()
+    if args.workers < 1:
+        parser.error("--workers: at least 1")
     if args.child == "site":
         return site_child(args)
     try:
