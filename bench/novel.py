@@ -353,13 +353,13 @@ def report(args: argparse.Namespace, bares: list[Bare], js: Jobstream) -> str:
 def budget(bares: list[Bare], js: Jobstream, ceiling: float) -> list[str]:
     """What the CPU each side spent a chapter allows on this machine's cores: no process
     goes faster than one core, and all of them together no faster than every core."""
+    if not js.chapters or not ceiling:
+        return []
     cores = os.cpu_count() or 1
     bare_ms = {
         n: statistics.mean(b.cpu[n] / b.chapters for b in bares) * 1000 for n in ("loop", "site")
     }
-    js_ms = {name: s / js.chapters * 1000 for name, s in js.cpu.items()} if js.chapters else {}
-    if not js_ms or not ceiling:
-        return []
+    js_ms = {name: s / js.chapters * 1000 for name, s in js.cpu.items()}
     slowest = max(js_ms, key=lambda n: js_ms[n])
     one = 1000 / js_ms[slowest]  # chapters/s with `slowest` on one whole core
     every = cores * 1000 / sum(js_ms.values())  # with all of them sharing every core
